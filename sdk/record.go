@@ -1,0 +1,99 @@
+package sdk
+
+import "time"
+
+// Record is one record read from an app. Values are positional: they follow
+// the field list of the read (ReadRequest.Fields) or write that produced it.
+type Record struct {
+	ID         string
+	Version    string    // etag, revision or updated-at: changes on every write
+	ModifiedAt time.Time // zero when the app does not say
+	Deleted    bool      // a tombstone: only ID (and Version) are meaningful
+	Values     []Value
+}
+
+// ReadRequest asks for the records of one object type changed since Cursor.
+type ReadRequest struct {
+	Object string
+	Cursor string   // empty: a full read
+	Fields []string // values come in this order; the SDK fills it when the host sends none
+}
+
+// RecordSink receives what a Read produces, in order. A connector may hand
+// over batches of any size: the SDK re-batches them for the wire.
+type RecordSink interface {
+	// Records takes a batch; the connector may reuse the slice after return.
+	Records(recs []Record) error
+	// Checkpoint says every record handed over so far is covered by cursor:
+	// reading again from cursor loses nothing.
+	Checkpoint(cursor string) error
+}
+
+// OpKind is what a write op does.
+type OpKind uint8
+
+// The kinds of write op.
+const (
+	OpCreate OpKind = iota + 1
+	OpUpdate
+	OpDelete
+)
+
+func (k OpKind) String() string {
+	switch k {
+	case OpCreate:
+		return "create"
+	case OpUpdate:
+		return "update"
+	case OpDelete:
+		return "delete"
+	}
+	return "unknown"
+}
+
+// Op is one create, update (a patch of Fields) or delete.
+type Op struct {
+	Kind          OpKind
+	CorrelationID string // set by the host; echoed in the result
+	ID            string // update and delete
+	IfVersion     string // update and delete: fail with CategoryConflict unless current
+	Fields        []string
+	Values        []Value // aligned with Fields
+}
+
+// Value returns the op's value for field and whether the op sets it.
+func (o Op) Value(field string) (Value, bool) {
+	for i, f := range o.Fields {
+		if f == field {
+			return o.Values[i], true
+		}
+	}
+	return Null, false
+}
+
+// WriteRequest is one batch of ops against one object type. Fields is the
+// union of the fields the ops set, in a fixed order.
+type WriteRequest struct {
+	Object string
+	Fields []string
+	Ops    []Op
+}
+
+// WriteResult is the outcome of one op. Err is nil on success; otherwise it
+// says why, and nothing of that op was applied.
+type WriteResult struct {
+	CorrelationID string
+	ID            string
+	Version       string
+	ModifiedAt    time.Time
+	Values        []Value // stored values in WriteRequest.Fields order; nil when not reported
+	Err           *Error
+}
+
+// LookupRequest asks for the records whose Field equals one of Values.
+type LookupRequest struct {
+	Object string
+	Field  string
+	Values []Value
+	Fields []string // values come in this order; the SDK fills it when empty
+}
