@@ -1,0 +1,392 @@
+package sdk
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/datasync-io/datasync/proto/connector/v1"
+)
+
+// maxOpenConns bounds the per-config connection cache: a plugin serves one or
+// two connections at a time, and a refreshed token opens a new one.
+const maxOpenConns = 4
+
+// server carries the boilerplate between the wire and a vendor's Connector:
+// config validation, a connection cache, batching and error mapping.
+type server struct {
+	pb.UnimplementedConnectorServer
+	impl   Connector
+	logger hclog.Logger
+
+	mu    sync.Mutex
+	conns map[string]*cachedConn
+	order []string // cache keys, oldest first
+	desc  *Description
+}
+
+type cachedConn struct {
+	conn Conn
+}
+
+func newServer(impl Connector, logger hclog.Logger) *server {
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	return &server{impl: impl, logger: logger, conns: map[string]*cachedConn{}}
+}
+
+func (s *server) ctx(ctx context.Context) context.Context { return WithLogger(ctx, s.logger) }
+
+func (s *server) description(ctx context.Context) (Description, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.desc != nil {
+		return *s.desc, nil
+	}
+	d, err := s.impl.Describe(ctx)
+	if err != nil {
+		return Description{}, err
+	}
+	d.ProtocolMajor = ProtocolMajor
+	s.desc = &d
+	return d, nil
+}
+
+func configKey(c Config) string {
+	h := sha256.New()
+	for _, m := range []map[string]string{c.Settings, c.Secrets} {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(h, "%d:%s=%d:%s;", len(k), k, len(m[k]), m[k])
+		}
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// open returns a connection for cfg, validated and with defaults applied,
+// reusing an open one for the same config.
+func (s *server) open(ctx context.Context, p *pb.Config) (Conn, error) {
+	d, err := s.description(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cfg := d.WithDefaults(configFromPB(p))
+	if err := d.Validate(cfg); err != nil {
+		return nil, err
+	}
+	key := configKey(cfg)
+	s.mu.Lock()
+	if c, ok := s.conns[key]; ok {
+		s.mu.Unlock()
+		return c.conn, nil
+	}
+	s.mu.Unlock()
+	conn, err := s.impl.Open(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.conns[key]; ok { // opened concurrently: keep the first
+		_ = conn.Close()
+		return c.conn, nil
+	}
+	s.conns[key] = &cachedConn{conn: conn}
+	s.order = append(s.order, key)
+	if len(s.order) > maxOpenConns {
+		old := s.order[0]
+		s.order = s.order[1:]
+		// Closing under the lock is rare (cache full) and keeps it simple.
+		_ = s.conns[old].conn.Close()
+		delete(s.conns, old)
+	}
+	return conn, nil
+}
+
+// toStatus maps a connector's error onto a gRPC status carrying the *Error.
+func toStatus(err error) error {
+	if err == nil {
+		return nil
+	}
+	e := AsError(err)
+	code := codes.Unknown
+	switch e.Category {
+	case CategoryValidation:
+		code = codes.InvalidArgument
+	case CategoryNotFound:
+		code = codes.NotFound
+	case CategoryConflict, CategoryDuplicate:
+		code = codes.Aborted
+	case CategoryRateLimited:
+		code = codes.ResourceExhausted
+	case CategoryAuth:
+		code = codes.Unauthenticated
+	case CategoryForbidden:
+		code = codes.PermissionDenied
+	case CategoryTransient, CategoryUnreachable:
+		code = codes.Unavailable
+	case CategoryPermanent:
+		code = codes.FailedPrecondition
+	}
+	st, derr := status.New(code, e.Error()).WithDetails(errorToPB(e))
+	if derr != nil {
+		return status.Error(code, e.Error())
+	}
+	return st.Err()
+}
+
+func (s *server) Describe(ctx context.Context, _ *pb.DescribeRequest) (*pb.DescribeResponse, error) {
+	d, err := s.description(s.ctx(ctx))
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return descriptionToPB(d), nil
+}
+
+func (s *server) Check(ctx context.Context, req *pb.CheckRequest) (*pb.CheckResponse, error) {
+	ctx = s.ctx(ctx)
+	conn, err := s.open(ctx, req.Config)
+	if err != nil {
+		return &pb.CheckResponse{Error: errorToPB(AsError(err))}, nil
+	}
+	acct, err := conn.Check(ctx)
+	if err != nil {
+		return &pb.CheckResponse{Error: errorToPB(AsError(err))}, nil
+	}
+	return &pb.CheckResponse{AccountFingerprint: acct.Fingerprint, AccountLabel: acct.Label}, nil
+}
+
+func (s *server) Schema(ctx context.Context, req *pb.SchemaRequest) (*pb.SchemaResponse, error) {
+	ctx = s.ctx(ctx)
+	conn, err := s.open(ctx, req.Config)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	sch, err := conn.Schema(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return schemaToPB(sch), nil
+}
+
+// fieldsOf resolves an empty field list to every field of the object, in
+// schema order: the rule both ends of the wire rely on.
+func fieldsOf(ctx context.Context, conn Conn, object string, fields []string) ([]string, error) {
+	if len(fields) > 0 {
+		return fields, nil
+	}
+	sch, err := conn.Schema(ctx)
+	if err != nil {
+		return nil, err
+	}
+	o, ok := sch.Object(object)
+	if !ok {
+		return nil, Errorf(CategoryNotFound, "no object type %q", object)
+	}
+	return o.FieldNames(), nil
+}
+
+func (s *server) Read(req *pb.ReadRequest, stream pb.Connector_ReadServer) error {
+	ctx := s.ctx(stream.Context())
+	conn, err := s.open(ctx, req.Config)
+	if err != nil {
+		return toStatus(err)
+	}
+	fields, err := fieldsOf(ctx, conn, req.Object, req.Fields)
+	if err != nil {
+		return toStatus(err)
+	}
+	sink := &wireSink{send: stream.Send, fields: fields}
+	if err := conn.Read(ctx, ReadRequest{Object: req.Object, Cursor: req.Cursor, Fields: fields}, sink); err != nil {
+		return toStatus(err)
+	}
+	return toStatus(sink.flush(""))
+}
+
+// wireSink re-batches what a connector reads into messages of at most
+// BatchRecords records and about BatchBytes bytes.
+type wireSink struct {
+	send    func(*pb.ReadResponse) error
+	fields  []string
+	started bool
+	pending []*pb.Record
+	bytes   int
+}
+
+func (w *wireSink) Records(recs []Record) error {
+	for i := range recs {
+		r := &recs[i]
+		if len(r.Values) != len(w.fields) && !r.Deleted {
+			return Errorf(CategoryPermanent, "record %s has %d values for %d fields", r.ID, len(r.Values), len(w.fields))
+		}
+		size := len(r.ID) + len(r.Version) + 16
+		for j := range r.Values {
+			size += approxValueSize(&r.Values[j])
+		}
+		if size > MaxMessageBytes/2 {
+			return Errorf(CategoryPermanent, "record %s is about %d bytes, over the %d-byte message limit", r.ID, size, MaxMessageBytes/2)
+		}
+		if len(w.pending) >= BatchRecords || (w.bytes+size > BatchBytes && len(w.pending) > 0) {
+			if err := w.flush(""); err != nil {
+				return err
+			}
+		}
+		slab := make([]pb.Value, len(r.Values))
+		w.pending = append(w.pending, &pb.Record{Id: r.ID, Version: r.Version, ModifiedAtUs: timeToMicros(r.ModifiedAt),
+			Deleted: r.Deleted, Values: valuesToPB(r.Values, slab)})
+		w.bytes += size
+	}
+	return nil
+}
+
+func (w *wireSink) Checkpoint(cursor string) error { return w.flush(cursor) }
+
+func (w *wireSink) flush(cursor string) error {
+	if len(w.pending) == 0 && cursor == "" && w.started {
+		return nil
+	}
+	msg := &pb.ReadResponse{Records: w.pending, Cursor: cursor}
+	if !w.started {
+		msg.Fields = w.fields
+		w.started = true
+	}
+	w.pending, w.bytes = nil, 0
+	return w.send(msg)
+}
+
+func (s *server) Write(stream pb.Connector_WriteServer) error {
+	ctx := s.ctx(stream.Context())
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	h := first.GetHeader()
+	if h == nil {
+		return status.Error(codes.InvalidArgument, "write stream must start with a header")
+	}
+	conn, err := s.open(ctx, h.Config)
+	if err != nil {
+		return toStatus(err)
+	}
+	for {
+		msg, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		b := msg.GetBatch()
+		if b == nil {
+			return status.Error(codes.InvalidArgument, "write stream: expected a batch after the header")
+		}
+		req, err := opsFromPB(h, b)
+		if err != nil {
+			return toStatus(err)
+		}
+		results, err := conn.Write(ctx, req)
+		if err != nil {
+			return toStatus(err)
+		}
+		if len(results) != len(req.Ops) {
+			return toStatus(Errorf(CategoryPermanent, "connector returned %d results for %d ops", len(results), len(req.Ops)))
+		}
+		if err := stream.Send(resultsToPB(results, len(h.Fields))); err != nil {
+			return err
+		}
+	}
+}
+
+func opsFromPB(h *pb.WriteHeader, b *pb.WriteBatch) (WriteRequest, error) {
+	req := WriteRequest{Object: h.Object, Fields: h.Fields, Ops: make([]Op, len(b.Ops))}
+	n := 0
+	for _, o := range b.Ops {
+		n += len(o.Values)
+	}
+	slab := make([]Value, n)
+	for i, o := range b.Ops {
+		op := Op{Kind: OpKind(o.Kind), CorrelationID: o.CorrelationId, ID: o.Id, IfVersion: o.IfVersion}
+		if op.Kind < OpCreate || op.Kind > OpDelete {
+			return req, Errorf(CategoryPermanent, "op %d: unknown kind %d", i, o.Kind)
+		}
+		if len(o.FieldIndexes) == 0 {
+			op.Fields = h.Fields
+		} else {
+			op.Fields = make([]string, len(o.FieldIndexes))
+			for j, idx := range o.FieldIndexes {
+				if int(idx) >= len(h.Fields) {
+					return req, Errorf(CategoryPermanent, "op %d: field index %d out of range", i, idx)
+				}
+				op.Fields[j] = h.Fields[idx]
+			}
+		}
+		if op.Kind != OpDelete && len(o.Values) != len(op.Fields) {
+			return req, Errorf(CategoryPermanent, "op %d: %d values for %d fields", i, len(o.Values), len(op.Fields))
+		}
+		k := len(o.Values)
+		op.Values = valuesFromPB(o.Values, slab[:k])
+		slab = slab[k:]
+		req.Ops[i] = op
+	}
+	return req, nil
+}
+
+func resultsToPB(rs []WriteResult, nfields int) *pb.WriteResponse {
+	out := &pb.WriteResponse{Results: make([]*pb.WriteResult, len(rs))}
+	for i, r := range rs {
+		p := &pb.WriteResult{CorrelationId: r.CorrelationID, Id: r.ID, Version: r.Version,
+			ModifiedAtUs: timeToMicros(r.ModifiedAt), Error: errorToPB(r.Err)}
+		if r.Err == nil && len(r.Values) == nfields {
+			p.Values = valuesToPB(r.Values, make([]pb.Value, len(r.Values)))
+		}
+		out.Results[i] = p
+	}
+	return out
+}
+
+func (s *server) Lookup(ctx context.Context, req *pb.LookupRequest) (*pb.LookupResponse, error) {
+	ctx = s.ctx(ctx)
+	conn, err := s.open(ctx, req.Config)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	fields, err := fieldsOf(ctx, conn, req.Object, req.Fields)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	vals := make([]Value, len(req.Values))
+	for i, v := range req.Values {
+		vals[i] = valueFromPB(v)
+	}
+	recs, err := conn.Lookup(ctx, LookupRequest{Object: req.Object, Field: req.Field, Values: vals, Fields: fields})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	resp := &pb.LookupResponse{Fields: fields}
+	sink := &wireSink{fields: fields, send: func(m *pb.ReadResponse) error {
+		resp.Records = append(resp.Records, m.Records...)
+		return nil
+	}}
+	if err := sink.Records(recs); err != nil {
+		return nil, toStatus(err)
+	}
+	if err := sink.flush(""); err != nil {
+		return nil, toStatus(err)
+	}
+	return resp, nil
+}
