@@ -1,0 +1,3 @@
+// Package conformance is the test suite every connector runs from its own
+// tests (conformance.Run), plus small helpers for reading and writing in tests.
+package conformance

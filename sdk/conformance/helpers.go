@@ -1,0 +1,126 @@
+package conformance
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/datasync-io/datasync/sdk"
+)
+
+// Collector is a sdk.RecordSink that keeps deep copies of what a Read hands
+// over (a connector may reuse its slices) and the checkpoints it makes.
+type Collector struct {
+	All         []sdk.Record
+	Cursor      string // the last checkpoint's cursor
+	Checkpoints int
+	// AtCheckpoint is len(All) when the last checkpoint came: a read that
+	// ends with a checkpoint has AtCheckpoint == len(All).
+	AtCheckpoint int
+}
+
+// Records implements sdk.RecordSink.
+func (c *Collector) Records(recs []sdk.Record) error {
+	for _, r := range recs {
+		r.Values = slices.Clone(r.Values)
+		for i, v := range r.Values {
+			r.Values[i].List = slices.Clone(v.List)
+		}
+		c.All = append(c.All, r)
+	}
+	return nil
+}
+
+// Checkpoint implements sdk.RecordSink.
+func (c *Collector) Checkpoint(cursor string) error {
+	c.Cursor = cursor
+	c.Checkpoints++
+	c.AtCheckpoint = len(c.All)
+	return nil
+}
+
+// ReadAll runs one Read into a Collector.
+func ReadAll(ctx context.Context, conn sdk.Conn, req sdk.ReadRequest) (*Collector, error) {
+	c := &Collector{}
+	if err := conn.Read(ctx, req, c); err != nil {
+		return c, fmt.Errorf("read %s from cursor %q: %w", req.Object, req.Cursor, err)
+	}
+	return c, nil
+}
+
+// WriteOps sends ops as one batch, with the request's field list the union of
+// the ops' fields, and checks that there is one result per op.
+func WriteOps(ctx context.Context, conn sdk.Conn, object string, ops ...sdk.Op) ([]sdk.WriteResult, error) {
+	req := sdk.WriteRequest{Object: object, Ops: ops}
+	for _, op := range ops {
+		for _, f := range op.Fields {
+			if !slices.Contains(req.Fields, f) {
+				req.Fields = append(req.Fields, f)
+			}
+		}
+	}
+	res, err := conn.Write(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("write %d ops to %s: %w", len(ops), object, err)
+	}
+	if len(res) != len(ops) {
+		return res, fmt.Errorf("write %d ops to %s: got %d results", len(ops), object, len(res))
+	}
+	return res, nil
+}
+
+// CreateOp returns a create op setting fields (in sorted field order).
+func CreateOp(fields map[string]sdk.Value) sdk.Op {
+	op := sdk.Op{Kind: sdk.OpCreate}
+	op.Fields, op.Values = split(fields)
+	return op
+}
+
+// UpdateOp returns an update op patching record id; ifVersion may be "".
+func UpdateOp(id, ifVersion string, patch map[string]sdk.Value) sdk.Op {
+	op := sdk.Op{Kind: sdk.OpUpdate, ID: id, IfVersion: ifVersion}
+	op.Fields, op.Values = split(patch)
+	return op
+}
+
+// DeleteOp returns a delete op; ifVersion may be "".
+func DeleteOp(id, ifVersion string) sdk.Op {
+	return sdk.Op{Kind: sdk.OpDelete, ID: id, IfVersion: ifVersion}
+}
+
+func split(m map[string]sdk.Value) ([]string, []sdk.Value) {
+	fields := make([]string, 0, len(m))
+	for f := range m {
+		fields = append(fields, f)
+	}
+	sort.Strings(fields)
+	values := make([]sdk.Value, len(fields))
+	for i, f := range fields {
+		values[i] = m[f]
+	}
+	return fields, values
+}
+
+// AsMap pairs a record's positional values with the field list they follow.
+func AsMap(fields []string, r sdk.Record) map[string]sdk.Value {
+	m := make(map[string]sdk.Value, len(fields))
+	for i, f := range fields {
+		if i < len(r.Values) {
+			m[f] = r.Values[i]
+		}
+	}
+	return m
+}
+
+// ByID indexes records by id; it reports the first id seen twice.
+func ByID(recs []sdk.Record) (map[string]sdk.Record, error) {
+	m := make(map[string]sdk.Record, len(recs))
+	for _, r := range recs {
+		if _, dup := m[r.ID]; dup {
+			return m, fmt.Errorf("record %q appears twice", r.ID)
+		}
+		m[r.ID] = r
+	}
+	return m, nil
+}
