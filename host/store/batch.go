@@ -1,0 +1,217 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+)
+
+// RecordKey names one record of one side of a sync.
+type RecordKey struct {
+	Side     string
+	RecordID string
+}
+
+// Batch is what the engine changes for one batch of writes; Commit applies
+// all of it in one transaction, so state never shows half a batch. Within
+// the transaction deletions run before insertions, so a batch may replace a
+// link (delete by left id, put with a new right id).
+type Batch struct {
+	Sync string
+
+	DeleteLinks  []string // left ids
+	PutLinks     []Link   // upserted by (sync, left id)
+	PutPending   []Pending
+	DropPending  []RecordKey
+	AddJournal   []JournalEntry
+	SettleJourn  []string // correlation ids
+	PutErrors    []RecordError
+	ClearErrors  []RecordKey // every category of these records (RecordID "" clears run-level errors of Side)
+	PutConflicts []Conflict  // upserted by (sync, left id, field)
+	DropConflict []ConflictKey
+	QueueDeletes []QueuedDelete
+	DropQueued   []string // ids
+	History      []HistoryEntry
+	Cursors      []Cursor
+}
+
+// ConflictKey names one field of one link.
+type ConflictKey struct {
+	LeftID string
+	Field  string
+}
+
+// Empty reports whether the batch changes nothing.
+func (b *Batch) Empty() bool {
+	return len(b.DeleteLinks)+len(b.PutLinks)+len(b.PutPending)+len(b.DropPending)+len(b.AddJournal)+
+		len(b.SettleJourn)+len(b.PutErrors)+len(b.ClearErrors)+len(b.PutConflicts)+len(b.DropConflict)+
+		len(b.QueueDeletes)+len(b.DropQueued)+len(b.History)+len(b.Cursors) == 0
+}
+
+// Commit applies the batch in one transaction.
+func (s *Store) Commit(ctx context.Context, b *Batch) error {
+	if b.Empty() {
+		return nil
+	}
+	now := fmtTime(s.now())
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		ex := func(what, q string, args ...any) error {
+			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+				return fmt.Errorf("%s: %w", what, err)
+			}
+			return nil
+		}
+		for _, id := range b.DeleteLinks {
+			if err := ex("delete link "+id, `DELETE FROM links WHERE sync_name = ? AND left_id = ?`, b.Sync, id); err != nil {
+				return err
+			}
+		}
+		for _, k := range b.DropPending {
+			if err := ex("drop pending "+k.RecordID, `DELETE FROM pending_records WHERE sync_name = ? AND side = ? AND record_id = ?`,
+				b.Sync, k.Side, k.RecordID); err != nil {
+				return err
+			}
+		}
+		for _, id := range b.SettleJourn {
+			if err := ex("settle journal "+id, `DELETE FROM journal WHERE id = ? AND sync_name = ?`, id, b.Sync); err != nil {
+				return err
+			}
+		}
+		for _, k := range b.ClearErrors {
+			if err := ex("clear errors of "+k.RecordID, `DELETE FROM errors WHERE sync_name = ? AND side = ? AND record_id = ?`,
+				b.Sync, k.Side, k.RecordID); err != nil {
+				return err
+			}
+		}
+		for _, k := range b.DropConflict {
+			if err := ex("drop conflict", `DELETE FROM conflicts WHERE sync_name = ? AND left_id = ? AND field = ?`,
+				b.Sync, k.LeftID, k.Field); err != nil {
+				return err
+			}
+		}
+		for _, id := range b.DropQueued {
+			if err := ex("drop queued delete", `DELETE FROM queued_deletes WHERE sync_name = ? AND id = ?`, b.Sync, id); err != nil {
+				return err
+			}
+		}
+		for _, l := range b.PutLinks {
+			if l.State == "" {
+				l.State = LinkSyncing
+			}
+			base, err := json.Marshal(l.Base)
+			if err != nil {
+				return fmt.Errorf("link %s: %w", l.LeftID, err)
+			}
+			if l.Base == nil {
+				base = []byte("{}")
+			}
+			if err := ex("save link "+l.LeftID+"↔"+l.RightID, `INSERT INTO links (sync_name, left_id, right_id, left_version,
+				right_version, base, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+				ON CONFLICT (sync_name, left_id) DO UPDATE SET right_id = excluded.right_id,
+				left_version = excluded.left_version, right_version = excluded.right_version, base = excluded.base,
+				state = excluded.state, updated_at = excluded.updated_at`,
+				b.Sync, l.LeftID, l.RightID, l.LeftVersion, l.RightVersion, string(base), l.State, now, now); err != nil {
+				return err
+			}
+		}
+		for _, p := range b.PutPending {
+			vals, err := EncodeValues(p.Values)
+			if err != nil {
+				return fmt.Errorf("pending %s: %w", p.RecordID, err)
+			}
+			if err := ex("save pending "+p.RecordID, `INSERT INTO pending_records (sync_name, side, record_id, version,
+				modified_at, vals, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sync_name, side, record_id)
+				DO UPDATE SET version = excluded.version, modified_at = excluded.modified_at, vals = excluded.vals,
+				updated_at = excluded.updated_at`,
+				b.Sync, p.Side, p.RecordID, p.Version, fmtTime(p.ModifiedAt), string(vals), now); err != nil {
+				return err
+			}
+		}
+		for _, j := range b.AddJournal {
+			payload := string(j.Payload)
+			if payload == "" {
+				payload = "{}"
+			}
+			if err := ex("journal create "+j.ID, `INSERT INTO journal (id, sync_name, side, source_id, payload, created_at)
+				VALUES (?, ?, ?, ?, ?, ?)`, j.ID, b.Sync, j.Side, j.SourceID, payload, now); err != nil {
+				return err
+			}
+		}
+		for _, e := range b.PutErrors {
+			if err := ex("save error of "+e.RecordID, `INSERT INTO errors (sync_name, side, record_id, category, field,
+				value, message, hint, attempts, next_retry, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)
+				ON CONFLICT (sync_name, side, record_id, category) DO UPDATE SET field = excluded.field,
+				value = excluded.value, message = excluded.message, hint = excluded.hint,
+				attempts = errors.attempts + 1, next_retry = excluded.next_retry, last_seen = excluded.last_seen`,
+				b.Sync, e.Side, e.RecordID, e.Category, e.Field, e.Value, e.Message, e.Hint,
+				fmtTime(e.NextRetry), now, now); err != nil {
+				return err
+			}
+		}
+		for _, c := range b.PutConflicts {
+			lv, err := json.Marshal(Value{c.Left})
+			if err != nil {
+				return err
+			}
+			rv, err := json.Marshal(Value{c.Right})
+			if err != nil {
+				return err
+			}
+			if c.ID == "" {
+				c.ID = NewID()
+			}
+			if err := ex("save conflict on "+c.LeftID, `INSERT INTO conflicts (id, sync_name, left_id, right_id, field,
+				left_value, right_value, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+				ON CONFLICT (sync_name, left_id, field) DO UPDATE SET right_id = excluded.right_id,
+				left_value = excluded.left_value, right_value = excluded.right_value, updated_at = excluded.updated_at`,
+				c.ID, b.Sync, c.LeftID, c.RightID, c.Field, string(lv), string(rv), now, now); err != nil {
+				return err
+			}
+		}
+		for _, q := range b.QueueDeletes {
+			if q.ID == "" {
+				q.ID = NewID()
+			}
+			if err := ex("queue delete of "+q.RecordID, `INSERT INTO queued_deletes (id, sync_name, side, record_id,
+				other_id, queued_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sync_name, side, record_id) DO NOTHING`,
+				q.ID, b.Sync, q.Side, q.RecordID, q.OtherID, now); err != nil {
+				return err
+			}
+		}
+		for _, h := range b.History {
+			changes, err := json.Marshal(h.Changes)
+			if err != nil {
+				return err
+			}
+			if h.Changes == nil {
+				changes = []byte("[]")
+			}
+			if h.ID == "" {
+				h.ID = NewID()
+			}
+			at := fmtTime(h.At)
+			if at == "" {
+				at = now
+			}
+			if err := ex("history of "+h.RecordID, `INSERT INTO history (id, sync_name, run_id, side, record_id, op,
+				direction, changes, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				h.ID, b.Sync, h.RunID, h.Side, h.RecordID, h.Op, h.Direction, string(changes), at); err != nil {
+				return err
+			}
+		}
+		for _, c := range b.Cursors {
+			if err := ex("save cursor of "+c.Side, `INSERT INTO cursors (sync_name, side, cursor, fingerprint, updated_at)
+				VALUES (?, ?, ?, ?, ?) ON CONFLICT (sync_name, side) DO UPDATE SET cursor = excluded.cursor,
+				fingerprint = excluded.fingerprint, updated_at = excluded.updated_at`,
+				b.Sync, c.Side, c.Cursor, c.Fingerprint, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("commit state of %s: %w", b.Sync, err)
+	}
+	return nil
+}

@@ -1,0 +1,437 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/datasync-io/datasync/sdk"
+)
+
+// Cursor is where the next incremental read of one side resumes.
+// Fingerprint identifies what the cursor was read for (sides, mappings,
+// filters): the engine ignores a cursor whose fingerprint differs.
+type Cursor struct {
+	Sync, Side  string
+	Cursor      string
+	Fingerprint string
+	Updated     time.Time
+}
+
+// Cursors returns a sync's cursors by side.
+func (s *Store) Cursors(ctx context.Context, sync string) (map[string]Cursor, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT side, cursor, fingerprint, updated_at FROM cursors WHERE sync_name = ?`, sync)
+	if err != nil {
+		return nil, fmt.Errorf("load cursors of %s: %w", sync, err)
+	}
+	defer rows.Close()
+	out := map[string]Cursor{}
+	for rows.Next() {
+		c := Cursor{Sync: sync}
+		var updated string
+		if err := rows.Scan(&c.Side, &c.Cursor, &c.Fingerprint, &updated); err != nil {
+			return nil, fmt.Errorf("load cursors of %s: %w", sync, err)
+		}
+		c.Updated = parseTime(updated)
+		out[c.Side] = c
+	}
+	return out, rows.Err()
+}
+
+// Link states.
+const (
+	LinkSyncing      = "syncing"
+	LinkExcluded     = "excluded"      // a filter no longer matches: nothing flows
+	LinkFailing      = "failing"       // the last write for it failed
+	LinkLeftDeleted  = "left_deleted"  // gone on the left; the right record is kept (deletes ignored or queued)
+	LinkRightDeleted = "right_deleted" // gone on the right; the left record is kept
+)
+
+// Link pairs a left and a right record known to be the same, with the base
+// of each mapped field (keyed by "left=right" of the mapping).
+type Link struct {
+	Sync                      string
+	LeftID, RightID           string
+	LeftVersion, RightVersion string
+	State                     string
+	Base                      map[string]BasePair
+	Created, Updated          time.Time
+}
+
+// Links returns every link of a sync.
+func (s *Store) Links(ctx context.Context, sync string) ([]Link, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT left_id, right_id, left_version, right_version, base, state,
+		created_at, updated_at FROM links WHERE sync_name = ? ORDER BY left_id`, sync)
+	if err != nil {
+		return nil, fmt.Errorf("load links of %s: %w", sync, err)
+	}
+	defer rows.Close()
+	var out []Link
+	for rows.Next() {
+		l := Link{Sync: sync}
+		var base, created, updated string
+		if err := rows.Scan(&l.LeftID, &l.RightID, &l.LeftVersion, &l.RightVersion, &base, &l.State, &created, &updated); err != nil {
+			return nil, fmt.Errorf("load links of %s: %w", sync, err)
+		}
+		if err := json.Unmarshal([]byte(base), &l.Base); err != nil {
+			return nil, fmt.Errorf("load links of %s: base of %s: %w", sync, l.LeftID, err)
+		}
+		l.Created, l.Updated = parseTime(created), parseTime(updated)
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// LinkCounts returns how many links of a sync are in each state.
+func (s *Store) LinkCounts(ctx context.Context, sync string) (map[string]int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT state, COUNT(*) FROM links WHERE sync_name = ? GROUP BY state`, sync)
+	if err != nil {
+		return nil, fmt.Errorf("count links of %s: %w", sync, err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, err
+		}
+		out[st] = n
+	}
+	return out, rows.Err()
+}
+
+// Pending is the last-seen form of a record whose changes were not all
+// applied (a failed write, a manual conflict): kept so the engine can retry
+// without re-reading it.
+type Pending struct {
+	Sync, Side string
+	RecordID   string
+	Version    string
+	ModifiedAt time.Time
+	Values     map[string]sdk.Value // every field as read
+	Updated    time.Time
+}
+
+// Pending returns a sync's pending records.
+func (s *Store) Pending(ctx context.Context, sync string) ([]Pending, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT side, record_id, version, modified_at, vals, updated_at
+		FROM pending_records WHERE sync_name = ? ORDER BY side, record_id`, sync)
+	if err != nil {
+		return nil, fmt.Errorf("load pending records of %s: %w", sync, err)
+	}
+	defer rows.Close()
+	var out []Pending
+	for rows.Next() {
+		p := Pending{Sync: sync}
+		var mod, vals, updated string
+		if err := rows.Scan(&p.Side, &p.RecordID, &p.Version, &mod, &vals, &updated); err != nil {
+			return nil, fmt.Errorf("load pending records of %s: %w", sync, err)
+		}
+		var err error
+		if p.Values, err = DecodeValues([]byte(vals)); err != nil {
+			return nil, fmt.Errorf("load pending record %s: %w", p.RecordID, err)
+		}
+		p.ModifiedAt, p.Updated = parseTime(mod), parseTime(updated)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// JournalEntry is a create about to be sent (or sent, not yet settled):
+// after a crash the engine looks for it on Side before creating anything.
+type JournalEntry struct {
+	ID       string // the correlation id
+	Sync     string
+	Side     string // where the record is created
+	SourceID string // the record it copies, on the other side
+	Payload  json.RawMessage
+	Created  time.Time
+}
+
+// Journal returns a sync's unsettled creates, oldest first.
+func (s *Store) Journal(ctx context.Context, sync string) ([]JournalEntry, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, side, source_id, payload, created_at FROM journal
+		WHERE sync_name = ? ORDER BY created_at, id`, sync)
+	if err != nil {
+		return nil, fmt.Errorf("load journal of %s: %w", sync, err)
+	}
+	defer rows.Close()
+	var out []JournalEntry
+	for rows.Next() {
+		j := JournalEntry{Sync: sync}
+		var payload, created string
+		if err := rows.Scan(&j.ID, &j.Side, &j.SourceID, &payload, &created); err != nil {
+			return nil, fmt.Errorf("load journal of %s: %w", sync, err)
+		}
+		j.Payload, j.Created = json.RawMessage(payload), parseTime(created)
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
+// RecordError is why one record of a sync did not sync (RecordID empty: a
+// run-level error, e.g. auth on a connection). One row per (side, record,
+// category), updated in place.
+type RecordError struct {
+	Sync, Side, RecordID string
+	Category             string
+	Field, Value         string
+	Message, Hint        string
+	Attempts             int
+	NextRetry            time.Time
+	FirstSeen, LastSeen  time.Time
+}
+
+// Errors returns a sync's errors, optionally of one category ("" for all).
+func (s *Store) Errors(ctx context.Context, sync, category string) ([]RecordError, error) {
+	q := `SELECT side, record_id, category, field, value, message, hint, attempts, next_retry, first_seen, last_seen
+		FROM errors WHERE sync_name = ?`
+	args := []any{sync}
+	if category != "" {
+		q += ` AND category = ?`
+		args = append(args, category)
+	}
+	rows, err := s.db.QueryContext(ctx, q+` ORDER BY category, side, record_id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("load errors of %s: %w", sync, err)
+	}
+	defer rows.Close()
+	var out []RecordError
+	for rows.Next() {
+		e := RecordError{Sync: sync}
+		var next, first, last string
+		if err := rows.Scan(&e.Side, &e.RecordID, &e.Category, &e.Field, &e.Value, &e.Message, &e.Hint,
+			&e.Attempts, &next, &first, &last); err != nil {
+			return nil, fmt.Errorf("load errors of %s: %w", sync, err)
+		}
+		e.NextRetry, e.FirstSeen, e.LastSeen = parseTime(next), parseTime(first), parseTime(last)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Run statuses.
+const (
+	RunRunning = "running"
+	RunOK      = "ok"
+	RunFailed  = "failed"
+)
+
+// Run is one run of a sync.
+type Run struct {
+	ID       string
+	Sync     string
+	Started  time.Time
+	Finished time.Time
+	Status   string
+	Counts   json.RawMessage // the engine's report counts
+	Error    string
+}
+
+// StartRun records a run as running.
+func (s *Store) StartRun(ctx context.Context, r Run) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO runs (id, sync_name, started_at, status) VALUES (?, ?, ?, ?)`,
+		r.ID, r.Sync, fmtTime(r.Started), RunRunning)
+	if err != nil {
+		return fmt.Errorf("start run of %s: %w", r.Sync, err)
+	}
+	return nil
+}
+
+// FinishRun records a run's end, status, counts and error.
+func (s *Store) FinishRun(ctx context.Context, r Run) error {
+	counts := string(r.Counts)
+	if counts == "" {
+		counts = "{}"
+	}
+	return s.exec1(ctx, "finish run "+r.ID, `UPDATE runs SET finished_at = ?, status = ?, counts = ?, error = ? WHERE id = ?`,
+		fmtTime(r.Finished), r.Status, counts, r.Error, r.ID)
+}
+
+// Runs returns a sync's latest runs, newest first (limit <= 0: all).
+func (s *Store) Runs(ctx context.Context, sync string, limit int) ([]Run, error) {
+	q := `SELECT id, started_at, finished_at, status, counts, error FROM runs WHERE sync_name = ? ORDER BY started_at DESC, id`
+	args := []any{sync}
+	if limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, limit)
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("load runs of %s: %w", sync, err)
+	}
+	defer rows.Close()
+	var out []Run
+	for rows.Next() {
+		r := Run{Sync: sync}
+		var started, finished, counts string
+		if err := rows.Scan(&r.ID, &started, &finished, &r.Status, &counts, &r.Error); err != nil {
+			return nil, fmt.Errorf("load runs of %s: %w", sync, err)
+		}
+		r.Started, r.Finished, r.Counts = parseTime(started), parseTime(finished), json.RawMessage(counts)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Conflict is a field changed differently on both sides under the manual
+// rule, waiting for an admin.
+type Conflict struct {
+	ID              string
+	Sync            string
+	LeftID, RightID string
+	Field           string // the mapping key, "left=right"
+	Left, Right     sdk.Value
+	Created         time.Time
+	Updated         time.Time
+}
+
+// Conflicts returns a sync's open conflicts.
+func (s *Store) Conflicts(ctx context.Context, sync string) ([]Conflict, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, left_id, right_id, field, left_value, right_value, created_at, updated_at
+		FROM conflicts WHERE sync_name = ? ORDER BY created_at, id`, sync)
+	if err != nil {
+		return nil, fmt.Errorf("load conflicts of %s: %w", sync, err)
+	}
+	defer rows.Close()
+	var out []Conflict
+	for rows.Next() {
+		c := Conflict{Sync: sync}
+		var lv, rv, created, updated string
+		if err := rows.Scan(&c.ID, &c.LeftID, &c.RightID, &c.Field, &lv, &rv, &created, &updated); err != nil {
+			return nil, fmt.Errorf("load conflicts of %s: %w", sync, err)
+		}
+		var l, r Value
+		if err := json.Unmarshal([]byte(lv), &l); err != nil {
+			return nil, fmt.Errorf("conflict %s: %w", c.ID, err)
+		}
+		if err := json.Unmarshal([]byte(rv), &r); err != nil {
+			return nil, fmt.Errorf("conflict %s: %w", c.ID, err)
+		}
+		c.Left, c.Right = l.Value, r.Value
+		c.Created, c.Updated = parseTime(created), parseTime(updated)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// QueuedDelete is a delete waiting for an admin's approval: RecordID on Side
+// would be deleted because OtherID was deleted on the other side.
+type QueuedDelete struct {
+	ID, Sync, Side    string
+	RecordID, OtherID string
+	Queued            time.Time
+}
+
+// QueuedDeletes returns a sync's queued deletes.
+func (s *Store) QueuedDeletes(ctx context.Context, sync string) ([]QueuedDelete, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, side, record_id, other_id, queued_at FROM queued_deletes
+		WHERE sync_name = ? ORDER BY queued_at, id`, sync)
+	if err != nil {
+		return nil, fmt.Errorf("load queued deletes of %s: %w", sync, err)
+	}
+	defer rows.Close()
+	var out []QueuedDelete
+	for rows.Next() {
+		q := QueuedDelete{Sync: sync}
+		var at string
+		if err := rows.Scan(&q.ID, &q.Side, &q.RecordID, &q.OtherID, &at); err != nil {
+			return nil, fmt.Errorf("load queued deletes of %s: %w", sync, err)
+		}
+		q.Queued = parseTime(at)
+		out = append(out, q)
+	}
+	return out, rows.Err()
+}
+
+// History ops.
+const (
+	OpCreate = "create"
+	OpUpdate = "update"
+	OpDelete = "delete"
+	OpLink   = "link" // two existing records were matched
+)
+
+// FieldChange is one field a write changed.
+type FieldChange struct {
+	Field string `json:"field"`
+	Old   Value  `json:"old"`
+	New   Value  `json:"new"`
+}
+
+// HistoryEntry is one thing a sync did to one record.
+type HistoryEntry struct {
+	ID        string
+	Sync      string
+	RunID     string
+	Side      string // where the record lives
+	RecordID  string
+	Op        string
+	Direction string // "left-to-right" or "right-to-left"
+	Changes   []FieldChange
+	At        time.Time
+}
+
+// HistoryQuery selects history entries; empty fields match everything.
+type HistoryQuery struct {
+	Sync  string
+	Op    string
+	Side  string
+	Since time.Time
+	Limit int
+}
+
+// History returns history entries, newest first.
+func (s *Store) History(ctx context.Context, q HistoryQuery) ([]HistoryEntry, error) {
+	query := `SELECT id, run_id, side, record_id, op, direction, changes, at FROM history WHERE sync_name = ?`
+	args := []any{q.Sync}
+	if q.Op != "" {
+		query += ` AND op = ?`
+		args = append(args, q.Op)
+	}
+	if q.Side != "" {
+		query += ` AND side = ?`
+		args = append(args, q.Side)
+	}
+	if !q.Since.IsZero() {
+		query += ` AND at >= ?`
+		args = append(args, fmtTime(q.Since))
+	}
+	query += ` ORDER BY at DESC, id`
+	if q.Limit > 0 {
+		query += ` LIMIT ?`
+		args = append(args, q.Limit)
+	}
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("load history of %s: %w", q.Sync, err)
+	}
+	defer rows.Close()
+	var out []HistoryEntry
+	for rows.Next() {
+		h := HistoryEntry{Sync: q.Sync}
+		var changes, at string
+		if err := rows.Scan(&h.ID, &h.RunID, &h.Side, &h.RecordID, &h.Op, &h.Direction, &changes, &at); err != nil {
+			return nil, fmt.Errorf("load history of %s: %w", q.Sync, err)
+		}
+		if err := json.Unmarshal([]byte(changes), &h.Changes); err != nil {
+			return nil, fmt.Errorf("history %s: %w", h.ID, err)
+		}
+		h.At = parseTime(at)
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// scalar helper for tests and callers counting rows.
+func (s *Store) count(ctx context.Context, table, sync string) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table+` WHERE sync_name = ?`, sync).Scan(&n)
+	if err == sql.ErrNoRows {
+		return 0, nil
+	}
+	return n, err
+}

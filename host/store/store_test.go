@@ -1,0 +1,313 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/datasync-io/datasync/sdk"
+)
+
+func open(t *testing.T) (*Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), FileName)
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, path
+}
+
+func withSync(t *testing.T, s *Store, name string) {
+	t.Helper()
+	if err := s.PutSync(context.Background(), Sync{Name: name, Definition: []byte(`{"name":"` + name + `"}`)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMigrationsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	s, path := open(t)
+	withSync(t, s, "a")
+	v, err := s.SchemaVersion(ctx)
+	if err != nil || v != 1 {
+		t.Fatalf("schema version %d, %v; want 1", v, err)
+	}
+	s.Close()
+	s2, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer s2.Close()
+	var n int
+	if err := s2.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("schema_migrations has %d rows (%v), want 1", n, err)
+	}
+	if _, err := s2.Sync(ctx, "a"); err != nil {
+		t.Fatalf("data lost on reopen: %v", err)
+	}
+	var mode string
+	if err := s2.db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		t.Fatalf("journal mode %q (%v), want wal", mode, err)
+	}
+}
+
+func TestConnectionRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t)
+	c := Connection{Name: "crm", Plugin: "sqlite", PluginVersion: "1.0.0", Settings: map[string]string{"path": "/x.db"},
+		Secrets: []byte{0, 1, 2, 0xff}, AccountFingerprint: "fp", AccountLabel: "acme"}
+	if err := s.PutConnection(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Connection(ctx, "crm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Plugin != "sqlite" || got.Settings["path"] != "/x.db" || !reflect.DeepEqual(got.Secrets, c.Secrets) ||
+		got.AccountFingerprint != "fp" || got.Status != "ok" || got.Created.IsZero() {
+		t.Fatalf("round trip: %+v", got)
+	}
+	if err := s.SetConnectionStatus(ctx, "crm", "auth"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Connection(ctx, "crm"); got.Status != "auth" {
+		t.Fatalf("status %q", got.Status)
+	}
+	if _, err := s.Connection(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing connection: %v", err)
+	}
+	if err := s.DeleteConnection(ctx, "crm"); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := s.Connections(ctx); len(list) != 0 {
+		t.Fatalf("deleted connection still listed: %+v", list)
+	}
+}
+
+func TestSyncStateConstraint(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t)
+	withSync(t, s, "a")
+	if err := s.SetSyncState(ctx, "a", SyncActive); err != nil {
+		t.Fatal(err)
+	}
+	if sy, _ := s.Sync(ctx, "a"); sy.State != SyncActive || string(sy.Definition) != `{"name":"a"}` {
+		t.Fatalf("sync: %+v", sy)
+	}
+	if err := s.SetSyncState(ctx, "a", "running-wild"); err == nil {
+		t.Fatal("invalid state accepted")
+	}
+	if err := s.SetSyncState(ctx, "zzz", SyncPaused); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing sync: %v", err)
+	}
+}
+
+func TestBatchRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t)
+	withSync(t, s, "a")
+	when := time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC)
+	base := map[string]BasePair{
+		"email=mail": {Left: sdk.String("a@x.io"), Right: sdk.String("A@x.io")},
+		"n=num":      {Left: sdk.Int(7), Right: sdk.Value{Kind: sdk.KindDecimal, Str: "7.5"}},
+		"t=tags":     {Left: sdk.StringList("x", "y"), Right: sdk.StringList()},
+		"at=when":    {Left: sdk.DateTime(when), Right: sdk.Null},
+		"ok=flag":    {Left: sdk.Bool(true), Right: sdk.Bool(false)},
+		"born=birth": {Left: sdk.Value{Kind: sdk.KindDate, Str: "2000-01-31"}, Right: sdk.String("")},
+	}
+	b := &Batch{Sync: "a",
+		PutLinks:     []Link{{LeftID: "l1", RightID: "r1", LeftVersion: "1", RightVersion: "9", Base: base}},
+		PutPending:   []Pending{{Side: "left", RecordID: "l2", Version: "3", ModifiedAt: when, Values: map[string]sdk.Value{"email": sdk.String("bad")}}},
+		AddJournal:   []JournalEntry{{ID: "c1", Side: "right", SourceID: "l3", Payload: []byte(`{"x":1}`)}},
+		PutErrors:    []RecordError{{Side: "left", RecordID: "l2", Category: "validation", Field: "email", Value: "bad", Message: "m", Hint: "h", NextRetry: when}},
+		PutConflicts: []Conflict{{LeftID: "l1", RightID: "r1", Field: "n=num", Left: sdk.Int(1), Right: sdk.Int(2)}},
+		QueueDeletes: []QueuedDelete{{Side: "right", RecordID: "r1", OtherID: "l1"}},
+		History:      []HistoryEntry{{RunID: "run1", Side: "right", RecordID: "r1", Op: OpUpdate, Direction: "left-to-right", Changes: []FieldChange{{Field: "mail", Old: Value{sdk.Null}, New: Value{sdk.String("a@x.io")}}}, At: when}},
+		Cursors:      []Cursor{{Side: "left", Cursor: "42", Fingerprint: "fp"}},
+	}
+	if err := s.Commit(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	links, err := s.Links(ctx, "a")
+	if err != nil || len(links) != 1 {
+		t.Fatalf("links %+v %v", links, err)
+	}
+	l := links[0]
+	if l.LeftID != "l1" || l.RightID != "r1" || l.LeftVersion != "1" || l.RightVersion != "9" || l.State != LinkSyncing {
+		t.Fatalf("link: %+v", l)
+	}
+	for k, want := range base {
+		got := l.Base[k]
+		if !got.Left.Equal(want.Left) || !got.Right.Equal(want.Right) {
+			t.Errorf("base %s: got %#v/%#v want %#v/%#v", k, got.Left, got.Right, want.Left, want.Right)
+		}
+	}
+	if p, _ := s.Pending(ctx, "a"); len(p) != 1 || p[0].Values["email"].Str != "bad" || !p[0].ModifiedAt.Equal(when) {
+		t.Fatalf("pending %+v", p)
+	}
+	if j, _ := s.Journal(ctx, "a"); len(j) != 1 || j[0].SourceID != "l3" || string(j[0].Payload) != `{"x":1}` {
+		t.Fatalf("journal %+v", j)
+	}
+	if e, _ := s.Errors(ctx, "a", "validation"); len(e) != 1 || e[0].Attempts != 1 || e[0].Hint != "h" || !e[0].NextRetry.Equal(when) {
+		t.Fatalf("errors %+v", e)
+	}
+	if c, _ := s.Conflicts(ctx, "a"); len(c) != 1 || c[0].Left.Int != 1 || c[0].Right.Int != 2 || c[0].ID == "" {
+		t.Fatalf("conflicts %+v", c)
+	}
+	if q, _ := s.QueuedDeletes(ctx, "a"); len(q) != 1 || q[0].RecordID != "r1" {
+		t.Fatalf("queued %+v", q)
+	}
+	if h, _ := s.History(ctx, HistoryQuery{Sync: "a", Op: OpUpdate}); len(h) != 1 || h[0].Changes[0].New.Str != "a@x.io" || !h[0].At.Equal(when) {
+		t.Fatalf("history %+v", h)
+	}
+	if h, _ := s.History(ctx, HistoryQuery{Sync: "a", Op: OpCreate}); len(h) != 0 {
+		t.Fatalf("history filter by op: %+v", h)
+	}
+	if c, _ := s.Cursors(ctx, "a"); c["left"].Cursor != "42" || c["left"].Fingerprint != "fp" {
+		t.Fatalf("cursors %+v", c)
+	}
+
+	// Same error again: updated in place, attempts counted; a second conflict
+	// on the same field replaces the first.
+	b2 := &Batch{Sync: "a",
+		PutErrors:    []RecordError{{Side: "left", RecordID: "l2", Category: "validation", Field: "email", Value: "worse", Message: "m2"}},
+		PutConflicts: []Conflict{{LeftID: "l1", RightID: "r1", Field: "n=num", Left: sdk.Int(3), Right: sdk.Int(4)}},
+		SettleJourn:  []string{"c1"},
+		DropPending:  []RecordKey{{"left", "l2"}},
+	}
+	if err := s.Commit(ctx, b2); err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := s.Errors(ctx, "a", ""); len(e) != 1 || e[0].Attempts != 2 || e[0].Value != "worse" {
+		t.Fatalf("error not updated in place: %+v", e)
+	}
+	if c, _ := s.Conflicts(ctx, "a"); len(c) != 1 || c[0].Left.Int != 3 {
+		t.Fatalf("conflict not replaced: %+v", c)
+	}
+	if j, _ := s.Journal(ctx, "a"); len(j) != 0 {
+		t.Fatalf("settled journal entry remains: %+v", j)
+	}
+	if p, _ := s.Pending(ctx, "a"); len(p) != 0 {
+		t.Fatalf("dropped pending remains: %+v", p)
+	}
+	if err := s.Commit(ctx, &Batch{Sync: "a", ClearErrors: []RecordKey{{"left", "l2"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := s.Errors(ctx, "a", ""); len(e) != 0 {
+		t.Fatalf("cleared errors remain: %+v", e)
+	}
+}
+
+func TestLinksOneToOne(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t)
+	withSync(t, s, "a")
+	withSync(t, s, "b")
+	if err := s.Commit(ctx, &Batch{Sync: "a", PutLinks: []Link{{LeftID: "l1", RightID: "r1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	// A second left id on the same right id breaks one-to-one: the whole
+	// batch is refused, including its other parts.
+	err := s.Commit(ctx, &Batch{Sync: "a",
+		PutLinks: []Link{{LeftID: "l2", RightID: "r1"}},
+		Cursors:  []Cursor{{Side: "left", Cursor: "x"}}})
+	if err == nil {
+		t.Fatal("two left records linked to one right record")
+	}
+	if c, _ := s.Cursors(ctx, "a"); len(c) != 0 {
+		t.Fatalf("failed batch half applied: cursors %+v", c)
+	}
+	// Another sync may link the same ids.
+	if err := s.Commit(ctx, &Batch{Sync: "b", PutLinks: []Link{{LeftID: "l1", RightID: "r1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	// Relinking l1 to r2 and l3 to r1 in one batch works: deletes go first.
+	if err := s.Commit(ctx, &Batch{Sync: "a", DeleteLinks: []string{"l1"},
+		PutLinks: []Link{{LeftID: "l1", RightID: "r2"}, {LeftID: "l3", RightID: "r1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	links, _ := s.Links(ctx, "a")
+	if len(links) != 2 || links[0].RightID != "r2" || links[1].RightID != "r1" {
+		t.Fatalf("links %+v", links)
+	}
+	if err := s.Commit(ctx, &Batch{Sync: "a", PutLinks: []Link{{LeftID: "l9", RightID: "r9", State: "confused"}}}); err == nil {
+		t.Fatal("invalid link state accepted")
+	}
+	// State of unknown syncs is refused (foreign key).
+	if err := s.Commit(ctx, &Batch{Sync: "nope", PutLinks: []Link{{LeftID: "x", RightID: "y"}}}); err == nil {
+		t.Fatal("link for an unknown sync accepted")
+	}
+	counts, _ := s.LinkCounts(ctx, "a")
+	if counts[LinkSyncing] != 2 {
+		t.Fatalf("link counts %+v", counts)
+	}
+}
+
+func TestDeleteSyncCascades(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t)
+	withSync(t, s, "a")
+	err := s.Commit(ctx, &Batch{Sync: "a",
+		PutLinks:  []Link{{LeftID: "l1", RightID: "r1"}},
+		PutErrors: []RecordError{{Side: "left", RecordID: "l1", Category: "validation"}},
+		Cursors:   []Cursor{{Side: "right", Cursor: "1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.StartRun(ctx, Run{ID: "r", Sync: "a", Started: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteSync(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"links", "errors", "cursors", "runs"} {
+		if n, err := s.count(ctx, table, "a"); err != nil || n != 0 {
+			t.Errorf("%s keeps %d rows of a deleted sync (%v)", table, n, err)
+		}
+	}
+}
+
+func TestRuns(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t)
+	withSync(t, s, "a")
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i, id := range []string{"r1", "r2"} {
+		if err := s.StartRun(ctx, Run{ID: id, Sync: "a", Started: t0.Add(time.Duration(i) * time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.FinishRun(ctx, Run{ID: "r2", Finished: t0.Add(2 * time.Hour), Status: RunFailed, Error: "auth", Counts: []byte(`{"n":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := s.Runs(ctx, "a", 1)
+	if err != nil || len(runs) != 1 || runs[0].ID != "r2" || runs[0].Status != RunFailed || runs[0].Error != "auth" || string(runs[0].Counts) != `{"n":1}` {
+		t.Fatalf("latest run: %+v %v", runs, err)
+	}
+	if err := s.FinishRun(ctx, Run{ID: "r2", Status: "exploded"}); err == nil {
+		t.Fatal("invalid run status accepted")
+	}
+}
+
+func TestResetSyncState(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t)
+	withSync(t, s, "a")
+	if err := s.Commit(ctx, &Batch{Sync: "a", PutLinks: []Link{{LeftID: "l", RightID: "r"}}, Cursors: []Cursor{{Side: "left", Cursor: "5"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ResetSyncState(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := s.Links(ctx, "a"); len(l) != 0 {
+		t.Fatalf("links survive reset: %+v", l)
+	}
+	if _, err := s.Sync(ctx, "a"); err != nil {
+		t.Fatalf("reset removed the definition: %v", err)
+	}
+}
