@@ -1,0 +1,525 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+
+	"github.com/datasync-io/datasync/sdk"
+)
+
+// errConstraintDataType is SQLITE_CONSTRAINT_DATATYPE (a STRICT table
+// refusing a value), which the driver does not name.
+var errConstraintDataType = sqlite3.ErrConstraint.Extend(12)
+
+// Write applies a batch in one transaction (BEGIN IMMEDIATE, so it never
+// deadlocks upgrading a read lock). A constraint failure undoes only its op —
+// SQLite backs out the failing statement, and tables with triggers or ON
+// CONFLICT clauses get a savepoint per op — so the good ops commit and the
+// bad one is reported in its result.
+func (c *conn) Write(ctx context.Context, req sdk.WriteRequest) ([]sdk.WriteResult, error) {
+	t, err := c.table(ctx, req.Object)
+	if err != nil {
+		return nil, err
+	}
+	var resCols []int
+	if len(req.Fields) > 0 {
+		if resCols, err = t.fieldColumns(req.Fields); err != nil {
+			return nil, err
+		}
+	}
+	cn, err := c.db.Conn(ctx)
+	if err != nil {
+		return nil, c.dbError("write "+t.name, err)
+	}
+	defer cn.Close()
+	w := &writer{c: c, t: t, cn: cn, resCols: resCols, stmts: map[string]*sql.Stmt{}, execs: map[string]*sql.Stmt{}, sc: newScanner(t)}
+	defer w.closeStmts()
+	if _, err := cn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return nil, c.dbError("write "+t.name, err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			// After an interrupt SQLite may already have rolled back.
+			_, _ = cn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+	}()
+	results := make([]sdk.WriteResult, len(req.Ops))
+	for i := range req.Ops {
+		if results[i], err = w.apply(ctx, &req.Ops[i]); err != nil {
+			return nil, err
+		}
+	}
+	w.closeStmts()
+	if _, err := cn.ExecContext(ctx, "COMMIT"); err != nil {
+		return nil, c.dbError("commit write to "+t.name, err)
+	}
+	done = true
+	return results, nil
+}
+
+// writer carries one batch's transaction and its prepared statements,
+// which every op of the same shape reuses.
+type writer struct {
+	c       *conn
+	t       *table
+	cn      *sql.Conn
+	resCols []int
+	stmts   map[string]*sql.Stmt
+	execs   map[string]*sql.Stmt
+	key     []byte
+	sc      *scanner
+	cols    []int
+	args    []any
+}
+
+func (w *writer) closeStmts() {
+	for _, m := range []map[string]*sql.Stmt{w.stmts, w.execs} {
+		for k, s := range m {
+			s.Close()
+			delete(m, k)
+		}
+	}
+}
+
+// stmt returns the prepared statement for a shape (kind and columns),
+// building its SQL with build on first use.
+func (w *writer) stmt(ctx context.Context, kind byte, cols []int, build func() string) (*sql.Stmt, error) {
+	w.key = append(w.key[:0], kind)
+	for _, ci := range cols {
+		w.key = strconv.AppendInt(append(w.key, ','), int64(ci), 10)
+	}
+	if s, ok := w.stmts[string(w.key)]; ok {
+		return s, nil
+	}
+	s, err := w.cn.PrepareContext(ctx, build())
+	if err != nil {
+		return nil, w.c.dbError("prepare write to "+w.t.name, err)
+	}
+	w.stmts[string(w.key)] = s
+	return s, nil
+}
+
+// exec runs a statement that needs no arguments nor result (savepoints).
+func (w *writer) exec(ctx context.Context, sqlText string) error {
+	s, ok := w.execs[sqlText]
+	if !ok {
+		var err error
+		if s, err = w.cn.PrepareContext(ctx, sqlText); err != nil {
+			return w.c.dbError("write "+w.t.name, err)
+		}
+		w.execs[sqlText] = s
+	}
+	if _, err := s.ExecContext(ctx); err != nil {
+		return w.c.dbError("write "+w.t.name, err)
+	}
+	return nil
+}
+
+// apply runs one op. A failure of the op itself lands in the result; the
+// returned error fails the whole batch.
+func (w *writer) apply(ctx context.Context, op *sdk.Op) (sdk.WriteResult, error) {
+	res := sdk.WriteResult{CorrelationID: op.CorrelationID, ID: op.ID}
+	if w.t.savepoints {
+		if err := w.exec(ctx, "SAVEPOINT op"); err != nil {
+			return res, err
+		}
+	}
+	var (
+		row   []any
+		opErr *sdk.Error
+		err   error
+	)
+	switch op.Kind {
+	case sdk.OpCreate:
+		row, opErr, err = w.create(ctx, op)
+	case sdk.OpUpdate:
+		row, opErr, err = w.update(ctx, op)
+	case sdk.OpDelete:
+		opErr, err = w.delete(ctx, op)
+	default:
+		opErr = sdk.Errorf(sdk.CategoryValidation, "unknown op kind %d", op.Kind)
+	}
+	if err != nil {
+		return res, err
+	}
+	if opErr != nil {
+		if w.rolledBack() {
+			return res, sdk.Errorf(sdk.CategoryPermanent,
+				"write %s: an ON CONFLICT ROLLBACK clause undid the whole batch at op %s: %s", w.t.name, op.Kind, opErr.Message)
+		}
+		if w.t.savepoints {
+			if err := w.exec(ctx, "ROLLBACK TO op"); err != nil {
+				return res, err
+			}
+		}
+		res.Err = opErr
+	}
+	if w.t.savepoints {
+		if err := w.exec(ctx, "RELEASE op"); err != nil {
+			return res, err
+		}
+	}
+	if res.Err != nil || op.Kind == sdk.OpDelete {
+		return res, nil
+	}
+	res.ID = valueText(row[0])
+	res.Version = w.t.version(row)
+	res.ModifiedAt = w.t.modifiedAt(row)
+	if w.resCols != nil {
+		res.Values = make([]sdk.Value, len(w.resCols))
+		for i, ci := range w.resCols {
+			res.Values[i] = decode(&w.t.cols[ci], row[ci+1])
+		}
+	}
+	return res, nil
+}
+
+// rolledBack reports whether SQLite left the transaction (a ROLLBACK
+// conflict clause or RAISE(ROLLBACK) does that).
+func (w *writer) rolledBack() bool {
+	auto := false
+	_ = w.cn.Raw(func(dc any) error {
+		if sc, ok := dc.(*sqlite3.SQLiteConn); ok {
+			auto = sc.AutoCommit()
+		}
+		return nil
+	})
+	return auto
+}
+
+// setColumns collects the columns and values an op writes: read-only
+// columns (updated-at, generated) are skipped, since the connector or SQLite
+// keep them.
+func (w *writer) setColumns(op *sdk.Op) *sdk.Error {
+	w.cols, w.args = w.cols[:0], w.args[:0]
+	for j, f := range op.Fields {
+		ci, ok := w.t.field(f)
+		if !ok {
+			return sdk.FieldError(f, "no field %q in table %s", f, w.t.name)
+		}
+		c := &w.t.cols[ci]
+		if ci == w.t.uaCol || c.generated {
+			continue
+		}
+		var v sdk.Value
+		if j < len(op.Values) {
+			v = op.Values[j]
+		}
+		if ci == w.t.idCol && w.t.id == idGenerated && v.IsEmpty() && op.Kind == sdk.OpCreate {
+			continue // generated below
+		}
+		a, verr := encode(c, v)
+		if verr != nil {
+			return verr
+		}
+		for _, seen := range w.cols {
+			if seen == ci {
+				return sdk.FieldError(f, "field %q set twice", f)
+			}
+		}
+		w.cols = append(w.cols, ci)
+		w.args = append(w.args, a)
+	}
+	return nil
+}
+
+func (w *writer) has(ci int) bool {
+	for _, x := range w.cols {
+		if x == ci {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *writer) create(ctx context.Context, op *sdk.Op) ([]any, *sdk.Error, error) {
+	t := w.t
+	if e := w.setColumns(op); e != nil {
+		return nil, e, nil
+	}
+	if t.idCol >= 0 && t.id != idRowid && !w.has(t.idCol) {
+		if t.id == idGiven {
+			return nil, sdk.FieldError(t.cols[t.idCol].name, "%s is the primary key: a create must set it", t.cols[t.idCol].name), nil
+		}
+		w.cols = append(w.cols, t.idCol)
+		w.args = append(w.args, newUUID())
+	}
+	if t.id == idRowid && !t.autoinc {
+		if e, err := w.avoidReuse(ctx); e != nil || err != nil {
+			return nil, e, err
+		}
+	}
+	var at time.Time
+	if t.uaCol >= 0 {
+		at = w.c.clock.next()
+		w.cols = append(w.cols, t.uaCol)
+		w.args = append(w.args, t.stamp(at))
+	}
+	s, err := w.stmt(ctx, 'c', w.cols, func() string {
+		if len(w.cols) == 0 {
+			return "INSERT INTO " + t.q + " DEFAULT VALUES RETURNING " + t.sel
+		}
+		names := make([]string, len(w.cols))
+		for i, ci := range w.cols {
+			if ci < 0 {
+				names[i] = "rowid"
+			} else {
+				names[i] = t.cols[ci].q
+			}
+		}
+		return "INSERT INTO " + t.q + " (" + strings.Join(names, ", ") + ") VALUES (?" +
+			strings.Repeat(", ?", len(w.cols)-1) + ") RETURNING " + t.sel
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := s.QueryRowContext(ctx, w.args...).Scan(w.sc.ptrs...); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			// An ON CONFLICT IGNORE clause dropped the row.
+			return nil, &sdk.Error{Category: sdk.CategoryDuplicate, Message: "the table ignored the row (ON CONFLICT IGNORE)"}, nil
+		}
+		return w.failed(err)
+	}
+	return w.sc.row, nil, nil
+}
+
+func (w *writer) update(ctx context.Context, op *sdk.Op) ([]any, *sdk.Error, error) {
+	t := w.t
+	id, ok := t.idArg(op.ID)
+	if !ok {
+		return nil, notFound(t, op.ID), nil
+	}
+	if e, err := w.precondition(ctx, op, id); e != nil || err != nil {
+		return nil, e, err
+	}
+	if e := w.setColumns(op); e != nil {
+		return nil, e, nil
+	}
+	if t.idCol >= 0 {
+		for i, ci := range w.cols {
+			if ci == t.idCol {
+				if w.args[i] != id {
+					return nil, sdk.FieldError(t.cols[ci].name, "the primary key cannot be changed"), nil
+				}
+				w.cols = append(w.cols[:i], w.cols[i+1:]...)
+				w.args = append(w.args[:i], w.args[i+1:]...)
+				break
+			}
+		}
+	}
+	if t.uaCol >= 0 {
+		w.cols = append(w.cols, t.uaCol)
+		w.args = append(w.args, t.stamp(w.c.clock.next()))
+	}
+	if len(w.cols) == 0 { // an empty patch of a table without updated-at
+		found, err := w.selectByID(ctx, id)
+		if err != nil || !found {
+			return nil, notFoundIf(!found, t, op.ID), err
+		}
+		return w.sc.row, nil, nil
+	}
+	s, err := w.stmt(ctx, 'u', w.cols, func() string {
+		sets := make([]string, len(w.cols))
+		for i, ci := range w.cols {
+			sets[i] = t.cols[ci].q + " = ?"
+		}
+		return "UPDATE " + t.q + " SET " + strings.Join(sets, ", ") + " WHERE " + t.idExpr + " = ? RETURNING " + t.sel
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	w.args = append(w.args, id)
+	if err := s.QueryRowContext(ctx, w.args...).Scan(w.sc.ptrs...); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, notFound(t, op.ID), nil
+		}
+		return w.failed(err)
+	}
+	return w.sc.row, nil, nil
+}
+
+func (w *writer) delete(ctx context.Context, op *sdk.Op) (*sdk.Error, error) {
+	t := w.t
+	id, ok := t.idArg(op.ID)
+	if !ok {
+		return notFound(t, op.ID), nil
+	}
+	if e, err := w.precondition(ctx, op, id); e != nil || err != nil {
+		return e, err
+	}
+	s, err := w.stmt(ctx, 'd', nil, func() string {
+		return "DELETE FROM " + t.q + " WHERE " + t.idExpr + " = ?"
+	})
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.ExecContext(ctx, id)
+	if err != nil {
+		_, e, ferr := w.failed(err)
+		return e, ferr
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return notFound(t, op.ID), nil
+	}
+	if t.id == idRowid && !t.autoinc {
+		w.c.noteDeleted(t.name, id.(int64))
+	}
+	return nil, nil
+}
+
+// avoidReuse gives a create an explicit rowid above any this connection
+// deleted, where SQLite would otherwise hand a deleted one out again.
+func (w *writer) avoidReuse(ctx context.Context) (*sdk.Error, error) {
+	t := w.t
+	hw := w.c.highestDeleted(t.name)
+	if hw == 0 || w.has(t.idCol) {
+		return nil, nil
+	}
+	s, err := w.stmt(ctx, 'm', nil, func() string { return "SELECT max(rowid) FROM " + t.q })
+	if err != nil {
+		return nil, err
+	}
+	var top sql.NullInt64
+	if err := s.QueryRowContext(ctx).Scan(&top); err != nil {
+		return nil, w.c.dbError("write "+t.name, err)
+	}
+	if top.Int64 >= hw {
+		return nil, nil // SQLite's own choice, max+1, is already fresh
+	}
+	w.cols = append(w.cols, t.idCol) // -1 names the hidden rowid
+	w.args = append(w.args, hw+1)
+	return nil, nil
+}
+
+// precondition checks op.IfVersion against the row's current version.
+func (w *writer) precondition(ctx context.Context, op *sdk.Op, id any) (*sdk.Error, error) {
+	if op.IfVersion == "" {
+		return nil, nil
+	}
+	found, err := w.selectByID(ctx, id)
+	if err != nil || !found {
+		return notFoundIf(!found, w.t, op.ID), err
+	}
+	if v := w.t.version(w.sc.row); v != op.IfVersion {
+		return sdk.Errorf(sdk.CategoryConflict, "%s %s is at version %s, not %s", w.t.name, op.ID, v, op.IfVersion), nil
+	}
+	return nil, nil
+}
+
+func (w *writer) selectByID(ctx context.Context, id any) (bool, error) {
+	s, err := w.stmt(ctx, 's', nil, func() string {
+		return "SELECT " + w.t.sel + " FROM " + w.t.q + " WHERE " + w.t.idExpr + " = ?"
+	})
+	if err != nil {
+		return false, err
+	}
+	err = s.QueryRowContext(ctx, id).Scan(w.sc.ptrs...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, w.c.dbError("read "+w.t.name, err)
+	}
+	return true, nil
+}
+
+func notFound(t *table, id string) *sdk.Error {
+	return sdk.Errorf(sdk.CategoryNotFound, "no row with id %q in %s", id, t.name)
+}
+
+func notFoundIf(cond bool, t *table, id string) *sdk.Error {
+	if cond {
+		return notFound(t, id)
+	}
+	return nil
+}
+
+// idArg converts a record id to the value its column is compared with; ok
+// is false for an id no row can have.
+func (t *table) idArg(id string) (any, bool) {
+	if t.id == idRowid {
+		i, err := strconv.ParseInt(id, 10, 64)
+		return i, err == nil
+	}
+	a, err := encode(&t.cols[t.idCol], sdk.String(id))
+	return a, err == nil && a != nil
+}
+
+// failed sorts a statement's error: a constraint the op broke is the op's
+// result; anything else fails the batch.
+func (w *writer) failed(err error) ([]any, *sdk.Error, error) {
+	if e := constraintError(w.t, err); e != nil {
+		return nil, e, nil
+	}
+	return nil, nil, w.c.dbError("write "+w.t.name, err)
+}
+
+// constraintError maps a constraint failure onto a categorized error naming
+// the field; nil when err is no constraint failure.
+func constraintError(t *table, err error) *sdk.Error {
+	var se sqlite3.Error
+	if !errors.As(err, &se) {
+		return nil
+	}
+	msg := se.Error()
+	switch {
+	case se.Code == sqlite3.ErrConstraint:
+		switch se.ExtendedCode {
+		case sqlite3.ErrConstraintNotNull:
+			f := t.fieldIn(msg)
+			return &sdk.Error{Category: sdk.CategoryValidation, Field: f, Message: f + " is required: " + msg}
+		case sqlite3.ErrConstraintUnique, sqlite3.ErrConstraintPrimaryKey:
+			return &sdk.Error{Category: sdk.CategoryDuplicate, Field: t.fieldIn(msg), Message: msg}
+		}
+		return &sdk.Error{Category: sdk.CategoryValidation, Field: t.fieldIn(msg), Message: msg}
+	case se.Code == sqlite3.ErrMismatch, se.Code == sqlite3.ErrTooBig, se.Code == sqlite3.ErrRange:
+		return &sdk.Error{Category: sdk.CategoryValidation, Field: t.fieldIn(msg), Message: msg}
+	}
+	return nil
+}
+
+// fieldIn finds the column a constraint message names: "NOT NULL constraint
+// failed: t.col", "UNIQUE constraint failed: t.a, t.b" (the first),
+// "cannot store TEXT value in INTEGER column t.col", or a CHECK expression
+// mentioning it.
+func (t *table) fieldIn(msg string) string {
+	rest := msg
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		rest = msg[i+2:]
+	} else if i := strings.LastIndex(msg, " column "); i >= 0 {
+		rest = msg[i+8:]
+	}
+	first, _, _ := strings.Cut(rest, ", ")
+	first = strings.TrimPrefix(strings.TrimSpace(first), t.name+".")
+	if ci, ok := t.column(first); ok {
+		return t.cols[ci].name
+	}
+	for _, tok := range strings.FieldsFunc(rest, func(r rune) bool {
+		return !(r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r > 127)
+	}) {
+		if ci, ok := t.column(tok); ok {
+			return t.cols[ci].name
+		}
+	}
+	return ""
+}
+
+// newUUID returns a random (version 4) UUID for a text primary key.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return fmt.Sprintf("%s-%s-%s-%s-%s", h[0:8], h[8:12], h[12:16], h[16:20], h[20:])
+}
