@@ -4,8 +4,9 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
+# make runs the suite, gcc builds mattn/go-sqlite3 (cgo); chromium is for the dashboard test.
 pkgs=(postgresql radicale python3-bcrypt slapd ldap-utils glewlwyd sqlite3 curl jq openssl
-      protobuf-compiler chromium)
+      protobuf-compiler chromium make gcc)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,0 +1,31 @@
+# Developer and CI entry points. `make test` is what .ci/run runs.
+GO ?= go
+# Connectors are the plugins/<name>/ directories holding a main.go.
+PLUGINS := $(patsubst plugins/%/main.go,%,$(wildcard plugins/*/main.go))
+HOST := $(wildcard host/cmd/datasync/main.go)
+PKGS ?= ./...
+TESTFLAGS ?=
+
+.PHONY: build test proto lint
+
+build:
+	@mkdir -p bin
+ifneq ($(HOST),)
+	$(GO) build -o bin/datasync ./host/cmd/datasync
+endif
+	@set -e; for p in $(PLUGINS); do \
+		echo "$(GO) build -o bin/datasync-connector-$$p ./plugins/$$p"; \
+		$(GO) build -o bin/datasync-connector-$$p ./plugins/$$p; \
+	done
+
+# Starts PostgreSQL, Radicale, slapd and Glewlwyd once, runs go test, stops them.
+# Narrow with e.g. `make test PKGS=./sdk/... TESTFLAGS='-run Conformance -v'`.
+test:
+	PKGS='$(PKGS)' scripts/test.sh $(TESTFLAGS)
+
+proto:
+	scripts/proto.sh
+
+lint:
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
