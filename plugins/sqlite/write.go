@@ -30,11 +30,15 @@ func (c *conn) Write(ctx context.Context, req sdk.WriteRequest) ([]sdk.WriteResu
 	if err != nil {
 		return nil, err
 	}
+	// Results report req.Fields; a name the table lacks (-1) stays null,
+	// and the op that sets it fails on its own.
 	var resCols []int
-	if len(req.Fields) > 0 {
-		if resCols, err = t.fieldColumns(req.Fields); err != nil {
-			return nil, err
+	for _, f := range req.Fields {
+		ci, ok := t.field(f)
+		if !ok {
+			ci = -1
 		}
+		resCols = append(resCols, ci)
 	}
 	cn, err := c.db.Conn(ctx)
 	if err != nil {
@@ -178,7 +182,9 @@ func (w *writer) apply(ctx context.Context, op *sdk.Op) (sdk.WriteResult, error)
 	if w.resCols != nil {
 		res.Values = make([]sdk.Value, len(w.resCols))
 		for i, ci := range w.resCols {
-			res.Values[i] = decode(&w.t.cols[ci], row[ci+1])
+			if ci >= 0 {
+				res.Values[i] = decode(&w.t.cols[ci], row[ci+1])
+			}
 		}
 	}
 	return res, nil
