@@ -107,11 +107,11 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 				base = []byte("{}")
 			}
 			if err := ex("save link "+l.LeftID+"↔"+l.RightID, `INSERT INTO links (sync_name, left_id, right_id, left_version,
-				right_version, base, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+				right_version, base, state, excluded_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 				ON CONFLICT (sync_name, left_id) DO UPDATE SET right_id = excluded.right_id,
 				left_version = excluded.left_version, right_version = excluded.right_version, base = excluded.base,
-				state = excluded.state, updated_at = excluded.updated_at`,
-				b.Sync, l.LeftID, l.RightID, l.LeftVersion, l.RightVersion, string(base), l.State, now, now); err != nil {
+				state = excluded.state, excluded_by = excluded.excluded_by, updated_at = excluded.updated_at`,
+				b.Sync, l.LeftID, l.RightID, l.LeftVersion, l.RightVersion, string(base), l.State, l.ExcludedBy, now, now); err != nil {
 				return err
 			}
 		}

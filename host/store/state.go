@@ -56,6 +56,7 @@ type Link struct {
 	LeftID, RightID           string
 	LeftVersion, RightVersion string
 	State                     string
+	ExcludedBy                string // excluded: whose filter refused it ("left", "right", "both")
 	Base                      map[string]BasePair
 	Created, Updated          time.Time
 }
@@ -63,7 +64,7 @@ type Link struct {
 // Links returns every link of a sync.
 func (s *Store) Links(ctx context.Context, sync string) ([]Link, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT left_id, right_id, left_version, right_version, base, state,
-		created_at, updated_at FROM links WHERE sync_name = ? ORDER BY left_id`, sync)
+		excluded_by, created_at, updated_at FROM links WHERE sync_name = ? ORDER BY left_id`, sync)
 	if err != nil {
 		return nil, fmt.Errorf("load links of %s: %w", sync, err)
 	}
@@ -72,7 +73,7 @@ func (s *Store) Links(ctx context.Context, sync string) ([]Link, error) {
 	for rows.Next() {
 		l := Link{Sync: sync}
 		var base, created, updated string
-		if err := rows.Scan(&l.LeftID, &l.RightID, &l.LeftVersion, &l.RightVersion, &base, &l.State, &created, &updated); err != nil {
+		if err := rows.Scan(&l.LeftID, &l.RightID, &l.LeftVersion, &l.RightVersion, &base, &l.State, &l.ExcludedBy, &created, &updated); err != nil {
 			return nil, fmt.Errorf("load links of %s: %w", sync, err)
 		}
 		if err := json.Unmarshal([]byte(base), &l.Base); err != nil {

@@ -121,7 +121,7 @@ func TestBatchRoundTrip(t *testing.T) {
 		"born=birth": {Left: sdk.Value{Kind: sdk.KindDate, Str: "2000-01-31"}, Right: sdk.String("")},
 	}
 	b := &Batch{Sync: "a",
-		PutLinks:     []Link{{LeftID: "l1", RightID: "r1", LeftVersion: "1", RightVersion: "9", Base: base}},
+		PutLinks:     []Link{{LeftID: "l1", RightID: "r1", LeftVersion: "1", RightVersion: "9", Base: base, State: LinkExcluded, ExcludedBy: "right"}},
 		PutPending:   []Pending{{Side: "left", RecordID: "l2", Version: "3", ModifiedAt: when, Values: map[string]sdk.Value{"email": sdk.String("bad")}}},
 		AddJournal:   []JournalEntry{{ID: "c1", Side: "right", SourceID: "l3", Payload: []byte(`{"x":1}`)}},
 		PutErrors:    []RecordError{{Side: "left", RecordID: "l2", Category: "validation", Field: "email", Value: "bad", Message: "m", Hint: "h", NextRetry: when}},
@@ -138,7 +138,7 @@ func TestBatchRoundTrip(t *testing.T) {
 		t.Fatalf("links %+v %v", links, err)
 	}
 	l := links[0]
-	if l.LeftID != "l1" || l.RightID != "r1" || l.LeftVersion != "1" || l.RightVersion != "9" || l.State != LinkSyncing {
+	if l.LeftID != "l1" || l.RightID != "r1" || l.LeftVersion != "1" || l.RightVersion != "9" || l.State != LinkExcluded || l.ExcludedBy != "right" {
 		t.Fatalf("link: %+v", l)
 	}
 	for k, want := range base {

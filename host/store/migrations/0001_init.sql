@@ -43,6 +43,7 @@ CREATE TABLE links (
     base          TEXT NOT NULL DEFAULT '{}',
     state         TEXT NOT NULL DEFAULT 'syncing'
         CHECK (state IN ('syncing', 'excluded', 'failing', 'left_deleted', 'right_deleted')),
+    excluded_by   TEXT NOT NULL DEFAULT '' CHECK (excluded_by IN ('', 'left', 'right', 'both')),
     created_at    TEXT NOT NULL,
     updated_at    TEXT NOT NULL,
     PRIMARY KEY (sync_name, left_id),

@@ -1,0 +1,188 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/datasync-io/datasync/host/store"
+	"github.com/datasync-io/datasync/host/syncdef"
+	"github.com/datasync-io/datasync/sdk"
+)
+
+// Conn is what the engine needs of one side's connection; sdk.Conn (in
+// process or over the wire) satisfies it.
+type Conn interface {
+	Schema(ctx context.Context) (sdk.Schema, error)
+	Read(ctx context.Context, req sdk.ReadRequest, sink sdk.RecordSink) error
+	Write(ctx context.Context, req sdk.WriteRequest) ([]sdk.WriteResult, error)
+	Lookup(ctx context.Context, req sdk.LookupRequest) ([]sdk.Record, error)
+}
+
+// Dialer returns the open connection of a name used in a sync definition.
+// The caller owns the connections: the engine never closes them.
+type Dialer func(ctx context.Context, connection string) (Conn, error)
+
+// Store is the state the engine reads and commits; *store.Store satisfies it.
+type Store interface {
+	Cursors(ctx context.Context, sync string) (map[string]store.Cursor, error)
+	Links(ctx context.Context, sync string) ([]store.Link, error)
+	Pending(ctx context.Context, sync string) ([]store.Pending, error)
+	Journal(ctx context.Context, sync string) ([]store.JournalEntry, error)
+	Errors(ctx context.Context, sync, category string) ([]store.RecordError, error)
+	Conflicts(ctx context.Context, sync string) ([]store.Conflict, error)
+	Commit(ctx context.Context, b *store.Batch) error
+	StartRun(ctx context.Context, r store.Run) error
+	FinishRun(ctx context.Context, r store.Run) error
+}
+
+// Engine runs syncs against a store.
+type Engine struct {
+	store   Store
+	dial    Dialer
+	now     func() time.Time
+	sleep   func(ctx context.Context, d time.Duration) error
+	batch   int
+	retries int
+	maxWait time.Duration
+	fail    func(step string) error
+}
+
+// Option configures an Engine.
+type Option func(*Engine)
+
+// WithClock replaces time.Now.
+func WithClock(now func() time.Time) Option { return func(e *Engine) { e.now = now } }
+
+// WithBatchSize sets how many write ops go in one batch (and one commit).
+func WithBatchSize(n int) Option { return func(e *Engine) { e.batch = max(1, n) } }
+
+// WithRetries sets how often a rate-limited or transient write is retried
+// within a run, and the longest wait honoured between tries.
+func WithRetries(n int, maxWait time.Duration) Option {
+	return func(e *Engine) { e.retries, e.maxWait = max(0, n), maxWait }
+}
+
+// WithSleep replaces the wait between retries, for tests.
+func WithSleep(f func(ctx context.Context, d time.Duration) error) Option {
+	return func(e *Engine) { e.sleep = f }
+}
+
+// WithFailpoint installs f, asked at each step of a run ("settled",
+// "journaled", "written", "committed", "cursors"); an error stops the run
+// there as a crash would, for crash tests.
+func WithFailpoint(f func(step string) error) Option { return func(e *Engine) { e.fail = f } }
+
+// New returns an Engine over st, reaching connections through dial.
+func New(st Store, dial Dialer, opts ...Option) *Engine {
+	e := &Engine{store: st, dial: dial, now: time.Now, sleep: sleepCtx, batch: 500, retries: 3, maxWait: 30 * time.Second}
+	for _, o := range opts {
+		o(e)
+	}
+	return e
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func (e *Engine) failpoint(step string) error {
+	if e.fail == nil {
+		return nil
+	}
+	if err := e.fail(step); err != nil {
+		return fmt.Errorf("failpoint %s: %w", step, err)
+	}
+	return nil
+}
+
+// Options are the choices of one run.
+type Options struct {
+	Full     bool // read both sides completely, ignoring cursors
+	Force    bool // go on although a side lost most of its linked records
+	RetryAll bool // retry every failing record now, whatever its backoff
+	dry      bool // set by Plan: write nothing anywhere
+}
+
+// ErrMassDelete stops a run in which a side looks wiped out: an outage must
+// never read as a mass delete.
+var ErrMassDelete = errors.New("safety stop: a side lost most of its linked records")
+
+// RunError is a failure of the whole run (not of one record): a connection
+// refused or unreachable, a plugin crash, a safety stop.
+type RunError struct {
+	Side       string // "left", "right" or "" when not one side's
+	Connection string
+	Category   sdk.Category
+	Err        error
+}
+
+func (e *RunError) Error() string {
+	if e.Side == "" {
+		return e.Err.Error()
+	}
+	return fmt.Sprintf("%s side (%s): %v", e.Side, e.Connection, e.Err)
+}
+
+func (e *RunError) Unwrap() error { return e.Err }
+
+// Run runs def once: read, match, merge, validate, write, commit.
+func (e *Engine) Run(ctx context.Context, def syncdef.Definition, opts Options) (Report, error) {
+	opts.dry = false
+	started := e.now()
+	runID := store.NewID()
+	rep := Report{RunID: runID, Sync: def.Name, Started: started}
+	if err := e.store.StartRun(ctx, store.Run{ID: runID, Sync: def.Name, Started: started}); err != nil {
+		return rep, err
+	}
+	r, err := e.prepare(ctx, def, opts, runID)
+	if err == nil {
+		err = r.execute(ctx)
+		rep = r.report
+	}
+	rep.RunID, rep.Sync, rep.Started, rep.Finished = runID, def.Name, started, e.now()
+	run := store.Run{ID: runID, Sync: def.Name, Finished: rep.Finished, Status: store.RunOK, Counts: rep.countsJSON()}
+	if err != nil {
+		run.Status, run.Error = store.RunFailed, err.Error()
+		rep.Error = err.Error()
+		e.recordRunError(ctx, def, err)
+	}
+	if ferr := e.store.FinishRun(context.WithoutCancel(ctx), run); ferr != nil && err == nil {
+		err = ferr
+	}
+	return rep, err
+}
+
+// recordRunError keeps one error row for a run-level failure, so a dead
+// connection shows as one error, not one per record.
+func (e *Engine) recordRunError(ctx context.Context, def syncdef.Definition, err error) {
+	var re *RunError
+	if !errors.As(err, &re) {
+		return
+	}
+	cat := re.Category.String()
+	if errors.Is(err, ErrMassDelete) {
+		cat = "safety_stop"
+	}
+	_ = e.store.Commit(context.WithoutCancel(ctx), &store.Batch{Sync: def.Name, PutErrors: []store.RecordError{{
+		Side: re.Side, Category: cat, Message: re.Error(), Hint: hintFor(cat, re.Side), NextRetry: e.now(),
+	}}})
+}
+
+// Plan computes what Run would do without writing anything anywhere.
+func (e *Engine) Plan(ctx context.Context, def syncdef.Definition, opts Options) (Plan, error) {
+	opts.dry = true
+	r, err := e.prepare(ctx, def, opts, "")
+	if err != nil {
+		return Plan{Sync: def.Name}, err
+	}
+	return r.plan(), nil
+}

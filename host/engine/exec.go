@@ -1,0 +1,544 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/datasync-io/datasync/host/mapping"
+	"github.com/datasync-io/datasync/host/store"
+	"github.com/datasync-io/datasync/host/syncdef"
+	"github.com/datasync-io/datasync/sdk"
+)
+
+// journalPayload is what a journaled create carries, so that after a crash
+// the record can be found (by key) and linked with the base it would have got.
+type journalPayload struct {
+	SourceVersion string                    `json:"source_version"`
+	Keys          []journalKey              `json:"keys"`
+	Base          map[string]store.BasePair `json:"base"`
+}
+
+type journalKey struct {
+	Field string      `json:"field"`
+	Value store.Value `json:"value"`
+}
+
+// execute writes the items in batches, committing state after each batch,
+// then moves the cursors.
+func (r *run) execute(ctx context.Context) error {
+	if err := r.e.store.Commit(ctx, &r.pre); err != nil {
+		return err
+	}
+	for start := 0; start < len(r.items); {
+		end, ops := start, 0
+		for end < len(r.items) && (ops == 0 || ops+r.items[end].nops() <= r.e.batch) {
+			ops += r.items[end].nops()
+			end++
+		}
+		if err := r.executeBatch(ctx, r.items[start:end]); err != nil {
+			return err
+		}
+		start = end
+	}
+	final := &store.Batch{Sync: r.def.Name}
+	for _, s := range r.sides {
+		if s.hasCurs {
+			final.Cursors = append(final.Cursors, store.Cursor{Side: s.name, Cursor: s.cursor, Fingerprint: r.fp})
+		}
+		if len(r.errs[[2]string{s.name, ""}]) > 0 {
+			final.ClearErrors = append(final.ClearErrors, store.RecordKey{Side: s.name})
+		}
+	}
+	if len(r.errs[[2]string{"", ""}]) > 0 {
+		final.ClearErrors = append(final.ClearErrors, store.RecordKey{})
+	}
+	if err := r.e.store.Commit(ctx, final); err != nil {
+		return err
+	}
+	return r.e.failpoint("cursors")
+}
+
+func (r *run) executeBatch(ctx context.Context, items []*item) error {
+	journal := &store.Batch{Sync: r.def.Name}
+	for _, it := range items {
+		if it.kind == itemCreate && it.ops[other(it.src)] != nil {
+			journal.AddJournal = append(journal.AddJournal, r.journalEntry(it))
+		}
+	}
+	if err := r.e.store.Commit(ctx, journal); err != nil {
+		return err
+	}
+	if err := r.e.failpoint("journaled"); err != nil {
+		return err
+	}
+	for _, t := range []int{R, L} {
+		var ops []*sdk.Op
+		var owners []*item
+		for _, it := range items {
+			if op := it.ops[t]; op != nil {
+				ops, owners = append(ops, op), append(owners, it)
+			}
+		}
+		if len(ops) == 0 {
+			continue
+		}
+		results, err := r.write(ctx, r.sides[t], ops)
+		if err != nil {
+			return err
+		}
+		for i, it := range owners {
+			res := results[i]
+			it.res[t] = &res
+		}
+	}
+	if err := r.e.failpoint("written"); err != nil {
+		return err
+	}
+	b := &store.Batch{Sync: r.def.Name}
+	for _, it := range items {
+		r.finalize(it, b)
+	}
+	if err := r.e.store.Commit(ctx, b); err != nil {
+		return err
+	}
+	return r.e.failpoint("committed")
+}
+
+func (r *run) journalEntry(it *item) store.JournalEntry {
+	src, t := it.src, other(it.src)
+	x := it.cur[src]
+	p := journalPayload{SourceVersion: x.version, Base: map[string]store.BasePair{}}
+	op := it.ops[t]
+	for j, i := range it.opMaps[t] {
+		if i < 0 {
+			continue
+		}
+		p.Base[r.maps[i].key] = pair(src, x.vals[r.maps[i].idx[src]], op.Values[j])
+	}
+	for k, key := range r.keys {
+		v := x.vals[key[src]]
+		if r.keyNorm(src, k, v) == "" {
+			continue
+		}
+		p.Keys = append(p.Keys, journalKey{Field: r.sides[t].fields[key[t]], Value: store.Value{Value: v}})
+	}
+	b, _ := json.Marshal(p)
+	return store.JournalEntry{ID: op.CorrelationID, Side: r.sides[t].name, SourceID: x.id, Payload: b}
+}
+
+// pair builds a base pair from a value on side s and its counterpart.
+func pair(s int, mine, theirs sdk.Value) store.BasePair {
+	if s == L {
+		return store.BasePair{Left: mine, Right: theirs}
+	}
+	return store.BasePair{Left: theirs, Right: mine}
+}
+
+// write sends ops to a side in one batch, retrying rate-limited and
+// transient failures (of the batch or of single ops) a bounded number of
+// times; connection-level failures fail the run.
+func (r *run) write(ctx context.Context, s *side, ops []*sdk.Op) ([]sdk.WriteResult, error) {
+	out := make([]sdk.WriteResult, len(ops))
+	todo := make([]int, len(ops))
+	for i := range ops {
+		todo[i] = i
+	}
+	runErr := func(cat sdk.Category, err error) error {
+		return &RunError{Side: s.name, Connection: s.def.Connection, Category: cat, Err: fmt.Errorf("write %s: %w", s.obj.Name, err)}
+	}
+	for attempt := 0; ; attempt++ {
+		req := sdk.WriteRequest{Object: s.obj.Name}
+		seen := map[string]bool{}
+		for _, i := range todo {
+			req.Ops = append(req.Ops, *ops[i])
+			for _, f := range ops[i].Fields {
+				if !seen[f] {
+					seen[f] = true
+					req.Fields = append(req.Fields, f)
+				}
+			}
+		}
+		res, err := s.conn.Write(ctx, req)
+		if err != nil {
+			cat := sdk.CategoryOf(err)
+			if cat.Retryable() && attempt < r.e.retries && ctx.Err() == nil {
+				if err := r.e.sleep(ctx, r.backoff(attempt, sdk.AsError(err).RetryAfter)); err != nil {
+					return nil, runErr(sdk.CategoryTransient, err)
+				}
+				continue
+			}
+			return nil, runErr(cat, err)
+		}
+		if len(res) != len(req.Ops) {
+			return nil, runErr(sdk.CategoryPermanent, fmt.Errorf("the connector returned %d results for %d ops", len(res), len(req.Ops)))
+		}
+		var again []int
+		var wait time.Duration
+		for j, i := range todo {
+			x := res[j]
+			if x.Err != nil {
+				switch x.Err.Category {
+				case sdk.CategoryAuth, sdk.CategoryForbidden:
+					return nil, runErr(x.Err.Category, x.Err)
+				}
+				if x.Err.Category.Retryable() && attempt < r.e.retries {
+					again = append(again, i)
+					wait = max(wait, x.Err.RetryAfter)
+					continue
+				}
+				if x.Err.Category == sdk.CategoryUnreachable {
+					return nil, runErr(x.Err.Category, x.Err)
+				}
+			}
+			// Stored values come in req.Fields order: realign them to the op.
+			if x.Values != nil {
+				vals := make([]sdk.Value, len(ops[i].Fields))
+				for k, f := range ops[i].Fields {
+					for m, rf := range req.Fields {
+						if rf == f && m < len(x.Values) {
+							vals[k] = x.Values[m]
+						}
+					}
+				}
+				x.Values = vals
+			}
+			out[i] = x
+		}
+		if len(again) == 0 {
+			return out, nil
+		}
+		if err := r.e.sleep(ctx, r.backoff(attempt, wait)); err != nil {
+			return nil, runErr(sdk.CategoryTransient, err)
+		}
+		todo = again
+	}
+}
+
+func (r *run) backoff(attempt int, retryAfter time.Duration) time.Duration {
+	d := retryAfter
+	if d <= 0 {
+		d = 100 * time.Millisecond << attempt
+	}
+	return min(d, r.e.maxWait)
+}
+
+// stored is the value a write left on side t for op field j: as the connector
+// reports it, else as sent.
+func stored(res *sdk.WriteResult, op *sdk.Op, j int) sdk.Value {
+	if res != nil && res.Values != nil && j < len(res.Values) {
+		return res.Values[j]
+	}
+	return op.Values[j]
+}
+
+func ok(res *sdk.WriteResult) bool { return res != nil && res.Err == nil }
+
+// finalize turns an item's outcome into state changes and report counts.
+func (r *run) finalize(it *item, b *store.Batch) {
+	switch it.kind {
+	case itemLink:
+		r.finalizeLink(it, b)
+	case itemCreate:
+		r.finalizeCreate(it, b)
+	case itemDelete:
+		r.finalizeDelete(it, b)
+	case itemReport:
+		x := it.cur[it.src]
+		r.putPending(b, it.src, x, x.vals)
+		r.putErrors(it, b)
+	}
+}
+
+func (r *run) finalizeLink(it *item, b *store.Batch) {
+	l := it.link
+	for s := range sideNames {
+		if x := it.cur[s]; x != nil {
+			setLinkVersion(l, s, x.version)
+		}
+	}
+	if it.isNew {
+		b.History = append(b.History, store.HistoryEntry{RunID: r.id, Side: syncdef.Left, RecordID: l.LeftID, Op: store.OpLink})
+	}
+	if it.excludedBy != "" {
+		l.State, l.ExcludedBy = store.LinkExcluded, it.excludedBy
+		b.PutLinks = append(b.PutLinks, *l)
+		for s := range sideNames {
+			if x := it.cur[s]; x != nil {
+				r.settle(b, l, s, x, x.vals)
+			}
+		}
+		r.putErrors(it, b)
+		return
+	}
+	l.ExcludedBy = ""
+	post := [2][]sdk.Value{}
+	for s := range sideNames {
+		if x := it.cur[s]; x != nil {
+			post[s] = append([]sdk.Value(nil), x.vals...)
+		}
+	}
+	wrote := [2]bool{}
+	gone := -1
+	for t := range sideNames {
+		op, res := it.ops[t], it.res[t]
+		if op == nil {
+			continue
+		}
+		if !ok(res) {
+			if res != nil && res.Err.Category == sdk.CategoryNotFound {
+				// The record is gone: a delete the read could not see.
+				gone = t
+				continue
+			}
+			r.failResult(it, t, res)
+			continue
+		}
+		wrote[t] = true
+		setLinkVersion(l, t, res.Version)
+		r.report.side(t).Updated++
+		h := store.HistoryEntry{RunID: r.id, Side: sideNames[t], RecordID: linkID(l, t), Op: store.OpUpdate,
+			Direction: direction(t)}
+		for j, i := range it.opMaps[t] {
+			fm := r.maps[i]
+			v := stored(res, op, j)
+			h.Changes = append(h.Changes, store.FieldChange{Field: fm.field[t].Name, Old: store.Value{Value: it.vals[t][i]}, New: store.Value{Value: v}})
+			l.Base[fm.key] = pair(t, v, it.vals[other(t)][i])
+			if post[t] != nil {
+				post[t][fm.idx[t]] = v
+			}
+		}
+		b.History = append(b.History, h)
+	}
+	for i, d := range it.dec {
+		if d == decKeep {
+			l.Base[r.maps[i].key] = store.BasePair{Left: it.vals[L][i], Right: it.vals[R][i]}
+		}
+	}
+	for _, i := range it.conflicts {
+		fm := r.maps[i]
+		b.PutConflicts = append(b.PutConflicts, store.Conflict{LeftID: l.LeftID, RightID: l.RightID, Field: fm.key,
+			Left: it.vals[L][i], Right: it.vals[R][i]})
+		r.fail(it, L, l.LeftID, "conflict", fm.field[L].Name, it.vals[L][i].Text(),
+			fmt.Sprintf("%s changed on both sides: left %q, right %q", fm.key, it.vals[L][i].Text(), it.vals[R][i].Text()), "")
+		r.report.Left.Conflicts++
+		r.report.Right.Conflicts++
+	}
+	for i, fm := range r.maps {
+		if _, open := r.confl[[2]string{l.LeftID, fm.key}]; open && it.dec[i] != decConflict {
+			b.DropConflict = append(b.DropConflict, store.ConflictKey{LeftID: l.LeftID, Field: fm.key})
+		}
+	}
+	switch {
+	case gone == L:
+		l.State = store.LinkLeftDeleted
+	case gone == R:
+		l.State = store.LinkRightDeleted
+	case len(it.errs) > 0:
+		l.State = store.LinkFailing
+	default:
+		l.State = store.LinkSyncing
+	}
+	b.PutLinks = append(b.PutLinks, *l)
+	for s := range sideNames {
+		if x := it.cur[s]; x != nil {
+			r.settle(b, l, s, x, post[s])
+		}
+	}
+	if it.ops[L] == nil && it.ops[R] == nil && len(it.errs) == 0 {
+		r.report.Left.Unchanged++
+		r.report.Right.Unchanged++
+	}
+	r.putErrors(it, b)
+	if len(it.errs) == 0 {
+		r.clearErrors(b, L, l.LeftID)
+		r.clearErrors(b, R, l.RightID)
+	}
+}
+
+func setLinkVersion(l *store.Link, s int, v string) {
+	if s == L {
+		l.LeftVersion = v
+	} else {
+		l.RightVersion = v
+	}
+}
+
+func direction(target int) string {
+	if target == R {
+		return string(mapping.DirLeftToRight)
+	}
+	return string(mapping.DirRightToLeft)
+}
+
+// settle keeps a pending snapshot of record x while its values differ from
+// the link's base (its change is not applied yet), and drops it otherwise.
+func (r *run) settle(b *store.Batch, l *store.Link, s int, x *rec, vals []sdk.Value) {
+	for _, fm := range r.maps {
+		base, has := l.Base[fm.key]
+		if !has && !vals[fm.idx[s]].IsEmpty() || has && !r.sameSide(fm, s, vals[fm.idx[s]], pairSide(base, s)) {
+			r.putPending(b, s, x, vals)
+			return
+		}
+	}
+	if _, had := r.pending[[2]string{sideNames[s], x.id}]; had {
+		b.DropPending = append(b.DropPending, store.RecordKey{Side: sideNames[s], RecordID: x.id})
+	}
+}
+
+func (r *run) putPending(b *store.Batch, s int, x *rec, vals []sdk.Value) {
+	m := make(map[string]sdk.Value, len(vals))
+	for i, f := range r.sides[s].fields {
+		m[f] = vals[i]
+	}
+	b.PutPending = append(b.PutPending, store.Pending{Side: sideNames[s], RecordID: x.id, Version: x.version, ModifiedAt: x.mod, Values: m})
+}
+
+func (r *run) clearErrors(b *store.Batch, s int, id string) {
+	if len(r.errs[[2]string{sideNames[s], id}]) > 0 {
+		b.ClearErrors = append(b.ClearErrors, store.RecordKey{Side: sideNames[s], RecordID: id})
+	}
+}
+
+// failResult records a failed write toward side t.
+func (r *run) failResult(it *item, t int, res *sdk.WriteResult) {
+	e := res.Err
+	src := other(t)
+	id := ""
+	if it.kind == itemDelete {
+		src, id = t, linkID(it.link, t)
+	} else {
+		id = sourceID(it, src)
+	}
+	cat := e.Category.String()
+	field := e.Field
+	if field != "" && src != t {
+		for _, fm := range r.maps {
+			if fm.field[t].Name == e.Field {
+				field = fm.field[src].Name
+			}
+		}
+	}
+	value := ""
+	if x := it.cur[src]; x != nil && field != "" {
+		if j, ok := r.sides[src].idx[field]; ok {
+			value = x.vals[j].Text()
+		}
+	}
+	r.fail(it, src, id, cat, field, value, fmt.Sprintf("%s %s: %s", sideNames[t], opName(it), e.Error()), "")
+	r.report.side(t).Failed++
+}
+
+func opName(it *item) string {
+	switch it.kind {
+	case itemCreate:
+		return "create"
+	case itemDelete:
+		return "delete"
+	}
+	return "update"
+}
+
+// putErrors stores the item's errors with their next retry time.
+func (r *run) putErrors(it *item, b *store.Batch) {
+	for _, e := range it.errs {
+		attempts := 1
+		for _, old := range r.errs[[2]string{e.Side, e.RecordID}] {
+			if old.Category == e.Category {
+				attempts = old.Attempts + 1
+			}
+		}
+		e.NextRetry = r.now.Add(retryDelay(e.Category, attempts))
+		b.PutErrors = append(b.PutErrors, e)
+	}
+}
+
+// retryDelay is the backoff of a failing record: transient causes are tried
+// again on the next run; data problems back off exponentially (a fix of the
+// data is read as a change and retried at once anyway).
+func retryDelay(category string, attempts int) time.Duration {
+	if c, ok := sdk.ParseCategory(category); ok && c.Retryable() {
+		return 0
+	}
+	d := time.Minute << min(attempts-1, 9)
+	return min(d, 6*time.Hour)
+}
+
+func (r *run) finalizeCreate(it *item, b *store.Batch) {
+	src, t := it.src, other(it.src)
+	x := it.cur[src]
+	op, res := it.ops[t], it.res[t]
+	if op != nil {
+		b.SettleJourn = append(b.SettleJourn, op.CorrelationID)
+	}
+	if !ok(res) {
+		if op != nil {
+			r.failResult(it, t, res)
+		}
+		r.putPending(b, src, x, x.vals)
+		r.putErrors(it, b)
+		return
+	}
+	l := store.Link{State: store.LinkSyncing, Base: map[string]store.BasePair{}}
+	if src == L {
+		l.LeftID, l.RightID, l.LeftVersion, l.RightVersion = x.id, res.ID, x.version, res.Version
+	} else {
+		l.LeftID, l.RightID, l.LeftVersion, l.RightVersion = res.ID, x.id, res.Version, x.version
+	}
+	written := map[int]bool{}
+	h := store.HistoryEntry{RunID: r.id, Side: sideNames[t], RecordID: res.ID, Op: store.OpCreate, Direction: direction(t)}
+	for j, i := range it.opMaps[t] {
+		if i < 0 {
+			continue
+		}
+		fm := r.maps[i]
+		v := stored(res, op, j)
+		written[i] = true
+		l.Base[fm.key] = pair(t, v, x.vals[fm.idx[src]])
+		h.Changes = append(h.Changes, store.FieldChange{Field: fm.field[t].Name, New: store.Value{Value: v}})
+	}
+	for i, fm := range r.maps {
+		if !written[i] {
+			// Not sent (empty, or read-only there): as far as we know the
+			// new record holds nothing there.
+			l.Base[fm.key] = pair(src, x.vals[fm.idx[src]], sdk.Null)
+		}
+	}
+	b.PutLinks = append(b.PutLinks, l)
+	b.History = append(b.History, h)
+	r.links[l.LeftID], r.byRight[l.RightID] = &l, &l
+	r.settle(b, &l, src, x, x.vals)
+	r.clearErrors(b, src, x.id)
+	r.report.side(t).Created++
+}
+
+func (r *run) finalizeDelete(it *item, b *store.Batch) {
+	t := other(it.src)
+	l := it.link
+	res := it.res[t]
+	if ok(res) || res != nil && res.Err.Category == sdk.CategoryNotFound {
+		b.DeleteLinks = append(b.DeleteLinks, l.LeftID)
+		b.History = append(b.History, store.HistoryEntry{RunID: r.id, Side: sideNames[t], RecordID: linkID(l, t),
+			Op: store.OpDelete, Direction: direction(t)})
+		for s := range sideNames {
+			k := [2]string{sideNames[s], linkID(l, s)}
+			if _, had := r.pending[k]; had {
+				b.DropPending = append(b.DropPending, store.RecordKey{Side: k[0], RecordID: k[1]})
+			}
+			r.clearErrors(b, s, linkID(l, s))
+		}
+		if ok(res) {
+			r.report.side(t).Deleted++
+		}
+		return
+	}
+	r.failResult(it, t, res)
+	// Keep the link, marked: the delete is retried when the error is due.
+	l.State = store.LinkLeftDeleted
+	if it.src == R {
+		l.State = store.LinkRightDeleted
+	}
+	b.PutLinks = append(b.PutLinks, *l)
+	r.putErrors(it, b)
+}

@@ -1,0 +1,463 @@
+package engine
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/datasync-io/datasync/host/mapping"
+	"github.com/datasync-io/datasync/host/store"
+	"github.com/datasync-io/datasync/host/syncdef"
+	"github.com/datasync-io/datasync/sdk"
+)
+
+type itemKind uint8
+
+const (
+	itemLink   itemKind = iota // an existing or newly matched link: merge and patch
+	itemCreate                 // a new record: create it on the other side
+	itemDelete                 // propagate a delete
+	itemReport                 // a record that cannot sync (missing or duplicate key)
+)
+
+// item is the work for one link or one record in a run.
+type item struct {
+	kind       itemKind
+	link       *store.Link // itemLink, itemDelete: the link as it will be stored
+	isNew      bool        // itemLink: matched this run
+	cur        [2]*rec     // current records (nil: unknown, the base stands for it)
+	src        int         // itemCreate: the record's side; itemDelete: the side it was deleted on
+	dec        []decision  // itemLink: per mapping
+	vals       [2][]sdk.Value
+	excludedBy string
+	ops        [2]*sdk.Op
+	opMaps     [2][]int // mapping index of each op field (-1: the external-id field)
+	res        [2]*sdk.WriteResult
+	errs       []store.RecordError
+	conflicts  []int
+}
+
+func (it *item) nops() int {
+	n := 0
+	for _, op := range it.ops {
+		if op != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// fail records why the item's record could not sync.
+func (r *run) fail(it *item, sideIdx int, id, category, field, value, msg, hint string) {
+	if hint == "" {
+		hint = hintFor(category, sideNames[sideIdx])
+	}
+	it.errs = append(it.errs, store.RecordError{Side: sideNames[sideIdx], RecordID: id, Category: category,
+		Field: field, Value: value, Message: msg, Hint: hint})
+}
+
+// processLinks decides what each link needs; it returns the records of each
+// side that belong to no link, for matching.
+func (r *run) processLinks() [2][]*rec {
+	ids := make([]string, 0, len(r.links))
+	for id := range r.links {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		l := r.links[id]
+		cur := [2]*rec{r.sides[L].recs[l.LeftID], r.sides[R].recs[l.RightID]}
+		del := [2]bool{r.sides[L].tomb[l.LeftID], r.sides[R].tomb[l.RightID]}
+		if l.State == store.LinkLeftDeleted || l.State == store.LinkRightDeleted {
+			gone := L
+			if l.State == store.LinkRightDeleted {
+				gone = R
+			}
+			keep := other(gone)
+			switch {
+			case del[keep]:
+				r.dropLink(l)
+			case r.def.Deletes == syncdef.DeletesPropagate && len(r.errs[[2]string{sideNames[keep], linkID(l, keep)}]) > 0 &&
+				r.due(sideNames[keep], linkID(l, keep)):
+				r.planDelete(l, gone, cur[keep])
+			}
+			continue
+		}
+		if del[L] && del[R] {
+			r.dropLink(l)
+			continue
+		}
+		if del[L] || del[R] {
+			gone := L
+			if del[R] {
+				gone = R
+			}
+			keep := other(gone)
+			if cur[keep] != nil && r.changedSinceBase(l, keep, cur[keep]) {
+				// Modify beats delete: the survivor changed since the last
+				// sync, so it lives on and is treated as new.
+				r.dropLink(l)
+				continue
+			}
+			switch r.def.Deletes {
+			case syncdef.DeletesPropagate:
+				r.planDelete(l, gone, cur[keep])
+			case syncdef.DeletesQueue:
+				r.pre.QueueDeletes = append(r.pre.QueueDeletes, store.QueuedDelete{Side: sideNames[keep],
+					RecordID: linkID(l, keep), OtherID: linkID(l, gone)})
+				r.report.side(keep).Queued++
+				fallthrough
+			default:
+				nl := *l
+				nl.State = store.LinkLeftDeleted
+				if gone == R {
+					nl.State = store.LinkRightDeleted
+				}
+				r.pre.PutLinks = append(r.pre.PutLinks, nl)
+			}
+			continue
+		}
+		active := false
+		for _, c := range cur {
+			active = active || c != nil && (c.read || c.due)
+		}
+		if !active {
+			continue
+		}
+		nl := *l
+		nl.Base = copyBase(l.Base)
+		it := &item{kind: itemLink, link: &nl, cur: cur}
+		r.items = append(r.items, it)
+		r.planLink(it)
+	}
+	var out [2][]*rec
+	for i, s := range r.sides {
+		for _, x := range s.recs {
+			if r.linked(i, x.id) || !(x.read || x.pending && x.due) {
+				continue
+			}
+			out[i] = append(out[i], x)
+		}
+		sort.Slice(out[i], func(a, b int) bool { return out[i][a].id < out[i][b].id })
+	}
+	return out
+}
+
+func copyBase(b map[string]store.BasePair) map[string]store.BasePair {
+	out := make(map[string]store.BasePair, len(b))
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
+}
+
+func (r *run) linked(s int, id string) bool {
+	if s == L {
+		return r.links[id] != nil
+	}
+	return r.byRight[id] != nil
+}
+
+// dropLink forgets a link before anything is written, so its ids are free
+// to be linked again in this run.
+func (r *run) dropLink(l *store.Link) {
+	delete(r.links, l.LeftID)
+	delete(r.byRight, l.RightID)
+	r.pre.DeleteLinks = append(r.pre.DeleteLinks, l.LeftID)
+	for s := range sideNames {
+		k := [2]string{sideNames[s], linkID(l, s)}
+		if _, ok := r.pending[k]; ok {
+			r.pre.DropPending = append(r.pre.DropPending, store.RecordKey{Side: k[0], RecordID: k[1]})
+		}
+		if len(r.errs[k]) > 0 {
+			r.pre.ClearErrors = append(r.pre.ClearErrors, store.RecordKey{Side: k[0], RecordID: k[1]})
+		}
+	}
+	for _, fm := range r.maps {
+		if _, ok := r.confl[[2]string{l.LeftID, fm.key}]; ok {
+			r.pre.DropConflict = append(r.pre.DropConflict, store.ConflictKey{LeftID: l.LeftID, Field: fm.key})
+		}
+	}
+}
+
+// changedSinceBase reports whether x (on side s) differs from the link's base
+// in any mapped field.
+func (r *run) changedSinceBase(l *store.Link, s int, x *rec) bool {
+	for _, fm := range r.maps {
+		b, ok := l.Base[fm.key]
+		if !ok {
+			continue
+		}
+		if !r.sameSide(fm, s, x.vals[fm.idx[s]], pairSide(b, s)) {
+			return true
+		}
+	}
+	return false
+}
+
+func pairSide(b store.BasePair, s int) sdk.Value {
+	if s == L {
+		return b.Left
+	}
+	return b.Right
+}
+
+func (r *run) sameSide(fm fmap, s int, a, b sdk.Value) bool {
+	t := fm.field[s].Type
+	return mapping.Normalize(a, t) == mapping.Normalize(b, t)
+}
+
+// convert turns a value of side from into the value written to the other side.
+func convert(fm fmap, from int, v sdk.Value) (sdk.Value, error) {
+	if from == L {
+		return fm.m.ToRight(v, fm.field[R])
+	}
+	return fm.m.ToLeft(v, fm.field[L])
+}
+
+// cross reports whether a left and a right value are the same across the
+// mapping (compared normalized, after conversion).
+func (r *run) cross(fm fmap, lv, rv sdk.Value) bool {
+	if x, err := convert(fm, L, lv); err == nil {
+		return mapping.Normalize(x, fm.field[R].Type) == mapping.Normalize(rv, fm.field[R].Type)
+	}
+	if x, err := convert(fm, R, rv); err == nil {
+		return mapping.Normalize(x, fm.field[L].Type) == mapping.Normalize(lv, fm.field[L].Type)
+	}
+	return false
+}
+
+// value is a side's current value of a mapped field: as read, or the base
+// when the record was not read (it has not changed since).
+func (r *run) value(it *item, s int, fm fmap) (sdk.Value, bool) {
+	if x := it.cur[s]; x != nil {
+		return x.vals[fm.idx[s]], true
+	}
+	if b, ok := it.link.Base[fm.key]; ok {
+		return pairSide(b, s), true
+	}
+	return sdk.Null, false
+}
+
+// verdict is a side's filter verdict for a link: evaluated when the record is
+// known, else the one stored with the link.
+func (r *run) verdict(it *item, s int) bool {
+	if x := it.cur[s]; x != nil {
+		ok, err := r.passes(r.sides[s], x)
+		if err != nil {
+			r.fail(it, s, x.id, "filter", "", "", err.Error(), "")
+			return false
+		}
+		return ok
+	}
+	by := it.link.ExcludedBy
+	return !(by == "both" || by == sideNames[s])
+}
+
+// planLink merges a link field by field and builds the patches.
+func (r *run) planLink(it *item) {
+	pass := [2]bool{r.verdict(it, L), r.verdict(it, R)}
+	if !pass[L] || !pass[R] {
+		switch {
+		case !pass[L] && !pass[R]:
+			it.excludedBy = "both"
+		case !pass[L]:
+			it.excludedBy = syncdef.Left
+		default:
+			it.excludedBy = syncdef.Right
+		}
+		for s := range sideNames {
+			if !pass[s] {
+				r.report.side(s).Excluded++
+			}
+		}
+		return
+	}
+	it.dec = make([]decision, len(r.maps))
+	for s := range sideNames {
+		it.vals[s] = make([]sdk.Value, len(r.maps))
+	}
+	var patch [2][]int
+	for i, fm := range r.maps {
+		lv, okL := r.value(it, L, fm)
+		rv, okR := r.value(it, R, fm)
+		it.vals[L][i], it.vals[R][i] = lv, rv
+		if !okL || !okR {
+			it.dec[i] = decSkip
+			continue
+		}
+		b, has := it.link.Base[fm.key]
+		st := fieldState{
+			HasBase:       has,
+			Same:          r.cross(fm, lv, rv),
+			LeftEmpty:     lv.IsEmpty(),
+			RightEmpty:    rv.IsEmpty(),
+			ToRight:       fm.flow[R],
+			ToLeft:        fm.flow[L],
+			Rule:          fm.rule,
+			SkewWindow:    timeDuration(r.def.SkewWindow),
+			SourceOfTruth: r.def.SourceOfTruth,
+		}
+		if has {
+			st.LeftChanged = !r.sameSide(fm, L, lv, b.Left)
+			st.RightChanged = !r.sameSide(fm, R, rv, b.Right)
+		}
+		if x := it.cur[L]; x != nil {
+			st.LeftModified = x.mod
+		}
+		if x := it.cur[R]; x != nil {
+			st.RightModified = x.mod
+		}
+		it.dec[i] = decide(st)
+		switch it.dec[i] {
+		case decToRight:
+			patch[R] = append(patch[R], i)
+		case decToLeft:
+			patch[L] = append(patch[L], i)
+		case decConflict:
+			it.conflicts = append(it.conflicts, i)
+		}
+	}
+	for t := range sideNames {
+		if len(patch[t]) == 0 {
+			continue
+		}
+		src := other(t)
+		op := &sdk.Op{Kind: sdk.OpUpdate, ID: linkID(it.link, t), IfVersion: r.knownVersion(it, t)}
+		ok := true
+		for _, i := range patch[t] {
+			fm := r.maps[i]
+			v, err := convert(fm, src, it.vals[src][i])
+			if err != nil {
+				r.failConversion(it, src, fm, it.vals[src][i], err)
+				ok = false
+				continue
+			}
+			op.Fields = append(op.Fields, fm.field[t].Name)
+			op.Values = append(op.Values, v)
+			it.opMaps[t] = append(it.opMaps[t], i)
+		}
+		if ok && r.validate(it, t, op, false) {
+			it.ops[t] = op
+		} else {
+			it.opMaps[t] = nil
+		}
+	}
+}
+
+func (r *run) knownVersion(it *item, s int) string {
+	if x := it.cur[s]; x != nil {
+		return x.version
+	}
+	return linkVersion(it.link, s)
+}
+
+// sourceID is the id of the record on side src whose data an item writes.
+func sourceID(it *item, src int) string {
+	if it.link != nil {
+		return linkID(it.link, src)
+	}
+	return it.cur[src].id
+}
+
+func (r *run) failConversion(it *item, src int, fm fmap, v sdk.Value, err error) {
+	t := other(src)
+	ve, _ := err.(*mapping.ValidationError)
+	hint := ""
+	if ve != nil {
+		hint = ve.Hint
+	}
+	r.fail(it, src, sourceID(it, src), "validation", fm.field[src].Name, v.Text(),
+		fmt.Sprintf("%s.%s: %v", sideNames[t], fm.field[t].Name, err), hint)
+}
+
+// validate checks an op against the destination's schema; failures are
+// reported on the source record, named by its own field.
+func (r *run) validate(it *item, t int, op *sdk.Op, create bool) bool {
+	verrs := mapping.ValidateRecord(r.sides[t].obj, op.Fields, op.Values, create)
+	if len(verrs) == 0 {
+		return true
+	}
+	src := other(t)
+	for _, ve := range verrs {
+		field := ve.Field
+		for _, fm := range r.maps {
+			if fm.field[t].Name == ve.Field {
+				field = fm.field[src].Name
+			}
+		}
+		msg := fmt.Sprintf("%s.%s: %s", sideNames[t], ve.Field, ve.Message)
+		if ve.Rule != "" {
+			msg = fmt.Sprintf("%s (%s)", msg, ve.Rule)
+		}
+		r.fail(it, src, sourceID(it, src), "validation", field, ve.Value, msg, ve.Hint)
+	}
+	return false
+}
+
+// planCreate builds the create of record x (on side src) on the other side.
+func (r *run) planCreate(src int, x *rec) {
+	t := other(src)
+	ts := r.sides[t]
+	it := &item{kind: itemCreate, src: src}
+	it.cur[src] = x
+	r.items = append(r.items, it)
+	op := &sdk.Op{Kind: sdk.OpCreate, CorrelationID: store.NewID()}
+	ok := true
+	mapped := map[string]bool{}
+	for i, fm := range r.maps {
+		mapped[fm.field[t].Name] = true
+		if fm.field[t].ReadOnly {
+			continue
+		}
+		v := x.vals[fm.idx[src]]
+		if v.IsEmpty() {
+			continue
+		}
+		w, err := convert(fm, src, v)
+		if err != nil {
+			r.failConversion(it, src, fm, v, err)
+			ok = false
+			continue
+		}
+		op.Fields = append(op.Fields, fm.field[t].Name)
+		op.Values = append(op.Values, w)
+		it.opMaps[t] = append(it.opMaps[t], i)
+	}
+	if ext := ts.obj.ExternalIDField; ext != "" && !mapped[ext] {
+		if f, ok := ts.obj.Field(ext); ok && !f.ReadOnly {
+			op.Fields = append(op.Fields, ext)
+			op.Values = append(op.Values, sdk.String(op.CorrelationID))
+			it.opMaps[t] = append(it.opMaps[t], -1)
+		}
+	}
+	if ok && r.validate(it, t, op, true) {
+		it.ops[t] = op
+	} else {
+		it.opMaps[t] = nil
+	}
+}
+
+// planDelete propagates the delete of a link's record on side gone.
+func (r *run) planDelete(l *store.Link, gone int, keep *rec) {
+	t := other(gone)
+	nl := *l
+	it := &item{kind: itemDelete, link: &nl, src: gone}
+	it.cur[t] = keep
+	version := linkVersion(l, t)
+	if keep != nil && keep.read {
+		version = keep.version
+	}
+	it.ops[t] = &sdk.Op{Kind: sdk.OpDelete, ID: linkID(l, t), IfVersion: version}
+	r.items = append(r.items, it)
+}
+
+// report reports a record that cannot be matched safely.
+func (r *run) reportRecord(src int, x *rec, category, field, value, msg string) {
+	it := &item{kind: itemReport, src: src}
+	it.cur[src] = x
+	r.fail(it, src, x.id, category, field, value, msg, "")
+	r.items = append(r.items, it)
+}
+
+func joinIDs(ids []string) string { return strings.Join(ids, ", ") }

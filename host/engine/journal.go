@@ -1,0 +1,112 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/datasync-io/datasync/host/mapping"
+	"github.com/datasync-io/datasync/host/store"
+	"github.com/datasync-io/datasync/sdk"
+)
+
+// settleJournal resolves creates journaled by a run that did not finish:
+// each is looked up on its target (by the correlation id in the external-id
+// field, else by match key); one found is linked, one not found is
+// forgotten (its source record is read again, as its cursor never moved).
+func (r *run) settleJournal(ctx context.Context) error {
+	entries, err := r.e.store.Journal(ctx, r.def.Name)
+	if err != nil || len(entries) == 0 {
+		return err
+	}
+	b := &store.Batch{Sync: r.def.Name}
+	for _, j := range entries {
+		t := L
+		if j.Side == r.sides[R].name {
+			t = R
+		}
+		ts := r.sides[t]
+		var p journalPayload
+		if err := json.Unmarshal(j.Payload, &p); err != nil {
+			return fmt.Errorf("journal entry %s: %w", j.ID, err)
+		}
+		found, err := r.lookupJournaled(ctx, ts, j, p)
+		if err != nil {
+			return err
+		}
+		b.SettleJourn = append(b.SettleJourn, j.ID)
+		src := other(t)
+		if found == nil || r.linked(t, found.ID) || r.linked(src, j.SourceID) {
+			continue
+		}
+		l := &store.Link{State: store.LinkSyncing, Base: p.Base}
+		if l.Base == nil {
+			l.Base = map[string]store.BasePair{}
+		}
+		if t == R {
+			l.LeftID, l.RightID, l.LeftVersion, l.RightVersion = j.SourceID, found.ID, p.SourceVersion, found.Version
+		} else {
+			l.LeftID, l.RightID, l.LeftVersion, l.RightVersion = found.ID, j.SourceID, found.Version, p.SourceVersion
+		}
+		r.links[l.LeftID], r.byRight[l.RightID] = l, l
+		b.PutLinks = append(b.PutLinks, *l)
+		b.History = append(b.History, store.HistoryEntry{RunID: r.id, Side: ts.name, RecordID: found.ID, Op: store.OpCreate,
+			Direction: direction(t)})
+		r.report.Settled++
+	}
+	if r.opts.dry {
+		return nil
+	}
+	if err := r.e.store.Commit(ctx, b); err != nil {
+		return err
+	}
+	return r.e.failpoint("settled")
+}
+
+func (r *run) lookupJournaled(ctx context.Context, ts *side, j store.JournalEntry, p journalPayload) (*sdk.Record, error) {
+	look := func(field string, v sdk.Value, want func(sdk.Record) bool) (*sdk.Record, error) {
+		recs, err := ts.conn.Lookup(ctx, sdk.LookupRequest{Object: ts.obj.Name, Field: field, Values: []sdk.Value{v}, Fields: ts.fields})
+		if err != nil {
+			return nil, &RunError{Side: ts.name, Connection: ts.def.Connection, Category: sdk.CategoryOf(err),
+				Err: fmt.Errorf("settle the creates of an interrupted run: lookup %s: %w", field, err)}
+		}
+		var hits []sdk.Record
+		for _, x := range recs {
+			if !x.Deleted && len(x.Values) == len(ts.fields) && want(x) {
+				hits = append(hits, x)
+			}
+		}
+		if len(hits) == 1 {
+			return &hits[0], nil
+		}
+		return nil, nil
+	}
+	if ext := ts.obj.ExternalIDField; ext != "" {
+		if i, ok := ts.idx[ext]; ok && !r.mappedOn(ts.i, ext) {
+			return look(ext, sdk.String(j.ID), func(x sdk.Record) bool { return x.Values[i].Text() == j.ID })
+		}
+	}
+	for _, k := range p.Keys {
+		i, ok := ts.idx[k.Field]
+		if !ok {
+			continue
+		}
+		want := mapping.Normalize(k.Value.Value, ts.obj.Fields[i].Type)
+		x, err := look(k.Field, k.Value.Value, func(x sdk.Record) bool {
+			return mapping.Normalize(x.Values[i], ts.obj.Fields[i].Type) == want
+		})
+		if x != nil || err != nil {
+			return x, err
+		}
+	}
+	return nil, nil
+}
+
+func (r *run) mappedOn(s int, field string) bool {
+	for _, fm := range r.maps {
+		if fm.field[s].Name == field {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,215 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/datasync-io/datasync/host/mapping"
+	"github.com/datasync-io/datasync/host/store"
+	"github.com/datasync-io/datasync/sdk"
+)
+
+// keyNorm is the form match keys are compared in: normalized by type and
+// case-folded, so " Bob@X.io" finds "bob@x.io"; "" means no key.
+func (r *run) keyNorm(s, k int, v sdk.Value) string {
+	f := r.sides[s].obj.Fields[r.keys[k][s]]
+	return strings.ToLower(mapping.Normalize(v, f.Type))
+}
+
+// match pairs the unlinked records of both sides by their keys, reports the
+// ones that can't be paired safely, and plans the creates.
+func (r *run) match(ctx context.Context, unlinked [2][]*rec) error {
+	for t := range sideNames {
+		if err := r.lookupCandidates(ctx, t, unlinked[other(t)]); err != nil {
+			return err
+		}
+	}
+	// index[s][k][norm] → known records of side s with that key value.
+	var index [2][]map[string][]*rec
+	for s, sd := range r.sides {
+		index[s] = make([]map[string][]*rec, len(r.keys))
+		for k := range r.keys {
+			index[s][k] = map[string][]*rec{}
+		}
+		ids := make([]string, 0, len(sd.recs))
+		for id := range sd.recs {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		for _, id := range ids {
+			x := sd.recs[id]
+			for k := range r.keys {
+				if n := r.keyNorm(s, k, x.vals[r.keys[k][s]]); n != "" {
+					index[s][k][n] = append(index[s][k][n], x)
+				}
+			}
+		}
+	}
+	matched := map[*rec]bool{}
+	for src := range sideNames {
+		t := other(src)
+		for _, x := range unlinked[src] {
+			if matched[x] {
+				continue
+			}
+			pass, err := r.passes(r.sides[src], x)
+			if err != nil {
+				r.reportRecord(src, x, "filter", "", "", err.Error())
+				continue
+			}
+			anyKey, found, dupMsg := false, (*rec)(nil), ""
+			for k := range r.keys {
+				n := r.keyNorm(src, k, x.vals[r.keys[k][src]])
+				if n == "" {
+					continue
+				}
+				anyKey = true
+				if own := index[src][k][n]; len(own) > 1 {
+					dupMsg = fmt.Sprintf("%s records %s share %s %q", r.sides[src].name, joinIDs(recIDs(own)),
+						r.sides[src].fields[r.keys[k][src]], n)
+					break
+				}
+				cand := index[t][k][n]
+				if len(cand) > 1 {
+					dupMsg = fmt.Sprintf("%s records %s share %s %q", r.sides[t].name, joinIDs(recIDs(cand)),
+						r.sides[t].fields[r.keys[k][t]], n)
+					break
+				}
+				if len(cand) == 1 {
+					c := cand[0]
+					if r.linked(t, c.id) {
+						partner := r.partner(t, c.id)
+						dupMsg = fmt.Sprintf("%s %q already belongs to %s record %s (linked to %s record %s)",
+							r.sides[t].fields[r.keys[k][t]], n, r.sides[src].name, partner, r.sides[t].name, c.id)
+					} else if matched[c] {
+						dupMsg = fmt.Sprintf("%s record %s is already matched to another record by %q", r.sides[t].name, c.id, n)
+					} else {
+						found = c
+					}
+					break
+				}
+			}
+			switch {
+			case dupMsg != "":
+				if pass {
+					r.reportRecord(src, x, "duplicate_identifier", "", "", dupMsg)
+				}
+			case found != nil:
+				matched[x], matched[found] = true, true
+				l := &store.Link{State: store.LinkSyncing, Base: map[string]store.BasePair{}}
+				it := &item{kind: itemLink, link: l, isNew: true}
+				it.cur[src], it.cur[t] = x, found
+				if src == L {
+					l.LeftID, l.RightID = x.id, found.id
+				} else {
+					l.LeftID, l.RightID = found.id, x.id
+				}
+				r.items = append(r.items, it)
+				r.planLink(it)
+			case !pass:
+				r.report.side(src).Excluded++
+			case !anyKey:
+				names := make([]string, len(r.keys))
+				for k := range r.keys {
+					names[k] = r.sides[src].fields[r.keys[k][src]]
+				}
+				r.reportRecord(src, x, "missing_identifier", names[0], "",
+					fmt.Sprintf("%s record %s has no value in %s, so it cannot be matched", r.sides[src].name, x.id, strings.Join(names, " or ")))
+			case r.def.CreatesIn(r.sides[t].name) && !r.sides[t].obj.ReadOnly:
+				r.planCreate(src, x)
+			}
+		}
+	}
+	return nil
+}
+
+func recIDs(xs []*rec) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = x.id
+	}
+	return out
+}
+
+func (r *run) partner(s int, id string) string {
+	if s == L {
+		return r.links[id].RightID
+	}
+	return r.byRight[id].LeftID
+}
+
+// lookupCandidates finds, on side t (read incrementally), the records that
+// the unlinked records of the other side may match: they did not change, so
+// the read did not return them. A connector without Lookup is read in full.
+func (r *run) lookupCandidates(ctx context.Context, t int, from []*rec) error {
+	ts := r.sides[t]
+	if ts.full || len(from) == 0 {
+		return nil
+	}
+	src := other(t)
+	for k, key := range r.keys {
+		seen := map[string]bool{}
+		var vals []sdk.Value
+		for _, x := range from {
+			v := x.vals[key[src]]
+			if r.keyNorm(src, k, v) == "" {
+				continue
+			}
+			for _, txt := range []string{strings.TrimSpace(v.Text()), r.keyNorm(src, k, v)} {
+				if !seen[txt] {
+					seen[txt] = true
+					vals = append(vals, sdk.String(txt))
+				}
+			}
+		}
+		for start := 0; start < len(vals); start += 500 {
+			batch := vals[start:min(len(vals), start+500)]
+			recs, err := ts.conn.Lookup(ctx, sdk.LookupRequest{Object: ts.obj.Name, Field: ts.fields[key[t]], Values: batch, Fields: ts.fields})
+			if err != nil {
+				cat := sdk.CategoryOf(err)
+				if cat == sdk.CategoryAuth || cat == sdk.CategoryUnreachable || cat == sdk.CategoryForbidden || cat.Retryable() {
+					return &RunError{Side: ts.name, Connection: ts.def.Connection, Category: cat, Err: fmt.Errorf("lookup: %w", err)}
+				}
+				return r.readCandidates(ctx, ts)
+			}
+			for _, x := range recs {
+				r.addCandidate(ts, x)
+			}
+		}
+	}
+	return nil
+}
+
+func (r *run) addCandidate(ts *side, x sdk.Record) {
+	if x.Deleted || ts.tomb[x.ID] || len(x.Values) != len(ts.fields) {
+		return
+	}
+	if _, ok := ts.recs[x.ID]; ok {
+		return
+	}
+	ts.recs[x.ID] = &rec{id: x.ID, version: x.Version, mod: x.ModifiedAt, vals: append([]sdk.Value(nil), x.Values...), lookup: true}
+}
+
+// candSink adds a full read's records as match candidates only.
+type candSink struct {
+	r  *run
+	ts *side
+}
+
+func (c candSink) Records(recs []sdk.Record) error {
+	for _, x := range recs {
+		c.r.addCandidate(c.ts, x)
+	}
+	return nil
+}
+
+func (c candSink) Checkpoint(string) error { return nil }
+
+func (r *run) readCandidates(ctx context.Context, ts *side) error {
+	if err := ts.conn.Read(ctx, sdk.ReadRequest{Object: ts.obj.Name, Fields: ts.fields}, candSink{r, ts}); err != nil {
+		return &RunError{Side: ts.name, Connection: ts.def.Connection, Category: sdk.CategoryOf(err), Err: fmt.Errorf("read %s: %w", ts.obj.Name, err)}
+	}
+	return nil
+}

@@ -1,0 +1,399 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/datasync-io/datasync/host/filter"
+	"github.com/datasync-io/datasync/host/mapping"
+	"github.com/datasync-io/datasync/host/store"
+	"github.com/datasync-io/datasync/host/syncdef"
+	"github.com/datasync-io/datasync/sdk"
+)
+
+const (
+	L = 0
+	R = 1
+)
+
+var sideNames = [2]string{syncdef.Left, syncdef.Right}
+
+func other(s int) int { return 1 - s }
+
+// rec is one record as known this run.
+type rec struct {
+	id      string
+	version string
+	mod     time.Time
+	vals    []sdk.Value // aligned with side.fields
+	read    bool        // read this run (else: a pending snapshot or a lookup hit)
+	pending bool        // came from a pending snapshot
+	due     bool        // pending snapshot due for a retry
+	lookup  bool        // found by Lookup, only a match candidate
+	passed  *bool       // filter verdict, computed once
+}
+
+// side is one end of the sync during a run.
+type side struct {
+	i       int
+	name    string
+	def     syncdef.Side
+	conn    Conn
+	obj     sdk.ObjectType
+	fields  []string
+	idx     map[string]int
+	filter  *filter.Program
+	recs    map[string]*rec
+	tomb    map[string]bool // deleted this run (tombstone, or absent from a full read)
+	full    bool            // this run read the side completely
+	cursor  string
+	hasCurs bool
+	nread   int
+}
+
+// fmap is one mapping resolved against the schemas.
+type fmap struct {
+	m       mapping.FieldMap
+	key     string
+	field   [2]sdk.Field
+	idx     [2]int
+	flow    [2]bool // flow[R]: left→right changes may be written to the right
+	rule    mapping.Rule
+	dirName [2]string
+}
+
+func mapKey(m mapping.FieldMap) string { return m.Left + "=" + m.Right }
+
+// run is the state of one run (or plan) of one sync.
+type run struct {
+	e     *Engine
+	ctx   context.Context
+	def   syncdef.Definition
+	opts  Options
+	id    string
+	now   time.Time
+	sides [2]*side
+	maps  []fmap
+	keys  [][2]int // match keys as field indexes per side
+
+	links   map[string]*store.Link // by left id
+	byRight map[string]*store.Link
+	pending map[[2]string]store.Pending // (side, id)
+	errs    map[[2]string][]store.RecordError
+	confl   map[[2]string]store.Conflict // (left id, mapping key)
+	fp      string
+
+	pre    store.Batch // link removals and state changes that need no write
+	items  []*item
+	report Report
+	planx  Plan
+}
+
+func (e *Engine) prepare(ctx context.Context, def syncdef.Definition, opts Options, runID string) (*run, error) {
+	def = def.WithDefaults()
+	if err := def.Validate(); err != nil {
+		return nil, fmt.Errorf("sync %s: %w", def.Name, err)
+	}
+	r := &run{e: e, ctx: ctx, def: def, opts: opts, id: runID, now: e.now(),
+		links: map[string]*store.Link{}, byRight: map[string]*store.Link{},
+		pending: map[[2]string]store.Pending{}, errs: map[[2]string][]store.RecordError{},
+		confl: map[[2]string]store.Conflict{}}
+	r.pre.Sync = def.Name
+	r.report.Sync = def.Name
+	if err := r.open(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.load(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.settleJournal(ctx); err != nil {
+		return nil, err
+	}
+	for _, s := range r.sides {
+		if err := r.read(ctx, s); err != nil {
+			return nil, err
+		}
+	}
+	r.addPending()
+	if err := r.safetyCheck(); err != nil {
+		return nil, err
+	}
+	unlinked := r.processLinks()
+	if err := r.match(ctx, unlinked); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// open dials both sides, loads their schemas and resolves the mappings.
+func (r *run) open(ctx context.Context) error {
+	for i, sd := range [2]syncdef.Side{r.def.Left, r.def.Right} {
+		s := &side{i: i, name: sideNames[i], def: sd, recs: map[string]*rec{}, tomb: map[string]bool{}, idx: map[string]int{}}
+		r.sides[i] = s
+		conn, err := r.e.dial(ctx, sd.Connection)
+		if err != nil {
+			return &RunError{Side: s.name, Connection: sd.Connection, Category: sdk.CategoryOf(err), Err: fmt.Errorf("connect: %w", err)}
+		}
+		s.conn = conn
+		schema, err := conn.Schema(ctx)
+		if err != nil {
+			return &RunError{Side: s.name, Connection: sd.Connection, Category: sdk.CategoryOf(err), Err: fmt.Errorf("schema: %w", err)}
+		}
+		obj, ok := schema.Object(sd.Object)
+		if !ok {
+			return &RunError{Side: s.name, Connection: sd.Connection, Category: sdk.CategoryPermanent,
+				Err: fmt.Errorf("object %q not found (the connection has %v)", sd.Object, schema.ObjectNames())}
+		}
+		s.obj = obj
+		s.fields = obj.FieldNames()
+		for j, f := range s.fields {
+			s.idx[f] = j
+		}
+	}
+	ls, rs := r.sides[L], r.sides[R]
+	if err := r.def.CheckSchemas(ls.obj, rs.obj); err != nil {
+		return &RunError{Category: sdk.CategoryPermanent, Err: fmt.Errorf("sync %s does not fit the schemas: %w", r.def.Name, err)}
+	}
+	for i, expr := range [2]string{r.def.FilterLeft, r.def.FilterRight} {
+		if expr == "" {
+			continue
+		}
+		p, err := filter.Compile(expr, r.sides[i].obj.Fields)
+		if err != nil {
+			return &RunError{Side: sideNames[i], Category: sdk.CategoryPermanent, Err: fmt.Errorf("filter: %w", err)}
+		}
+		r.sides[i].filter = p
+	}
+	for _, m := range r.def.Mappings {
+		fm := fmap{m: m, key: mapKey(m), rule: r.def.MappingRule(m)}
+		fm.field[L], _ = ls.obj.Field(m.Left)
+		fm.field[R], _ = rs.obj.Field(m.Right)
+		fm.idx = [2]int{ls.idx[m.Left], rs.idx[m.Right]}
+		dir := r.def.MappingDirection(m)
+		fm.flow[R] = dir != mapping.DirRightToLeft && !fm.field[R].ReadOnly && !rs.obj.ReadOnly
+		fm.flow[L] = dir != mapping.DirLeftToRight && !fm.field[L].ReadOnly && !ls.obj.ReadOnly
+		r.maps = append(r.maps, fm)
+	}
+	for _, k := range r.def.Match {
+		r.keys = append(r.keys, [2]int{ls.idx[k.Left], rs.idx[k.Right]})
+	}
+	r.fp = fingerprint(r.def)
+	return nil
+}
+
+// fingerprint identifies what cursors were read for: a change of sides,
+// keys, mappings or filters makes the next run read everything again.
+func fingerprint(d syncdef.Definition) string {
+	b, _ := json.Marshal([]any{d.Left, d.Right, d.Match, d.Mappings, d.FilterLeft, d.FilterRight})
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:8])
+}
+
+// load reads the sync's state from the store.
+func (r *run) load(ctx context.Context) error {
+	name := r.def.Name
+	links, err := r.e.store.Links(ctx, name)
+	if err != nil {
+		return err
+	}
+	for i := range links {
+		l := &links[i]
+		if l.Base == nil {
+			l.Base = map[string]store.BasePair{}
+		}
+		r.links[l.LeftID], r.byRight[l.RightID] = l, l
+	}
+	pend, err := r.e.store.Pending(ctx, name)
+	if err != nil {
+		return err
+	}
+	for _, p := range pend {
+		r.pending[[2]string{p.Side, p.RecordID}] = p
+	}
+	errs, err := r.e.store.Errors(ctx, name, "")
+	if err != nil {
+		return err
+	}
+	for _, e := range errs {
+		k := [2]string{e.Side, e.RecordID}
+		r.errs[k] = append(r.errs[k], e)
+	}
+	confl, err := r.e.store.Conflicts(ctx, name)
+	if err != nil {
+		return err
+	}
+	for _, c := range confl {
+		r.confl[[2]string{c.LeftID, c.Field}] = c
+	}
+	return nil
+}
+
+// due reports whether a failing record should be retried now.
+func (r *run) due(sideName, id string) bool {
+	if r.opts.RetryAll {
+		return true
+	}
+	for _, e := range r.errs[[2]string{sideName, id}] {
+		if e.NextRetry.After(r.now) {
+			return false
+		}
+	}
+	return true
+}
+
+// sink collects a read's records.
+type sink struct {
+	s   *side
+	run *run
+}
+
+func (k *sink) Records(recs []sdk.Record) error {
+	for _, x := range recs {
+		k.s.nread++
+		if x.Deleted {
+			k.s.tomb[x.ID] = true
+			delete(k.s.recs, x.ID)
+			continue
+		}
+		if len(x.Values) != len(k.s.fields) {
+			return fmt.Errorf("record %s has %d values for %d fields", x.ID, len(x.Values), len(k.s.fields))
+		}
+		delete(k.s.tomb, x.ID)
+		k.s.recs[x.ID] = &rec{id: x.ID, version: x.Version, mod: x.ModifiedAt, vals: append([]sdk.Value(nil), x.Values...), read: true}
+	}
+	return nil
+}
+
+func (k *sink) Checkpoint(cursor string) error {
+	k.s.cursor, k.s.hasCurs = cursor, true
+	return nil
+}
+
+// read reads one side: incrementally from its cursor when it can, fully when
+// asked, when there is no usable cursor, or when deletes must be seen on a
+// side without tombstones.
+func (r *run) read(ctx context.Context, s *side) error {
+	cursors, err := r.e.store.Cursors(ctx, r.def.Name)
+	if err != nil {
+		return err
+	}
+	c, ok := cursors[s.name]
+	s.full = r.opts.Full || !ok || c.Cursor == "" || c.Fingerprint != r.fp || !s.obj.Incremental ||
+		(!s.obj.Tombstones && r.def.Deletes != syncdef.DeletesIgnore && len(r.links) > 0)
+	req := sdk.ReadRequest{Object: s.obj.Name, Fields: s.fields}
+	if !s.full {
+		req.Cursor = c.Cursor
+	}
+	if err := s.conn.Read(ctx, req, &sink{s: s, run: r}); err != nil {
+		return &RunError{Side: s.name, Connection: s.def.Connection, Category: sdk.CategoryOf(err), Err: fmt.Errorf("read %s: %w", s.obj.Name, err)}
+	}
+	r.report.side(s.i).Read = len(s.recs)
+	if s.full {
+		// Absent from a complete read: deleted on this side.
+		for _, l := range r.links {
+			id := linkID(l, s.i)
+			if _, ok := s.recs[id]; !ok {
+				s.tomb[id] = true
+			}
+		}
+	}
+	return nil
+}
+
+func linkID(l *store.Link, s int) string {
+	if s == L {
+		return l.LeftID
+	}
+	return l.RightID
+}
+
+func linkVersion(l *store.Link, s int) string {
+	if s == L {
+		return l.LeftVersion
+	}
+	return l.RightVersion
+}
+
+// addPending adds the pending snapshots of records not read this run.
+func (r *run) addPending() {
+	keys := make([][2]string, 0, len(r.pending))
+	for k := range r.pending {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		return keys[i][0] < keys[j][0] || keys[i][0] == keys[j][0] && keys[i][1] < keys[j][1]
+	})
+	for _, k := range keys {
+		p := r.pending[k]
+		s := r.sides[L]
+		if p.Side == syncdef.Right {
+			s = r.sides[R]
+		}
+		if _, ok := s.recs[p.RecordID]; ok {
+			continue
+		}
+		if s.tomb[p.RecordID] || s.full {
+			// Gone: a complete read would have returned it.
+			r.pre.DropPending = append(r.pre.DropPending, store.RecordKey{Side: p.Side, RecordID: p.RecordID})
+			continue
+		}
+		vals := make([]sdk.Value, len(s.fields))
+		for i, f := range s.fields {
+			vals[i] = p.Values[f]
+		}
+		s.recs[p.RecordID] = &rec{id: p.RecordID, version: p.Version, mod: p.ModifiedAt, vals: vals,
+			pending: true, due: r.due(p.Side, p.RecordID)}
+	}
+}
+
+// safetyCheck stops the run when a complete read lost most linked records.
+func (r *run) safetyCheck() error {
+	if r.opts.Force {
+		return nil
+	}
+	for _, s := range r.sides {
+		if !s.full {
+			continue
+		}
+		linked, gone := 0, 0
+		for _, l := range r.links {
+			if l.State == store.LinkLeftDeleted && s.i == L || l.State == store.LinkRightDeleted && s.i == R {
+				continue
+			}
+			linked++
+			if s.tomb[linkID(l, s.i)] {
+				gone++
+			}
+		}
+		if linked == 0 || gone == 0 {
+			continue
+		}
+		if len(s.recs) == 0 || gone*2 > linked {
+			return &RunError{Side: s.name, Connection: s.def.Connection, Category: sdk.CategoryPermanent,
+				Err: fmt.Errorf("%w: %d of %d linked records are missing from a complete read of %s; "+
+					"if they really were deleted, run again with --force-deletes", ErrMassDelete, gone, linked, s.def)}
+		}
+	}
+	return nil
+}
+
+// passes evaluates a side's filter on a record (once).
+func (r *run) passes(s *side, x *rec) (bool, error) {
+	if x.passed != nil {
+		return *x.passed, nil
+	}
+	ok := true
+	if s.filter != nil {
+		var err error
+		if ok, err = s.filter.Match(s.fields, x.vals); err != nil {
+			return false, err
+		}
+	}
+	x.passed = &ok
+	return ok, nil
+}
