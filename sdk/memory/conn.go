@@ -209,7 +209,7 @@ func (c *Connector) applyOp(o *objectStore, op sdk.Op) (*record, *sdk.Error) {
 	return nil, sdk.Errorf(sdk.CategoryValidation, "unknown op kind %d", op.Kind)
 }
 
-// Lookup compares emails as the unique index does (trimmed, case-folded) and
+// Lookup compares emails as the unique index does (case-folded) and
 // every other field exactly; tombstones are never found.
 func (cn *conn) Lookup(ctx context.Context, req sdk.LookupRequest) ([]sdk.Record, error) {
 	if err := cn.begin("lookup"); err != nil {

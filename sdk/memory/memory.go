@@ -33,6 +33,7 @@ type Connector struct {
 	data   *dataset
 	path   string    // bound persistence file, "" while in process only
 	disk   diskStamp // what the file looked like when last loaded or saved
+	saved  []byte    // the file's content then: a failed save reverts to it
 	fail   func(op string) error
 	now    func() time.Time
 }

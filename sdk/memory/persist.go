@@ -15,8 +15,8 @@ import (
 // diskStamp tells whether the data file changed since we last touched it
 // (another plugin process, e.g. a CLI command next to the daemon, wrote it).
 type diskStamp struct {
-	modTime time.Time
-	size    int64
+	modNanos int64
+	size     int64
 }
 
 // The file format: one JSON document, rewritten whole after every write.
@@ -56,7 +56,7 @@ func (c *Connector) refresh() error {
 	if err != nil {
 		return sdk.Errorf(sdk.CategoryUnreachable, "data file: %v", err)
 	}
-	stamp := diskStamp{modTime: st.ModTime(), size: st.Size()}
+	stamp := diskStamp{modNanos: st.ModTime().UnixNano(), size: st.Size()}
 	if stamp == c.disk {
 		return nil
 	}
@@ -64,6 +64,15 @@ func (c *Connector) refresh() error {
 	if err != nil {
 		return sdk.Errorf(sdk.CategoryUnreachable, "read data file: %v", err)
 	}
+	if err := c.load(b); err != nil {
+		return err
+	}
+	c.disk = stamp
+	return nil
+}
+
+// load replaces the data with the encoded b. c.mu is held.
+func (c *Connector) load(b []byte) error {
 	var fd fileData
 	if err := json.Unmarshal(b, &fd); err != nil {
 		return sdk.Errorf(sdk.CategoryPermanent, "data file %s is not memory connector data: %v", c.path, err)
@@ -84,21 +93,21 @@ func (c *Connector) refresh() error {
 	if d.account == "" {
 		d.account = newAccountID()
 	}
-	c.data, c.disk = d, stamp
+	c.data, c.saved = d, b
 	return nil
 }
 
 // save writes the data file through a temporary file and a rename, so a
-// reader never sees half a file. If it fails, the data reverts to the file's
-// last state, so a failed write batch leaves nothing applied. c.mu is held.
+// reader never sees half a file. If it fails, the data reverts to what was
+// last loaded or saved, so a failed write batch leaves nothing applied.
+// c.mu is held.
 func (c *Connector) save() error {
 	if c.path == "" {
 		return nil
 	}
 	if err := c.writeFile(); err != nil {
-		c.disk = diskStamp{}
-		if rerr := c.refresh(); rerr != nil {
-			return fmt.Errorf("save data file: %w (and reloading it: %v)", err, rerr)
+		if rerr := c.load(c.saved); rerr != nil {
+			return fmt.Errorf("save data file: %w (and reverting: %v)", err, rerr)
 		}
 		return fmt.Errorf("save data file: %w", err)
 	}
@@ -123,7 +132,7 @@ func (c *Connector) writeFile() error {
 	}
 	b, err := json.Marshal(fd)
 	if err != nil {
-		return err
+		return fmt.Errorf("encode data: %w", err)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(c.path), "."+filepath.Base(c.path)+".*.tmp")
 	if err != nil {
@@ -148,6 +157,6 @@ func (c *Connector) writeFile() error {
 	if err != nil {
 		return sdk.Errorf(sdk.CategoryUnreachable, "data file: %v", err)
 	}
-	c.disk = diskStamp{modTime: st.ModTime(), size: st.Size()}
+	c.disk, c.saved = diskStamp{modNanos: st.ModTime().UnixNano(), size: st.Size()}, b
 	return nil
 }

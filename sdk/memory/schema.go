@@ -13,7 +13,7 @@ import (
 // The record id is implicit (Record.ID, "rec-<n>"); no field is required, so
 // tests can store records without an email (the engine's missing_identifier).
 //
-//	email            email        unique (case-insensitive, trimmed), max 254
+//	email            email        unique (case-insensitive), max 254
 //	first_name       string       max 100
 //	last_name        string       max 100
 //	phone            phone        max 40, digits and + ( ) . - / space
@@ -169,7 +169,7 @@ func uniqueKey(field string, v sdk.Value) string {
 		return ""
 	}
 	if field == FieldEmail {
-		return strings.ToLower(strings.TrimSpace(v.Str))
+		return strings.ToLower(v.Str)
 	}
 	return v.Str
 }
