@@ -30,6 +30,7 @@ start() {
   need curl curl
   need jq jq
   [ -f "$sql" ] || die "$sql missing: apt-get install -y glewlwyd"
+  not_running "$dir"
   mkdir -p "$dir"
   db="$dir/glewlwyd.db"
   rm -f "$db"
@@ -57,7 +58,7 @@ database = { type = "sqlite3"; path = "$db"; };
 CFG
     glewlwyd --config-file="$dir/glewlwyd.conf" </dev/null >"$dir/log" 2>&1 &
     echo $! >"$dir/pid"
-    if wait_until 30 "$(cat "$dir/pid")" curl -sf -o /dev/null "$url/config"; then
+    if wait_until 60 "$(cat "$dir/pid")" curl -sf -o /dev/null "$url/config"; then
       break
     fi
     kill_pid "$(cat "$dir/pid")"
@@ -120,9 +121,8 @@ ENV
 stop() {
   local dir=$1
   stop_watch "$dir"
-  [ -f "$dir/pid" ] && kill_pid "$(cat "$dir/pid")"
+  [ -f "$dir/pid" ] && kill_pid "$(cat "$dir/pid")" "$dir/glewlwyd.conf"
   rm -f "$dir/pid"
 }
 
-[ $# -eq 2 ] || usage
-case "$1" in start) start "$2" ;; stop) stop "$2" ;; *) usage ;; esac
+main "$@"

@@ -31,10 +31,15 @@ wait_until() {
   done
 }
 
-# kill_pid PID: TERM, wait up to 10 s, then KILL; returns once the process is gone.
+# kill_pid PID [MARKER]: TERM, wait up to 10 s, then KILL; returns once the process is gone.
+# With MARKER, a process whose command line lacks it is left alone: the server died earlier
+# and its PID now belongs to someone else.
 kill_pid() {
-  local pid=$1 i
+  local pid=$1 marker=${2:-} i
   kill -0 "$pid" 2>/dev/null || return 0
+  if [ -n "$marker" ] && ! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$marker"; then
+    return 0
+  fi
   kill -TERM "$pid" 2>/dev/null || true
   for i in $(seq 100); do
     kill -0 "$pid" 2>/dev/null || return 0
@@ -70,4 +75,21 @@ stop_watch() {
   [ "$w" = "$PPID" ] || [ "$w" = "$$" ] || kill "$w" 2>/dev/null || true
 }
 
+# not_running DIR refuses to start a second server over a live one.
+not_running() {
+  local dir=$1
+  if [ -f "$dir/pid" ] && kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
+    die "$dir already runs PID $(cat "$dir/pid"): stop it first"
+  fi
+}
+
 usage() { echo "usage: $0 start DIR | stop DIR" >&2; exit 2; }
+
+# main ARGS...: the common command line; DIR is made absolute so that the command lines the
+# servers run with (and stop's check of them) do not depend on the caller's directory.
+main() {
+  [ $# -eq 2 ] || usage
+  local dir
+  dir=$(realpath -m -- "$2")
+  case "$1" in start) start "$dir" ;; stop) stop "$dir" ;; *) usage ;; esac
+}

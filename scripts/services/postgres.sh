@@ -15,6 +15,8 @@ pgbin() {
 start() {
   local dir=$1 bin data port pass adminpass
   bin=$(pgbin)
+  not_running "$dir"
+  stop "$dir" # a leftover cluster directory from an earlier run
   mkdir -p "$dir"
   # postgres refuses to run as root, and a test's temp dir (0700, root) is not traversable by
   # the postgres user: the cluster lives in its own directory, recorded in DIR/data.path.
@@ -39,7 +41,7 @@ start() {
       -c full_page_writes=off -c wal_level=logical -c max_replication_slots=10 \
       -c max_wal_senders=10 -c max_connections=200 </dev/null >"$dir/log" 2>&1 &
     echo $! >"$dir/pid"
-    if wait_until 30 "$(cat "$dir/pid")" runuser -u postgres -- "$bin/pg_isready" -q -h "$data" -p "$port"; then
+    if wait_until 60 "$(cat "$dir/pid")" runuser -u postgres -- "$bin/pg_isready" -q -h "$data" -p "$port"; then
       break
     fi
     kill_pid "$(cat "$dir/pid")"
@@ -65,16 +67,15 @@ ENV
 }
 
 stop() {
-  local dir=$1 data
+  local dir=$1 data=
   stop_watch "$dir"
-  [ -f "$dir/pid" ] && kill_pid "$(cat "$dir/pid")"
+  [ -f "$dir/data.path" ] && data=$(cat "$dir/data.path")
+  [ -f "$dir/pid" ] && kill_pid "$(cat "$dir/pid")" "${data:-/tmp/datasync-pg.}"
   rm -f "$dir/pid"
-  if [ -f "$dir/data.path" ]; then
-    data=$(cat "$dir/data.path")
+  if [ -n "$data" ]; then
     case "$data" in /tmp/datasync-pg.*) rm -rf "$data" ;; esac
     rm -f "$dir/data.path"
   fi
 }
 
-[ $# -eq 2 ] || usage
-case "$1" in start) start "$2" ;; stop) stop "$2" ;; *) usage ;; esac
+main "$@"

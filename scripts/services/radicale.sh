@@ -8,6 +8,8 @@ start() {
   local dir=$1 port pass pass2 user=alice user2=bob book url try code
   need radicale radicale
   need curl curl
+  not_running "$dir"
+  rm -rf "$dir/collections"
   mkdir -p "$dir/collections"
   pass=$(secret); pass2=$(secret)
   # A second account lets tests see owner_only rights and an account switch.
@@ -34,7 +36,7 @@ CFG
     echo $! >"$dir/pid"
     url="http://127.0.0.1:$port"
     # Any HTTP answer means it is serving (anonymous requests get 401).
-    if wait_until 30 "$(cat "$dir/pid")" curl -s -o /dev/null "$url/"; then
+    if wait_until 60 "$(cat "$dir/pid")" curl -s -o /dev/null "$url/"; then
       break
     fi
     kill_pid "$(cat "$dir/pid")"
@@ -77,9 +79,8 @@ XML
 stop() {
   local dir=$1
   stop_watch "$dir"
-  [ -f "$dir/pid" ] && kill_pid "$(cat "$dir/pid")"
+  [ -f "$dir/pid" ] && kill_pid "$(cat "$dir/pid")" "$dir/config"
   rm -f "$dir/pid"
 }
 
-[ $# -eq 2 ] || usage
-case "$1" in start) start "$2" ;; stop) stop "$2" ;; *) usage ;; esac
+main "$@"

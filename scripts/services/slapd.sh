@@ -14,6 +14,8 @@ start() {
   need slapadd slapd
   need ldapwhoami ldap-utils
   [ -f /usr/lib/ldap/back_mdb.so ] || die "/usr/lib/ldap/back_mdb.so missing: apt-get install -y slapd"
+  not_running "$dir"
+  rm -rf "$dir/slapd.d" "$dir/db"
   mkdir -p "$dir/slapd.d" "$dir/db"
   pass=$(secret)
   hash=$(slappasswd -s "$pass")
@@ -95,7 +97,7 @@ LDIF
     # -d 0 keeps it in the foreground, so $! is slapd itself.
     slapd -h "$url/" -F "$dir/slapd.d" -d 0 </dev/null >"$dir/log" 2>&1 &
     echo $! >"$dir/pid"
-    if wait_until 30 "$(cat "$dir/pid")" ldapwhoami -x -H "$url" -D "$binddn" -w "$pass"; then
+    if wait_until 60 "$(cat "$dir/pid")" ldapwhoami -x -H "$url" -D "$binddn" -w "$pass"; then
       break
     fi
     kill_pid "$(cat "$dir/pid")"
@@ -117,9 +119,8 @@ ENV
 stop() {
   local dir=$1
   stop_watch "$dir"
-  [ -f "$dir/pid" ] && kill_pid "$(cat "$dir/pid")"
+  [ -f "$dir/pid" ] && kill_pid "$(cat "$dir/pid")" "$dir/slapd.d"
   rm -f "$dir/pid"
 }
 
-[ $# -eq 2 ] || usage
-case "$1" in start) start "$2" ;; stop) stop "$2" ;; *) usage ;; esac
+main "$@"
