@@ -1,0 +1,351 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/datasync-io/datasync/sdk"
+)
+
+// pageSize is how many rows an incremental read fetches per keyset page and
+// checkpoint; sinkBatch how many records go to the sink at once.
+const (
+	pageSize  = 5000
+	sinkBatch = 1000
+)
+
+// cursor is where an incremental read resumes. Rows are handed out in
+// (updated_at, primary key) order up to the high-water mark TS/Key. A
+// transaction can commit after a read a row stamped before that mark (its
+// updated_at is its own clock reading, taken before commit). Such rows were
+// invisible to the read's snapshot: their xmin is one of the transactions in
+// progress then (Pending, or a subtransaction of one) or was assigned after
+// it (>= Xmax). The next read fetches them with a catch-up query on xmin,
+// looking back late_commit_window before the mark.
+type cursor struct {
+	TS      *int64   `json:"t,omitempty"` // µs since the Unix epoch; nil: nothing read yet
+	Key     []string `json:"k,omitempty"`
+	Xmax    uint64   `json:"x"`           // the read snapshot's xmax (64-bit xid)
+	Pending []uint64 `json:"p,omitempty"` // in progress at the read (64-bit xids)
+}
+
+const cursorPrefix = "pg1:"
+
+func (c cursor) encode() string {
+	b, _ := json.Marshal(c) // plain fields: cannot fail
+	return cursorPrefix + base64.RawURLEncoding.EncodeToString(b)
+}
+
+func parseCursor(s string) (cursor, error) {
+	var c cursor
+	b, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(s, cursorPrefix))
+	if err != nil || !strings.HasPrefix(s, cursorPrefix) {
+		return c, sdk.Errorf(sdk.CategoryPermanent, "cursor %q was not made by this connector", s)
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return c, sdk.Errorf(sdk.CategoryPermanent, "cursor %q was not made by this connector: %v", s, err)
+	}
+	return c, nil
+}
+
+// snapshot is what a read's transaction snapshot says about other transactions.
+type snapshot struct {
+	xmax    uint64
+	pending []uint64 // in progress and able to write this database's tables
+}
+
+// takeSnapshot must be the first statement of the read's transaction: it fixes
+// the snapshot. Transactions of other databases and autovacuum are left out of
+// pending: they cannot write this database's rows.
+func takeSnapshot(ctx context.Context, tx pgx.Tx) (snapshot, error) {
+	var s snapshot
+	var xip []int64
+	var xmax int64
+	if err := tx.QueryRow(ctx, `SELECT pg_snapshot_xmax(pg_current_snapshot())::text::int8,
+		ARRAY(SELECT x::text::int8 FROM pg_snapshot_xip(pg_current_snapshot()) x)`).Scan(&xmax, &xip); err != nil {
+		return s, fmt.Errorf("take snapshot: %w", err)
+	}
+	s.xmax = uint64(xmax)
+	if len(xip) == 0 {
+		return s, nil
+	}
+	other := map[uint32]bool{}
+	rows, err := tx.Query(ctx, `SELECT backend_xid::text::int8 FROM pg_stat_activity
+		WHERE backend_xid IS NOT NULL AND (datname IS DISTINCT FROM current_database() OR backend_type = 'autovacuum worker')`)
+	if err != nil {
+		return s, fmt.Errorf("list transactions: %w", err)
+	}
+	for rows.Next() {
+		var x int64
+		if err := rows.Scan(&x); err != nil {
+			rows.Close()
+			return s, fmt.Errorf("list transactions: %w", err)
+		}
+		other[uint32(x)] = true
+	}
+	if err := rows.Err(); err != nil {
+		return s, fmt.Errorf("list transactions: %w", err)
+	}
+	for _, x := range xip {
+		if !other[uint32(x)] {
+			s.pending = append(s.pending, uint64(x))
+		}
+	}
+	return s, nil
+}
+
+// Read streams the records of one table: all of them for an empty cursor,
+// else those changed since the cursor.
+func (c *Conn) Read(ctx context.Context, req sdk.ReadRequest, sink sdk.RecordSink) error {
+	t, err := c.table(ctx, req.Object)
+	if err != nil {
+		return err
+	}
+	p, err := newProjection(t, req.Fields)
+	if err != nil {
+		return err
+	}
+	incremental := t.obj.Incremental
+	var cur cursor
+	if req.Cursor != "" && incremental {
+		if cur, err = parseCursor(req.Cursor); err != nil {
+			return err
+		}
+	}
+	return c.withConn(ctx, func(pc *pgx.Conn) error {
+		tx, err := pc.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+		if err != nil {
+			return mapQueryError(fmt.Errorf("read %s: begin: %w", t.name, err))
+		}
+		defer func() { _ = tx.Rollback(context.Background()) }()
+		var snap snapshot
+		if incremental {
+			if snap, err = takeSnapshot(ctx, tx); err != nil {
+				return mapQueryError(fmt.Errorf("read %s: %w", t.name, err))
+			}
+		}
+		r := &reader{c: c, t: t, p: p, tx: tx, sink: sink, vals: make([]sdk.Value, sinkBatch*len(p.fields))}
+		if req.Cursor == "" || !incremental {
+			err = r.full(ctx, snap, incremental)
+		} else {
+			err = r.incremental(ctx, cur, snap)
+		}
+		if err != nil {
+			return mapQueryError(err)
+		}
+		return tx.Commit(ctx)
+	})
+}
+
+// reader is one Read in progress: it batches records for the sink, reusing
+// the record and value slices between batches.
+type reader struct {
+	c    *Conn
+	t    *table
+	p    *projection
+	tx   pgx.Tx
+	sink sdk.RecordSink
+	recs []sdk.Record
+	vals []sdk.Value
+	key  rowKey
+}
+
+// query runs sql (its select list is p's) and hands every row to the sink;
+// last is the key of the last row, hasLast whether there was one.
+func (r *reader) query(ctx context.Context, sql string, args ...any) (n int, last rowKey, err error) {
+	rows, err := r.tx.Query(ctx, sql, append([]any{pgx.QueryResultFormatsByOID(r.c.resultFormats)}, args...)...)
+	if err != nil {
+		return 0, last, fmt.Errorf("read %s: %w", r.t.name, err)
+	}
+	defer rows.Close()
+	nf := len(r.p.fields)
+	for rows.Next() {
+		k := len(r.recs)
+		r.recs = append(r.recs, sdk.Record{})
+		if err := r.p.scan(rows, &r.recs[k], r.vals[k*nf:(k+1)*nf:(k+1)*nf], &r.key); err != nil {
+			return n, last, err
+		}
+		n++
+		if len(r.recs) == sinkBatch {
+			if err := r.flush(); err != nil {
+				return n, last, err
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return n, last, fmt.Errorf("read %s: %w", r.t.name, err)
+	}
+	last = rowKey{keys: slices.Clone(r.key.keys), ts: r.key.ts, hasT: r.key.hasT}
+	return n, last, nil
+}
+
+func (r *reader) flush() error {
+	if len(r.recs) == 0 {
+		return nil
+	}
+	err := r.sink.Records(r.recs)
+	r.recs = r.recs[:0]
+	return err
+}
+
+func (r *reader) checkpoint(cur cursor) error {
+	if err := r.flush(); err != nil {
+		return err
+	}
+	return r.sink.Checkpoint(cur.encode())
+}
+
+// full streams every (not soft-deleted) row in one query; for an incremental
+// table it then checkpoints at the newest (updated_at, key) of the snapshot.
+func (r *reader) full(ctx context.Context, snap snapshot, incremental bool) error {
+	where := ""
+	if r.t.softDelete >= 0 {
+		where = " WHERE t." + r.t.cols[r.t.softDelete].ident + " IS NULL"
+	}
+	if _, _, err := r.query(ctx, "SELECT "+r.p.sql+" FROM "+r.t.qname+" t"+where); err != nil {
+		return err
+	}
+	if !incremental {
+		return r.flush()
+	}
+	cur := cursor{Xmax: snap.xmax, Pending: snap.pending}
+	// The high-water mark in the database's own ordering of the key.
+	ts := "t." + r.t.cols[r.t.updatedAt].ident
+	keys := r.keyList()
+	sql := "SELECT " + ts + "::text, " + castKeysText(r.t) + " FROM " + r.t.qname + " t WHERE " + ts +
+		" IS NOT NULL AND " + ts + " < 'infinity' ORDER BY " + ts + " DESC, " + strings.ReplaceAll(keys, ",", " DESC,") + " DESC LIMIT 1"
+	var tsText string
+	var keyTexts []string
+	err := r.tx.QueryRow(ctx, sql).Scan(&tsText, &keyTexts)
+	switch {
+	case err == pgx.ErrNoRows:
+	case err != nil:
+		return fmt.Errorf("read %s: high-water mark: %w", r.t.name, err)
+	default:
+		tm, err := parseTS(tsText)
+		if err != nil {
+			return fmt.Errorf("read %s: high-water mark: %w", r.t.name, err)
+		}
+		us := tm.UnixMicro()
+		cur.TS, cur.Key = &us, keyTexts
+	}
+	return r.checkpoint(cur)
+}
+
+// keyList is the key columns over alias t, comma-separated.
+func (r *reader) keyList() string {
+	parts := make([]string, len(r.t.pk))
+	for i, k := range r.t.pk {
+		parts[i] = "t." + r.t.cols[k].ident
+	}
+	return strings.Join(parts, ",")
+}
+
+// castKeysText is the key columns as a text array, as the connector formats ids.
+func castKeysText(t *table) string {
+	parts := make([]string, len(t.pk))
+	for i, k := range t.pk {
+		parts[i] = "t." + t.cols[k].ident + "::text"
+		if t.cols[k].field.Type == sdk.TypeDateTime {
+			// ids of timestamp keys use the connector's RFC 3339 form
+			parts[i] = "to_char(t." + t.cols[k].ident + ", 'YYYY-MM-DD\"T\"HH24:MI:SS.USOF')"
+		}
+	}
+	return "ARRAY[" + strings.Join(parts, ", ") + "]::text[]"
+}
+
+func parseTS(s string) (time.Time, error) {
+	for _, layout := range []string{"2006-01-02 15:04:05.999999Z07", "2006-01-02 15:04:05.999999Z07:00", "2006-01-02 15:04:05.999999"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("timestamp %q not understood", s)
+}
+
+// tsParam formats a high-water time for a text parameter cast to the column type.
+func tsParam(us int64) string {
+	return time.UnixMicro(us).UTC().Format("2006-01-02 15:04:05.999999Z07:00")
+}
+
+// incremental reads the late rows (catch-up), then pages of rows past the
+// high-water mark, checkpointing after each.
+func (r *reader) incremental(ctx context.Context, cur cursor, snap snapshot) error {
+	t := r.t
+	ts := "t." + t.cols[t.updatedAt].ident
+	tsCast := t.cols[t.updatedAt].castType
+	keys := r.keyList()
+	keyParams := func(first int) string {
+		ps := make([]string, len(t.pk))
+		for i, k := range t.pk {
+			ps[i] = fmt.Sprintf("$%d::text::%s", first+i, t.cols[k].castType)
+		}
+		return strings.Join(ps, ",")
+	}
+	notInfinite := " AND " + ts + " < 'infinity'"
+	if cur.TS != nil {
+		// Late rows: their transaction was in progress at the last read (and has
+		// finished since) or got its xid after it. Everything from the oldest
+		// such xid on is read again: a subtransaction's xid cannot be tied to
+		// its parent, so a few rows committed in between may come twice.
+		lower := cur.Xmax
+		for _, x := range cur.Pending {
+			if x < lower && !slices.Contains(snap.pending, x) && x < snap.xmax {
+				lower = x
+			}
+		}
+		fullXmin := fmt.Sprintf("(%d::int8 - (((%d::int8 %% 4294967296) - t.xmin::text::int8 + 4294967296) %% 4294967296))", snap.xmax, snap.xmax)
+		sql := "SELECT " + r.p.sql + " FROM " + t.qname + " t WHERE " + ts + " > $1::text::" + tsCast +
+			" AND (" + ts + "," + keys + ") <= ($2::text::" + tsCast + "," + keyParams(3) + ")" +
+			" AND " + fullXmin + " >= " + strconv.FormatUint(lower, 10)
+		args := []any{tsParam(*cur.TS - r.c.set.lateWindow.Microseconds()), tsParam(*cur.TS)}
+		for _, k := range cur.Key {
+			args = append(args, k)
+		}
+		if len(cur.Key) != len(t.pk) {
+			return sdk.Errorf(sdk.CategoryPermanent, "cursor has %d key values for %d key columns of %s", len(cur.Key), len(t.pk), t.name)
+		}
+		if _, _, err := r.query(ctx, sql, args...); err != nil {
+			return err
+		}
+	}
+	next := cursor{TS: cur.TS, Key: cur.Key, Xmax: snap.xmax, Pending: snap.pending}
+	for {
+		var sql string
+		var args []any
+		if next.TS == nil {
+			sql = "SELECT " + r.p.sql + " FROM " + t.qname + " t WHERE " + ts + " IS NOT NULL" + notInfinite +
+				" ORDER BY " + ts + "," + keys + " LIMIT " + strconv.Itoa(pageSize)
+		} else {
+			sql = "SELECT " + r.p.sql + " FROM " + t.qname + " t WHERE " + ts + " >= $1::text::" + tsCast + notInfinite +
+				" AND (" + ts + "," + keys + ") > ($1::text::" + tsCast + "," + keyParams(2) + ")" +
+				" ORDER BY " + ts + "," + keys + " LIMIT " + strconv.Itoa(pageSize)
+			args = append(args, tsParam(*next.TS))
+			for _, k := range next.Key {
+				args = append(args, k)
+			}
+		}
+		n, last, err := r.query(ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		if n > 0 && last.hasT {
+			us := last.ts.UnixMicro()
+			next.TS, next.Key = &us, last.keys
+		}
+		if err := r.checkpoint(next); err != nil {
+			return err
+		}
+		if n < pageSize {
+			return nil
+		}
+	}
+}
