@@ -57,6 +57,7 @@ func (r *run) execute(ctx context.Context) error {
 	if err := r.e.store.Commit(ctx, final); err != nil {
 		return err
 	}
+	r.report.Errors = groupErrors(r.issues)
 	return r.e.failpoint("cursors")
 }
 
@@ -451,6 +452,7 @@ func (r *run) putErrors(it *item, b *store.Batch) {
 		}
 		e.NextRetry = r.now.Add(retryDelay(e.Category, attempts))
 		b.PutErrors = append(b.PutErrors, e)
+		r.issues = append(r.issues, e)
 	}
 }
 

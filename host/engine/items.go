@@ -374,7 +374,7 @@ func (r *run) failConversion(it *item, src int, fm fmap, v sdk.Value, err error)
 // validate checks an op against the destination's schema; failures are
 // reported on the source record, named by its own field.
 func (r *run) validate(it *item, t int, op *sdk.Op, create bool) bool {
-	verrs := mapping.ValidateRecord(r.sides[t].obj, op.Fields, op.Values, create)
+	verrs := r.sides[t].valid.Record(op.Fields, op.Values, create)
 	if len(verrs) == 0 {
 		return true
 	}

@@ -48,6 +48,7 @@ type side struct {
 	fields  []string
 	idx     map[string]int
 	filter  *filter.Program
+	valid   *mapping.Validator
 	recs    map[string]*rec
 	tomb    map[string]bool // deleted this run (tombstone, or absent from a full read)
 	full    bool            // this run read the side completely
@@ -89,6 +90,7 @@ type run struct {
 	fp      string
 
 	pre    store.Batch // link removals and state changes that need no write
+	issues []store.RecordError
 	items  []*item
 	report Report
 	planx  Plan
@@ -150,6 +152,7 @@ func (r *run) open(ctx context.Context) error {
 				Err: fmt.Errorf("object %q not found (the connection has %v)", sd.Object, schema.ObjectNames())}
 		}
 		s.obj = obj
+		s.valid = mapping.NewValidator(obj)
 		s.fields = obj.FieldNames()
 		for j, f := range s.fields {
 			s.idx[f] = j

@@ -1,0 +1,463 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/datasync-io/datasync/host/mapping"
+	"github.com/datasync-io/datasync/host/syncdef"
+	"github.com/datasync-io/datasync/sdk"
+)
+
+func findGroup(rep Report, cat string) *ErrorGroup {
+	for i := range rep.Errors {
+		if rep.Errors[i].Category == cat {
+			return &rep.Errors[i]
+		}
+	}
+	return nil
+}
+
+func (e *env) storedErrors(cat string) []string {
+	e.t.Helper()
+	errs, err := e.st.Errors(e.ctx, e.def.Name, cat)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var ids []string
+	for _, x := range errs {
+		ids = append(ids, x.Side+":"+x.RecordID+":"+x.Field)
+	}
+	return ids
+}
+
+func TestFirstMatchMergesWithoutOverwritingFilled(t *testing.T) {
+	e := newEnv(t, func(d *syncdef.Definition) { d.Conflict = mapping.RulePreferRight })
+	lid := e.create(e.left, map[string]sdk.Value{"email": s("Ann@X.io"), "first_name": s("Ann"), "company": s("Left Co")})
+	rid := e.create(e.right, map[string]sdk.Value{"email": s("ann@x.io"), "last_name": s("Lee"), "company": s("Right Co")})
+	rep := e.run(Options{})
+	if rep.Left.Created+rep.Right.Created != 0 {
+		t.Fatalf("matched records were created again: %+v %+v", rep.Left, rep.Right)
+	}
+	l, _ := e.left.Get(obj, lid)
+	r, _ := e.right.Get(obj, rid)
+	if l.Fields["last_name"].Str != "Lee" || r.Fields["first_name"].Str != "Ann" {
+		t.Fatalf("empty fields not filled: left %+v right %+v", l.Fields, r.Fields)
+	}
+	if l.Fields["company"].Str != "Right Co" || r.Fields["company"].Str != "Right Co" {
+		t.Fatalf("prefer-right did not settle the difference: left %+v right %+v", l.Fields, r.Fields)
+	}
+	// Emails differ only in case: the same key, nothing written.
+	if l.Fields["email"].Str != "Ann@X.io" {
+		t.Fatalf("left email rewritten to %q", l.Fields["email"].Str)
+	}
+	if links := e.links(); len(links) != 1 || links[0].LeftID != lid || links[0].RightID != rid {
+		t.Fatalf("links %+v", links)
+	}
+	e.quiet()
+}
+
+func TestMissingAndDuplicateIdentifier(t *testing.T) {
+	e := newEnv(t, func(d *syncdef.Definition) {
+		d.Match = []syncdef.MatchKey{{Left: "email", Right: "email"}, {Left: "phone", Right: "phone"}}
+	})
+	e.create(e.left, map[string]sdk.Value{"first_name": s("Nobody")})
+	a := e.create(e.left, map[string]sdk.Value{"first_name": s("Twin A"), "phone": s("+1 555 0100")})
+	b := e.create(e.left, map[string]sdk.Value{"first_name": s("Twin B"), "phone": s("+1 555 0100")})
+	e.create(e.left, map[string]sdk.Value{"first_name": s("Phone only"), "phone": s("+1 555 0177")})
+	rep := e.run(Options{})
+	if g := findGroup(rep, "missing_identifier"); g == nil || g.Count != 1 || g.Hint == "" {
+		t.Fatalf("missing_identifier: %+v", rep.Errors)
+	}
+	g := findGroup(rep, "duplicate_identifier")
+	if g == nil || g.Count != 2 {
+		t.Fatalf("duplicate_identifier: %+v", rep.Errors)
+	}
+	if msg := g.Records[0].Message; !strings.Contains(msg, a) || !strings.Contains(msg, b) {
+		t.Fatalf("duplicate message does not name both ids: %q", msg)
+	}
+	if rep.Right.Created != 1 {
+		t.Fatalf("the record with a fallback key should be created, nothing else: %+v %+v", rep.Right, rep.Errors)
+	}
+	if n := len(e.right.Snapshot(obj)); n != 1 {
+		t.Fatalf("right has %d records", n)
+	}
+	if got := e.storedErrors("duplicate_identifier"); len(got) != 2 {
+		t.Fatalf("stored duplicate errors %v", got)
+	}
+	e.quiet()
+	// Fixing one twin: both sync (the other from its pending snapshot).
+	e.update(e.left, b, map[string]sdk.Value{"phone": s("+1 555 0199")})
+	rep = e.run(Options{RetryAll: true})
+	if rep.Right.Created != 2 {
+		t.Fatalf("after the fix both twins should be created: %+v %+v", rep.Right, rep.Errors)
+	}
+	if got := e.storedErrors("duplicate_identifier"); len(got) != 0 {
+		t.Fatalf("duplicate errors not cleared: %v", got)
+	}
+}
+
+func TestKeyAlreadyLinkedIsDuplicate(t *testing.T) {
+	e := newEnv(t, nil)
+	l1 := e.create(e.left, map[string]sdk.Value{"email": s("a@x.io")})
+	e.run(Options{})
+	// The right record's email changes to b@, while a new left record
+	// takes b@: the key belongs to a linked pair, so the newcomer is a
+	// duplicate, not a second copy.
+	r1 := byEmail(e.right)["a@x.io"]
+	e.update(e.right, r1.ID, map[string]sdk.Value{"email": s("b@x.io")})
+	l2 := e.create(e.left, map[string]sdk.Value{"email": s("b@x.io")})
+	rep := e.run(Options{})
+	g := findGroup(rep, "duplicate_identifier")
+	if g == nil || g.Records[0].RecordID != l2 || !strings.Contains(g.Records[0].Message, l1) {
+		t.Fatalf("want duplicate_identifier on %s naming %s: %+v", l2, l1, rep.Errors)
+	}
+	if n := len(e.right.Snapshot(obj)); n != 1 {
+		t.Fatalf("right has %d records, want 1", n)
+	}
+	if links := e.links(); len(links) != 1 || links[0].LeftID != l1 {
+		t.Fatalf("links %+v", links)
+	}
+}
+
+func TestValidationFailureReportedRestGoesOn(t *testing.T) {
+	e := newEnv(t, func(d *syncdef.Definition) {
+		for i := range d.Mappings {
+			if d.Mappings[i].Left == "lifecycle_stage" {
+				d.Mappings[i].ValueMap = map[string]string{"lead": "lead", "customer": "Kunde"}
+			}
+		}
+	})
+	bad := e.create(e.left, map[string]sdk.Value{"email": s("bad@x.io"), "lifecycle_stage": s("customer")})
+	e.create(e.left, map[string]sdk.Value{"email": s("good@x.io"), "lifecycle_stage": s("lead")})
+	rep := e.run(Options{})
+	if rep.Right.Created != 1 {
+		t.Fatalf("the good record should be created: %+v %+v", rep.Right, rep.Errors)
+	}
+	g := findGroup(rep, "validation")
+	if g == nil || g.Count != 1 || g.Records[0].RecordID != bad || g.Records[0].Field != "lifecycle_stage" || g.Records[0].Value != "customer" || g.Hint == "" {
+		t.Fatalf("validation group %+v", rep.Errors)
+	}
+	// The failing record is retried (and fails again) without duplicates.
+	rep = e.run(Options{RetryAll: true})
+	if rep.Writes() != 0 || findGroup(rep, "validation") == nil {
+		t.Fatalf("retry: %+v %+v", rep.Right, rep.Errors)
+	}
+	// Fixing the data lets it through.
+	e.update(e.left, bad, map[string]sdk.Value{"lifecycle_stage": s("lead")})
+	rep = e.run(Options{})
+	if rep.Right.Created != 1 || len(rep.Errors) != 0 {
+		t.Fatalf("after the fix: %+v %+v", rep.Right, rep.Errors)
+	}
+	if got := e.storedErrors(""); len(got) != 0 {
+		t.Fatalf("errors left after the fix: %v", got)
+	}
+	e.quiet()
+}
+
+func TestFilterExcludesWithoutDeleting(t *testing.T) {
+	e := newEnv(t, func(d *syncdef.Definition) { d.FilterLeft = `lifecycle_stage == "customer"` })
+	c := e.create(e.left, map[string]sdk.Value{"email": s("c@x.io"), "lifecycle_stage": s("customer")})
+	e.create(e.left, map[string]sdk.Value{"email": s("l@x.io"), "lifecycle_stage": s("lead")})
+	rep := e.run(Options{})
+	if rep.Right.Created != 1 || rep.Left.Excluded != 1 {
+		t.Fatalf("want 1 created, 1 excluded: %+v %+v", rep.Left, rep.Right)
+	}
+	e.quiet()
+	e.update(e.left, c, map[string]sdk.Value{"lifecycle_stage": s("lead"), "first_name": s("Gone")})
+	rep = e.run(Options{})
+	if rep.Writes() != 0 || rep.Left.Excluded != 1 {
+		t.Fatalf("a record that stops matching must be excluded, nothing written: %+v %+v", rep.Left, rep.Right)
+	}
+	r := byEmail(e.right)["c@x.io"]
+	if r.ID == "" || r.Fields["first_name"].Str != "" {
+		t.Fatalf("right record deleted or updated: %+v", r)
+	}
+	if links := e.links(); links[0].State != "excluded" || links[0].ExcludedBy != "left" {
+		t.Fatalf("link %+v", links[0])
+	}
+	// Matching again: the changes made meanwhile flow.
+	e.update(e.left, c, map[string]sdk.Value{"lifecycle_stage": s("customer")})
+	rep = e.run(Options{})
+	r = byEmail(e.right)["c@x.io"]
+	if r.Fields["first_name"].Str != "Gone" || r.Fields["lifecycle_stage"].Str != "customer" {
+		t.Fatalf("changes made while excluded did not flow: %+v", r.Fields)
+	}
+	e.quiet()
+}
+
+func TestDeletes(t *testing.T) {
+	for _, policy := range []syncdef.Deletes{syncdef.DeletesIgnore, syncdef.DeletesPropagate, syncdef.DeletesQueue} {
+		t.Run(string(policy), func(t *testing.T) {
+			e := newEnv(t, func(d *syncdef.Definition) { d.Deletes = policy })
+			var ids []string
+			for _, m := range []string{"a", "b", "c"} {
+				ids = append(ids, e.create(e.left, map[string]sdk.Value{"email": s(m + "@x.io")}))
+			}
+			e.run(Options{})
+			if err := e.left.Delete(obj, ids[0]); err != nil {
+				t.Fatal(err)
+			}
+			rep := e.run(Options{})
+			_, onRight := byEmail(e.right)["a@x.io"]
+			switch policy {
+			case syncdef.DeletesPropagate:
+				if onRight || rep.Right.Deleted != 1 {
+					t.Fatalf("delete not propagated: %+v", rep.Right)
+				}
+				if len(e.links()) != 2 {
+					t.Fatalf("link of the deleted record kept")
+				}
+			case syncdef.DeletesQueue:
+				q, _ := e.st.QueuedDeletes(e.ctx, e.def.Name)
+				if !onRight || len(q) != 1 || q[0].Side != "right" || rep.Right.Queued != 1 {
+					t.Fatalf("delete not queued: onRight=%v queue=%+v", onRight, q)
+				}
+			default:
+				if !onRight || rep.Writes() != 0 {
+					t.Fatalf("ignored delete touched the right: %+v", rep.Right)
+				}
+			}
+			e.quiet()
+			// The survivor is never re-created on the left.
+			if n := len(e.left.Snapshot(obj)); n != 2 {
+				t.Fatalf("left has %d records", n)
+			}
+		})
+	}
+}
+
+func TestModifyBeatsDelete(t *testing.T) {
+	e := newEnv(t, func(d *syncdef.Definition) { d.Deletes = syncdef.DeletesPropagate })
+	id := e.create(e.left, map[string]sdk.Value{"email": s("a@x.io"), "first_name": s("A")})
+	e.create(e.left, map[string]sdk.Value{"email": s("b@x.io")})
+	e.create(e.left, map[string]sdk.Value{"email": s("c@x.io")})
+	e.run(Options{})
+	r := byEmail(e.right)["a@x.io"]
+	e.update(e.right, r.ID, map[string]sdk.Value{"first_name": s("Alive")})
+	if err := e.left.Delete(obj, id); err != nil {
+		t.Fatal(err)
+	}
+	rep := e.run(Options{})
+	if _, ok := e.right.Get(obj, r.ID); !ok {
+		t.Fatal("modified record deleted")
+	}
+	l := byEmail(e.left)["a@x.io"]
+	if l.ID == "" || l.Fields["first_name"].Str != "Alive" || rep.Left.Created != 1 {
+		t.Fatalf("modified survivor not restored on the left: %+v %+v", l, rep.Left)
+	}
+	e.quiet()
+}
+
+func TestMassDeleteStops(t *testing.T) {
+	e := newEnv(t, func(d *syncdef.Definition) { d.Deletes = syncdef.DeletesPropagate })
+	var ids []string
+	for _, m := range []string{"a", "b", "c", "d"} {
+		ids = append(ids, e.create(e.left, map[string]sdk.Value{"email": s(m + "@x.io")}))
+	}
+	e.run(Options{})
+	for _, id := range ids[:3] {
+		if err := e.left.Delete(obj, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := e.eng.Run(e.ctx, e.def, Options{Full: true})
+	if !errors.Is(err, ErrMassDelete) {
+		t.Fatalf("want a safety stop, got %v", err)
+	}
+	if n := len(e.right.Snapshot(obj)); n != 4 {
+		t.Fatalf("records deleted despite the stop: %d left", n)
+	}
+	if got := e.storedErrors("safety_stop"); len(got) != 1 {
+		t.Fatalf("safety stop not recorded once: %v", got)
+	}
+	rep, err := e.eng.Run(e.ctx, e.def, Options{Full: true, Force: true})
+	if err != nil || rep.Right.Deleted != 3 {
+		t.Fatalf("forced run: %v %+v", err, rep.Right)
+	}
+	if got := e.storedErrors("safety_stop"); len(got) != 0 {
+		t.Fatalf("safety stop error not cleared by a good run: %v", got)
+	}
+}
+
+func TestAuthFailureIsOneRunError(t *testing.T) {
+	e := newEnv(t, nil)
+	for i := 0; i < 5; i++ {
+		e.create(e.left, map[string]sdk.Value{"email": s(string(rune('a'+i)) + "@x.io")})
+	}
+	e.right.SetFailer(func(op string) error {
+		if op == "write" {
+			return sdk.Errorf(sdk.CategoryAuth, "token expired")
+		}
+		return nil
+	})
+	rep, err := e.eng.Run(e.ctx, e.def, Options{})
+	var re *RunError
+	if !errors.As(err, &re) || re.Category != sdk.CategoryAuth || re.Side != "right" {
+		t.Fatalf("want one auth RunError on the right, got %v", err)
+	}
+	if rep.Error == "" {
+		t.Fatal("report does not carry the run error")
+	}
+	errs, _ := e.st.Errors(e.ctx, e.def.Name, "")
+	if len(errs) != 1 || errs[0].Category != "auth" || errs[0].RecordID != "" {
+		t.Fatalf("want exactly one auth error row, got %+v", errs)
+	}
+	runs, _ := e.st.Runs(e.ctx, e.def.Name, 1)
+	if runs[0].Status != "failed" {
+		t.Fatalf("run status %q", runs[0].Status)
+	}
+	e.right.SetFailer(nil)
+	rep = e.run(Options{})
+	if rep.Right.Created != 5 || len(e.right.Snapshot(obj)) != 5 {
+		t.Fatalf("after recovery: %+v, right has %d", rep.Right, len(e.right.Snapshot(obj)))
+	}
+	e.quiet()
+}
+
+func TestRateLimitedOpsRetried(t *testing.T) {
+	var waits []time.Duration
+	e := newEnv(t, nil)
+	e.eng.sleep = func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }
+	e.create(e.left, map[string]sdk.Value{"email": s("a@x.io")})
+	e.create(e.left, map[string]sdk.Value{"email": s("b@x.io")})
+	n := 0
+	e.right.SetFailer(func(op string) error {
+		if op == "write.create" {
+			n++
+			if n <= 2 {
+				return sdk.RateLimited(2*time.Second, "slow down")
+			}
+		}
+		return nil
+	})
+	rep := e.run(Options{})
+	if rep.Right.Created != 2 || len(rep.Errors) != 0 {
+		t.Fatalf("rate-limited creates not retried: %+v %+v", rep.Right, rep.Errors)
+	}
+	if len(waits) == 0 || waits[0] != 2*time.Second {
+		t.Fatalf("RetryAfter not honoured: %v", waits)
+	}
+	// Always failing: reported after the bounded retries, then fine later.
+	e.create(e.left, map[string]sdk.Value{"email": s("c@x.io")})
+	e.right.SetFailer(func(op string) error {
+		if op == "write.create" {
+			return sdk.Errorf(sdk.CategoryTransient, "hiccup")
+		}
+		return nil
+	})
+	rep = e.run(Options{})
+	if g := findGroup(rep, "transient"); g == nil || g.Count != 1 {
+		t.Fatalf("transient failure not reported: %+v", rep.Errors)
+	}
+	e.right.SetFailer(nil)
+	rep = e.run(Options{})
+	if rep.Right.Created != 1 || len(e.right.Snapshot(obj)) != 3 {
+		t.Fatalf("transient failure not retried on the next run: %+v", rep.Right)
+	}
+	e.quiet()
+}
+
+func TestPlanWritesNothing(t *testing.T) {
+	e := newEnv(t, func(d *syncdef.Definition) {
+		for i := range d.Mappings {
+			if d.Mappings[i].Left == "lifecycle_stage" {
+				d.Mappings[i].ValueMap = map[string]string{"lead": "lead", "customer": "Kunde"}
+			}
+		}
+	})
+	id := e.create(e.left, map[string]sdk.Value{"email": s("a@x.io"), "first_name": s("A")})
+	e.run(Options{})
+	e.update(e.left, id, map[string]sdk.Value{"first_name": s("B")})
+	e.create(e.right, map[string]sdk.Value{"email": s("new@x.io")})
+	e.create(e.left, map[string]sdk.Value{"email": s("bad@x.io"), "lifecycle_stage": s("customer")})
+	before := len(e.right.Snapshot(obj)) + len(e.left.Snapshot(obj))
+	p, err := e.eng.Plan(e.ctx, e.def, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Right.Update) != 1 || p.Right.Update[0].Changes[0].Old.Str != "A" || p.Right.Update[0].Changes[0].New.Str != "B" {
+		t.Fatalf("planned update %+v", p.Right.Update)
+	}
+	if len(p.Left.Create) != 1 || p.Left.Create[0].Fields[0].New.Str != "new@x.io" {
+		t.Fatalf("planned create %+v", p.Left.Create)
+	}
+	if g := findGroupP(p, "validation"); g == nil {
+		t.Fatalf("planned validation failure missing: %+v", p.Errors)
+	}
+	after := len(e.right.Snapshot(obj)) + len(e.left.Snapshot(obj))
+	if before != after || byEmail(e.right)["a@x.io"].Fields["first_name"].Str != "A" {
+		t.Fatal("plan wrote to an app")
+	}
+	runs, _ := e.st.Runs(e.ctx, e.def.Name, 0)
+	if len(runs) != 1 {
+		t.Fatalf("plan recorded a run: %d runs", len(runs))
+	}
+	// The run does what the plan said.
+	rep := e.run(Options{})
+	if rep.Right.Updated != 1 || rep.Left.Created != 1 {
+		t.Fatalf("run after plan: %+v %+v", rep.Left, rep.Right)
+	}
+}
+
+func findGroupP(p Plan, cat string) *ErrorGroup {
+	for i := range p.Errors {
+		if p.Errors[i].Category == cat {
+			return &p.Errors[i]
+		}
+	}
+	return nil
+}
+
+func TestStateLostRelinksByKeys(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, m := range []string{"a", "b", "c"} {
+		e.create(e.left, map[string]sdk.Value{"email": s(m + "@x.io"), "first_name": s(m)})
+		e.create(e.right, map[string]sdk.Value{"email": s(m + "2@x.io")})
+	}
+	e.run(Options{})
+	if err := e.st.ResetSyncState(e.ctx, e.def.Name); err != nil {
+		t.Fatal(err)
+	}
+	rep := e.run(Options{})
+	if rep.Writes() != 0 {
+		t.Fatalf("relinking wrote: %+v %+v", rep.Left, rep.Right)
+	}
+	if n, m := len(e.left.Snapshot(obj)), len(e.right.Snapshot(obj)); n != 6 || m != 6 {
+		t.Fatalf("duplicates: left %d right %d", n, m)
+	}
+	if len(e.links()) != 6 {
+		t.Fatalf("%d links after relinking", len(e.links()))
+	}
+	e.quiet()
+}
+
+func TestOneWayAndReadOnly(t *testing.T) {
+	e := newEnv(t, func(d *syncdef.Definition) {
+		d.Direction = mapping.DirLeftToRight
+		d.CreateIn = syncdef.CreateRight
+		d.Mappings = append(d.Mappings, mapping.FieldMap{Left: "updated_at", Right: "external_id", Direction: mapping.DirRightToLeft})
+		d.Mappings = d.Mappings[:len(d.Mappings)-1]
+	})
+	id := e.create(e.left, map[string]sdk.Value{"email": s("a@x.io"), "first_name": s("A")})
+	e.create(e.right, map[string]sdk.Value{"email": s("r@x.io")})
+	rep := e.run(Options{})
+	if rep.Left.Created != 0 || rep.Right.Created != 1 {
+		t.Fatalf("create-in right only: %+v %+v", rep.Left, rep.Right)
+	}
+	r := byEmail(e.right)["a@x.io"]
+	e.update(e.right, r.ID, map[string]sdk.Value{"first_name": s("Edited on the right")})
+	rep = e.run(Options{})
+	if rep.Writes() != 0 {
+		t.Fatalf("one-way sync wrote back: %+v", rep.Left)
+	}
+	e.update(e.left, id, map[string]sdk.Value{"first_name": s("Source")})
+	e.run(Options{})
+	if got := byEmail(e.right)["a@x.io"].Fields["first_name"].Str; got != "Source" {
+		t.Fatalf("source change did not flow: %q", got)
+	}
+	e.quiet()
+}
