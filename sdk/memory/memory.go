@@ -78,8 +78,9 @@ func (c *Connector) Describe(ctx context.Context) (sdk.Description, error) {
 var objectName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 
 // Open implements sdk.Connector. A config naming a path binds this Connector
-// to that file: its data is loaded from it (when it exists) and saved to it
-// after every write. One Connector serves one path.
+// to that file: an existing file's data replaces what the Connector held, a
+// missing one is created; the data is saved to it after every write and
+// reloaded when another process changed it. One Connector serves one path.
 func (c *Connector) Open(ctx context.Context, cfg sdk.Config) (sdk.Conn, error) {
 	d, _ := c.Describe(ctx)
 	if err := d.Validate(cfg); err != nil {
