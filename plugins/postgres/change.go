@@ -111,19 +111,21 @@ func (w *writer) changeSQL(i int) (string, []any) {
 	t := w.t
 	op := &w.req.Ops[i]
 	keys, _ := splitKey(op.ID, len(t.pk)) // checked in prepare
-	args := []any{pgx.QueryResultFormatsByOID(w.formats)}
+	// No result-format option here: a batch does not take one, and the
+	// projection only selects types the decoder reads in either format.
+	var args []any
 	var set []string
 	if op.Kind == sdk.OpUpdate {
 		for j, f := range op.Fields {
 			col, _ := t.col(f)
 			args = append(args, w.params[i][j])
-			set = append(set, fmt.Sprintf("%s = $%d::text::%s", col.ident, len(args)-1, col.castType))
+			set = append(set, fmt.Sprintf("%s = $%d::text::%s", col.ident, len(args), col.castType))
 		}
 	}
 	if op.Kind == sdk.OpDelete && t.softDelete >= 0 {
 		set = append(set, t.cols[t.softDelete].ident+" = clock_timestamp()")
 	}
-	first := len(args)
+	first := len(args) + 1
 	for _, k := range keys {
 		args = append(args, k)
 	}
@@ -133,7 +135,7 @@ func (w *writer) changeSQL(i int) (string, []any) {
 	}
 	if op.IfVersion != "" {
 		args = append(args, op.IfVersion)
-		where += fmt.Sprintf(" AND %s = $%d::text", versionExpr(t), len(args)-1)
+		where += fmt.Sprintf(" AND %s = $%d::text", versionExpr(t), len(args))
 	}
 	if op.Kind == sdk.OpDelete && t.softDelete < 0 {
 		return "DELETE FROM " + t.qname + " AS t WHERE " + where + " RETURNING " + w.keyOnly.sql, args

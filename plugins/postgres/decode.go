@@ -114,6 +114,8 @@ func decodeBinary(oid uint32, raw []byte) (sdk.Value, error) {
 		return sdk.String(formatUUID(raw)), nil
 	case pgtype.TextArrayOID, pgtype.VarcharArrayOID, pgtype.BPCharArrayOID:
 		return decodeTextArray(raw)
+	case pgtype.TextOID, pgtype.VarcharOID, pgtype.BPCharOID, pgtype.NameOID, pgtype.QCharOID, pgtype.UnknownOID:
+		return sdk.String(string(raw)), nil // the binary form of text is the text
 	}
 	return sdk.Null, fmt.Errorf("no binary decoder for type oid %d", oid)
 }

@@ -43,12 +43,12 @@ func newProjection(t *table, fields []string) (*projection, error) {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString("t." + t.cols[k].ident)
+		b.WriteString(t.cols[k].expr)
 	}
 	b.WriteString(", " + versionExpr(t))
 	if t.updatedAt >= 0 {
 		p.hasTS = true
-		b.WriteString(", t." + t.cols[t.updatedAt].ident)
+		b.WriteString(", " + t.cols[t.updatedAt].expr)
 	}
 	if t.softDelete >= 0 {
 		p.hasDel = true
@@ -61,7 +61,7 @@ func newProjection(t *table, fields []string) (*projection, error) {
 			return nil, sdk.FieldError(f, "%s has no field %q", t.name, f)
 		}
 		p.fields = append(p.fields, i)
-		b.WriteString(", t." + t.cols[i].ident)
+		b.WriteString(", " + t.cols[i].expr)
 	}
 	p.sql = b.String()
 	return p, nil

@@ -19,8 +19,16 @@ type column struct {
 	castType  string // the base type without modifiers, for casting text parameters: "character varying"
 	field     sdk.Field
 	list      bool // a text array
-	generated bool // a generated or identity column
+	generated bool   // a generated or identity column
+	expr      string // how a select list reads it over alias t: as a type the decoder knows
 }
+
+// nativeTypes are the (base) types the value decoder reads directly; other
+// columns are read as text.
+var nativeTypes = map[string]bool{"int2": true, "int4": true, "int8": true, "oid": true, "float4": true,
+	"float8": true, "numeric": true, "bool": true, "date": true, "timestamp": true, "timestamptz": true,
+	"uuid": true, "text": true, "varchar": true, "bpchar": true, "name": true, "_text": true,
+	"_varchar": true, "_bpchar": true}
 
 // table is the catalog metadata of one table or view.
 type table struct {
@@ -268,6 +276,13 @@ func (c *Conn) buildTable(raws []rawColumn, keys []keyInfo, enums map[int64][]st
 		col.field = mapField(r, enums)
 		col.list = col.field.Type == sdk.TypeStringList
 		col.generated = r.generated != "" || r.identity != ""
+		col.expr = "t." + col.ident
+		switch {
+		case r.typType == "d" && (nativeTypes[r.baseName] || r.baseType == "e"):
+			col.expr += "::" + r.domainBase // results carry the domain's own type id otherwise
+		case r.typType == "d", r.typType != "e" && !nativeTypes[r.typName]:
+			col.expr += "::text"
+		}
 		if r.domainBase != "" {
 			col.castType = r.domainBase // casting to the domain itself would skip nothing; its checks run on assignment
 			if col.list {
