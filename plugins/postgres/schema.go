@@ -18,7 +18,7 @@ type column struct {
 	ident     string // quoted identifier
 	castType  string // the base type without modifiers, for casting text parameters: "character varying"
 	field     sdk.Field
-	list      bool // a text array
+	list      bool   // a text array
 	generated bool   // a generated or identity column
 	expr      string // how a select list reads it over alias t: as a type the decoder knows
 }
