@@ -17,9 +17,9 @@ import (
 // How typed values are stored, chosen so that every value the connector
 // writes reads back identical:
 //   - integer: INTEGER; boolean: INTEGER 0/1
-//   - decimal: bound as canonical text (or int64 when integral); REAL and
-//     NUMERIC columns keep it as a number, so at most 15 significant digits
-//     are accepted there (more would be rounded silently by SQLite)
+//   - decimal: DECIMAL/NUMERIC columns keep integers as INTEGER and other
+//     numbers as REAL; a value a double cannot hold exactly (more than about
+//     15 significant digits) is refused rather than rounded silently
 //   - date: TEXT YYYY-MM-DD; datetime: TEXT RFC 3339, microseconds, UTC,
 //     fixed width ("2006-01-02T15:04:05.000000Z")
 //   - string list: TEXT, a JSON array of strings
@@ -32,7 +32,7 @@ const (
 	// microseconds, so stamps written by other programs sort in time order
 	// next to ours.
 	stampLayout = "2006-01-02 15:04:05.000000"
-	// maxFloatDigits is how many significant digits a REAL keeps exactly.
+	// maxFloatDigits is how many significant digits a REAL always keeps.
 	maxFloatDigits = 15
 )
 
@@ -143,7 +143,7 @@ func encodeDecimal(c *column, v sdk.Value) (any, *sdk.Error) {
 	var s string
 	switch v.Kind {
 	case sdk.KindInteger:
-		return v.Int, nil
+		s = strconv.FormatInt(v.Int, 10)
 	case sdk.KindDecimal, sdk.KindString:
 		d, err := sdk.CanonicalDecimal(v.Str)
 		if err != nil {
@@ -153,28 +153,24 @@ func encodeDecimal(c *column, v sdk.Value) (any, *sdk.Error) {
 	default:
 		return nil, mismatch(c, v)
 	}
-	if !strings.Contains(s, ".") {
-		if i, err := strconv.ParseInt(s, 10, 64); err == nil && (c.aff != affReal || significantDigits(s) <= maxFloatDigits) {
-			return i, nil
+	if c.aff == affText || c.aff == affBlob {
+		return s, nil // kept as text, exactly
+	}
+	if c.aff != affReal && !strings.Contains(s, ".") {
+		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return i, nil // NUMERIC keeps integers exactly
 		}
 	}
-	if (c.aff == affReal || c.aff == affNumeric || c.aff == affInteger) && significantDigits(s) > maxFloatDigits {
-		return nil, sdk.FieldError(c.name, "%s has more than %d significant digits, which a %s column would round",
-			s, maxFloatDigits, c.decl)
-	}
-	return s, nil
-}
-
-// significantDigits counts the digits of a canonical decimal between its
-// first and last non-zero digit.
-func significantDigits(s string) int {
-	digits := strings.TrimLeft(strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' {
-			return r
+	// Anything else SQLite stores as a REAL: refuse what a double cannot
+	// hold exactly rather than round it silently.
+	f, err := strconv.ParseFloat(s, 64)
+	if err == nil {
+		if back, cerr := sdk.CanonicalDecimal(strconv.FormatFloat(f, 'f', -1, 64)); cerr == nil && back == s {
+			return f, nil
 		}
-		return -1
-	}, s), "0")
-	return len(strings.TrimRight(digits, "0"))
+	}
+	return nil, sdk.FieldError(c.name, "%s cannot be stored exactly in a %s column (a binary floating-point number, about %d significant digits)",
+		s, c.decl, maxFloatDigits)
 }
 
 func encodeBoolean(c *column, v sdk.Value) (any, *sdk.Error) {
