@@ -159,6 +159,11 @@ func (m *Manager) probe(ctx context.Context, path, bin, sum string) (sdk.Descrip
 		return sdk.Description{}, err
 	}
 	cfg.StartTimeout = probeStartTimeout
+	if !m.log.IsDebug() {
+		// A refused file is killed unanswered, which go-plugin logs as a
+		// warning and an error; the refusal message already says it all.
+		cfg.Logger = hclog.NewNullLogger()
+	}
 	client := plugin.NewClient(cfg)
 	defer client.Kill()
 	if _, err := client.Start(); err != nil {
