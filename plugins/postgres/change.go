@@ -15,13 +15,17 @@ import (
 // fails the server skips the rest; the connector rolls back to that op's
 // savepoint, records its error and sends the remaining ops again.
 func (w *writer) changes(ctx context.Context, run []int) error {
-	var missing []int // ops whose row was not there (or not at IfVersion)
 	for len(run) > 0 {
 		b := &pgx.Batch{}
 		for _, i := range run {
 			sql, args := w.changeSQL(i)
 			b.Queue("SAVEPOINT ds_op")
 			b.Queue(sql, args...)
+			if w.req.Ops[i].IfVersion != "" {
+				// Tells a stale version (row there) from a missing row, should the statement match nothing.
+				esql, eargs := w.existsSQL(i)
+				b.Queue(esql, eargs...)
+			}
 			b.Queue("RELEASE SAVEPOINT ds_op")
 		}
 		br := w.tx.SendBatch(ctx, b)
@@ -36,8 +40,25 @@ func (w *writer) changes(ctx context.Context, run []int) error {
 				failed, ferr = k, err
 				break
 			}
-			if !found {
-				missing = append(missing, i)
+			exists := false
+			if w.req.Ops[i].IfVersion != "" {
+				var version string
+				err := br.QueryRow().Scan(&version)
+				switch {
+				case err == nil:
+					exists = true
+				case err != pgx.ErrNoRows:
+					failed, ferr = k, err
+				}
+				if failed >= 0 {
+					break
+				}
+				if !found && exists {
+					w.res[i].Err = sdk.Errorf(sdk.CategoryConflict, "%s %s changed: version %s, not %s", w.t.name, w.req.Ops[i].ID, version, w.req.Ops[i].IfVersion)
+				}
+			}
+			if !found && !exists {
+				w.res[i].Err = sdk.Errorf(sdk.CategoryNotFound, "no %s record with id %q", w.t.name, w.req.Ops[i].ID)
 			}
 			if _, err := br.Exec(); err != nil {
 				failed, ferr = k, err
@@ -48,7 +69,7 @@ func (w *writer) changes(ctx context.Context, run []int) error {
 			return err
 		}
 		if failed < 0 {
-			break
+			return nil
 		}
 		if !isOpError(ferr) {
 			return ferr
@@ -63,7 +84,7 @@ func (w *writer) changes(ctx context.Context, run []int) error {
 		w.res[i] = sdk.WriteResult{CorrelationID: w.res[i].CorrelationID, Err: mapWriteError(w.t, ferr)}
 		run = run[failed+1:]
 	}
-	return w.explainMissing(ctx, missing)
+	return nil
 }
 
 // changeResult reads the RETURNING row of op i, if any.
@@ -155,36 +176,17 @@ func (w *writer) changeSQL(i int) (string, []any) {
 	return "UPDATE " + t.qname + " AS t SET " + strings.Join(set, ", ") + " WHERE " + where + " RETURNING " + p.sql, args
 }
 
-// explainMissing tells not_found from conflict for ops that matched no row.
-func (w *writer) explainMissing(ctx context.Context, missing []int) error {
+// existsSQL selects the current version of op i's (live) row.
+func (w *writer) existsSQL(i int) (string, []any) {
 	t := w.t
-	for _, i := range missing {
-		op := &w.req.Ops[i]
-		keys, _ := splitKey(op.ID, len(t.pk))
-		args := make([]any, len(keys))
-		for j, k := range keys {
-			args[j] = k
-		}
-		where := w.keyWhere(1)
-		if t.softDelete >= 0 {
-			where += " AND t." + t.cols[t.softDelete].ident + " IS NULL"
-		}
-		var version string
-		err := w.tx.QueryRow(ctx, "SELECT "+versionExpr(t)+" FROM "+t.qname+" t WHERE "+where, args...).Scan(&version)
-		r := sdk.WriteResult{CorrelationID: w.res[i].CorrelationID}
-		switch {
-		case err == pgx.ErrNoRows:
-			r.Err = sdk.Errorf(sdk.CategoryNotFound, "no %s record with id %q", t.name, op.ID)
-		case err != nil:
-			if !isOpError(err) {
-				return err
-			}
-			// An id the key type cannot hold (text for an integer key) names no record.
-			r.Err = sdk.Errorf(sdk.CategoryNotFound, "no %s record with id %q", t.name, op.ID)
-		default:
-			r.Err = sdk.Errorf(sdk.CategoryConflict, "%s %s changed: version %s, not %s", t.name, op.ID, version, op.IfVersion)
-		}
-		w.res[i] = r
+	keys, _ := splitKey(w.req.Ops[i].ID, len(t.pk))
+	args := make([]any, len(keys))
+	for j, k := range keys {
+		args[j] = k
 	}
-	return nil
+	where := w.keyWhere(1)
+	if t.softDelete >= 0 {
+		where += " AND t." + t.cols[t.softDelete].ident + " IS NULL"
+	}
+	return "SELECT " + versionExpr(t) + " FROM " + t.qname + " t WHERE " + where, args
 }
