@@ -86,6 +86,7 @@ func TestConvert(t *testing.T) {
 		{"rfc3339", sdk.String("2024-03-05T14:30:00+01:00"), field(sdk.TypeDateTime), dt("2024-03-05T13:30:00Z"), ""},
 		{"rfc3339 nano", sdk.String("2024-03-05T14:30:00.123456789Z"), field(sdk.TypeDateTime), dt("2024-03-05T14:30:00.123456Z"), ""},
 		{"space instead of T, no zone is UTC", sdk.String("2024-03-05 14:30:00"), field(sdk.TypeDateTime), dt("2024-03-05T14:30:00Z"), ""},
+		{"no seconds", sdk.String("2024-03-05T14:30+02:00"), field(sdk.TypeDateTime), dt("2024-03-05T12:30:00Z"), ""},
 		{"bare date is midnight UTC", sdk.String("2024-03-05"), field(sdk.TypeDateTime), dt("2024-03-05T00:00:00Z"), ""},
 		{"date value to datetime", date("2024-03-05"), field(sdk.TypeDateTime), dt("2024-03-05T00:00:00Z"), ""},
 		{"not a datetime", sdk.String("yesterday"), field(sdk.TypeDateTime), sdk.Null, CheckConversion},

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -131,6 +132,11 @@ func validate(f sdk.Field, v sdk.Value, pattern *regexp.Regexp) *ValidationError
 	}
 	text := v.Text()
 	switch f.Type {
+	case sdk.TypeDate:
+		if _, err := time.Parse(time.DateOnly, v.Str); err != nil {
+			return newError(f.Name, v, CheckFormat, "is not a date in the form YYYY-MM-DD",
+				"this is a bug in the connector that produced the value; report it to its vendor")
+		}
 	case sdk.TypeEmail:
 		if why := EmailProblem(text); why != "" {
 			return newError(f.Name, v, CheckFormat, "is not a valid email address",

@@ -83,6 +83,8 @@ func TestValidate(t *testing.T) {
 		{"pattern anchored", sdk.Field{Name: "cc", Type: sdk.TypeString, Pattern: "[A-Z]{2}"}, sdk.String("DEU"), CheckFormat, "[A-Z]{2}"},
 		{"pattern per list item", sdk.Field{Name: "tags", Type: sdk.TypeStringList, Pattern: "[a-z]+"}, sdk.StringList("ok", "Bad"), CheckFormat, "[a-z]+"},
 		{"uncompilable pattern not enforced", sdk.Field{Name: "x", Type: sdk.TypeString, Pattern: "(?=x)"}, sdk.String("y"), "", ""},
+		{"date value must be YYYY-MM-DD", sdk.Field{Name: "d", Type: sdk.TypeDate}, date("5.3.2024"), CheckFormat, "connector"},
+		{"date value ok", sdk.Field{Name: "d", Type: sdk.TypeDate}, date("2024-03-05"), "", ""},
 		{"unspecified type takes any kind", sdk.Field{Name: "x"}, sdk.Int(3), "", ""},
 	}
 	for _, tt := range tests {
