@@ -29,9 +29,6 @@ func binaryOIDs() map[uint32]int16 {
 	return m
 }
 
-// pgEpochMicros is 2000-01-01 00:00:00 UTC, PostgreSQL's epoch, in Unix µs.
-const pgEpochMicros = 946684800 * 1_000_000
-
 // decodeValue decodes one column value; raw nil is SQL NULL. Values that have
 // no place in the sdk (infinite dates, NaN) come back as their text.
 func decodeValue(oid uint32, format int16, raw []byte) (sdk.Value, error) {
@@ -120,10 +117,10 @@ func decodeBinary(oid uint32, raw []byte) (sdk.Value, error) {
 	return sdk.Null, fmt.Errorf("no binary decoder for type oid %d", oid)
 }
 
-// pgMicrosTime converts µs since the PostgreSQL epoch to a UTC time; the
-// addition is done in two steps so extreme values cannot overflow.
+// pgMicrosTime converts µs since the PostgreSQL epoch to a UTC time
+// (seconds and the rest apart: a Duration overflows after 292 years).
 func pgMicrosTime(us int64) time.Time {
-	return time.Unix(946684800, 0).Add(time.Duration(us/1e6) * time.Second).Add(time.Duration(us%1e6) * time.Microsecond).UTC()
+	return time.Unix(946684800+us/1e6, (us%1e6)*1000).UTC()
 }
 
 func floatValue(f float64, bits int) sdk.Value {
