@@ -1,0 +1,3 @@
+// Package clitest drives the real datasync binary and real plugin binaries
+// end to end: plugins, connections, secrets at rest.
+package clitest
