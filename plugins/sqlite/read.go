@@ -57,10 +57,13 @@ func untyped(kind, text string) (any, error) {
 	return nil, fmt.Errorf("unknown kind %q", kind)
 }
 
-func (t *table) cursorAfter(row []any) string {
-	uk, u := typed(row[t.uaCol+1])
-	ik, id := typed(row[0])
-	b, _ := json.Marshal(cursor{Col: t.cols[t.uaCol].name, UKind: uk, U: u, IKind: ik, ID: id})
+func (t *table) cursorAfter(row []any) string { return t.cursorAt(row[t.uaCol+1], row[0]) }
+
+// cursorAt is the cursor just after the row with updated-at ua and id.
+func (t *table) cursorAt(ua, id any) string {
+	uk, u := typed(ua)
+	ik, i := typed(id)
+	b, _ := json.Marshal(cursor{Col: t.cols[t.uaCol].name, UKind: uk, U: u, IKind: ik, ID: i})
 	return string(b)
 }
 
@@ -190,6 +193,7 @@ func (c *conn) Read(ctx context.Context, req sdk.ReadRequest, sink sdk.RecordSin
 	batch := make([]sdk.Record, 0, readBatch)
 	var vals []sdk.Value
 	lastCursor := req.Cursor
+	var lastUA, lastID any // of the newest row handed over; the cursor is built per batch
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -199,6 +203,7 @@ func (c *conn) Read(ctx context.Context, req sdk.ReadRequest, sink sdk.RecordSin
 		}
 		batch = batch[:0]
 		if incremental {
+			lastCursor = t.cursorAt(lastUA, lastID)
 			if err := sink.Checkpoint(lastCursor); err != nil {
 				return fmt.Errorf("read %s: %w", t.name, err)
 			}
@@ -218,7 +223,7 @@ func (c *conn) Read(ctx context.Context, req sdk.ReadRequest, sink sdk.RecordSin
 		vals = vals[len(fieldCols):]
 		batch = append(batch, rec)
 		if incremental {
-			lastCursor = t.cursorAfter(sc.row)
+			lastUA, lastID = sc.row[t.uaCol+1], sc.row[0]
 		}
 		if len(batch) == readBatch {
 			if err := flush(); err != nil {

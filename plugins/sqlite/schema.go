@@ -38,6 +38,9 @@ type column struct {
 	pk        int  // position in the primary key, 0 when not part of it
 	generated bool // a generated column: never written
 	exposed   bool // has a field in the object type
+	// exactBind: SQLite stores what encode binds unchanged; false for text
+	// in a column whose numeric affinity would turn "00123" into 123.
+	exactBind bool
 }
 
 // table is what the connector knows of one table; it is rebuilt whenever
@@ -53,6 +56,7 @@ type table struct {
 	uaInt      bool   // updated-at kept as Unix microseconds (integer column)
 	savepoints bool   // ops need a savepoint each to be undone alone
 	autoinc    bool   // AUTOINCREMENT: SQLite never reuses a rowid
+	triggers   bool   // a trigger may change what an op stores
 	obj        sdk.ObjectType
 	byName     map[string]int // column name (lower case) → index in cols
 	sel        string         // select list: the id, then every column
@@ -190,6 +194,7 @@ func loadTable(ctx context.Context, db *sql.DB, name string, withoutRowid bool, 
 		c.q = quoteIdent(c.name)
 		c.aff = affinityOf(c.decl)
 		c.typ, c.maxLen, c.exposed = columnType(c.name, c.decl)
+		c.exactBind = c.typ.ValueKind() != sdk.KindString || c.aff == affText || c.aff == affBlob
 		if c.pk > 0 {
 			pkCols = append(pkCols, len(t.cols))
 		}
@@ -271,7 +276,8 @@ func loadTable(ctx context.Context, db *sql.DB, name string, withoutRowid bool, 
 	// A trigger, or an ON CONFLICT FAIL clause, can leave part of a failed
 	// statement applied: only then is an op wrapped in its own savepoint.
 	upper := strings.ToUpper(ddl.String)
-	t.savepoints = triggers > 0 || strings.Contains(upper, "ON CONFLICT")
+	t.triggers = triggers > 0
+	t.savepoints = t.triggers || strings.Contains(upper, "ON CONFLICT")
 	t.autoinc = strings.Contains(upper, "AUTOINCREMENT")
 	return t, nil
 }

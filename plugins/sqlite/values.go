@@ -206,11 +206,10 @@ func parseBool(s string) (bool, bool) {
 func encodeDate(c *column, v sdk.Value) (any, *sdk.Error) {
 	switch v.Kind {
 	case sdk.KindDate, sdk.KindString:
-		d, err := time.Parse(dateLayout, strings.TrimSpace(v.Str))
-		if err != nil {
-			return nil, sdk.FieldError(c.name, "%q is not a date (YYYY-MM-DD)", v.Str)
+		if d := strings.TrimSpace(v.Str); isDate(d) {
+			return d, nil
 		}
-		return d.Format(dateLayout), nil
+		return nil, sdk.FieldError(c.name, "%q is not a date (YYYY-MM-DD)", v.Str)
 	case sdk.KindDateTime:
 		t := v.Time.UTC()
 		if !t.Equal(t.Truncate(24 * time.Hour)) {
@@ -248,7 +247,80 @@ func encodeDateTime(c *column, v sdk.Value) (any, *sdk.Error) {
 	return t.Format(datetimeLayout), nil
 }
 
+// isDate reports whether s is a valid calendar date written YYYY-MM-DD.
+func isDate(s string) bool {
+	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
+		return false
+	}
+	y, ok1 := digits(s[0:4])
+	m, ok2 := digits(s[5:7])
+	d, ok3 := digits(s[8:10])
+	return ok1 && ok2 && ok3 && m >= 1 && m <= 12 && d >= 1 && d <= daysIn(y, m)
+}
+
+func digits(s string) (int, bool) {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+func daysIn(y, m int) int {
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// fastDateTime parses the forms the connector and SQLite write,
+// "YYYY-MM-DD[T ]HH:MM:SS[.fraction][Z]" in UTC, without time.Parse's
+// trial and error.
+func fastDateTime(s string) (time.Time, bool) {
+	if len(s) < 19 || (s[10] != 'T' && s[10] != ' ') || s[13] != ':' || s[16] != ':' || !isDate(s[:10]) {
+		return time.Time{}, false
+	}
+	h, ok1 := digits(s[11:13])
+	mi, ok2 := digits(s[14:16])
+	sec, ok3 := digits(s[17:19])
+	if !ok1 || !ok2 || !ok3 || h > 23 || mi > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	rest := strings.TrimSuffix(s[19:], "Z")
+	nsec := 0
+	if rest != "" {
+		if rest[0] != '.' || len(rest) < 2 || len(rest) > 10 {
+			return time.Time{}, false
+		}
+		f, ok := digits(rest[1:])
+		if !ok {
+			return time.Time{}, false
+		}
+		for i := len(rest) - 1; i < 9; i++ {
+			f *= 10
+		}
+		nsec = f
+	}
+	y, _ := digits(s[0:4])
+	m, _ := digits(s[5:7])
+	d, _ := digits(s[8:10])
+	return time.Date(y, time.Month(m), d, h, mi, sec, nsec, time.UTC), true
+}
+
 func parseDateTime(s string) (time.Time, bool) {
+	if t, ok := fastDateTime(s); ok {
+		return t, true
+	}
 	s = strings.TrimSpace(s)
 	for _, l := range readLayouts {
 		if t, err := time.Parse(l, s); err == nil {
@@ -354,11 +426,12 @@ func decodeText(c *column, s string) sdk.Value {
 		}
 	case sdk.TypeDate:
 		// The date as written, also when a time of day follows it.
-		if len(s) >= 10 {
-			if _, err := time.Parse(dateLayout, s[:10]); err == nil {
-				if _, ok := parseDateTime(s); len(s) == 10 || ok {
-					return sdk.Value{Kind: sdk.KindDate, Str: s[:10]}
-				}
+		if len(s) >= 10 && isDate(s[:10]) {
+			if len(s) == 10 {
+				return sdk.Value{Kind: sdk.KindDate, Str: s}
+			}
+			if _, ok := parseDateTime(s); ok {
+				return sdk.Value{Kind: sdk.KindDate, Str: s[:10]}
 			}
 		}
 	case sdk.TypeDateTime:

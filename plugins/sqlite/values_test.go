@@ -242,3 +242,54 @@ func FuzzValueRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+// TestFastDateTime: the hand-written parser agrees with time.Parse on the
+// forms it takes, and leaves the rest to it.
+func TestFastDateTime(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Time
+		ok   bool
+	}{
+		{"2024-02-29T12:14:15.123456Z", time.Date(2024, 2, 29, 12, 14, 15, 123456000, time.UTC), true},
+		{"2024-02-29 12:14:15", time.Date(2024, 2, 29, 12, 14, 15, 0, time.UTC), true},
+		{"2024-02-29 12:14:15.5", time.Date(2024, 2, 29, 12, 14, 15, 5e8, time.UTC), true},
+		{"0001-01-01T00:00:00.000000001Z", time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC), true},
+		{"2023-02-29 12:14:15", time.Time{}, false},       // no such day
+		{"2024-02-29 24:00:00", time.Time{}, false},       // no such hour
+		{"2024-02-29 12:14:15.", time.Time{}, false},      // empty fraction
+		{"2024-02-29T12:14:15+01:00", time.Time{}, false}, // offsets go to time.Parse
+		{"2024-02-29 12:14:15.1234567890", time.Time{}, false},
+	}
+	for _, tc := range tests {
+		got, ok := fastDateTime(tc.in)
+		if ok != tc.ok || !got.Equal(tc.want) {
+			t.Errorf("fastDateTime(%q) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+	if got, ok := parseDateTime("2024-02-29T13:14:15+01:00"); !ok || !got.Equal(time.Date(2024, 2, 29, 12, 14, 15, 0, time.UTC)) {
+		t.Errorf("parseDateTime with an offset = %v, %v", got, ok)
+	}
+}
+
+// FuzzFastDateTime: whatever the fast parser accepts, time.Parse reads as
+// the same instant.
+func FuzzFastDateTime(f *testing.F) {
+	f.Add("2024-02-29T12:14:15.123456Z")
+	f.Add("1999-12-31 23:59:59")
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := fastDateTime(s)
+		if !ok {
+			return
+		}
+		layout := "2006-01-02T15:04:05.999999999Z"
+		norm := strings.Replace(s, " ", "T", 1)
+		if !strings.HasSuffix(norm, "Z") {
+			norm += "Z"
+		}
+		want, err := time.Parse(layout, norm)
+		if err != nil || !want.Equal(got) {
+			t.Fatalf("fastDateTime(%q) = %v; time.Parse: %v, %v", s, got, want, err)
+		}
+	})
+}

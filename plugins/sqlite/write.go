@@ -58,8 +58,15 @@ func (c *conn) Write(ctx context.Context, req sdk.WriteRequest) ([]sdk.WriteResu
 		}
 	}()
 	results := make([]sdk.WriteResult, len(req.Ops))
+	// Statements run without the caller's cancellation: the driver would
+	// start a goroutine per statement to watch it. The batch checks it
+	// between ops instead, and rolls back when it fires.
+	opCtx := context.WithoutCancel(ctx)
 	for i := range req.Ops {
-		if results[i], err = w.apply(ctx, &req.Ops[i]); err != nil {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("write %s: %w", t.name, err)
+		}
+		if results[i], err = w.apply(opCtx, &req.Ops[i]); err != nil {
 			return nil, err
 		}
 	}
@@ -84,6 +91,7 @@ type writer struct {
 	sc      *scanner
 	cols    []int
 	args    []any
+	vals    []sdk.Value // unused room for result values
 }
 
 func (w *writer) closeStmts() {
@@ -139,15 +147,15 @@ func (w *writer) apply(ctx context.Context, op *sdk.Op) (sdk.WriteResult, error)
 		}
 	}
 	var (
-		row   []any
+		out   outcome
 		opErr *sdk.Error
 		err   error
 	)
 	switch op.Kind {
 	case sdk.OpCreate:
-		row, opErr, err = w.create(ctx, op)
+		out, opErr, err = w.create(ctx, op)
 	case sdk.OpUpdate:
-		row, opErr, err = w.update(ctx, op)
+		out, opErr, err = w.update(ctx, op)
 	case sdk.OpDelete:
 		opErr, err = w.delete(ctx, op)
 	default:
@@ -176,18 +184,47 @@ func (w *writer) apply(ctx context.Context, op *sdk.Op) (sdk.WriteResult, error)
 	if res.Err != nil || op.Kind == sdk.OpDelete {
 		return res, nil
 	}
-	res.ID = valueText(row[0])
-	res.Version = w.t.version(row)
-	res.ModifiedAt = w.t.modifiedAt(row)
-	if w.resCols != nil {
-		res.Values = make([]sdk.Value, len(w.resCols))
+	w.fill(&res, out)
+	return res, nil
+}
+
+// fill completes a successful create or update's result.
+func (w *writer) fill(res *sdk.WriteResult, out outcome) {
+	t := w.t
+	var vals []sdk.Value
+	if len(w.resCols) > 0 {
+		// One allocation for many results' values.
+		if len(w.vals) < len(w.resCols) {
+			w.vals = make([]sdk.Value, len(w.resCols)*256)
+		}
+		vals, w.vals = w.vals[:len(w.resCols):len(w.resCols)], w.vals[len(w.resCols):]
+	}
+	if !out.bound {
+		row := out.row
+		res.ID = valueText(row[0])
+		res.Version = t.version(row)
+		res.ModifiedAt = out.at
+		if out.at.IsZero() {
+			res.ModifiedAt = t.modifiedAt(row)
+		}
 		for i, ci := range w.resCols {
 			if ci >= 0 {
-				res.Values[i] = decode(&w.t.cols[ci], row[ci+1])
+				vals[i] = decode(&t.cols[ci], row[ci+1])
 			}
 		}
+		res.Values = vals
+		return
 	}
-	return res, nil
+	// The values bound are the values stored (see canSkipReturning).
+	res.ID = valueText(out.id)
+	res.Version = valueText(w.args[w.pos(t.uaCol)])
+	res.ModifiedAt = out.at
+	for i, ci := range w.resCols {
+		if ci >= 0 {
+			vals[i] = decode(&t.cols[ci], w.args[w.pos(ci)])
+		}
+	}
+	res.Values = vals
 }
 
 // rolledBack reports whether SQLite left the transaction (a ROLLBACK
@@ -239,30 +276,30 @@ func (w *writer) setColumns(op *sdk.Op) *sdk.Error {
 	return nil
 }
 
-func (w *writer) has(ci int) bool {
-	for _, x := range w.cols {
-		if x == ci {
-			return true
-		}
-	}
-	return false
+// outcome is what a create or update stored: the row read back, or, when
+// that was not needed, the id with the bound values still in w.args.
+type outcome struct {
+	row   []any
+	id    any
+	at    time.Time // the updated-at stamp written; zero when none
+	bound bool
 }
 
-func (w *writer) create(ctx context.Context, op *sdk.Op) ([]any, *sdk.Error, error) {
+func (w *writer) create(ctx context.Context, op *sdk.Op) (outcome, *sdk.Error, error) {
 	t := w.t
 	if e := w.setColumns(op); e != nil {
-		return nil, e, nil
+		return outcome{}, e, nil
 	}
-	if t.idCol >= 0 && t.id != idRowid && !w.has(t.idCol) {
+	if t.idCol >= 0 && t.id != idRowid && w.pos(t.idCol) < 0 {
 		if t.id == idGiven {
-			return nil, sdk.FieldError(t.cols[t.idCol].name, "%s is the primary key: a create must set it", t.cols[t.idCol].name), nil
+			return outcome{}, sdk.FieldError(t.cols[t.idCol].name, "%s is the primary key: a create must set it", t.cols[t.idCol].name), nil
 		}
 		w.cols = append(w.cols, t.idCol)
 		w.args = append(w.args, newUUID())
 	}
 	if t.id == idRowid && !t.autoinc {
 		if e, err := w.avoidReuse(ctx); e != nil || err != nil {
-			return nil, e, err
+			return outcome{}, e, err
 		}
 	}
 	var at time.Time
@@ -271,51 +308,109 @@ func (w *writer) create(ctx context.Context, op *sdk.Op) ([]any, *sdk.Error, err
 		w.cols = append(w.cols, t.uaCol)
 		w.args = append(w.args, t.stamp(at))
 	}
-	s, err := w.stmt(ctx, 'c', w.cols, func() string {
-		if len(w.cols) == 0 {
-			return "INSERT INTO " + t.q + " DEFAULT VALUES RETURNING " + t.sel
+	if w.canSkipReturning() {
+		s, err := w.stmt(ctx, 'C', w.cols, w.insertSQL)
+		if err != nil {
+			return outcome{}, nil, err
 		}
-		names := make([]string, len(w.cols))
-		for i, ci := range w.cols {
-			if ci < 0 {
-				names[i] = "rowid"
-			} else {
-				names[i] = t.cols[ci].q
+		r, err := s.ExecContext(ctx, w.args...)
+		if err != nil {
+			_, e, ferr := w.failed(err)
+			return outcome{}, e, ferr
+		}
+		var id any
+		if t.id == idRowid {
+			n, err := r.LastInsertId()
+			if err != nil {
+				return outcome{}, nil, w.c.dbError("write "+t.name, err)
 			}
+			id = n
+		} else {
+			id = w.args[w.pos(t.idCol)]
 		}
-		return "INSERT INTO " + t.q + " (" + strings.Join(names, ", ") + ") VALUES (?" +
-			strings.Repeat(", ?", len(w.cols)-1) + ") RETURNING " + t.sel
-	})
+		return outcome{id: id, at: at, bound: true}, nil, nil
+	}
+	s, err := w.stmt(ctx, 'c', w.cols, func() string { return w.insertSQL() + " RETURNING " + t.sel })
 	if err != nil {
-		return nil, nil, err
+		return outcome{}, nil, err
 	}
 	if err := s.QueryRowContext(ctx, w.args...).Scan(w.sc.ptrs...); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			// An ON CONFLICT IGNORE clause dropped the row.
-			return nil, &sdk.Error{Category: sdk.CategoryDuplicate, Message: "the table ignored the row (ON CONFLICT IGNORE)"}, nil
+			return outcome{}, &sdk.Error{Category: sdk.CategoryDuplicate, Message: "the table ignored the row (ON CONFLICT IGNORE)"}, nil
 		}
-		return w.failed(err)
+		_, e, ferr := w.failed(err)
+		return outcome{}, e, ferr
 	}
-	return w.sc.row, nil, nil
+	return outcome{row: w.sc.row, at: at}, nil, nil
 }
 
-func (w *writer) update(ctx context.Context, op *sdk.Op) ([]any, *sdk.Error, error) {
+// insertSQL is the INSERT for the columns in w.cols (-1 names the rowid).
+func (w *writer) insertSQL() string {
+	t := w.t
+	if len(w.cols) == 0 {
+		return "INSERT INTO " + t.q + " DEFAULT VALUES"
+	}
+	names := make([]string, len(w.cols))
+	for i, ci := range w.cols {
+		if ci < 0 {
+			names[i] = "rowid"
+		} else {
+			names[i] = t.cols[ci].q
+		}
+	}
+	return "INSERT INTO " + t.q + " (" + strings.Join(names, ", ") + ") VALUES (?" + strings.Repeat(", ?", len(w.cols)-1) + ")"
+}
+
+// canSkipReturning reports whether a create's stored values are exactly
+// the values bound, so the row need not be read back: the version is the
+// connector's stamp, every reported field is set by the op, no trigger can
+// change the row, and no column's affinity converts what is bound.
+func (w *writer) canSkipReturning() bool {
+	t := w.t
+	if t.uaCol < 0 || t.triggers {
+		return false
+	}
+	for _, ci := range w.resCols {
+		if ci >= 0 && w.pos(ci) < 0 {
+			return false
+		}
+	}
+	for _, ci := range w.cols {
+		if ci >= 0 && !t.cols[ci].exactBind {
+			return false
+		}
+	}
+	return true
+}
+
+// pos is the index of column ci in w.cols, or -1.
+func (w *writer) pos(ci int) int {
+	for i, x := range w.cols {
+		if x == ci {
+			return i
+		}
+	}
+	return -1
+}
+
+func (w *writer) update(ctx context.Context, op *sdk.Op) (outcome, *sdk.Error, error) {
 	t := w.t
 	id, ok := t.idArg(op.ID)
 	if !ok {
-		return nil, notFound(t, op.ID), nil
+		return outcome{}, notFound(t, op.ID), nil
 	}
 	if e, err := w.precondition(ctx, op, id); e != nil || err != nil {
-		return nil, e, err
+		return outcome{}, e, err
 	}
 	if e := w.setColumns(op); e != nil {
-		return nil, e, nil
+		return outcome{}, e, nil
 	}
 	if t.idCol >= 0 {
 		for i, ci := range w.cols {
 			if ci == t.idCol {
 				if w.args[i] != id {
-					return nil, sdk.FieldError(t.cols[ci].name, "the primary key cannot be changed"), nil
+					return outcome{}, sdk.FieldError(t.cols[ci].name, "the primary key cannot be changed"), nil
 				}
 				w.cols = append(w.cols[:i], w.cols[i+1:]...)
 				w.args = append(w.args[:i], w.args[i+1:]...)
@@ -323,16 +418,18 @@ func (w *writer) update(ctx context.Context, op *sdk.Op) ([]any, *sdk.Error, err
 			}
 		}
 	}
+	var at time.Time
 	if t.uaCol >= 0 {
+		at = w.c.clock.next()
 		w.cols = append(w.cols, t.uaCol)
-		w.args = append(w.args, t.stamp(w.c.clock.next()))
+		w.args = append(w.args, t.stamp(at))
 	}
 	if len(w.cols) == 0 { // an empty patch of a table without updated-at
 		found, err := w.selectByID(ctx, id)
 		if err != nil || !found {
-			return nil, notFoundIf(!found, t, op.ID), err
+			return outcome{}, notFoundIf(!found, t, op.ID), err
 		}
-		return w.sc.row, nil, nil
+		return outcome{row: w.sc.row}, nil, nil
 	}
 	s, err := w.stmt(ctx, 'u', w.cols, func() string {
 		sets := make([]string, len(w.cols))
@@ -342,16 +439,17 @@ func (w *writer) update(ctx context.Context, op *sdk.Op) ([]any, *sdk.Error, err
 		return "UPDATE " + t.q + " SET " + strings.Join(sets, ", ") + " WHERE " + t.idExpr + " = ? RETURNING " + t.sel
 	})
 	if err != nil {
-		return nil, nil, err
+		return outcome{}, nil, err
 	}
 	w.args = append(w.args, id)
 	if err := s.QueryRowContext(ctx, w.args...).Scan(w.sc.ptrs...); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil, notFound(t, op.ID), nil
+			return outcome{}, notFound(t, op.ID), nil
 		}
-		return w.failed(err)
+		_, e, ferr := w.failed(err)
+		return outcome{}, e, ferr
 	}
-	return w.sc.row, nil, nil
+	return outcome{row: w.sc.row, at: at}, nil, nil
 }
 
 func (w *writer) delete(ctx context.Context, op *sdk.Op) (*sdk.Error, error) {
@@ -388,7 +486,7 @@ func (w *writer) delete(ctx context.Context, op *sdk.Op) (*sdk.Error, error) {
 func (w *writer) avoidReuse(ctx context.Context) (*sdk.Error, error) {
 	t := w.t
 	hw := w.c.highestDeleted(t.name)
-	if hw == 0 || w.has(t.idCol) {
+	if hw == 0 || w.pos(t.idCol) >= 0 {
 		return nil, nil
 	}
 	s, err := w.stmt(ctx, 'm', nil, func() string { return "SELECT max(rowid) FROM " + t.q })

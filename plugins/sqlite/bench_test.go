@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/datasync-io/datasync/sdk"
+)
+
+const benchDDL = `CREATE TABLE contacts (
+	id INTEGER PRIMARY KEY,
+	email TEXT, first_name TEXT, last_name TEXT, phone TEXT, company TEXT,
+	city TEXT, age INTEGER, score DECIMAL, active BOOLEAN, birthday DATE,
+	updated_at DATETIME
+)`
+
+var benchFields = []string{"email", "first_name", "last_name", "phone", "company", "city", "age", "score", "active", "birthday"}
+
+func benchOps(start, n int) []sdk.Op {
+	ops := make([]sdk.Op, n)
+	for k := range ops {
+		i := start + k
+		ops[k] = sdk.Op{Kind: sdk.OpCreate, Fields: benchFields, Values: []sdk.Value{
+			sdk.String(fmt.Sprintf("user%d@example.com", i)), sdk.String("First"), sdk.String(fmt.Sprint("Last", i)),
+			sdk.String("+1 555 0100"), sdk.String("Acme"), sdk.String("Springfield"), sdk.Int(int64(i % 90)),
+			{Kind: sdk.KindDecimal, Str: "12.5"}, sdk.Bool(i%2 == 0),
+			sdk.Date(time.Date(1980, 1, 1+i%28, 0, 0, 0, 0, time.UTC)),
+		}}
+	}
+	return ops
+}
+
+// BenchmarkCreate measures raw inserts in batches of 2000 ten-field records.
+func BenchmarkCreate(b *testing.B) {
+	c := openConn(b, newDB(b, benchDDL))
+	const batch = 2000
+	ops := benchOps(0, batch)
+	b.ResetTimer()
+	n := 0
+	for b.Loop() {
+		res, err := c.Write(context.Background(), sdk.WriteRequest{Object: "contacts", Fields: benchFields, Ops: ops})
+		if err != nil || res[0].Err != nil {
+			b.Fatal(err, res[0].Err)
+		}
+		n += batch
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkRead measures a full read of 100k ten-field records.
+func BenchmarkRead(b *testing.B) {
+	c := openConn(b, newDB(b, benchDDL))
+	const total = 100_000
+	for start := 0; start < total; start += 5000 {
+		if _, err := c.Write(context.Background(), sdk.WriteRequest{Object: "contacts", Fields: benchFields, Ops: benchOps(start, 5000)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	n := 0
+	for b.Loop() {
+		sink := &countSink{}
+		if err := c.Read(context.Background(), sdk.ReadRequest{Object: "contacts", Fields: benchFields}, sink); err != nil {
+			b.Fatal(err)
+		}
+		if sink.n != total {
+			b.Fatalf("read %d records", sink.n)
+		}
+		n += total
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "rows/s")
+}
+
+type countSink struct{ n int }
+
+func (s *countSink) Records(recs []sdk.Record) error { s.n += len(recs); return nil }
+func (s *countSink) Checkpoint(string) error         { return nil }
