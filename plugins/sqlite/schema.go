@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -162,15 +163,22 @@ func loadSchema(ctx context.Context, db *sql.DB, uaName string, only map[string]
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list tables: %w", err)
 	}
+	for name := range only {
+		if !slices.ContainsFunc(names, func(e entry) bool { return strings.EqualFold(e.name, name) }) {
+			sdk.Logger(ctx).Warn("the tables setting names a table the database does not have", "table", name)
+		}
+	}
 	var out []*table
 	for _, e := range names {
 		t, err := loadTable(ctx, db, e.name, e.noRow, uaName)
 		if err != nil {
 			return nil, err
 		}
-		if t != nil {
-			out = append(out, t)
+		if t == nil {
+			sdk.Logger(ctx).Info("table left out: it has no single-column key the connector can use as record id", "table", e.name)
+			continue
 		}
+		out = append(out, t)
 	}
 	return out, nil
 }

@@ -156,9 +156,13 @@ func TestTypedRoundTrip(t *testing.T) {
 	if !slices.EqualFunc(res[0].Values, sent, sdk.Value.Equal) {
 		t.Errorf("write result values\n got %v\nwant %v", res[0].Values, sent)
 	}
-	got := readAll(t, c, "v", "", typeFields...).All[0].Values
-	if !slices.EqualFunc(got, sent, sdk.Value.Equal) {
+	rec := readAll(t, c, "v", "", typeFields...).All[0]
+	if got := rec.Values; !slices.EqualFunc(got, sent, sdk.Value.Equal) {
 		t.Errorf("read back\n got %v\nwant %v", got, sent)
+	}
+	if rec.ID != res[0].ID || rec.Version != res[0].Version || !rec.ModifiedAt.Equal(res[0].ModifiedAt) {
+		t.Errorf("read id/version/modified %s %s %v; the write reported %s %s %v",
+			rec.ID, rec.Version, rec.ModifiedAt, res[0].ID, res[0].Version, res[0].ModifiedAt)
 	}
 	var raw [4]sql.NullString
 	if err := rawDB(t, path).QueryRow(`SELECT +dt, +ts, +b, +l FROM v`).Scan(&raw[0], &raw[1], &raw[2], &raw[3]); err != nil {
@@ -292,4 +296,18 @@ func FuzzFastDateTime(f *testing.F) {
 			t.Fatalf("fastDateTime(%q) = %v; time.Parse: %v, %v", s, got, want, err)
 		}
 	})
+}
+
+// TestNumericAffinityText: SQLite turns numeric-looking text into a number
+// in a column of numeric affinity (a declared type like UUID); the write
+// result reports what was stored, not what was sent.
+func TestNumericAffinityText(t *testing.T) {
+	c := openConn(t, newDB(t, `CREATE TABLE t (id INTEGER PRIMARY KEY, code UUID, updated_at TEXT)`))
+	r := writeOK(t, c, "t", conformance.CreateOp(map[string]sdk.Value{"code": sdk.String("00123")}))[0]
+	if len(r.Values) != 1 || !r.Values[0].Equal(sdk.String("123")) {
+		t.Errorf("result values %v, want the stored \"123\"", r.Values)
+	}
+	if got := readAll(t, c, "t", "", "code").All[0].Values[0]; !got.Equal(r.Values[0]) {
+		t.Errorf("read %#v, the write reported %#v", got, r.Values[0])
+	}
 }
