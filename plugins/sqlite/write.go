@@ -16,10 +16,6 @@ import (
 	"github.com/datasync-io/datasync/sdk"
 )
 
-// errConstraintDataType is SQLITE_CONSTRAINT_DATATYPE (a STRICT table
-// refusing a value), which the driver does not name.
-var errConstraintDataType = sqlite3.ErrConstraint.Extend(12)
-
 // Write applies a batch in one transaction (BEGIN IMMEDIATE, so it never
 // deadlocks upgrading a read lock). A constraint failure undoes only its op —
 // SQLite backs out the failing statement, and tables with triggers or ON

@@ -270,3 +270,19 @@ func TestWriteUnknownObject(t *testing.T) {
 		t.Errorf("write to a missing table: %v, want not_found", err)
 	}
 }
+
+// TestCheckConstraint: a CHECK failure is a validation error naming the
+// column its expression mentions.
+func TestCheckConstraint(t *testing.T) {
+	c := openConn(t, newDB(t, `CREATE TABLE t (id INTEGER PRIMARY KEY, age INTEGER CHECK (age >= 0), name TEXT) STRICT`))
+	res := write(t, c, "t",
+		conformance.CreateOp(map[string]sdk.Value{"age": sdk.Int(-1), "name": sdk.String("a")}),
+		conformance.CreateOp(map[string]sdk.Value{"age": sdk.Int(1), "name": sdk.Int(7)}),
+	)
+	if e := res[0].Err; e == nil || e.Category != sdk.CategoryValidation || e.Field != "age" {
+		t.Errorf("CHECK failure: %v, want a validation error on age", e)
+	}
+	if res[1].Err != nil || !res[1].Values[1].Equal(sdk.String("7")) {
+		t.Errorf("an integer into a STRICT TEXT column: %+v, want stored as text \"7\"", res[1])
+	}
+}
