@@ -140,7 +140,7 @@ func readAll(t *testing.T, c sdk.Conn, cursor string, fields ...string) *conform
 // dnOf returns the DN of a record id.
 func dnOf(t *testing.T, c *conn, id string) string {
 	t.Helper()
-	e, err := c.fetch(c.object, id, nil)
+	e, err := c.fetch(context.Background(), c.object, id, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +318,7 @@ func TestSlapd(t *testing.T) {
 			t.Fatalf("update with a stale version: %v, want conflict", res[0].Err)
 		}
 		// The assertion control guards the gap between read and write.
-		e, err := c.fetch(c.object, r.ID, []string{"title"})
+		e, err := c.fetch(context.Background(), c.object, r.ID, []string{"title"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -330,6 +330,46 @@ func TestSlapd(t *testing.T) {
 		err = c.write(func(lc *ldap.Conn) error { return lc.Modify(stale) })
 		if sdk.CategoryOf(c.mapErr(err, "modify")) != sdk.CategoryConflict {
 			t.Errorf("modify asserting an old entryCSN: %v, want conflict", err)
+		}
+	})
+
+	t.Run("WriteErrors", func(t *testing.T) {
+		c, base := open(t, env)
+		noSN := newRecord(20)
+		delete(noSN, "sn")
+		res, err := conformance.WriteOps(ctx, c, objName, conformance.CreateOp(noSN))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := res[0].Err; e == nil || e.Category != sdk.CategoryValidation || e.Field != "sn" {
+			t.Errorf("create without sn: %v, want a validation error on sn", e)
+		}
+		// A user the ACL lets read but not write (by users read).
+		reader := "cn=reader," + base
+		add := ldap.NewAddRequest(reader, nil)
+		add.Attribute("objectClass", []string{"inetOrgPerson"})
+		add.Attribute("cn", []string{"reader"})
+		add.Attribute("sn", []string{"Reader"})
+		add.Attribute("userPassword", []string{"reader-secret"})
+		if err := rawConn(t, env).Add(add); err != nil {
+			t.Fatal(err)
+		}
+		cfg := sdk.Config{Settings: map[string]string{"url": env.URL, "bind_dn": reader, "base_dn": base},
+			Secrets: map[string]string{"password": "reader-secret"}}
+		rc, err := New().Open(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		if _, err := rc.Check(ctx); err != nil {
+			t.Fatalf("check as a reader: %v", err)
+		}
+		res, err = conformance.WriteOps(ctx, rc, objName, conformance.CreateOp(newRecord(21)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := res[0].Err; e == nil || e.Category != sdk.CategoryForbidden {
+			t.Errorf("create as a reader: %v, want forbidden", e)
 		}
 	})
 

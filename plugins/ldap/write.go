@@ -30,7 +30,7 @@ func (c *conn) Write(ctx context.Context, req sdk.WriteRequest) ([]sdk.WriteResu
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			results[i] = c.writeOp(o, req.Fields, op)
+			results[i] = c.writeOp(ctx, o, req.Fields, op)
 		}()
 	}
 	wg.Wait()
@@ -44,16 +44,16 @@ func (c *conn) Write(ctx context.Context, req sdk.WriteRequest) ([]sdk.WriteResu
 	return results, nil
 }
 
-func (c *conn) writeOp(o *object, fields []string, op sdk.Op) sdk.WriteResult {
+func (c *conn) writeOp(ctx context.Context, o *object, fields []string, op sdk.Op) sdk.WriteResult {
 	var res sdk.WriteResult
 	var err error
 	switch op.Kind {
 	case sdk.OpCreate:
 		res, err = c.create(o, fields, op)
 	case sdk.OpUpdate:
-		res, err = c.update(o, fields, op)
+		res, err = c.update(ctx, o, fields, op)
 	case sdk.OpDelete:
-		res, err = c.delete(o, op)
+		res, err = c.delete(ctx, o, op)
 	default:
 		err = sdk.Errorf(sdk.CategoryPermanent, "unknown op kind %d", op.Kind)
 	}
@@ -118,7 +118,7 @@ var uuidShape = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 
 // fetch reads the entry of a record id with the attributes of fields and
 // the version: by entryUUID below the base DN, or by DN.
-func (c *conn) fetch(o *object, id string, fields []string) (*ldap.Entry, error) {
+func (c *conn) fetch(ctx context.Context, o *object, id string, fields []string) (*ldap.Entry, error) {
 	if o.idAttr == "" {
 		return c.fetchDN(o, id, fields)
 	}
@@ -130,7 +130,7 @@ func (c *conn) fetch(o *object, id string, fields []string) (*ldap.Entry, error)
 		return nil, err
 	}
 	var entry *ldap.Entry
-	_, err = c.search(context.Background(), c.baseFilter(o, "("+o.idAttr+"="+id+")"), attrs, func(es []*ldap.Entry) error {
+	_, err = c.search(ctx, c.baseFilter(o, "("+o.idAttr+"="+id+")"), attrs, func(es []*ldap.Entry) error {
 		if len(es) > 0 && entry == nil {
 			entry = es[0]
 		}
@@ -196,11 +196,11 @@ func (o *object) assertCSN(e *ldap.Entry) []ldap.Control {
 	return []ldap.Control{ldap.NewControlString(oidAssertion, true, string(f.Bytes()))}
 }
 
-func (c *conn) update(o *object, fields []string, op sdk.Op) (sdk.WriteResult, error) {
+func (c *conn) update(ctx context.Context, o *object, fields []string, op sdk.Op) (sdk.WriteResult, error) {
 	all := make([]string, 0, len(op.Fields)+1)
 	all = append(all, op.Fields...)
 	all = append(all, o.rdnField)
-	cur, err := c.fetch(o, op.ID, all)
+	cur, err := c.fetch(ctx, o, op.ID, all)
 	if err != nil {
 		return sdk.WriteResult{}, err
 	}
@@ -280,8 +280,8 @@ func rdnValue(dn, attr string) string {
 	return ""
 }
 
-func (c *conn) delete(o *object, op sdk.Op) (sdk.WriteResult, error) {
-	cur, err := c.fetch(o, op.ID, nil)
+func (c *conn) delete(ctx context.Context, o *object, op sdk.Op) (sdk.WriteResult, error) {
+	cur, err := c.fetch(ctx, o, op.ID, nil)
 	if err != nil {
 		return sdk.WriteResult{}, err
 	}
