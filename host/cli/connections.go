@@ -117,6 +117,18 @@ Examples:
 	}
 }
 
+// interrupted explains a call cut short by the user (ctx) or by --timeout
+// (cctx); nil when neither happened.
+func interrupted(ctx, cctx context.Context, c *cli.Context) error {
+	switch {
+	case ctx.Err() != nil:
+		return errors.New("interrupted")
+	case errors.Is(cctx.Err(), context.DeadlineExceeded):
+		return fmt.Errorf("unreachable: no answer within %s (raise --timeout if the app is slow)", c.Duration("timeout"))
+	}
+	return nil
+}
+
 // parsePairs parses KEY=VALUE flags.
 func parsePairs(c *cli.Context, flag string) (map[string]string, error) {
 	out := map[string]string{}
@@ -240,6 +252,9 @@ func (e *env) connectionAdd(c *cli.Context) error {
 	defer cancel()
 	acct, err := conn.Check(cctx)
 	if err != nil {
+		if cerr := interrupted(ctx, cctx, c); cerr != nil {
+			return fmt.Errorf("connection %s not saved: %w", name, cerr)
+		}
 		return fmt.Errorf("connection %s not saved: %w", name, checkError(desc, err, secretVals))
 	}
 	var sealed []byte
@@ -370,6 +385,9 @@ func (e *env) connectionTest(c *cli.Context) error {
 		fmt.Fprintf(e.stdout, "Connection %s now points at account %s (was %s): accepted\n", name, changed.Now, changed.Was)
 		return nil
 	case err != nil:
+		if cerr := interrupted(ctx, cctx, c); cerr != nil {
+			return fmt.Errorf("connection %s: %w", name, cerr)
+		}
 		if serr := st.SetConnectionStatus(ctx, name, statusOf(err)); serr != nil {
 			e.log.Warn("could not record connection status", "connection", name, "error", serr)
 		}

@@ -9,11 +9,16 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	_ "github.com/mattn/go-sqlite3"
 
@@ -459,4 +464,170 @@ func TestHelpTeaches(t *testing.T) {
 			t.Errorf("%s --help has no examples:\n%s", cmd, r.stdout)
 		}
 	}
+}
+
+// children returns the live processes whose parent is pid.
+func children(pid int) []int {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var out []int
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		fields := strings.Fields(s[i+1:])
+		if len(fields) < 2 || fields[0] == "Z" {
+			continue
+		}
+		if ppid, _ := strconv.Atoi(fields[1]); ppid == pid {
+			child, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+			out = append(out, child)
+		}
+	}
+	return out
+}
+
+// alive reports whether pid runs (a zombie does not).
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return !strings.HasPrefix(strings.TrimSpace(s[i+1:]), "Z")
+}
+
+func TestNoPluginOutlivesTheCLI(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGKILL} {
+		t.Run(sig.String(), func(t *testing.T) {
+			home := t.TempDir()
+			ok(t, home, "plugin", "install", bins.tiny)
+			cmd := exec.Command(bins.datasync, "--home", home, "connection", "add", "crm", "--plugin", "tiny",
+				"--set", "username=admin", "--set", "endpoint=hang", "--secret", "password=s3cret", "--timeout", "1m")
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer cmd.Process.Kill()
+			var plugin int
+			for deadline := time.Now().Add(10 * time.Second); plugin == 0 && time.Now().Before(deadline); {
+				for _, c := range children(cmd.Process.Pid) {
+					if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", c)); strings.HasSuffix(exe, "datasync-connector-tiny") {
+						plugin = c
+					}
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if plugin == 0 {
+				t.Fatalf("no plugin process appeared under datasync; stderr:\n%s", stderr.String())
+			}
+			time.Sleep(300 * time.Millisecond) // let the check get under way
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("datasync did not exit after the signal")
+			}
+			if sig != syscall.SIGKILL {
+				if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(stderr.String(), "connection crm not saved: interrupted") {
+					t.Fatalf("exit %d, stderr:\n%s", cmd.ProcessState.ExitCode(), stderr.String())
+				}
+			}
+			for deadline := time.Now().Add(5 * time.Second); alive(plugin) && time.Now().Before(deadline); {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if alive(plugin) {
+				syscall.Kill(plugin, syscall.SIGKILL)
+				t.Fatalf("plugin %d outlived datasync (%s)", plugin, sig)
+			}
+			if got := connections(t, home); len(got) != 0 {
+				t.Fatalf("interrupted add saved %v", got)
+			}
+		})
+	}
+}
+
+func TestCheckTimeout(t *testing.T) {
+	home := t.TempDir()
+	ok(t, home, "plugin", "install", bins.tiny)
+	fails(t, home, "connection crm not saved: unreachable: no answer within 500ms (raise --timeout if the app is slow)",
+		"connection", "add", "crm", "--plugin", "tiny", "--set", "username=admin", "--set", "endpoint=hang",
+		"--secret", "password=s3cret", "--timeout", "500ms")
+}
+
+// TestPromptsOnTerminal runs connection add under a pseudo-terminal (script
+// from util-linux) and answers the prompts for the missing fields.
+func TestPromptsOnTerminal(t *testing.T) {
+	scriptBin, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("script(1) not installed: no pseudo-terminal to test prompts with")
+	}
+	home := t.TempDir()
+	ok(t, home, "plugin", "install", bins.tiny)
+	line := fmt.Sprintf("%s --home %s connection add crm --plugin tiny", bins.datasync, home)
+	cmd := exec.Command(scriptBin, "-qec", line, "/dev/null")
+	cmd.Env = append(os.Environ(), "TERM=dumb")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Answer each prompt once it is shown: typed-ahead input would be
+	// echoed by the terminal before echo is turned off for the secret.
+	waitFor := func(s string) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if strings.Contains(out.String(), s) {
+				return
+			}
+		}
+		t.Fatalf("no prompt %q; output:\n%s", s, out.String())
+	}
+	waitFor("Username (username)")
+	io.WriteString(stdin, "admin\n")
+	waitFor("Password (password)")
+	time.Sleep(100 * time.Millisecond)
+	io.WriteString(stdin, "s3cret\n")
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "Added connection crm") {
+		t.Fatalf("output:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), "s3cret") {
+		t.Fatalf("the secret was echoed:\n%s", out.String())
+	}
+	if got := connections(t, home); len(got) != 1 || got[0]["account_label"] != "admin on default" {
+		t.Fatalf("saved: %v", got)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer read while a process writes to it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -35,7 +35,7 @@ func (connector) Describe(context.Context) (sdk.Description, error) {
 			{Name: "password", Label: "Password", Secret: true, Required: true},
 		}},
 		Settings: []sdk.ConfigField{
-			{Name: "endpoint", Label: "Endpoint", Description: `"down" makes Check fail as unreachable`, Default: "local"},
+			{Name: "endpoint", Label: "Endpoint", Description: `"down" makes Check fail as unreachable, "hang" makes it wait`, Default: "local"},
 			{Name: "account_file", Label: "Account file", Description: "file holding the account id"},
 			{Name: "records", Label: "Records", Default: "10"},
 		},
@@ -54,6 +54,10 @@ func (c *conn) Close() error { return nil }
 
 func (c *conn) Check(ctx context.Context) (sdk.Account, error) {
 	sdk.Logger(ctx).Info("checking account", "username", c.cfg.Get("username"))
+	if c.cfg.Get("endpoint") == "hang" { // an app that never answers
+		<-ctx.Done()
+		return sdk.Account{}, sdk.Errorf(sdk.CategoryUnreachable, "no answer: %v", ctx.Err())
+	}
 	if c.cfg.Get("endpoint") == "down" {
 		return sdk.Account{}, sdk.Errorf(sdk.CategoryUnreachable, "dial tcp down.invalid:443: connection refused")
 	}
