@@ -36,7 +36,9 @@ CREATE TABLE contacts (
 CREATE INDEX contacts_updated_at ON contacts (updated_at, id);`
 
 // buildPlugin builds the connector binary into a temp dir.
-func buildPlugin(t *testing.T) string {
+func buildPlugin(t *testing.T) string { return buildPluginB(t) }
+
+func buildPluginB(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "datasync-connector-postgres")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()

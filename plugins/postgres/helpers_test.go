@@ -35,6 +35,17 @@ func newTestDB(t *testing.T) *testDB {
 	return &testDB{env: env, url: url, conn: conn, cfg: configFor(env, url)}
 }
 
+// adminConn is a direct connection to url for setting up data.
+func adminConn(t testing.TB, url string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatalf("connect %s: %v", url, err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
 // configFor is the connector config for url, the password passed as the secret.
 func configFor(env testsvc.PostgresEnv, url string) sdk.Config {
 	cfg, err := pgx.ParseConfig(url)

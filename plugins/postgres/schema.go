@@ -21,7 +21,14 @@ type column struct {
 	list      bool   // a text array
 	generated bool   // a generated or identity column
 	expr      string // how a select list reads it over alias t: as a type the decoder knows
+	copyType  string // the base type when COPY can write it from Go values; "" otherwise
+	sequence  string // serial / identity sequence
+	always    bool   // GENERATED ALWAYS AS IDENTITY
 }
+
+// copyTypes are the column types the COPY fast path writes.
+var copyTypes = map[string]bool{"text": true, "varchar": true, "int2": true, "int4": true,
+	"int8": true, "bool": true, "date": true, "timestamp": true, "timestamptz": true}
 
 // nativeTypes are the (base) types the value decoder reads directly; other
 // columns are read as text.
@@ -42,6 +49,7 @@ type table struct {
 	softDelete int
 	version    int
 	intVersion bool              // version column is an integer the connector increments
+	triggers   bool              // user triggers may change what is written
 	constraint map[string]string // unique/check constraint or unique index name → its column
 	obj        sdk.ObjectType
 }
@@ -62,7 +70,9 @@ SELECT c.relname, c.relkind::text, a.attname, a.attnotnull, a.atthasdef, a.attid
        t.typname, t.typtype::text,
        COALESCE(bt.typname, ''), COALESCE(bt.typtype::text, ''), COALESCE(et.typname, ''),
        COALESCE(NULLIF(bt.oid, 0), t.oid)::int8,
-       CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, NULL) ELSE '' END
+       CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, NULL) ELSE '' END,
+       COALESCE(CASE WHEN a.atthasdef OR a.attidentity <> '' THEN pg_get_serial_sequence(c.oid::regclass::text, a.attname) END, ''),
+       EXISTS (SELECT 1 FROM pg_trigger tg WHERE tg.tgrelid = c.oid AND NOT tg.tgisinternal)
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -164,6 +174,8 @@ type rawColumn struct {
 	baseName, baseType, elemName string
 	enumOID                      int64
 	domainBase                   string
+	sequence                     string // the sequence behind a serial or identity column
+	triggers                     bool   // the relation has user triggers
 }
 
 func (c *Conn) loadTables(ctx context.Context, pc *pgx.Conn) (map[string]*table, error) {
@@ -200,7 +212,7 @@ func (c *Conn) loadTables(ctx context.Context, pc *pgx.Conn) (map[string]*table,
 	for rows.Next() {
 		var r rawColumn
 		if err := rows.Scan(&r.rel, &r.kind, &r.name, &r.notNull, &r.hasDefault, &r.identity, &r.generated,
-			&r.castType, &r.typmod, &r.typName, &r.typType, &r.baseName, &r.baseType, &r.elemName, &r.enumOID, &r.domainBase); err != nil {
+			&r.castType, &r.typmod, &r.typName, &r.typType, &r.baseName, &r.baseType, &r.elemName, &r.enumOID, &r.domainBase, &r.sequence, &r.triggers); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("read columns: %w", err)
 		}
@@ -255,7 +267,8 @@ type keyInfo struct {
 func (c *Conn) buildTable(raws []rawColumn, keys []keyInfo, enums map[int64][]string) *table {
 	r0 := raws[0]
 	t := &table{name: r0.rel, qname: pgx.Identifier{c.set.schema, r0.rel}.Sanitize(), view: r0.kind == "v" || r0.kind == "m",
-		byName: map[string]int{}, updatedAt: -1, softDelete: -1, version: -1, constraint: map[string]string{}}
+		byName: map[string]int{}, updatedAt: -1, softDelete: -1, version: -1, constraint: map[string]string{},
+		triggers: r0.triggers}
 	unique := map[string]bool{}
 	for _, k := range keys {
 		switch {
@@ -277,6 +290,10 @@ func (c *Conn) buildTable(raws []rawColumn, keys []keyInfo, enums map[int64][]st
 		col.list = col.field.Type == sdk.TypeStringList
 		col.generated = r.generated != "" || r.identity != ""
 		col.expr = "t." + col.ident
+		if r.typType == "b" && copyTypes[r.typName] {
+			col.copyType = r.typName
+		}
+		col.sequence, col.always = r.sequence, r.identity == "a"
 		switch {
 		case r.typType == "d" && (nativeTypes[r.baseName] || r.baseType == "e"):
 			col.expr += "::" + r.domainBase // results carry the domain's own type id otherwise

@@ -30,7 +30,7 @@ func (c *Conn) Write(ctx context.Context, req sdk.WriteRequest) ([]sdk.WriteResu
 		return nil, sdk.Errorf(sdk.CategoryPermanent, "%s is read-only (a view, or a table with a composite primary key)", t.name)
 	}
 	w := &writer{t: t, req: req, res: make([]sdk.WriteResult, len(req.Ops)), params: make([][]*string, len(req.Ops)),
-		formats: c.resultFormats}
+		formats: c.resultFormats, schema: c.set.schema}
 	known := make([]string, 0, len(req.Fields))
 	for _, f := range req.Fields {
 		if i, ok := t.byName[f]; ok && i != t.softDelete {
@@ -79,6 +79,7 @@ type writer struct {
 	reportValues bool
 	tx           pgx.Tx
 	formats      map[uint32]int16
+	schema       string
 }
 
 // prepare checks op i against the table and renders its parameters.
@@ -150,7 +151,7 @@ func (w *writer) run(ctx context.Context) error {
 				}
 				j++
 			}
-			if err := w.creates(ctx, run); err != nil {
+			if err := w.creates(ctx, run, true); err != nil {
 				return err
 			}
 		} else {
@@ -178,11 +179,16 @@ func isOpError(err error) bool {
 
 // creates inserts the ops of run (same fields) with one statement; on a
 // statement error it bisects under savepoints to find the ops at fault.
-func (w *writer) creates(ctx context.Context, run []int) error {
+func (w *writer) creates(ctx context.Context, run []int, tryCopy bool) error {
 	if _, err := w.tx.Exec(ctx, "SAVEPOINT ds_create"); err != nil {
 		return err
 	}
-	err := w.insert(ctx, run)
+	var err error
+	if p, ok := w.planCopy(w.req.Ops[run[0]].Fields, len(run)); ok && tryCopy {
+		err = w.copyInsert(ctx, run, p)
+	} else {
+		err = w.insert(ctx, run)
+	}
 	if err == nil {
 		_, err = w.tx.Exec(ctx, "RELEASE SAVEPOINT ds_create")
 		return err
@@ -199,15 +205,18 @@ func (w *writer) creates(ctx context.Context, run []int) error {
 	for _, i := range run {
 		w.res[i].ID, w.res[i].Version, w.res[i].Values = "", "", nil
 	}
+	if tryCopy {
+		return w.creates(ctx, run, false) // the INSERT path finds the ops at fault
+	}
 	if len(run) == 1 {
 		w.res[run[0]].Err = mapWriteError(w.t, err)
 		return nil
 	}
 	half := len(run) / 2
-	if err := w.creates(ctx, run[:half]); err != nil {
+	if err := w.creates(ctx, run[:half], false); err != nil {
 		return err
 	}
-	return w.creates(ctx, run[half:])
+	return w.creates(ctx, run[half:], false)
 }
 
 // insert runs INSERT ... SELECT FROM unnest($1::text[], ...) WITH ORDINALITY
