@@ -292,6 +292,18 @@ func TestRadicale(t *testing.T) {
 		}
 	})
 
+	t.Run("OtherUsersBookIsForbidden", func(t *testing.T) {
+		cfg := sdk.Config{Settings: map[string]string{"url": env.URL, "username": env.User, "addressbook": env.AddressBook2},
+			Secrets: map[string]string{"password": env.Password}}
+		conn, err := New().Open(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Check(ctx); sdk.CategoryOf(err) != sdk.CategoryForbidden {
+			t.Errorf("check of another user's address book: %v, want forbidden", err)
+		}
+	})
+
 	t.Run("Unreachable", func(t *testing.T) {
 		cfg := sdk.Config{Settings: map[string]string{"url": "http://127.0.0.1:1/", "username": "x"},
 			Secrets: map[string]string{"password": "y"}}

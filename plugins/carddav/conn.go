@@ -122,8 +122,11 @@ func (c *conn) addressBook(ctx context.Context) (string, error) {
 func (c *conn) isAddressBook(ctx context.Context, path string) (bool, error) {
 	ms, err := c.dav.xmlRequest(ctx, "PROPFIND", path, "0", `<?xml version="1.0" encoding="utf-8"?>
 <D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/></D:prop></D:propfind>`)
-	if httpStatus(err) == http.StatusNotFound || httpStatus(err) == http.StatusForbidden {
+	switch httpStatus(err) {
+	case http.StatusNotFound:
 		return false, nil
+	case http.StatusForbidden:
+		return false, sdk.Errorf(sdk.CategoryForbidden, "%s may not read %s on %s", c.dav.username, path, c.dav.base.Host)
 	}
 	if err != nil {
 		return false, categorize(err, "find address book "+path)
