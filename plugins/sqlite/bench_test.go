@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -77,3 +79,33 @@ type countSink struct{ n int }
 
 func (s *countSink) Records(recs []sdk.Record) error { s.n += len(recs); return nil }
 func (s *countSink) Checkpoint(string) error         { return nil }
+
+// BenchmarkCreatePlugin measures creates through the real binary over
+// go-plugin, in requests of 5000 records (the SDK cuts wire batches).
+func BenchmarkCreatePlugin(b *testing.B) {
+	bin := filepath.Join(b.TempDir(), "datasync-connector-sqlite")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		b.Fatalf("build plugin: %v\n%s", err, out)
+	}
+	rc, kill, err := sdk.LaunchPlugin(context.Background(), bin, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer kill()
+	conn, err := rc.Open(context.Background(), sdk.Config{Settings: map[string]string{settingPath: newDB(b, benchDDL)}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const batch = 5000
+	ops := benchOps(0, batch)
+	b.ResetTimer()
+	n := 0
+	for b.Loop() {
+		res, err := conn.Write(context.Background(), sdk.WriteRequest{Object: "contacts", Fields: benchFields, Ops: ops})
+		if err != nil || res[0].Err != nil {
+			b.Fatal(err, res[0].Err)
+		}
+		n += batch
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "rows/s")
+}
