@@ -1,0 +1,5 @@
+package main
+
+import "github.com/datasync-io/datasync/sdk"
+
+func main() { sdk.Serve(New()) }
