@@ -286,3 +286,19 @@ func TestCheckConstraint(t *testing.T) {
 		t.Errorf("an integer into a STRICT TEXT column: %+v, want stored as text \"7\"", res[1])
 	}
 }
+
+// TestOddNames: table and column names needing quotes work everywhere.
+func TestOddNames(t *testing.T) {
+	c := openConn(t, newDB(t, `CREATE TABLE "odd ""t"" name" ("first name" TEXT UNIQUE, "select" INTEGER, updated_at TEXT)`))
+	const table = `odd "t" name`
+	r := writeOK(t, c, table, conformance.CreateOp(map[string]sdk.Value{"first name": sdk.String("Ann"), "select": sdk.Int(1)}))[0]
+	writeOK(t, c, table, conformance.UpdateOp(r.ID, r.Version, map[string]sdk.Value{"select": sdk.Int(2)}))
+	recs, err := c.Lookup(context.Background(), sdk.LookupRequest{Object: table, Field: "first name", Values: []sdk.Value{sdk.String("Ann")}, Fields: []string{"select"}})
+	if err != nil || len(recs) != 1 || !recs[0].Values[0].Equal(sdk.Int(2)) {
+		t.Errorf("lookup: %v, %v", recs, err)
+	}
+	col := readAll(t, c, table, "", "first name", "select")
+	if len(col.All) != 1 || col.Cursor == "" {
+		t.Errorf("read: %+v", col)
+	}
+}
