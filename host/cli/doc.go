@@ -14,12 +14,18 @@
 //     $home/state.db, created on first use; the caller closes it.
 //   - e.plugins() *pluginhost.Manager: install/list/launch plugins.
 //   - e.openConnection(ctx, name) (sdk.Conn, sdk.Description, func(), error):
-//     the named connection, its plugin launched (checksum-verified) and its
-//     secrets decrypted; call the func to close the connection and stop the
-//     plugin. Errors of a crashed plugin are *pluginhost.CrashError.
-//   - e.checkAccount(ctx, c, conn) (sdk.Account, error): runs Check and
-//     refuses a connection whose account fingerprint changed since it was
-//     added (*accountChangedError, which says how to confirm).
+//     the named connection, its plugin launched (checksum-verified, highest
+//     installed version), its secrets decrypted, and Check run: a failure
+//     is one connection-level error ("connection crm: authentication
+//     failed: ...", or *accountChangedError when it reaches another account
+//     than when it was added) and is recorded as the connection's status.
+//     Call the func to close the connection and stop the plugin. Errors of
+//     a crashed plugin are *pluginhost.CrashError ("plugin X crashed: ...");
+//     call openConnection again to restart it.
+//   - e.launchConnection(ctx, c store.Connection) (*liveConn, error): the
+//     same without Check (liveConn: conn, desc, cfg, close).
+//   - e.checkAccount(ctx, c, lc) (sdk.Account, error): Check plus the
+//     fingerprint comparison; statusOf(err) names a failure for the store.
 //   - e.printJSON(v): indented JSON on stdout, for --json.
 //   - e.newTable("NAME", "STATE", ...) then t.row(cells...) and t.flush():
 //     an aligned text table on stdout.

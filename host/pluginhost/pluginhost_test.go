@@ -544,3 +544,21 @@ func TestNoOrphanWhenHostIsKilled(t *testing.T) {
 		t.Fatalf("plugin %d outlived its SIGKILLed host", pid)
 	}
 }
+
+func TestCrashAtStart(t *testing.T) {
+	ctx := context.Background()
+	m := pluginhost.New(t.TempDir(), nil)
+	if _, err := m.Install(ctx, bins.tiny); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TINY_PANIC_AT_START", "1")
+	p, err := m.Launch(ctx, "tiny")
+	if err == nil {
+		p.Close()
+		t.Fatal("a plugin panicking at start was launched")
+	}
+	var ce *pluginhost.CrashError
+	if !errors.As(err, &ce) || !strings.HasPrefix(err.Error(), "plugin tiny crashed: panic: tiny: cannot start: TINY_PANIC_AT_START is set") {
+		t.Fatalf("error = %T %q", err, err)
+	}
+}

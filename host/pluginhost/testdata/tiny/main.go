@@ -21,7 +21,12 @@ var (
 	version = "1.0.0"
 )
 
-func main() { sdk.Serve(connector{}) }
+func main() {
+	if os.Getenv("TINY_PANIC_AT_START") != "" {
+		panic("tiny: cannot start: TINY_PANIC_AT_START is set")
+	}
+	sdk.Serve(connector{})
+}
 
 type connector struct{}
 
