@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -14,6 +15,7 @@ type pool struct {
 	cfg  *pgx.ConnConfig
 	sem  chan struct{} // one token per open-or-opening connection in use
 	idle chan *pgx.Conn
+	shut atomic.Bool // closed: released connections are closed, not kept
 }
 
 func newPool(cfg *pgx.ConnConfig, size int) *pool {
@@ -50,7 +52,7 @@ func (p *pool) acquire(ctx context.Context) (*pgx.Conn, error) {
 // closed instead of reused.
 func (p *pool) release(c *pgx.Conn) {
 	defer func() { <-p.sem }()
-	if c.IsClosed() || c.PgConn().TxStatus() != 'I' {
+	if c.IsClosed() || c.PgConn().TxStatus() != 'I' || p.shut.Load() {
 		_ = c.Close(context.Background())
 		return
 	}
@@ -63,6 +65,7 @@ func (p *pool) release(c *pgx.Conn) {
 
 // close closes the idle connections; busy ones close on release.
 func (p *pool) close() error {
+	p.shut.Store(true)
 	var first error
 	for {
 		select {

@@ -139,4 +139,16 @@ func TestSchemaMapping(t *testing.T) {
 	if err == nil || sdk.CategoryOf(err) != sdk.CategoryPermanent {
 		t.Errorf("write to composite-key table: %v %v, want a permanent error", res, err)
 	}
+
+	// A composite key with an updated-at column reads incrementally, keyset on all key columns.
+	d.exec(t, `CREATE TABLE pairs2 (a int, b text, v text, updated_at timestamptz NOT NULL DEFAULT '2025-01-01', PRIMARY KEY (a, b))`,
+		`INSERT INTO pairs2 (a, b, v) VALUES (1, 'b', 'x'), (2, 'a', 'y')`)
+	full := read(t, c, "pairs2", "", "v")
+	if len(full.recs) != 2 || full.cursor == "" {
+		t.Fatalf("pairs2 full read: %v, cursor %q", ids(full.recs), full.cursor)
+	}
+	d.exec(t, `INSERT INTO pairs2 (a, b, v) VALUES (2, 'b', 'z')`)
+	if inc := read(t, c, "pairs2", full.cursor, "v"); !slices.Equal(ids(inc.recs), []string{"2/b"}) {
+		t.Errorf("pairs2 incremental read: %v, want [2/b]", ids(inc.recs))
+	}
 }
