@@ -126,7 +126,7 @@ func (s *Server) batchCreate(w http.ResponseWriter, r *http.Request) {
 	if o == nil {
 		return
 	}
-	multi := true
+	multi := !s.opts.NoMultiStatus
 	for _, in := range req.Inputs {
 		if in.ObjectWriteTraceID == "" {
 			multi = false

@@ -31,6 +31,10 @@ type Options struct {
 	PerTenSeconds   int // all requests, "TEN_SECONDLY_ROLLING"
 	SearchPerSecond int // search requests (HubSpot: 5 per second per token)
 
+	// NoMultiStatus ignores objectWriteTraceId on batch create, so one bad
+	// input fails the whole batch (HubSpot's behaviour without trace ids).
+	NoMultiStatus bool
+
 	// Now is the server's clock; default time.Now.
 	Now func() time.Time
 	// CustomObjects are extra object types, served by /crm/v3/schemas.
@@ -134,6 +138,9 @@ func (s *Server) Start(t interface{ Cleanup(func()) }) string {
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
+
+// SearchWindow is how far search paging may go.
+func (s *Server) SearchWindow() int { return s.opts.SearchWindow }
 
 // Stats returns a copy of the counters.
 func (s *Server) Stats() Stats {
