@@ -23,7 +23,7 @@ const (
 const genTimeLayout = "20060102150405Z0700"
 
 // cursor is where an incremental read resumes: entries modified at or after
-// TS, but for those at exactly TS already seen ("DN#entryCSN"): timestamps
+// TS, but for those already seen ("id#modifyTimestamp#entryCSN"): timestamps
 // have whole seconds, and a second may hold more changes after the read.
 type cursor struct {
 	TS   string   `json:"ts,omitempty"` // GeneralizedTime as the server gives it
@@ -231,33 +231,20 @@ func (c *conn) Read(ctx context.Context, req sdk.ReadRequest, sink sdk.RecordSin
 	if cur.TS != "" {
 		extra = "(" + attrModifyTS + ">=" + ldap.EscapeFilter(cur.TS) + ")"
 	}
-	next := cur
-	var nextTime time.Time
-	if cur.TS != "" {
-		nextTime, _ = parseGenTime(cur.TS)
-	}
+	win := window{keys: map[string]time.Time{}}
 	recs := make([]sdk.Record, 0, c.pageSize)
 	pages, err := c.search(ctx, c.baseFilter(o, extra), attrs, func(entries []*ldap.Entry) error {
 		recs = recs[:0]
 		for _, e := range entries {
 			ts := e.GetEqualFoldAttributeValue(attrModifyTS)
-			key := o.idOf(e) + "#" + e.GetEqualFoldAttributeValue(attrCSN)
-			if ts == cur.TS && seen[key] {
+			key := o.idOf(e) + "#" + ts + "#" + e.GetEqualFoldAttributeValue(attrCSN)
+			if t, err := parseGenTime(ts); err == nil {
+				win.add(key, t)
+			}
+			if seen[key] {
 				continue // read before, unchanged since
 			}
 			recs = append(recs, o.record(e, req.Fields))
-			t, err := parseGenTime(ts)
-			switch {
-			case err != nil:
-				// Without a timestamp the entry cannot move the cursor.
-			case t.After(nextTime):
-				nextTime, next = t, cursor{TS: ts, Seen: []string{key}}
-			case t.Equal(nextTime):
-				if next.TS == "" {
-					next.TS = ts
-				}
-				next.Seen = append(next.Seen, key)
-			}
 		}
 		if len(recs) == 0 {
 			return nil
@@ -268,9 +255,47 @@ func (c *conn) Read(ctx context.Context, req sdk.ReadRequest, sink sdk.RecordSin
 		return err
 	}
 	sdk.Logger(ctx).Debug("read", "object", o.typ.Name, "pages", pages, "since", cur.TS)
-	slices.Sort(next.Seen)
-	next.Seen = slices.Compact(next.Seen)
+	next := cur
+	if !win.max.IsZero() {
+		next = win.cursor()
+	}
 	return sink.Checkpoint(next.String())
+}
+
+// cursorLag is how far before the newest modifyTimestamp read the next read
+// starts again: a change committed a moment after a later one (concurrent
+// writers) still has a timestamp inside it. The entries read within it are
+// remembered (id, timestamp, entryCSN) and skipped unless changed.
+const cursorLag = time.Second
+
+// window keeps the entries of the last cursorLag before the newest
+// timestamp seen so far.
+type window struct {
+	max  time.Time
+	keys map[string]time.Time
+}
+
+func (w *window) add(key string, t time.Time) {
+	if t.After(w.max) {
+		w.max = t
+		for k, kt := range w.keys {
+			if kt.Before(w.max.Add(-cursorLag)) {
+				delete(w.keys, k)
+			}
+		}
+	}
+	if !t.Before(w.max.Add(-cursorLag)) {
+		w.keys[key] = t
+	}
+}
+
+func (w *window) cursor() cursor {
+	c := cursor{TS: w.max.Add(-cursorLag).UTC().Format("20060102150405Z")}
+	for k := range w.keys {
+		c.Seen = append(c.Seen, k)
+	}
+	slices.Sort(c.Seen)
+	return c
 }
 
 // Lookup searches for entries whose attribute equals one of the values

@@ -172,6 +172,23 @@ func TestCursor(t *testing.T) {
 	}
 }
 
+// The window keeps what falls within cursorLag of the newest timestamp,
+// whatever order entries come in.
+func TestWindow(t *testing.T) {
+	base := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+	w := window{keys: map[string]time.Time{}}
+	for _, e := range []struct {
+		key string
+		sec int
+	}{{"a", 0}, {"b", 10}, {"c", 9}, {"d", 3}, {"e", 10}, {"f", 11}} {
+		w.add(e.key, base.Add(time.Duration(e.sec)*time.Second))
+	}
+	c := w.cursor()
+	if c.TS != "20240102030415Z" || !slices.Equal(c.Seen, []string{"b", "e", "f"}) {
+		t.Errorf("cursor %+v, want ts 20240102030415Z (newest minus 1s) and b, e, f", c)
+	}
+}
+
 func TestParentOfAndRDN(t *testing.T) {
 	if got := parentOf(`cn=Doe\, John,ou=people,dc=x`); got != ",ou=people,dc=x" {
 		t.Errorf("parentOf = %q", got)
