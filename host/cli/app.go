@@ -12,7 +12,6 @@ import (
 	"syscall"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/go-plugin"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 )
@@ -46,13 +45,13 @@ Run "datasync COMMAND --help" for a command's options and examples.`
 func Run(ctx context.Context, args []string) int {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	defer plugin.CleanupClients()
 	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr,
 		interactive: func() bool { return term.IsTerminal(int(os.Stdin.Fd())) }}
 	return e.run(ctx, args)
 }
 
 func (e *env) run(ctx context.Context, args []string) int {
+	defer e.shutdown()
 	app := e.app()
 	err := app.RunContext(ctx, reorderArgs(app, args))
 	if err == nil {

@@ -49,6 +49,13 @@ func (e *env) plugins() *pluginhost.Manager {
 	return e.mgr
 }
 
+// shutdown stops every plugin the commands launched and did not stop.
+func (e *env) shutdown() {
+	if e.mgr != nil {
+		e.mgr.Shutdown()
+	}
+}
+
 // secretBox returns the box of the master key.
 func (e *env) secretBox() (*secrets.Box, error) {
 	if err := os.MkdirAll(e.home, 0o700); err != nil {

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -46,6 +47,9 @@ type Manager struct {
 	dir string
 	log hclog.Logger
 	now func() time.Time
+
+	mu      sync.Mutex
+	running map[*Plugin]struct{} // launched and not yet closed, for Shutdown
 }
 
 // New returns the manager of $home/plugins. Plugins' log lines go to logger,
@@ -54,7 +58,38 @@ func New(home string, logger hclog.Logger) *Manager {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
-	return &Manager{dir: filepath.Join(home, Dir), log: logger, now: time.Now}
+	return &Manager{dir: filepath.Join(home, Dir), log: logger, now: time.Now, running: map[*Plugin]struct{}{}}
+}
+
+// Shutdown stops every plugin launched by m and not yet closed; call it
+// before the host exits (on Linux the kernel also kills them if the host
+// dies without it).
+func (m *Manager) Shutdown() {
+	m.mu.Lock()
+	ps := make([]*Plugin, 0, len(m.running))
+	for p := range m.running {
+		ps = append(ps, p)
+	}
+	m.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, p := range ps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.Close()
+		}()
+	}
+	wg.Wait()
+}
+
+func (m *Manager) track(p *Plugin, running bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if running {
+		m.running[p] = struct{}{}
+	} else {
+		delete(m.running, p)
+	}
 }
 
 // Dir returns the plugins directory.

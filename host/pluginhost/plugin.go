@@ -29,6 +29,7 @@ var hiddenEnv = []string{"DATASYNC_MASTER_KEY"}
 // from it and from the connections it opens become *CrashError when the
 // process died. Close it when done; after a crash, Launch again to restart.
 type Plugin struct {
+	m      *Manager
 	man    Manifest
 	client *plugin.Client
 	cmd    *exec.Cmd
@@ -49,7 +50,8 @@ func (m *Manager) clientConfig(bin, sum string, out *capture) (*plugin.ClientCon
 	}
 	cfg := sdk.ClientConfig(bin, m.log)
 	cfg.SecureConfig = &plugin.SecureConfig{Checksum: want, Hash: sha256.New()}
-	cfg.Managed = true
+	// Not go-plugin's Managed: its list of clients only grows, which a
+	// daemon restarting plugins cannot afford; Manager.Shutdown does it.
 	cfg.Stderr = out
 	// ClientConfig's Cmd.Env already holds the environment plus the log
 	// level; go-plugin appending os.Environ again would let a stale
@@ -109,7 +111,8 @@ func (m *Manager) Launch(ctx context.Context, ref string) (*Plugin, error) {
 		}
 		return nil, fmt.Errorf("launch plugin %s %s: %s", man.Name, man.Version, firstLine(err.Error()))
 	}
-	p := &Plugin{man: man, client: client, cmd: cfg.Cmd, rc: rc, out: out}
+	p := &Plugin{m: m, man: man, client: client, cmd: cfg.Cmd, rc: rc, out: out}
+	m.track(p, true)
 	m.log.Debug("plugin started", "plugin", man.Name, "version", man.Version, "pid", p.Pid())
 	return p, nil
 }
@@ -133,7 +136,12 @@ func (p *Plugin) Pid() int {
 func (p *Plugin) Exited() bool { return p.client.Exited() }
 
 // Close stops the plugin (gracefully, then by kill) and waits for it.
-func (p *Plugin) Close() { p.once.Do(p.client.Kill) }
+func (p *Plugin) Close() {
+	p.once.Do(func() {
+		p.client.Kill()
+		p.m.track(p, false)
+	})
+}
 
 // Err returns err, or a *CrashError wrapping it when the plugin process has
 // died: a call cut off by a crash fails with a transport error first and the

@@ -562,3 +562,27 @@ func TestCrashAtStart(t *testing.T) {
 		t.Fatalf("error = %T %q", err, err)
 	}
 }
+
+func TestShutdownStopsRunningPlugins(t *testing.T) {
+	ctx := context.Background()
+	m := pluginhost.New(t.TempDir(), nil)
+	if _, err := m.Install(ctx, bins.tiny); err != nil {
+		t.Fatal(err)
+	}
+	var ps []*pluginhost.Plugin
+	for range 3 {
+		p, err := m.Launch(ctx, "tiny")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	ps[0].Close() // already closed: Shutdown must cope
+	m.Shutdown()
+	for _, p := range ps {
+		if !p.Exited() || !waitGone(p.Pid(), 5*time.Second) {
+			t.Fatalf("plugin %d still running after Shutdown", p.Pid())
+		}
+	}
+	m.Shutdown() // nothing left: a no-op
+}
