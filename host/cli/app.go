@@ -45,6 +45,12 @@ Run "datasync COMMAND --help" for a command's options and examples.`
 func Run(ctx context.Context, args []string) int {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// After the first signal a second one kills the process outright
+		// (plugins die with it: they get SIGKILL from the kernel).
+		<-ctx.Done()
+		stop()
+	}()
 	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr,
 		interactive: func() bool { return term.IsTerminal(int(os.Stdin.Fd())) }}
 	return e.run(ctx, args)
