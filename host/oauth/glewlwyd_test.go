@@ -334,7 +334,7 @@ func TestGlewlwyd(t *testing.T) {
 		cfg, tok := authorizeLoopback(t, env)
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		revoke(t, ctx, env, cfg, tok.RefreshToken)
+		revoke(t, ctx, env, cfg, tok.RefreshToken, "refresh_token")
 		ct := &countingTransport{}
 		sv := &saves{}
 		expired := *tok
@@ -488,6 +488,8 @@ func TestGlewlwyd(t *testing.T) {
 		}
 	})
 
+	t.Run("ConnRefreshesOnAuthError", func(t *testing.T) { testConn(t, env) })
+
 	t.Run("DeviceGrant", func(t *testing.T) {
 		client := testsvc.CreateClient(t, env)
 		cfg := glewlwydConfig(t, env, client, nil)
@@ -572,9 +574,9 @@ func concurrently(t *testing.T, n int, f func() (*oauth2.Token, error)) []*oauth
 }
 
 // revoke revokes a token at Glewlwyd's RFC 7009 endpoint as the client.
-func revoke(t *testing.T, ctx context.Context, env testsvc.GlewlwydEnv, cfg *Config, token string) {
+func revoke(t *testing.T, ctx context.Context, env testsvc.GlewlwydEnv, cfg *Config, token, hint string) {
 	t.Helper()
-	form := url.Values{"token": {token}, "token_type_hint": {"refresh_token"}}
+	form := url.Values{"token": {token}, "token_type_hint": {hint}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, env.RevokeURL, strings.NewReader(form.Encode()))
 	if err != nil {
 		t.Fatal(err)
