@@ -38,11 +38,16 @@ type errorDetail struct {
 // send makes one call through the shared client. in is JSON-encoded when
 // not nil. The response comes back whatever its status.
 func (c *conn) send(ctx context.Context, method, path string, query url.Values, in any, idempotent bool, extra webapi.Limiter) (*webapi.Response, error) {
+	return c.sendAttempts(ctx, method, path, query, in, idempotent, extra, 0)
+}
+
+// sendAttempts is send with a bound on attempts (0: the client's).
+func (c *conn) sendAttempts(ctx context.Context, method, path string, query url.Values, in any, idempotent bool, extra webapi.Limiter, attempts int) (*webapi.Response, error) {
 	u := c.base + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
-	req := &webapi.Request{Method: method, URL: u, Idempotent: idempotent, Limiter: extra,
+	req := &webapi.Request{Method: method, URL: u, Idempotent: idempotent, Limiter: extra, Attempts: attempts,
 		Header: http.Header{"Accept": {"application/json"}}}
 	if in != nil {
 		body, err := json.Marshal(in)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -145,8 +146,13 @@ func (c *conn) Check(ctx context.Context) (sdk.Account, error) {
 		UIDomain            string `json:"uiDomain"`
 		DataHostingLocation string `json:"dataHostingLocation"`
 	}
-	if _, err := c.getJSON(ctx, "/account-info/v3/details", nil, &info); err != nil {
-		return sdk.Account{}, err
+	// Two attempts: an admin is waiting, and a dead host should say so soon.
+	resp, err := c.sendAttempts(ctx, http.MethodGet, "/account-info/v3/details", nil, nil, true, nil, 2)
+	if err == nil {
+		err = decode(resp, &info)
+	}
+	if err != nil {
+		return sdk.Account{}, fmt.Errorf("check: %w", err)
 	}
 	if info.PortalID == 0 {
 		return sdk.Account{}, sdk.Errorf(sdk.CategoryPermanent, "account info without a portalId")

@@ -43,6 +43,7 @@ type Request struct {
 	Body       []byte
 	Idempotent bool    // safe to resend after a 5xx or a network error
 	Limiter    Limiter // buckets for this request on top of Client.Limiter (e.g. search)
+	Attempts   int     // overrides Client.MaxAttempts when > 0 (1: no retry, e.g. a check an admin waits for)
 }
 
 // Response is a response read whole.
@@ -99,6 +100,9 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 	hc := c.HTTP
 	if hc == nil {
 		hc = http.DefaultClient
+	}
+	if req.Attempts > 0 {
+		attempts = req.Attempts
 	}
 	var lastErr *sdk.Error
 	for attempt := 0; attempt < attempts; attempt++ {

@@ -336,3 +336,12 @@ func TestDoPausesSharedLimiter(t *testing.T) {
 		t.Errorf("paused bucket waits %v, want 1s", w)
 	}
 }
+
+func TestDoAttemptsOverride(t *testing.T) {
+	srv, calls := script(t, []int{503, 503, 503}, "")
+	clk := newFakeClock()
+	_, err := newClient(clk).Do(context.Background(), &Request{Method: "GET", URL: srv.URL, Idempotent: true, Attempts: 2})
+	if sdk.CategoryOf(err) != sdk.CategoryTransient || calls.Load() != 2 {
+		t.Errorf("Attempts 2: %v after %d calls", err, calls.Load())
+	}
+}
