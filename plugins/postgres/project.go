@@ -114,7 +114,6 @@ func (p *projection) scan(rows pgx.Rows, rec *sdk.Record, vals []sdk.Value, key 
 	rec.Deleted = false
 	if p.hasDel {
 		rec.Deleted = len(raw[pos]) == 1 && raw[pos][0] != 0 && raw[pos][0] != 'f'
-		pos++
 	}
 	if rec.Deleted {
 		rec.Values = nil
