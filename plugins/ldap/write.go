@@ -34,12 +34,21 @@ func (c *conn) Write(ctx context.Context, req sdk.WriteRequest) ([]sdk.WriteResu
 		}()
 	}
 	wg.Wait()
-	// Losing the server or the credentials fails the batch: the host pauses
-	// or retries rather than report every record.
+	// Losing the server or the credentials before anything was applied
+	// fails the batch: the host pauses or retries rather than report every
+	// record. Once an op went through, the results say which did (a batch
+	// error would claim none did).
+	var fatal *sdk.Error
 	for _, r := range results {
-		if r.Err != nil && (r.Err.Category == sdk.CategoryAuth || r.Err.Category == sdk.CategoryUnreachable) {
-			return nil, r.Err
+		if r.Err == nil {
+			return results, nil
 		}
+		if r.Err.Category == sdk.CategoryAuth || r.Err.Category == sdk.CategoryUnreachable {
+			fatal = r.Err
+		}
+	}
+	if fatal != nil {
+		return nil, fatal
 	}
 	return results, nil
 }
