@@ -84,30 +84,44 @@ func TestRateLimitedRunLosesNothing(t *testing.T) {
 }
 
 // TestServerErrorsRetried: 5xx answers are retried where resending is safe
-// (reads, updates, archives) and not for creates, which fail transient
-// without creating anything — resending them later creates each once.
+// (reads, updates, archives); creates are not resent as creates: contacts
+// go again as upserts by email, others fail transient — never a duplicate.
 func TestServerErrorsRetried(t *testing.T) {
 	ctx := context.Background()
 	srv, c := open(t, hubspottest.Options{})
 	c.(*conn).api.BaseDelay = 20 * time.Millisecond // keep the backoffs short
 	start := readAll(t, c, "contacts", "", "email")
 
+	// A create refused with a 503 (nothing done) and one whose answer was
+	// lost (done): both come back as one record each, resent as upserts by email.
 	srv.Fail("POST", "/batch/create", 503, 1)
-	ops := []sdk.Op{createOp("s1@example.com"), createOp("s2@example.com")}
-	res := write(t, c, "contacts", ops...)
+	first := write(t, c, "contacts", createOp("s1@example.com", "firstname", sdk.String("One")))
+	srv.FailAfter("POST", "/batch/create", 502, 1)
+	second := write(t, c, "contacts", createOp("s2@example.com", "firstname", sdk.String("Two")))
+	res := []sdk.WriteResult{first[0], second[0]}
 	for i, r := range res {
-		if r.Err == nil || r.Err.Category != sdk.CategoryTransient {
-			t.Errorf("create %d during a 503: %+v, want a transient error", i, r)
+		if r.Err != nil || r.ID == "" {
+			t.Fatalf("create %d through a 5xx: %+v", i, r)
 		}
 	}
-	if n := srv.Count("contacts"); n != 0 {
-		t.Fatalf("a refused create left %d records", n)
+	if n, st := srv.Count("contacts"), srv.Stats(); n != 2 || st.Created != 2 {
+		t.Fatalf("after two creates through 5xx answers the server holds %d contacts (created %d), want 2", n, st.Created)
 	}
-	res = write(t, c, "contacts", ops...)
-	for i, r := range res {
-		if r.Err != nil {
-			t.Fatalf("create %d again: %v", i, r.Err)
-		}
+	if st := srv.Stats(); st.ByRoute["POST /crm/v3/objects/contacts/batch/upsert"] != 2 {
+		t.Errorf("%d upserts, want 2", st.ByRoute["POST /crm/v3/objects/contacts/batch/upsert"])
+	}
+	// Companies have no email to upsert by: a 503 fails the create as
+	// transient, nothing is created, and sending it again creates it once.
+	srv.Fail("POST", "/batch/create", 503, 1)
+	company := conformance.CreateOp(map[string]sdk.Value{"name": sdk.String("Acme")})
+	if r := write(t, c, "companies", company)[0]; r.Err == nil || r.Err.Category != sdk.CategoryTransient {
+		t.Errorf("company create during a 503: %+v, want transient", r)
+	}
+	if n := srv.Count("companies"); n != 0 {
+		t.Fatalf("a refused create left %d companies", n)
+	}
+	if r := write(t, c, "companies", company)[0]; r.Err != nil || srv.Count("companies") != 1 {
+		t.Fatalf("company create again: %v; %d companies", r.Err, srv.Count("companies"))
 	}
 	srv.Fail("POST", "/batch/read", 502, 1)
 	srv.Fail("POST", "/batch/update", 503, 2)
@@ -128,8 +142,8 @@ func TestServerErrorsRetried(t *testing.T) {
 			t.Fatalf("delete through a 503: %v", r.Err)
 		}
 	}
-	if n, st := srv.Count("contacts"), srv.Stats(); n != 1 || st.Created != 2 || st.Injected != 8 {
-		t.Errorf("server holds %d contacts, created %d, answered %d injected failures; want 1, 2, 8", n, st.Created, st.Injected)
+	if n, st := srv.Count("contacts"), srv.Stats(); n != 1 || st.Created != 3 || st.Injected != 10 {
+		t.Errorf("server holds %d contacts, created %d, answered %d injected failures; want 1, 3, 10", n, st.Created, st.Injected)
 	}
 	// Persistent failure: retries are bounded and the error says transient.
 	srv.Fail("POST", "/search", 503, 100)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/datasync-io/datasync/sdk"
@@ -17,6 +18,7 @@ const batchLimit = 100
 
 type batchInput struct {
 	ID                 string            `json:"id,omitempty"`
+	IDProperty         string            `json:"idProperty,omitempty"`
 	Properties         map[string]string `json:"properties,omitempty"`
 	ObjectWriteTraceID string            `json:"objectWriteTraceId,omitempty"`
 }
@@ -51,7 +53,9 @@ type writer struct {
 // itself. Creates carry an objectWriteTraceId each, which asks HubSpot for
 // per-input errors (207) instead. Creates are not resent after a 5xx or a
 // lost connection (the record may exist): they fail transient for the host
-// to resolve by lookup.
+// to resolve by lookup — except contacts with an email, which are resent
+// as an upsert by email: created if the first attempt did not happen,
+// matched (not duplicated) if it did.
 func (c *conn) Write(ctx context.Context, req sdk.WriteRequest) ([]sdk.WriteResult, error) {
 	m, err := c.meta(ctx, req.Object, false)
 	if err != nil {
@@ -235,6 +239,18 @@ func (w *writer) create(ctx context.Context, idx []int) {
 		in.Inputs = append(in.Inputs, batchInput{Properties: w.props[i], ObjectWriteTraceID: strconv.Itoa(i)})
 	}
 	resp, err := w.c.send(ctx, http.MethodPost, "/crm/v3/objects/"+w.m.path+"/batch/create", nil, in, false, nil)
+	if cat := sdk.CategoryOf(err); cat == sdk.CategoryUnreachable || (err == nil && resp.Status >= 500) {
+		// The creates may or may not have happened.
+		if err == nil {
+			err = responseError(resp)
+		}
+		byEmail, rest := w.upsertable(idx)
+		w.failAll(rest, err)
+		for _, chunk := range chunks(byEmail) {
+			w.upsert(ctx, chunk)
+		}
+		return
+	}
 	if err != nil {
 		w.failAll(idx, err)
 		return
@@ -279,6 +295,72 @@ func (w *writer) create(ctx context.Context, idx []int) {
 	for _, i := range idx {
 		if !done[i] {
 			w.res[i].Err = sdk.Errorf(sdk.CategoryTransient, "batch create answered without a result for this record")
+		}
+	}
+}
+
+// upsertProperty is what creates are resent by after an ambiguous failure.
+const upsertProperty = "email"
+
+// upsertable splits creates into those that can be resent as an upsert by
+// email (contacts carrying one) and the rest.
+func (w *writer) upsertable(idx []int) (byEmail, rest []int) {
+	f, ok := w.m.fields[upsertProperty]
+	if !ok || !f.Unique || f.ReadOnly {
+		return nil, idx
+	}
+	for _, i := range idx {
+		if w.props[i][upsertProperty] != "" {
+			byEmail = append(byEmail, i)
+		} else {
+			rest = append(rest, i)
+		}
+	}
+	return byEmail, rest
+}
+
+// upsert resends creates as POST …/batch/upsert with idProperty email.
+func (w *writer) upsert(ctx context.Context, idx []int) {
+	in := struct {
+		Inputs []batchInput `json:"inputs"`
+	}{}
+	byEmail := map[string][]int{}
+	for _, i := range idx {
+		email := strings.ToLower(w.props[i][upsertProperty])
+		byEmail[email] = append(byEmail[email], i)
+		in.Inputs = append(in.Inputs, batchInput{IDProperty: upsertProperty, ID: email, Properties: w.props[i]})
+	}
+	resp, err := w.c.send(ctx, http.MethodPost, "/crm/v3/objects/"+w.m.path+"/batch/upsert", nil, in, true, nil)
+	if err != nil {
+		w.failAll(idx, err)
+		return
+	}
+	if resp.Status >= 300 {
+		if wholeBatchRefused(resp) && len(idx) > 1 {
+			w.upsert(ctx, idx[:len(idx)/2])
+			w.upsert(ctx, idx[len(idx)/2:])
+			return
+		}
+		w.failAll(idx, responseError(resp))
+		return
+	}
+	var out batchResult
+	if err := json.Unmarshal(resp.Body, &out); err != nil {
+		w.failAll(idx, sdk.Errorf(sdk.CategoryTransient, "batch upsert: undecodable answer (HTTP %d): %v", resp.Status, err))
+		return
+	}
+	done := map[int]bool{}
+	for _, r := range out.Results {
+		if e := r.Properties[upsertProperty]; e != nil {
+			for _, i := range byEmail[strings.ToLower(*e)] {
+				w.succeed(i, r)
+				done[i] = true
+			}
+		}
+	}
+	for _, i := range idx {
+		if !done[i] {
+			w.res[i].Err = sdk.Errorf(sdk.CategoryTransient, "batch upsert answered without a result for this record")
 		}
 	}
 }

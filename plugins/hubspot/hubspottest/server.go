@@ -82,6 +82,7 @@ type Server struct {
 type fault struct {
 	method, pathSuffix string
 	status, left       int
+	after              bool // do the work, then answer status (a lost response)
 }
 
 // New returns a server with the standard objects and no records.
@@ -168,6 +169,14 @@ func (s *Server) Fail(method, pathSuffix string, status, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = append(s.faults, &fault{method: method, pathSuffix: pathSuffix, status: status, left: n})
+}
+
+// FailAfter makes the next n matching requests do their work and then
+// answer status, as when a response is lost after the server acted.
+func (s *Server) FailAfter(method, pathSuffix string, status, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, &fault{method: method, pathSuffix: pathSuffix, status: status, left: n, after: true})
 }
 
 // Count returns how many live (not archived) records object has.
@@ -268,7 +277,14 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /crm/v3/objects/{object}/batch/upsert", s.batchUpsert)
 	mux.HandleFunc("POST /crm/v3/objects/{object}/batch/archive", s.batchArchive)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.admit(w, r) {
+		ok, lose := s.admit(w, r)
+		if !ok {
+			return
+		}
+		if lose != 0 {
+			mux.ServeHTTP(httptest.NewRecorder(), r)
+			writeJSON(w, lose, errorBody{Status: "error", Message: "injected failure after the work was done",
+				CorrelationID: correlationID(), Category: "INTERNAL_ERROR"})
 			return
 		}
 		mux.ServeHTTP(w, r)
@@ -276,8 +292,9 @@ func (s *Server) Handler() http.Handler {
 }
 
 // admit counts the request and answers for auth, injected faults and rate
-// limits; false means it has answered.
-func (s *Server) admit(w http.ResponseWriter, r *http.Request) bool {
+// limits; false means it has answered. lose is the status to answer after
+// doing the work (0: answer normally).
+func (s *Server) admit(w http.ResponseWriter, r *http.Request) (ok bool, lose int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stats.Requests++
@@ -289,15 +306,20 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) bool {
 		}
 		writeJSON(w, http.StatusUnauthorized, errorBody{Status: "error", Message: msg, CorrelationID: correlationID(),
 			Category: "INVALID_AUTHENTICATION"})
-		return false
+		return false, 0
 	}
 	for _, f := range s.faults {
 		if f.left > 0 && r.Method == f.method && strings.HasSuffix(r.URL.Path, f.pathSuffix) {
 			f.left--
+			if f.after {
+				lose = f.status
+				s.stats.Injected++
+				break
+			}
 			s.stats.Injected++
 			writeJSON(w, f.status, errorBody{Status: "error", Message: "injected failure", CorrelationID: correlationID(),
 				Category: "INTERNAL_ERROR"})
-			return false
+			return false, 0
 		}
 	}
 	now := s.opts.Now()
@@ -334,7 +356,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) bool {
 			writeJSON(w, http.StatusTooManyRequests, map[string]any{"status": "error", "message": win.msg,
 				"errorType": "RATE_LIMIT", "correlationId": correlationID(), "policyName": win.policy,
 				"groupName": "publicapi"})
-			return false
+			return false, 0
 		}
 	}
 	// Only admitted requests count against the windows (HubSpot counts
@@ -347,7 +369,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) bool {
 		s.rateHeaders(w, s.opts.PerTenSeconds, s.opts.PerTenSeconds-len(s.hits), 10*time.Second)
 	}
 	s.stats.ByRoute[r.Method+" "+r.URL.Path]++
-	return true
+	return true, lose
 }
 
 func (s *Server) rateHeaders(w http.ResponseWriter, limit, remaining int, interval time.Duration) {
