@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -147,11 +146,7 @@ func (c *conn) Check(ctx context.Context) (sdk.Account, error) {
 	if err := c.db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table'`).Scan(&n); err != nil {
 		return sdk.Account{}, c.dbError("check", err)
 	}
-	id := c.path
-	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-		id = fmt.Sprintf("%s\x00%d:%d", c.path, sys.Dev, sys.Ino)
-	}
-	sum := sha256.Sum256([]byte("sqlite\x00" + id))
+	sum := sha256.Sum256([]byte("sqlite\x00" + c.path + "\x00" + fileIdentity(st)))
 	return sdk.Account{Fingerprint: hex.EncodeToString(sum[:16]), Label: "SQLite " + c.path}, nil
 }
 
