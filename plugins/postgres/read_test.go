@@ -185,3 +185,37 @@ func TestSoftDeleteTombstones(t *testing.T) {
 		t.Errorf("lookup after delete: %v, %v; want [2]", ids(got), err)
 	}
 }
+
+// TestTimestampWithoutZone: an updated-at column without time zone works as
+// UTC for stamping, cursors and values.
+func TestTimestampWithoutZone(t *testing.T) {
+	d := newTestDB(t)
+	d.exec(t, `CREATE TABLE items (id serial PRIMARY KEY, at timestamp, updated_at timestamp NOT NULL DEFAULT now())`)
+	c := d.open(t)
+	ctx := context.Background()
+	at := time.Date(2030, 12, 31, 23, 59, 58, 999999000, time.UTC)
+	before := time.Now().UTC().Add(-time.Minute)
+	res, err := c.Write(ctx, sdk.WriteRequest{Object: "items", Fields: []string{"at"}, Ops: []sdk.Op{
+		{Kind: sdk.OpCreate, Fields: []string{"at"}, Values: []sdk.Value{sdk.DateTime(at)}},
+		{Kind: sdk.OpCreate, Fields: []string{"at"}, Values: []sdk.Value{sdk.Null}}}})
+	if err != nil || res[0].Err != nil || res[1].Err != nil {
+		t.Fatalf("create: %+v %v", res, err)
+	}
+	if !res[0].Values[0].Time.Equal(at) || res[0].ModifiedAt.Before(before) || res[0].ModifiedAt.After(time.Now().Add(time.Minute)) {
+		t.Fatalf("created: at %v modified %v; want %v and about now (UTC)", res[0].Values[0], res[0].ModifiedAt, at)
+	}
+	full := read(t, c, "items", "", "at")
+	time.Sleep(2 * time.Millisecond)
+	u, err := c.Write(ctx, sdk.WriteRequest{Object: "items", Fields: []string{"at"}, Ops: []sdk.Op{
+		{Kind: sdk.OpUpdate, ID: res[1].ID, Fields: []string{"at"}, Values: []sdk.Value{sdk.DateTime(at)}}}})
+	if err != nil || u[0].Err != nil {
+		t.Fatalf("update: %+v %v", u, err)
+	}
+	inc := read(t, c, "items", full.cursor, "at")
+	if len(inc.recs) != 1 || inc.recs[0].ID != res[1].ID || !inc.recs[0].ModifiedAt.Equal(u[0].ModifiedAt) || !inc.recs[0].Values[0].Time.Equal(at) {
+		t.Fatalf("incremental read: %+v; want %s modified at %v", inc.recs, res[1].ID, u[0].ModifiedAt)
+	}
+	if again := read(t, c, "items", inc.cursor, "at"); len(again.recs) != 0 {
+		t.Errorf("read with nothing changed: %v", ids(again.recs))
+	}
+}
