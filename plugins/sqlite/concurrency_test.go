@@ -87,4 +87,3 @@ func TestIncrementalUnderConcurrentWrites(t *testing.T) {
 		}
 	}
 }
-
