@@ -490,6 +490,48 @@ func TestGlewlwyd(t *testing.T) {
 
 	t.Run("ConnRefreshesOnAuthError", func(t *testing.T) { testConn(t, env) })
 
+	t.Run("TwoHostsShareOneGrant", func(t *testing.T) {
+		// Two daemons sharing a store, each with its own Refresher for the connection. With
+		// the store's lock and load hooks the second adopts what the first stored.
+		cfg, tok := authorizeLoopback(t, env)
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		st := &sharedStore{tok: tok}
+		ct := &countingTransport{}
+		opts := RefresherOptions{HTTPClient: &http.Client{Transport: ct}, Lock: st.lock, Load: st.load}
+		a := NewRefresher("crm", cfg, tok, st.save, opts)
+		b := NewRefresher("crm", cfg, tok, st.save, opts)
+		ta, err := a.RefreshAfterAuthError(ctx, tok.AccessToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tb, err := b.RefreshAfterAuthError(ctx, tok.AccessToken)
+		if err != nil || tb.RefreshToken != ta.RefreshToken || ct.n.Load() != 1 {
+			t.Fatalf("second host: %v, same token %v, %d requests; want the first host's token, 1 request",
+				err, err == nil && tb.RefreshToken == ta.RefreshToken, ct.n.Load())
+		}
+		// Both hosts now refresh from the newest refresh token, one after the other.
+		if _, err := b.RefreshAfterAuthError(ctx, ta.AccessToken); err != nil {
+			t.Fatalf("host b refresh: %v", err)
+		}
+		if _, err := a.RefreshAfterAuthError(ctx, ta.AccessToken); err != nil || ct.n.Load() != 2 {
+			t.Fatalf("host a after b refreshed: %v, %d requests; want b's token adopted", err, ct.n.Load())
+		}
+
+		// Without the hooks the second host replays the rotated-out refresh token, and Glewlwyd
+		// revokes the grant: this is what the hooks prevent.
+		cfg2, tok2 := authorizeLoopback(t, env)
+		a2 := NewRefresher("crm", cfg2, tok2, (&saves{}).save, RefresherOptions{})
+		b2 := NewRefresher("crm", cfg2, tok2, (&saves{}).save, RefresherOptions{})
+		if _, err := a2.RefreshAfterAuthError(ctx, tok2.AccessToken); err != nil {
+			t.Fatal(err)
+		}
+		var re *ReauthRequiredError
+		if _, err := b2.RefreshAfterAuthError(ctx, tok2.AccessToken); !errors.As(err, &re) {
+			t.Errorf("a replay without the hooks: %v, want *ReauthRequiredError", err)
+		}
+	})
+
 	t.Run("DeviceGrant", func(t *testing.T) {
 		client := testsvc.CreateClient(t, env)
 		cfg := glewlwydConfig(t, env, client, nil)
@@ -534,6 +576,31 @@ func TestGlewlwyd(t *testing.T) {
 			t.Errorf("refresh of a device grant token: %v", err)
 		}
 	})
+}
+
+// sharedStore is the token row two hosts share, with its lease.
+type sharedStore struct {
+	lease sync.Mutex
+	mu    sync.Mutex
+	tok   *oauth2.Token
+}
+
+func (s *sharedStore) lock(context.Context) (func(), error) {
+	s.lease.Lock()
+	return s.lease.Unlock, nil
+}
+
+func (s *sharedStore) load(context.Context) (*oauth2.Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tok, nil
+}
+
+func (s *sharedStore) save(_ context.Context, tok *oauth2.Token) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tok = tok
+	return nil
 }
 
 // printedURL reads the flow's output up to the authorization URL it prints.

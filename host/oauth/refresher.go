@@ -22,6 +22,14 @@ type RefresherOptions struct {
 	Backoff    time.Duration    // first wait between tries, doubling; default 500 ms
 	Timeout    time.Duration    // bound on one refresh, all tries included; default 2 min
 	Now        func() time.Time // default time.Now
+
+	// For several hosts sharing one store (each with its own Refresher for the connection):
+	// Lock, if set, is held around each refresh (a lease in the store), and Load, if set, reads
+	// the stored token under it first. A token another host stored since is adopted instead of
+	// refreshed: refreshing with the refresh token it rotated out would be a replay, which
+	// providers with reuse detection answer by revoking the whole grant.
+	Lock func(ctx context.Context) (unlock func(), err error)
+	Load func(ctx context.Context) (*oauth2.Token, error)
 }
 
 // Refresher holds one connection's token and refreshes it: before it expires, and after a plugin
@@ -129,7 +137,7 @@ func (r *Refresher) refresh(ctx context.Context, need func(*oauth2.Token) bool) 
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.Timeout)
 		go func() {
 			defer cancel()
-			r.run(rctx, c)
+			r.run(rctx, c, need)
 		}()
 	}
 	r.mu.Unlock()
@@ -141,26 +149,13 @@ func (r *Refresher) refresh(ctx context.Context, need func(*oauth2.Token) bool) 
 	}
 }
 
-// run performs one refresh: the token request (unless only a save is owed), then the save.
-func (r *Refresher) run(ctx context.Context, c *refreshCall) {
+// run performs one refresh and publishes its outcome to the callers waiting on c.
+func (r *Refresher) run(ctx context.Context, c *refreshCall, need func(*oauth2.Token) bool) {
 	r.mu.Lock()
 	cur, unsaved := r.tok, r.unsaved
 	r.mu.Unlock()
 
-	tok, err := cur, error(nil)
-	if !unsaved {
-		tok, err = r.request(ctx, cur)
-	}
-	if err == nil {
-		if serr := r.save(ctx, tok); serr != nil {
-			// The provider may have rotated the refresh token: the new one is the only valid one,
-			// so keep it and save it again on the next call, but hand nothing out unsaved.
-			err = fmt.Errorf("save refreshed OAuth2 token of connection %s: %w", r.connection, serr)
-			unsaved = true
-		} else {
-			unsaved = false
-		}
-	}
+	tok, unsaved, err := r.refreshAndSave(ctx, cur, unsaved, need)
 
 	r.mu.Lock()
 	switch {
@@ -176,6 +171,45 @@ func (r *Refresher) run(ctx context.Context, c *refreshCall) {
 	}
 	c.tok, c.err = tok, err
 	close(c.done)
+}
+
+// refreshAndSave gets the next token — the unsaved one we hold, another host's stored one, or a
+// refreshed one — and saves it, all under the optional cross-host lock. unsaved reports a token
+// the caller must keep (the provider may have rotated the refresh token) but not hand out.
+func (r *Refresher) refreshAndSave(ctx context.Context, cur *oauth2.Token, unsaved bool,
+	need func(*oauth2.Token) bool) (*oauth2.Token, bool, error) {
+	if r.opts.Lock != nil {
+		unlock, err := r.opts.Lock(ctx)
+		if err != nil {
+			return nil, false, &RefreshError{Connection: r.connection, Transient: true,
+				Err: fmt.Errorf("lock the token for refresh: %w", err)}
+		}
+		defer unlock()
+	}
+	tok := cur
+	if !unsaved {
+		if r.opts.Load != nil {
+			stored, err := r.opts.Load(ctx)
+			if err != nil {
+				return nil, false, &RefreshError{Connection: r.connection, Transient: true,
+					Err: fmt.Errorf("load the stored token: %w", err)}
+			}
+			if stored != nil && (stored.AccessToken != cur.AccessToken || stored.RefreshToken != cur.RefreshToken) {
+				if !need(stored) {
+					return stored, false, nil // another host refreshed: already stored
+				}
+				cur = stored // refresh from the newest refresh token
+			}
+		}
+		var err error
+		if tok, err = r.request(ctx, cur); err != nil {
+			return nil, false, err
+		}
+	}
+	if err := r.save(ctx, tok); err != nil {
+		return tok, true, fmt.Errorf("save refreshed OAuth2 token of connection %s: %w", r.connection, err)
+	}
+	return tok, false, nil
 }
 
 // request sends the refresh_token grant, retrying transient failures with backoff.
