@@ -158,9 +158,11 @@ func rawRefresh(t *testing.T, cfg *Config, refreshToken string) error {
 }
 
 func TestGlewlwyd(t *testing.T) {
+	// A Glewlwyd of our own, not the one `make test` shares, and the subtests one after another:
+	// Glewlwyd on SQLite answers concurrent writes (other packages' tests included) with "Error
+	// executing sql query" — HTTP 500, server_error, or a refused refresh.
+	t.Setenv(testsvc.SharedDirEnv, "")
 	env := testsvc.Glewlwyd(t)
-	// The subtests run one after another: Glewlwyd on SQLite answers concurrent writes with
-	// "Error executing sql query" (HTTP 500, server_error, or a refused refresh).
 
 	t.Run("CodeFlowRefreshRotation", func(t *testing.T) {
 		ln, client := loopbackClient(t, env)

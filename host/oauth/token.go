@@ -24,6 +24,8 @@ const redacted = "[REDACTED]"
 
 // Token is the stored shape of a connection's OAuth2 token. Printing or logging it never shows
 // the access or refresh token: String, GoString, Format, LogValue and MarshalJSON redact them.
+// Log NewToken(tok), never an *oauth2.Token (which prints its fields), and keep Token out of
+// unexported struct fields that get printed (fmt reads those without calling methods).
 type Token struct {
 	AccessToken  string
 	RefreshToken string
