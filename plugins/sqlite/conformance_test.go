@@ -30,10 +30,14 @@ const contactsDDL = `CREATE TABLE contacts (
 )`
 
 func contactsHarness(c sdk.Connector, path string) conformance.Harness {
+	// No credentials: the "bad" config is a file that is not there.
+	bad := sdk.Config{Settings: map[string]string{settingPath: filepath.Join(filepath.Dir(path), "missing.db")}}
 	return conformance.Harness{
-		Connector: c,
-		Config:    sdk.Config{Settings: map[string]string{settingPath: path}},
-		Object:    "contacts",
+		Connector:   c,
+		Config:      sdk.Config{Settings: map[string]string{settingPath: path}},
+		BadConfig:   &bad,
+		BadCategory: sdk.CategoryUnreachable,
+		Object:      "contacts",
 		NewRecord: func(i int) map[string]sdk.Value {
 			score, _ := sdk.Decimal(fmt.Sprintf("%d.%02d", i%1000, i%100))
 			return map[string]sdk.Value{
