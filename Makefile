@@ -6,7 +6,7 @@ HOST := $(wildcard host/cmd/datasync/main.go)
 PKGS ?= ./...
 TESTFLAGS ?=
 
-.PHONY: build test proto lint
+.PHONY: build test proto lint demo
 
 build:
 	@mkdir -p bin
@@ -29,3 +29,7 @@ proto:
 lint:
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+
+# The README's first command: the whole workflow on two SQLite files in .demo/.
+demo: build
+	scripts/demo.sh
