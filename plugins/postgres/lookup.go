@@ -45,6 +45,10 @@ func (c *Conn) Lookup(ctx context.Context, req sdk.LookupRequest) ([]sdk.Record,
 	var out []sdk.Record
 	err = c.withConn(ctx, func(pc *pgx.Conn) error {
 		rows, err := pc.Query(ctx, "SELECT "+p.sql+" FROM "+t.qname+" t WHERE "+where, pgx.QueryResultFormatsByOID(c.resultFormats), vals)
+		if catalogChanged(err) {
+			c.forgetCatalog()
+			return sdk.Errorf(sdk.CategoryTransient, "lookup %s: the table changed (%v); retry", t.name, err)
+		}
 		if err != nil {
 			return mapQueryError(fmt.Errorf("lookup %s by %s: %w", t.name, req.Field, err))
 		}

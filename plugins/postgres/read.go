@@ -138,6 +138,10 @@ func (c *Conn) Read(ctx context.Context, req sdk.ReadRequest, sink sdk.RecordSin
 		} else {
 			err = r.incremental(ctx, cur, snap)
 		}
+		if catalogChanged(err) {
+			c.forgetCatalog()
+			return sdk.Errorf(sdk.CategoryTransient, "read %s: the table changed while reading (%v); retry", t.name, err)
+		}
 		if err != nil {
 			return mapQueryError(err)
 		}

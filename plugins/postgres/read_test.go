@@ -219,3 +219,21 @@ func TestTimestampWithoutZone(t *testing.T) {
 		t.Errorf("read with nothing changed: %v", ids(again.recs))
 	}
 }
+
+// TestReadAfterSchemaChange: a read naming a column dropped behind the cached
+// catalog fails as transient; the retry knows the column is gone.
+func TestReadAfterSchemaChange(t *testing.T) {
+	d := newTestDB(t)
+	d.exec(t, `CREATE TABLE items (id serial PRIMARY KEY, a text, b text)`, `INSERT INTO items (a, b) VALUES ('x', 'y')`)
+	c := d.open(t)
+	read(t, c, "items", "", "a", "b")
+	d.exec(t, `ALTER TABLE items DROP COLUMN b`)
+	err := c.Read(context.Background(), sdk.ReadRequest{Object: "items", Fields: []string{"a", "b"}}, &collector{})
+	if sdk.CategoryOf(err) != sdk.CategoryTransient {
+		t.Fatalf("read with a stale catalog: %v, want transient", err)
+	}
+	err = c.Read(context.Background(), sdk.ReadRequest{Object: "items", Fields: []string{"a", "b"}}, &collector{})
+	if e := sdk.AsError(err); e == nil || e.Field != "b" {
+		t.Fatalf("retry: %v, want an error naming b", err)
+	}
+}

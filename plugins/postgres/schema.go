@@ -131,6 +131,13 @@ func (c *Conn) tables(ctx context.Context, refresh bool) (map[string]*table, err
 	return m, nil
 }
 
+// forgetCatalog drops the cached catalog, so the next call reads it again.
+func (c *Conn) forgetCatalog() {
+	c.mu.Lock()
+	c.cache = nil
+	c.mu.Unlock()
+}
+
 // table returns one object's metadata, reloading the catalog once when the
 // cached copy does not know it.
 func (c *Conn) table(ctx context.Context, name string) (*table, error) {

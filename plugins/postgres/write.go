@@ -56,6 +56,10 @@ func (c *Conn) Write(ctx context.Context, req sdk.WriteRequest) ([]sdk.WriteResu
 		defer func() { _ = tx.Rollback(context.Background()) }()
 		w.tx = tx
 		if err := w.run(ctx); err != nil {
+			if catalogChanged(err) {
+				c.forgetCatalog()
+				return sdk.Errorf(sdk.CategoryTransient, "write %s: the table changed while writing (%v); retry", t.name, err)
+			}
 			return mapQueryError(fmt.Errorf("write %s: %w", t.name, err))
 		}
 		if err := tx.Commit(ctx); err != nil {
@@ -174,7 +178,21 @@ func (w *writer) run(ctx context.Context) error {
 // value), which one op owns, rather than the connection's.
 func isOpError(err error) bool {
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) && !strings.HasPrefix(pe.Code, "08") && pe.Code != "57P01"
+	return errors.As(err, &pe) && !strings.HasPrefix(pe.Code, "08") && pe.Code != "57P01" && !catalogChanged(err)
+}
+
+// catalogChanged reports an error saying the cached catalog is stale: a
+// column, table or type the statement named is gone.
+func catalogChanged(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch pe.Code {
+	case "42703", "42P01", "42704", "42883":
+		return true
+	}
+	return false
 }
 
 // creates inserts the ops of run (same fields) with one statement; on a

@@ -175,3 +175,26 @@ func TestWriteManyWithBadOps(t *testing.T) {
 		t.Fatalf("%d rows stored (%v), want %d", n, err, 3000-len(bad))
 	}
 }
+
+// TestWriteAfterSchemaChange: a column dropped behind the connector's cached
+// catalog fails the batch as transient, and the retry works.
+func TestWriteAfterSchemaChange(t *testing.T) {
+	d := newTestDB(t)
+	d.exec(t, peopleDDL)
+	c := d.open(t)
+	if r := write(t, c, create(map[string]sdk.Value{"email": sdk.String("a@example.com")}))[0]; r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	d.exec(t, `ALTER TABLE people DROP COLUMN age`)
+	req := sdk.WriteRequest{Object: "people", Fields: []string{"email", "age"},
+		Ops: []sdk.Op{create(map[string]sdk.Value{"email": sdk.String("b@example.com"), "age": sdk.Int(3)})}}
+	_, err := c.Write(context.Background(), req)
+	if sdk.CategoryOf(err) != sdk.CategoryTransient {
+		t.Fatalf("write with a stale catalog: %v, want a transient error", err)
+	}
+	// The retry sees the column gone: the op fails alone, naming it.
+	res, err := c.Write(context.Background(), req)
+	if err != nil || res[0].Err == nil || res[0].Err.Field != "age" {
+		t.Fatalf("retry: %+v, %v; want the op refused on age", res, err)
+	}
+}
