@@ -67,7 +67,10 @@ func (c *conn) Write(ctx context.Context, req sdk.WriteRequest) ([]sdk.WriteResu
 		}
 	}
 	w.closeStmts()
-	if _, err := cn.ExecContext(ctx, "COMMIT"); err != nil {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("write %s: %w", t.name, err)
+	}
+	if _, err := cn.ExecContext(opCtx, "COMMIT"); err != nil {
 		return nil, c.dbError("commit write to "+t.name, err)
 	}
 	done = true

@@ -302,3 +302,19 @@ func TestOddNames(t *testing.T) {
 		t.Errorf("read: %+v", col)
 	}
 }
+
+// TestWriteCancelled: a batch whose context ends before it commits applies
+// nothing.
+func TestWriteCancelled(t *testing.T) {
+	c := openConn(t, newDB(t, peopleDDL))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := c.Write(ctx, sdk.WriteRequest{Object: "people", Fields: []string{"email", "nick"}, Ops: []sdk.Op{person("a@example.com", "a")}})
+	if err == nil {
+		t.Fatal("a cancelled write succeeded")
+	}
+	if n := len(readAll(t, c, "people", "").All); n != 0 {
+		t.Errorf("%d rows after a cancelled write", n)
+	}
+	writeOK(t, c, "people", person("b@example.com", "b")) // the connection is still usable
+}
