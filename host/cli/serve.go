@@ -1,0 +1,121 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/datasync-io/datasync/host/daemon"
+	"github.com/datasync-io/datasync/host/daemon/api"
+	"github.com/datasync-io/datasync/host/engine"
+)
+
+// daemonCommand is `datasync serve`; app.go picks it up by its name.
+func (e *env) daemonCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "serve",
+		Usage:     "run active syncs on their schedules and serve the API, metrics and dashboard",
+		UsageText: "datasync serve [--listen ADDR] [--default-every DURATION] [--concurrency N]",
+		Description: `Runs every active sync on its schedule (sync create --every; --default-every
+for syncs without one), never two runs of one sync at once, and serves the
+HTTP API, /metrics and the dashboard on --listen. Every endpoint but /healthz
+and /readyz needs the bearer token in $DATASYNC_HOME/api.token (created at
+first start, mode 0600).
+
+A refused connection (authentication) holds its syncs with one error until
+"datasync connection test NAME" succeeds. SIGTERM or SIGINT lets the batch in
+flight commit, stops the plugins and exits 0; SIGHUP reloads the sync
+definitions.
+
+Examples:
+   datasync serve
+   datasync serve --listen 0.0.0.0:7788 --log-format json --log-level info`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "listen", Usage: "`ADDR` of the HTTP API, metrics and dashboard", Value: "127.0.0.1:7788", EnvVars: []string{"DATASYNC_LISTEN"}},
+			&cli.DurationFlag{Name: "default-every", Usage: "schedule of active syncs defined without --every (0: on demand only)", Value: 15 * time.Minute},
+			&cli.IntFlag{Name: "concurrency", Usage: "runs of different syncs at once", Value: 2},
+			&cli.IntFlag{Name: "batch-size", Usage: "write ops per batch (and per commit)", Value: 500},
+		},
+		Action: e.serve,
+	}
+}
+
+func (e *env) serve(c *cli.Context) error {
+	ctx := c.Context
+	log := e.log.Named("serve")
+	st, err := e.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	token, err := api.LoadToken(e.home)
+	if err != nil {
+		return err
+	}
+	metrics := api.NewMetrics()
+	every := c.Duration("default-every")
+	if every == 0 {
+		every = -1
+	}
+	open := func(ctx context.Context, name string) (engine.Conn, func(), error) {
+		conn, _, closeFn, err := e.openConnection(ctx, name)
+		return conn, closeFn, err
+	}
+	e.plugins() // created once, before runs share it
+	runner := daemon.NewEngineRunner(st, open, engine.WithBatchSize(c.Int("batch-size")))
+	sched := daemon.New(st, runner, log, daemon.Options{DefaultEvery: every, Concurrency: c.Int("concurrency"),
+		OnRun: metrics.ObserveRun})
+	if err := sched.Load(ctx); err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", c.String("listen"))
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.String("listen"), err)
+	}
+	srv := &http.Server{Handler: api.New(st, sched, token, metrics, log.Named("api")).Handler(),
+		ReadHeaderTimeout: 10 * time.Second}
+	srvErr := make(chan error, 1)
+	go func() { srvErr <- srv.Serve(ln) }()
+	log.Info("serving", "listen", ln.Addr().String(), "token_file", api.TokenPath(e.home))
+	fmt.Fprintf(e.stderr, "datasync serve: listening on http://%s (token in %s)\n", ln.Addr(), api.TokenPath(e.home))
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	schedDone := make(chan error, 1)
+	go func() { schedDone <- sched.Run(ctx) }()
+	for {
+		select {
+		case <-hup:
+			if err := sched.Load(ctx); err != nil {
+				log.Error("reload of sync definitions failed", "error", err)
+			} else {
+				log.Info("sync definitions reloaded")
+			}
+			continue
+		case err := <-srvErr:
+			return fmt.Errorf("http server: %w", err)
+		case <-schedDone:
+		}
+		break
+	}
+	// Runs in flight have committed their last batch: stop serving, then
+	// the plugins (env.shutdown).
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("http shutdown", "error", err)
+	}
+	e.plugins().Shutdown()
+	return nil
+}
