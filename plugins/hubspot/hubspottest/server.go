@@ -53,15 +53,15 @@ type CustomObject struct {
 
 // Stats counts what the server saw, for tests to assert on.
 type Stats struct {
-	Requests       int            // all requests, 429s included
-	ByRoute        map[string]int // "POST /crm/v3/objects/contacts/batch/create" → count (429s excluded)
-	RateLimited    int            // 429 answers
-	Unauthorized   int
-	Injected       int // injected failures answered
-	Created        int // records created
-	Archived       int
-	MaxSearchAfter int // the largest `after` offset a search asked for
-	WindowErrors   int // searches refused for paging past the window
+	Requests       int            `json:"requests"`         // all requests, 429s included
+	ByRoute        map[string]int `json:"by_route"`         // "POST /crm/v3/objects/contacts/batch/create" → count (429s excluded)
+	RateLimited    int            `json:"rate_limited"`     // 429 answers
+	Unauthorized   int            `json:"unauthorized"`     // 401 answers
+	Injected       int            `json:"injected"`         // injected failures answered
+	Created        int            `json:"created"`          // records created
+	Archived       int            `json:"archived"`         // records archived
+	MaxSearchAfter int            `json:"max_search_after"` // the largest `after` offset a search asked for
+	WindowErrors   int            `json:"window_errors"`    // searches refused for paging past the window
 }
 
 // Server is the contract server. Safe for concurrent use.
@@ -276,6 +276,16 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /crm/v3/objects/{object}/batch/update", s.batchUpdate)
 	mux.HandleFunc("POST /crm/v3/objects/{object}/batch/upsert", s.batchUpsert)
 	mux.HandleFunc("POST /crm/v3/objects/{object}/batch/archive", s.batchArchive)
+	// Not HubSpot's: the counters, for tests driving the server from outside
+	// the process (the CLI end to end).
+	mux.HandleFunc("GET /_contract/stats", func(w http.ResponseWriter, _ *http.Request) {
+		st := s.Stats()
+		counts := map[string]int{}
+		for _, o := range s.list {
+			counts[o.name] = s.Count(o.name)
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"stats": st, "live": counts})
+	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ok, lose := s.admit(w, r)
 		if !ok {

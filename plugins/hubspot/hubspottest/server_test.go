@@ -283,3 +283,13 @@ func TestRateLimit(t *testing.T) {
 		t.Errorf("after a second: %d", status)
 	}
 }
+
+func TestStatsEndpoint(t *testing.T) {
+	s, c := start(t, Options{})
+	s.Seed("contacts", map[string]string{"email": "s@example.com"}, time.Now())
+	status, _, body := c.do("GET", "/_contract/stats", nil)
+	live, _ := body["live"].(map[string]any)
+	if status != 200 || live["contacts"] != float64(1) || body["stats"].(map[string]any)["requests"] != float64(1) {
+		t.Errorf("stats: %d %v", status, body)
+	}
+}
