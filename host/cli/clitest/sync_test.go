@@ -96,6 +96,9 @@ func stamp() string { return time.Now().UTC().Format("2006-01-02 15:04:05.000000
 func okJSON(t *testing.T, home string, v any, args ...string) {
 	t.Helper()
 	r := ok(t, home, append(args, "--json")...)
+	// Decode into a zero value: a reused one keeps fields the output omits.
+	rv := reflect.ValueOf(v).Elem()
+	rv.Set(reflect.Zero(rv.Type()))
 	if err := json.Unmarshal([]byte(r.stdout), v); err != nil {
 		t.Fatalf("datasync %s --json: %v\n%s", strings.Join(args, " "), err, r.stdout)
 	}
@@ -426,6 +429,33 @@ func TestSyncWorkflow(t *testing.T) {
 		tl.Deleted != 0 || tr.Deleted != 0 {
 		t.Errorf("status totals: %+v", status.Totals)
 	}
+
+	r = ok(t, home, "sync", "status", "cn")
+	for _, want := range []string{"Sync cn (draft): crm/contacts ⇄ news/subscribers", "4 linked: 4 syncing", "2 failing",
+		"1 missing_identifier, 1 validation", "Totals over 4 runs:"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("status text lacks %q:\n%s", want, r.stdout)
+		}
+	}
+
+	// A write the app refuses is reported; `sync retry --record` retries it
+	// now. (This sync reads full every run, as deletes propagate and SQLite
+	// has no tombstones, so a plain run would retry it as well.)
+	news.exec(`CREATE TRIGGER no_hal BEFORE INSERT ON subscribers WHEN NEW.firstname = 'Hal'
+		BEGIN SELECT RAISE(ABORT, 'no Hal here'); END`)
+	crm.exec(`INSERT INTO contacts (id, email, first_name, last_name, lifecycle_stage, updated_at)
+		VALUES (8, 'hal@example.com', 'Hal', 'Hart', 'lead', ?)`, stamp())
+	okJSON(t, home, &run, "sync", "run", "cn")
+	if run.Status != "ok" || run.Right.Failed != 1 || run.Right.Created != 0 {
+		t.Errorf("refused create: %+v", run)
+	}
+	news.exec(`DROP TRIGGER no_hal`)
+	fails(t, home, "record 99 has no errors in sync cn", "sync", "retry", "cn", "--record", "99")
+	okJSON(t, home, &run, "sync", "retry", "cn", "--record", "8")
+	if run.Right.Created != 1 || run.Writes != 1 {
+		t.Errorf("retry --record 8: %+v", run)
+	}
+	checkRow(t, "news hal", byEmail(news.rows("subscribers"))["hal@example.com"], row{"firstname": "Hal", "stage": "Lead"})
 
 	// A database that is gone: the run fails (exit 1) with the reason, and
 	// it is one error on the connection, not one per record.
