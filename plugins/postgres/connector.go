@@ -43,6 +43,8 @@ func (c *Connector) Describe(context.Context) (sdk.Description, error) {
 				Description: "a column whose value is the record version (an integer column is incremented on every write); default: the row's xmin"},
 			{Name: "late_commit_window", Label: "Late-commit window", Default: "1h",
 				Description: "how far back incremental reads look for rows committed late by long transactions"},
+			{Name: "clock_skew", Label: "Clock skew", Default: "5s",
+				Description: "how much earlier than its transaction's start a row's updated-at may be (stamps from application clocks)"},
 		},
 		Capabilities: []string{sdk.CapabilityLookup},
 		Requirements: []string{
@@ -55,7 +57,7 @@ func (c *Connector) Describe(context.Context) (sdk.Description, error) {
 // settings are the parsed connection settings.
 type settings struct {
 	schema, updatedAt, softDelete, version string
-	lateWindow                             time.Duration
+	lateWindow, clockSkew                  time.Duration
 }
 
 // Open parses the settings; it does not connect (Check does).
@@ -86,6 +88,7 @@ func (c *Connector) Open(_ context.Context, cfg sdk.Config) (sdk.Conn, error) {
 		softDelete: strings.TrimSpace(cfg.Get("soft_delete_column")),
 		version:    strings.TrimSpace(cfg.Get("version_column")),
 		lateWindow: time.Hour,
+		clockSkew:  5 * time.Second,
 	}
 	if w := strings.TrimSpace(cfg.Get("late_commit_window")); w != "" {
 		d, err := time.ParseDuration(w)
@@ -93,6 +96,13 @@ func (c *Connector) Open(_ context.Context, cfg sdk.Config) (sdk.Conn, error) {
 			return nil, sdk.FieldError("late_commit_window", "late_commit_window %q is not a duration such as 1h or 10m", w)
 		}
 		s.lateWindow = d
+	}
+	if w := strings.TrimSpace(cfg.Get("clock_skew")); w != "" {
+		d, err := time.ParseDuration(w)
+		if err != nil || d < 0 {
+			return nil, sdk.FieldError("clock_skew", "clock_skew %q is not a duration such as 5s or 1m", w)
+		}
+		s.clockSkew = d
 	}
 	return &Conn{set: s, pool: newPool(pcfg, 4), host: pcfg.Host, port: pcfg.Port, db: pcfg.Database,
 		user: pcfg.User, resultFormats: binaryOIDs()}, nil

@@ -35,6 +35,10 @@ type cursor struct {
 	Key     []string `json:"k,omitempty"`
 	Xmax    uint64   `json:"x"`           // the read snapshot's xmax (64-bit xid)
 	Pending []uint64 `json:"p,omitempty"` // in progress at the read (64-bit xids)
+	// Since: every transaction that could still commit after the read began
+	// at or after this time (µs), so its rows are stamped no earlier; nil
+	// when the read could not see every session's start.
+	Since *int64 `json:"s,omitempty"`
 }
 
 const cursorPrefix = "pg1:"
@@ -60,6 +64,27 @@ func parseCursor(s string) (cursor, error) {
 type snapshot struct {
 	xmax    uint64
 	pending []uint64 // in progress and able to write this database's tables
+	since   *int64   // see cursor.Since
+}
+
+// oldestStart runs before the read's transaction: the earliest start of the
+// transactions open in this database, or now when none is. A transaction
+// still open when the read's snapshot is taken was either open now or starts
+// later, so it stamps nothing earlier. nil when some session's start is
+// hidden (another role's, without pg_read_all_stats) or a prepared
+// transaction waits: then only late_commit_window bounds the catch-up.
+func oldestStart(ctx context.Context, pc *pgx.Conn, skew time.Duration) (*int64, error) {
+	var oldest time.Time
+	var hidden bool
+	err := pc.QueryRow(ctx, `SELECT least(clock_timestamp(), min(xact_start)),
+		bool_or(query = '<insufficient privilege>')
+		OR EXISTS (SELECT 1 FROM pg_prepared_xacts WHERE database = current_database())
+		FROM pg_stat_activity WHERE datname = current_database()`).Scan(&oldest, &hidden)
+	if err != nil || hidden {
+		return nil, err
+	}
+	us := oldest.Add(-skew).UnixMicro()
+	return &us, nil
 }
 
 // takeSnapshot must be the first statement of the read's transaction: it fixes
@@ -121,6 +146,13 @@ func (c *Conn) Read(ctx context.Context, req sdk.ReadRequest, sink sdk.RecordSin
 		}
 	}
 	return c.withConn(ctx, func(pc *pgx.Conn) error {
+		var since *int64
+		if incremental {
+			var err error
+			if since, err = oldestStart(ctx, pc, c.set.clockSkew); err != nil {
+				return mapQueryError(fmt.Errorf("read %s: session starts: %w", t.name, err))
+			}
+		}
 		tx, err := pc.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 		if err != nil {
 			return mapQueryError(fmt.Errorf("read %s: begin: %w", t.name, err))
@@ -131,6 +163,7 @@ func (c *Conn) Read(ctx context.Context, req sdk.ReadRequest, sink sdk.RecordSin
 			if snap, err = takeSnapshot(ctx, tx); err != nil {
 				return mapQueryError(fmt.Errorf("read %s: %w", t.name, err))
 			}
+			snap.since = since
 		}
 		r := &reader{c: c, t: t, p: p, tx: tx, sink: sink, vals: make([]sdk.Value, sinkBatch*len(p.fields))}
 		if req.Cursor == "" || !incremental {
@@ -220,7 +253,7 @@ func (r *reader) full(ctx context.Context, snap snapshot, incremental bool) erro
 	if !incremental {
 		return r.flush()
 	}
-	cur := cursor{Xmax: snap.xmax, Pending: snap.pending}
+	cur := cursor{Xmax: snap.xmax, Pending: snap.pending, Since: snap.since}
 	// The high-water mark in the database's own ordering of the key.
 	ts := "t." + r.t.cols[r.t.updatedAt].ident
 	keys := r.keyList()
@@ -295,7 +328,14 @@ func (r *reader) incremental(ctx context.Context, cur cursor, snap snapshot) err
 		return strings.Join(ps, ",")
 	}
 	notInfinite := " AND " + ts + " < 'infinity'"
+	from := int64(0)
 	if cur.TS != nil {
+		from = *cur.TS - r.c.set.lateWindow.Microseconds()
+		if cur.Since != nil && *cur.Since > from {
+			from = *cur.Since
+		}
+	}
+	if cur.TS != nil && from < *cur.TS {
 		// Late rows: their transaction was in progress at the last read (and has
 		// finished since) or got its xid after it. Everything from the oldest
 		// such xid on is read again: a subtransaction's xid cannot be tied to
@@ -310,7 +350,7 @@ func (r *reader) incremental(ctx context.Context, cur cursor, snap snapshot) err
 		sql := "SELECT " + r.p.sql + " FROM " + t.qname + " t WHERE " + ts + " > $1::text::" + tsCast +
 			" AND (" + ts + "," + keys + ") <= ($2::text::" + tsCast + "," + keyParams(3) + ")" +
 			" AND " + fullXmin + " >= " + strconv.FormatUint(lower, 10)
-		args := []any{tsParam(*cur.TS - r.c.set.lateWindow.Microseconds()), tsParam(*cur.TS)}
+		args := []any{tsParam(from), tsParam(*cur.TS)}
 		for _, k := range cur.Key {
 			args = append(args, k)
 		}
@@ -321,7 +361,7 @@ func (r *reader) incremental(ctx context.Context, cur cursor, snap snapshot) err
 			return err
 		}
 	}
-	next := cursor{TS: cur.TS, Key: cur.Key, Xmax: snap.xmax, Pending: snap.pending}
+	next := cursor{TS: cur.TS, Key: cur.Key, Xmax: snap.xmax, Pending: snap.pending, Since: snap.since}
 	for {
 		var sql string
 		var args []any
