@@ -79,7 +79,8 @@ func oldestStart(ctx context.Context, pc *pgx.Conn, skew time.Duration) (*int64,
 	err := pc.QueryRow(ctx, `SELECT least(clock_timestamp(), min(xact_start)),
 		bool_or(query = '<insufficient privilege>')
 		OR EXISTS (SELECT 1 FROM pg_prepared_xacts WHERE database = current_database())
-		FROM pg_stat_activity WHERE datname = current_database()`).Scan(&oldest, &hidden)
+		FROM pg_stat_activity WHERE datname = current_database()
+		AND backend_type IS DISTINCT FROM 'autovacuum worker' AND backend_type IS DISTINCT FROM 'walsender'`).Scan(&oldest, &hidden)
 	if err != nil || hidden {
 		return nil, err
 	}
