@@ -43,6 +43,7 @@ type Options struct {
 	Concurrency  int           // runs across syncs at once (default 2)
 	Tick         time.Duration // how often due syncs are looked for (default 1s)
 	ConnPoll     time.Duration // how often held connections are looked at (default 5s)
+	StartSpread  time.Duration // active syncs first run within this at start, spread out (default 5s)
 	CrashBackoff time.Duration // first wait before relaunching after a plugin crash (default 2s, doubling, capped at 5m)
 	Now          func() time.Time
 	// OnRun is told about every finished run (metrics).
@@ -64,6 +65,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ConnPoll <= 0 {
 		o.ConnPoll = 5 * time.Second
+	}
+	if o.StartSpread <= 0 {
+		o.StartSpread = 5 * time.Second
 	}
 	if o.CrashBackoff <= 0 {
 		o.CrashBackoff = 2 * time.Second
@@ -184,7 +188,8 @@ func (s *Scheduler) Load(ctx context.Context) error {
 			e = &entry{}
 			s.syncs[sy.Name] = e
 			if ev := s.every(def); ev > 0 {
-				e.next = now.Add(time.Duration(rand.Float64() * s.o.Jitter * float64(ev)))
+				spread := min(s.o.Jitter*float64(ev), float64(s.o.StartSpread))
+				e.next = now.Add(time.Duration(rand.Float64() * spread))
 			}
 		} else if s.every(def) != s.every(e.def) {
 			if ev := s.every(def); ev > 0 {
