@@ -17,8 +17,15 @@ import (
 const obj = "contacts"
 
 // env is two in-memory apps, a state store and an engine syncing them.
+// tb is what env needs of a test: *testing.T and *rapid.T both fit.
+type tb interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+}
+
 type env struct {
-	t           testing.TB
+	t           tb
 	ctx         context.Context
 	st          *store.Store
 	dir         string
@@ -48,7 +55,14 @@ func baseDef() syncdef.Definition {
 
 func newEnv(t testing.TB, edit func(*syncdef.Definition), opts ...Option) *env {
 	t.Helper()
-	e := &env{t: t, ctx: context.Background(), dir: t.TempDir(), left: memory.New(), right: memory.New(),
+	e, closeFn := newEnvAt(t, t.TempDir(), edit, opts...)
+	t.Cleanup(closeFn)
+	return e
+}
+
+func newEnvAt(t tb, dir string, edit func(*syncdef.Definition), opts ...Option) (*env, func()) {
+	t.Helper()
+	e := &env{t: t, ctx: context.Background(), dir: dir, left: memory.New(), right: memory.New(),
 		clock: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), opts: opts}
 	// Each app's clock ticks a minute per write, so most-recent has clear
 	// winners unless a test says otherwise.
@@ -58,7 +72,6 @@ func newEnv(t testing.TB, edit func(*syncdef.Definition), opts ...Option) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
 	e.st = st
 	e.conns = map[string]Conn{}
 	for name, c := range map[string]*memory.Connector{"crm": e.left, "news": e.right} {
@@ -75,7 +88,7 @@ func newEnv(t testing.TB, edit func(*syncdef.Definition), opts ...Option) *env {
 	e.def = e.def.WithDefaults()
 	e.save()
 	e.eng = New(e.st, e.dial, append([]Option{WithClock(e.now), WithSleep(func(context.Context, time.Duration) error { return nil })}, opts...)...)
-	return e
+	return e, func() { st.Close() }
 }
 
 func (e *env) tick() time.Time { e.clock = e.clock.Add(time.Minute); return e.clock }

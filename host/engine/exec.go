@@ -238,6 +238,20 @@ func ok(res *sdk.WriteResult) bool { return res != nil && res.Err == nil }
 
 // finalize turns an item's outcome into state changes and report counts.
 func (r *run) finalize(it *item, b *store.Batch) {
+	// A record's errors are replaced by this attempt's (none when it synced).
+	for s := range sideNames {
+		ids := map[string]bool{}
+		if x := it.cur[s]; x != nil {
+			ids[x.id] = true
+		}
+		if it.link != nil {
+			ids[linkID(it.link, s)] = true
+		}
+		for id := range ids {
+			r.clearErrors(b, s, id)
+		}
+	}
+	defer r.putErrors(it, b)
 	switch it.kind {
 	case itemLink:
 		r.finalizeLink(it, b)
@@ -248,7 +262,6 @@ func (r *run) finalize(it *item, b *store.Batch) {
 	case itemReport:
 		x := it.cur[it.src]
 		r.putPending(b, it.src, x, x.vals)
-		r.putErrors(it, b)
 	}
 }
 
@@ -270,7 +283,6 @@ func (r *run) finalizeLink(it *item, b *store.Batch) {
 				r.settle(b, l, s, x, x.vals)
 			}
 		}
-		r.putErrors(it, b)
 		return
 	}
 	l.ExcludedBy = ""
@@ -351,11 +363,6 @@ func (r *run) finalizeLink(it *item, b *store.Batch) {
 		r.report.Left.Unchanged++
 		r.report.Right.Unchanged++
 	}
-	r.putErrors(it, b)
-	if len(it.errs) == 0 {
-		r.clearErrors(b, L, l.LeftID)
-		r.clearErrors(b, R, l.RightID)
-	}
 }
 
 func setLinkVersion(l *store.Link, s int, v string) {
@@ -378,7 +385,7 @@ func direction(target int) string {
 func (r *run) settle(b *store.Batch, l *store.Link, s int, x *rec, vals []sdk.Value) {
 	for _, fm := range r.maps {
 		base, has := l.Base[fm.key]
-		if !has && !vals[fm.idx[s]].IsEmpty() || has && !r.sameSide(fm, s, vals[fm.idx[s]], pairSide(base, s)) {
+		if !has || !r.sameSide(fm, s, vals[fm.idx[s]], pairSide(base, s)) {
 			r.putPending(b, s, x, vals)
 			return
 		}
@@ -397,8 +404,9 @@ func (r *run) putPending(b *store.Batch, s int, x *rec, vals []sdk.Value) {
 }
 
 func (r *run) clearErrors(b *store.Batch, s int, id string) {
-	if len(r.errs[[2]string{sideNames[s], id}]) > 0 {
-		b.ClearErrors = append(b.ClearErrors, store.RecordKey{Side: sideNames[s], RecordID: id})
+	k := [2]string{sideNames[s], id}
+	if len(r.errs[k]) > 0 {
+		b.ClearErrors = append(b.ClearErrors, store.RecordKey{Side: k[0], RecordID: id})
 	}
 }
 
@@ -447,9 +455,10 @@ func (r *run) putErrors(it *item, b *store.Batch) {
 		attempts := 1
 		for _, old := range r.errs[[2]string{e.Side, e.RecordID}] {
 			if old.Category == e.Category {
-				attempts = old.Attempts + 1
+				attempts, e.FirstSeen = old.Attempts+1, old.FirstSeen
 			}
 		}
+		e.Attempts = attempts
 		e.NextRetry = r.now.Add(retryDelay(e.Category, attempts))
 		b.PutErrors = append(b.PutErrors, e)
 		r.issues = append(r.issues, e)
@@ -479,7 +488,6 @@ func (r *run) finalizeCreate(it *item, b *store.Batch) {
 			r.failResult(it, t, res)
 		}
 		r.putPending(b, src, x, x.vals)
-		r.putErrors(it, b)
 		return
 	}
 	l := store.Link{State: store.LinkSyncing, Base: map[string]store.BasePair{}}
@@ -511,7 +519,6 @@ func (r *run) finalizeCreate(it *item, b *store.Batch) {
 	b.History = append(b.History, h)
 	r.links[l.LeftID], r.byRight[l.RightID] = &l, &l
 	r.settle(b, &l, src, x, x.vals)
-	r.clearErrors(b, src, x.id)
 	r.report.side(t).Created++
 }
 
@@ -528,7 +535,6 @@ func (r *run) finalizeDelete(it *item, b *store.Batch) {
 			if _, had := r.pending[k]; had {
 				b.DropPending = append(b.DropPending, store.RecordKey{Side: k[0], RecordID: k[1]})
 			}
-			r.clearErrors(b, s, linkID(l, s))
 		}
 		if ok(res) {
 			r.report.side(t).Deleted++
@@ -542,5 +548,4 @@ func (r *run) finalizeDelete(it *item, b *store.Batch) {
 		l.State = store.LinkRightDeleted
 	}
 	b.PutLinks = append(b.PutLinks, *l)
-	r.putErrors(it, b)
 }

@@ -108,12 +108,14 @@ func (r *run) processLinks() [2][]*rec {
 				r.report.side(keep).Queued++
 				fallthrough
 			default:
-				nl := *l
-				nl.State = store.LinkLeftDeleted
+				l.State = store.LinkLeftDeleted
 				if gone == R {
-					nl.State = store.LinkRightDeleted
+					l.State = store.LinkRightDeleted
 				}
-				r.pre.PutLinks = append(r.pre.PutLinks, nl)
+				r.pre.PutLinks = append(r.pre.PutLinks, *l)
+				// Nothing syncs on this link any more: its pending work goes.
+				r.forget(L, l.LeftID)
+				r.forget(R, l.RightID)
 			}
 			continue
 		}
@@ -164,6 +166,14 @@ func (r *run) dropLink(l *store.Link) {
 	delete(r.links, l.LeftID)
 	delete(r.byRight, l.RightID)
 	r.pre.DeleteLinks = append(r.pre.DeleteLinks, l.LeftID)
+	// A deletion runs before the batch's puts: drop any put of this link.
+	puts := r.pre.PutLinks[:0]
+	for _, p := range r.pre.PutLinks {
+		if p.LeftID != l.LeftID {
+			puts = append(puts, p)
+		}
+	}
+	r.pre.PutLinks = puts
 	for s := range sideNames {
 		k := [2]string{sideNames[s], linkID(l, s)}
 		if _, ok := r.pending[k]; ok {
@@ -339,6 +349,11 @@ func (r *run) planLink(it *item) {
 		}
 		if ok && r.validate(it, t, op, false) {
 			it.ops[t] = op
+			post := map[int]sdk.Value{}
+			for j, i := range it.opMaps[t] {
+				post[r.maps[i].idx[t]] = op.Values[j]
+			}
+			r.posts[t][op.ID] = post
 		} else {
 			it.opMaps[t] = nil
 		}
@@ -449,6 +464,7 @@ func (r *run) planDelete(l *store.Link, gone int, keep *rec) {
 		version = keep.version
 	}
 	it.ops[t] = &sdk.Op{Kind: sdk.OpDelete, ID: linkID(l, t), IfVersion: version}
+	r.deleting[t][linkID(l, t)] = true
 	r.items = append(r.items, it)
 }
 

@@ -40,8 +40,11 @@ func (r *run) match(ctx context.Context, unlinked [2][]*rec) error {
 		sort.Strings(ids)
 		for _, id := range ids {
 			x := sd.recs[id]
+			if r.deleting[s][id] {
+				continue // about to go: its key is free for a newcomer
+			}
 			for k := range r.keys {
-				if n := r.keyNorm(s, k, x.vals[r.keys[k][s]]); n != "" {
+				if n := r.keyNorm(s, k, r.postValue(s, x, r.keys[k][s])); n != "" {
 					index[s][k][n] = append(index[s][k][n], x)
 				}
 			}
@@ -79,10 +82,15 @@ func (r *run) match(ctx context.Context, unlinked [2][]*rec) error {
 				}
 				if len(cand) == 1 {
 					c := cand[0]
+					if l := r.linkOf(t, c.id); l != nil && (l.State == store.LinkLeftDeleted || l.State == store.LinkRightDeleted) {
+						// The survivor of a delete that was not propagated
+						// belongs to no one: it pairs with the newcomer.
+						r.dropLink(l)
+					}
 					if r.linked(t, c.id) {
 						partner := r.partner(t, c.id)
 						dupMsg = fmt.Sprintf("%s %q already belongs to %s record %s (linked to %s record %s)",
-							r.sides[t].fields[r.keys[k][t]], n, r.sides[src].name, partner, r.sides[t].name, c.id)
+							r.sides[t].fields[r.keys[k][t]], n, r.sides[t].name, c.id, r.sides[src].name, partner)
 					} else if matched[c] {
 						dupMsg = fmt.Sprintf("%s record %s is already matched to another record by %q", r.sides[t].name, c.id, n)
 					} else {
@@ -131,6 +139,13 @@ func recIDs(xs []*rec) []string {
 		out[i] = x.id
 	}
 	return out
+}
+
+func (r *run) linkOf(s int, id string) *store.Link {
+	if s == L {
+		return r.links[id]
+	}
+	return r.byRight[id]
 }
 
 func (r *run) partner(s int, id string) string {

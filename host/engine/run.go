@@ -38,6 +38,15 @@ type rec struct {
 	passed  *bool       // filter verdict, computed once
 }
 
+// postValue is record x's value of field i (on side s) as it will be after this
+// run's planned writes: keys are matched on what the records will hold.
+func (r *run) postValue(s int, x *rec, i int) sdk.Value {
+	if v, ok := r.posts[s][x.id][i]; ok {
+		return v
+	}
+	return x.vals[i]
+}
+
 // side is one end of the sync during a run.
 type side struct {
 	i       int
@@ -89,11 +98,13 @@ type run struct {
 	confl   map[[2]string]store.Conflict // (left id, mapping key)
 	fp      string
 
-	pre    store.Batch // link removals and state changes that need no write
-	issues []store.RecordError
-	items  []*item
-	report Report
-	planx  Plan
+	posts    [2]map[string]map[int]sdk.Value // side → id → field index → value about to be written
+	deleting [2]map[string]bool              // records this run is about to delete
+	pre      store.Batch                     // link removals and state changes that need no write
+	issues   []store.RecordError
+	items    []*item
+	report   Report
+	planx    Plan
 }
 
 func (e *Engine) prepare(ctx context.Context, def syncdef.Definition, opts Options, runID string) (*run, error) {
@@ -104,7 +115,8 @@ func (e *Engine) prepare(ctx context.Context, def syncdef.Definition, opts Optio
 	r := &run{e: e, ctx: ctx, def: def, opts: opts, id: runID, now: e.now(),
 		links: map[string]*store.Link{}, byRight: map[string]*store.Link{},
 		pending: map[[2]string]store.Pending{}, errs: map[[2]string][]store.RecordError{},
-		confl: map[[2]string]store.Conflict{}}
+		confl: map[[2]string]store.Conflict{}, posts: [2]map[string]map[int]sdk.Value{{}, {}},
+		deleting: [2]map[string]bool{{}, {}}}
 	r.pre.Sync = def.Name
 	r.report.Sync = def.Name
 	if err := r.open(ctx); err != nil {
@@ -296,6 +308,11 @@ func (r *run) read(ctx context.Context, s *side) error {
 		return &RunError{Side: s.name, Connection: s.def.Connection, Category: sdk.CategoryOf(err), Err: fmt.Errorf("read %s: %w", s.obj.Name, err)}
 	}
 	r.report.side(s.i).Read = len(s.recs)
+	for id := range s.tomb {
+		if !r.linked(s.i, id) {
+			r.forget(s.i, id)
+		}
+	}
 	if s.full {
 		// Absent from a complete read: deleted on this side.
 		for _, l := range r.links {
@@ -342,7 +359,7 @@ func (r *run) addPending() {
 		}
 		if s.tomb[p.RecordID] || s.full {
 			// Gone: a complete read would have returned it.
-			r.pre.DropPending = append(r.pre.DropPending, store.RecordKey{Side: p.Side, RecordID: p.RecordID})
+			r.forget(s.i, p.RecordID)
 			continue
 		}
 		vals := make([]sdk.Value, len(s.fields))
@@ -351,6 +368,19 @@ func (r *run) addPending() {
 		}
 		s.recs[p.RecordID] = &rec{id: p.RecordID, version: p.Version, mod: p.ModifiedAt, vals: vals,
 			pending: true, due: r.due(p.Side, p.RecordID)}
+	}
+}
+
+// forget drops the pending snapshot and errors of a record that is gone.
+func (r *run) forget(s int, id string) {
+	k := [2]string{sideNames[s], id}
+	if _, ok := r.pending[k]; ok {
+		r.pre.DropPending = append(r.pre.DropPending, store.RecordKey{Side: k[0], RecordID: id})
+		delete(r.pending, k)
+	}
+	if len(r.errs[k]) > 0 {
+		r.pre.ClearErrors = append(r.pre.ClearErrors, store.RecordKey{Side: k[0], RecordID: id})
+		delete(r.errs, k)
 	}
 }
 

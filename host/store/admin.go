@@ -206,11 +206,11 @@ func (s *Store) DeleteSync(ctx context.Context, name string) error {
 }
 
 // ResetSyncState forgets a sync's cursors, links, pending records and journal
-// (the definition stays): the next run starts from full reads and re-links
+// and errors (the definition and history stay): the next run starts from full reads and re-links
 // records by their keys.
 func (s *Store) ResetSyncState(ctx context.Context, name string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		for _, t := range []string{"cursors", "links", "pending_records", "journal", "conflicts", "queued_deletes"} {
+		for _, t := range []string{"cursors", "links", "pending_records", "journal", "conflicts", "queued_deletes", "errors"} {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE sync_name = ?`, name); err != nil {
 				return fmt.Errorf("reset sync %s: %s: %w", name, t, err)
 			}

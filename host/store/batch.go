@@ -139,13 +139,20 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 			}
 		}
 		for _, e := range b.PutErrors {
+			// A record's errors are often cleared and put again in one batch
+			// (the engine replaces them with the latest attempt's): the
+			// caller's Attempts and FirstSeen carry the history across.
+			first := e.FirstSeen
+			if first.IsZero() {
+				first = s.now()
+			}
 			if err := ex("save error of "+e.RecordID, `INSERT INTO errors (sync_name, side, record_id, category, field,
-				value, message, hint, attempts, next_retry, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)
+				value, message, hint, attempts, next_retry, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 				ON CONFLICT (sync_name, side, record_id, category) DO UPDATE SET field = excluded.field,
 				value = excluded.value, message = excluded.message, hint = excluded.hint,
 				attempts = errors.attempts + 1, next_retry = excluded.next_retry, last_seen = excluded.last_seen`,
-				b.Sync, e.Side, e.RecordID, e.Category, e.Field, e.Value, e.Message, e.Hint,
-				fmtTime(e.NextRetry), now, now); err != nil {
+				b.Sync, e.Side, e.RecordID, e.Category, e.Field, e.Value, e.Message, e.Hint, max(1, e.Attempts),
+				fmtTime(e.NextRetry), fmtTime(first), now); err != nil {
 				return err
 			}
 		}

@@ -175,7 +175,7 @@ func (s *Store) Journal(ctx context.Context, sync string) ([]JournalEntry, error
 
 // RecordError is why one record of a sync did not sync (RecordID empty: a
 // run-level error, e.g. auth on a connection). One row per (side, record,
-// category), updated in place.
+// category), updated in place: a repeated put counts one more attempt.
 type RecordError struct {
 	Sync, Side, RecordID string
 	Category             string

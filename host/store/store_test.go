@@ -175,7 +175,7 @@ func TestBatchRoundTrip(t *testing.T) {
 	// Same error again: updated in place, attempts counted; a second conflict
 	// on the same field replaces the first.
 	b2 := &Batch{Sync: "a",
-		PutErrors:    []RecordError{{Side: "left", RecordID: "l2", Category: "validation", Field: "email", Value: "worse", Message: "m2"}},
+		PutErrors:    []RecordError{{Side: "left", RecordID: "l2", Category: "validation", Field: "email", Value: "worse", Message: "m2", Attempts: 7}},
 		PutConflicts: []Conflict{{LeftID: "l1", RightID: "r1", Field: "n=num", Left: sdk.Int(3), Right: sdk.Int(4)}},
 		SettleJourn:  []string{"c1"},
 		DropPending:  []RecordKey{{"left", "l2"}},

@@ -1,0 +1,463 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+
+	"github.com/datasync-io/datasync/host/mapping"
+	"github.com/datasync-io/datasync/host/store"
+	"github.com/datasync-io/datasync/host/syncdef"
+	"github.com/datasync-io/datasync/sdk"
+	"github.com/datasync-io/datasync/sdk/memory"
+)
+
+// model is what the property test remembers between clean syncs: which
+// fields the test changed on which record, and which records it deleted.
+type model struct {
+	e        *env
+	apps     [2]*memory.Connector
+	changed  [2]map[string]map[string]sdk.Value // side → id → field → value the test wrote last, since the last clean sync
+	snap     [2]map[string]memory.Item          // the records at the last clean sync
+	modRun   [2]map[string]bool                 // records changed since the last run of any kind
+	unsure   [2]map[string]bool                 // changed before a faulty run: synced or not, who knows
+	gone     [2]map[string]bool                 // records deleted since the last clean sync
+	deleted  [2]map[string]bool                 // records deleted since the last run of any kind
+	created  [2][]string                        // emails of records created since the last clean sync
+	emails   [2]map[string]bool
+	fresh    int
+	faulty   bool
+	crashAt  string
+	def      syncdef.Definition
+	lastSync map[string]store.Link // links after the last run of any kind, by left id
+	clean    map[string]store.Link // links after the last clean sync, by left id
+}
+
+var (
+	names  = []string{"", "Ann", "Bob", "Cleo", "Dmitri"}
+	phones = []string{"", "+1 555 0100", "+44 20 7946 0958", "+49 30 901820"}
+	stages = []string{"", "lead", "customer", "other"}
+	rules  = []mapping.Rule{mapping.RuleMostRecent, mapping.RulePreferLeft, mapping.RulePreferRight, mapping.RuleFillOnly, mapping.RuleManual}
+)
+
+func genDef(t *rapid.T) syncdef.Definition {
+	d := baseDef()
+	d.Direction = rapid.SampledFrom([]mapping.Direction{mapping.DirTwoWay, mapping.DirTwoWay, mapping.DirLeftToRight, mapping.DirRightToLeft}).Draw(t, "direction")
+	d.CreateIn = rapid.SampledFrom([]syncdef.CreateIn{syncdef.CreateBoth, syncdef.CreateBoth, syncdef.CreateLeft, syncdef.CreateRight, syncdef.CreateNone}).Draw(t, "create_in")
+	d.Conflict = rapid.SampledFrom(rules[:3]).Draw(t, "conflict")
+	d.SourceOfTruth = rapid.SampledFrom([]string{"left", "right"}).Draw(t, "source")
+	d.SkewWindow = syncdef.Duration(rapid.SampledFrom([]time.Duration{time.Second, 2 * time.Hour}).Draw(t, "skew"))
+	d.Deletes = rapid.SampledFrom([]syncdef.Deletes{syncdef.DeletesIgnore, syncdef.DeletesPropagate, syncdef.DeletesQueue}).Draw(t, "deletes")
+	for i := range d.Mappings {
+		if d.Mappings[i].Left == memory.FieldEmail {
+			// The key stays two-way, so linked pairs keep one key: a one-way
+			// key lets the two sides' keys drift apart, and a record created
+			// later with the old key is then rightly a duplicate_identifier.
+			d.Mappings[i].Direction = mapping.DirTwoWay
+			continue
+		}
+		if rapid.IntRange(0, 3).Draw(t, "override-rule-"+d.Mappings[i].Left) == 0 {
+			d.Mappings[i].Rule = rapid.SampledFrom(rules).Draw(t, "rule-"+d.Mappings[i].Left)
+		}
+		if rapid.IntRange(0, 4).Draw(t, "override-dir-"+d.Mappings[i].Left) == 0 {
+			d.Mappings[i].Direction = rapid.SampledFrom([]mapping.Direction{mapping.DirTwoWay, mapping.DirLeftToRight, mapping.DirRightToLeft}).Draw(t, "dir-"+d.Mappings[i].Left)
+		}
+	}
+	return d.WithDefaults()
+}
+
+func TestPropertySync(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		dir, err := os.MkdirTemp("", "engine-prop-")
+		if err != nil {
+			rt.Fatal(err)
+		}
+		defer os.RemoveAll(dir)
+		def := genDef(rt)
+		m := &model{def: def}
+		e, closeFn := newEnvAt(rt, dir, func(d *syncdef.Definition) { *d = def }, WithBatchSize(rapid.IntRange(1, 8).Draw(rt, "batch")),
+			WithFailpoint(func(step string) error {
+				if m.crashAt == step {
+					return errors.New("simulated crash")
+				}
+				return nil
+			}))
+		defer closeFn()
+		m.e, m.apps = e, [2]*memory.Connector{e.left, e.right}
+		m.lastSync = map[string]store.Link{}
+		m.reset()
+		rt.Repeat(map[string]func(*rapid.T){
+			"createLeft":  func(t *rapid.T) { m.create(t, L) },
+			"createRight": func(t *rapid.T) { m.create(t, R) },
+			"updateLeft":  func(t *rapid.T) { m.update(t, L) },
+			"updateRight": func(t *rapid.T) { m.update(t, R) },
+			"deleteLeft":  func(t *rapid.T) { m.delete(t, L) },
+			"deleteRight": func(t *rapid.T) { m.delete(t, R) },
+			"faultyRun":   func(t *rapid.T) { m.faultyRun(t) },
+			"sync":        func(t *rapid.T) { m.sync(t) },
+			"loseState": func(t *rapid.T) {
+				if err := e.st.ResetSyncState(e.ctx, e.def.Name); err != nil {
+					t.Fatal(err)
+				}
+				// First matches follow: a clear no longer reads as a change.
+				m.lastSync, m.clean = map[string]store.Link{}, map[string]store.Link{}
+			},
+		})
+		m.sync(rt)
+	})
+}
+
+// afterRun forgets what the last run (of any kind) has seen.
+func (m *model) afterRun() {
+	for s := range sideNames {
+		if m.unsure[s] == nil {
+			m.unsure[s] = map[string]bool{}
+		}
+		for id := range m.modRun[s] {
+			m.unsure[s][id] = true
+		}
+		m.modRun[s] = map[string]bool{}
+		m.deleted[s] = map[string]bool{}
+	}
+	m.lastSync = map[string]store.Link{}
+	for _, l := range m.e.links() {
+		m.lastSync[l.LeftID] = l
+	}
+}
+
+func (m *model) reset() {
+	m.afterRun()
+	m.clean = m.lastSync
+	m.unsure = [2]map[string]bool{{}, {}}
+	m.gone = [2]map[string]bool{{}, {}}
+	for s := range sideNames {
+		m.changed[s] = map[string]map[string]sdk.Value{}
+		m.snap[s] = m.apps[s].Snapshot(obj)
+		m.created[s] = nil
+		if m.emails[s] == nil {
+			m.emails[s] = map[string]bool{}
+		}
+	}
+}
+
+func (m *model) live(s int) []string {
+	var ids []string
+	for id := range m.apps[s].Snapshot(obj) {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+func genValues(t *rapid.T, create bool) map[string]sdk.Value {
+	out := map[string]sdk.Value{}
+	for _, f := range []struct {
+		name string
+		pool []string
+	}{{"first_name", names}, {"last_name", names}, {"company", names}, {"phone", phones}, {"lifecycle_stage", stages}} {
+		if rapid.Bool().Draw(t, "set-"+f.name) {
+			v := rapid.SampledFrom(f.pool).Draw(t, f.name)
+			if v == "" {
+				if !create {
+					out[f.name] = sdk.Null
+				}
+			} else {
+				out[f.name] = sdk.String(v)
+			}
+		}
+	}
+	if rapid.IntRange(0, 3).Draw(t, "set-tags") == 0 {
+		out["tags"] = sdk.StringList(rapid.SliceOfN(rapid.SampledFrom([]string{"vip", "new", "eu"}), 1, 2).Draw(t, "tags")...)
+	}
+	return out
+}
+
+func (m *model) freshEmail() string {
+	m.fresh++
+	return fmt.Sprintf("p%d@x.io", m.fresh)
+}
+
+func (m *model) create(t *rapid.T, s int) {
+	vals := genValues(t, true)
+	email := ""
+	switch k := rapid.IntRange(0, 9).Draw(t, "email-kind"); {
+	case k == 0: // no key: missing_identifier
+	case k <= 3 && len(m.created[other(s)]) > 0: // the same person created on both sides
+		email = rapid.SampledFrom(m.created[other(s)]).Draw(t, "cross-email")
+		for _, it := range m.apps[s].Snapshot(obj) {
+			if strings.EqualFold(it.Fields["email"].Str, email) {
+				email = m.freshEmail()
+				break
+			}
+		}
+	default:
+		email = m.freshEmail()
+	}
+	if email != "" {
+		vals["email"] = sdk.String(strings.ToUpper(email[:1]) + email[1:])
+		m.emails[s][email] = true
+		m.created[s] = append(m.created[s], email)
+	}
+	it, err := m.apps[s].Create(obj, vals)
+	if err != nil {
+		t.Fatalf("create on %s: %v", sideNames[s], err)
+	}
+	m.touch(s, it.ID, vals)
+}
+
+func (m *model) touch(s int, id string, vals map[string]sdk.Value) {
+	if m.changed[s][id] == nil {
+		m.changed[s][id] = map[string]sdk.Value{}
+	}
+	for f, v := range vals {
+		m.changed[s][id][f] = v
+	}
+	m.modRun[s][id] = true
+}
+
+func (m *model) update(t *rapid.T, s int) {
+	ids := m.live(s)
+	if len(ids) == 0 {
+		t.Skip("nothing to update")
+	}
+	id := rapid.SampledFrom(ids).Draw(t, "id")
+	vals := genValues(t, false)
+	if rapid.IntRange(0, 5).Draw(t, "new-email") == 0 {
+		email := m.freshEmail()
+		m.emails[s][email] = true
+		vals["email"] = sdk.String(email)
+	}
+	before, _ := m.apps[s].Get(obj, id)
+	for f, v := range vals {
+		if fd, _ := schemaField(f); mapping.Normalize(v, fd.Type) == mapping.Normalize(before.Fields[f], fd.Type) {
+			delete(vals, f) // setting the value it has is no change
+		}
+	}
+	if len(vals) == 0 {
+		t.Skip("empty update")
+	}
+	if _, err := m.apps[s].Update(obj, id, vals); err != nil {
+		t.Fatalf("update %s on %s: %v", id, sideNames[s], err)
+	}
+	m.touch(s, id, vals)
+}
+
+func (m *model) delete(t *rapid.T, s int) {
+	ids := m.live(s)
+	if len(ids) == 0 {
+		t.Skip("nothing to delete")
+	}
+	id := rapid.SampledFrom(ids).Draw(t, "id")
+	if err := m.apps[s].Delete(obj, id); err != nil {
+		t.Fatal(err)
+	}
+	m.deleted[s][id] = true
+	m.gone[s][id] = true
+}
+
+// faultyRun runs with connectors failing at random and, sometimes, a crash
+// at one step of the run; whatever it leaves, the next clean sync must
+// converge.
+func (m *model) faultyRun(t *rapid.T) {
+	e := m.e
+	p := rapid.IntRange(1, 4).Draw(t, "failure-rate")
+	seed := rapid.Uint64().Draw(t, "failure-seed")
+	cats := []sdk.Category{sdk.CategoryTransient, sdk.CategoryRateLimited, sdk.CategoryValidation, sdk.CategoryPermanent, sdk.CategoryConflict}
+	n := uint64(0)
+	failer := func(op string) error {
+		n++
+		h := (seed ^ n*0x9E3779B97F4A7C15) >> 7
+		if op == "check" || op == "schema" || h%uint64(p*3) != 0 {
+			return nil
+		}
+		if op == "write" || op == "read" || op == "read.batch" || op == "lookup" {
+			return sdk.Errorf(sdk.CategoryTransient, "injected %s failure", op)
+		}
+		return sdk.Errorf(cats[h%uint64(len(cats))], "injected %s failure", op)
+	}
+	e.left.SetFailer(failer)
+	e.right.SetFailer(failer)
+	m.crashAt = rapid.SampledFrom([]string{"", "", "settled", "journaled", "written", "committed", "cursors"}).Draw(t, "crash-at")
+	_, _ = e.eng.Run(e.ctx, e.def, Options{})
+	m.crashAt = ""
+	e.left.SetFailer(nil)
+	e.right.SetFailer(nil)
+	m.afterRun()
+}
+
+// strict reports whether a mapping's two sides must agree after a clean
+// sync: two-way and settled by a rule that always picks a winner.
+func strict(d syncdef.Definition, fm mapping.FieldMap) bool {
+	r := d.MappingRule(fm)
+	return d.MappingDirection(fm) == mapping.DirTwoWay && r != mapping.RuleFillOnly && r != mapping.RuleManual
+}
+
+func (m *model) sync(t *rapid.T) {
+	e := m.e
+	rep, err := e.eng.Run(e.ctx, e.def, Options{RetryAll: true, Force: true})
+	if err != nil {
+		t.Fatalf("clean run failed: %v", err)
+	}
+	snap := [2]map[string]memory.Item{e.left.Snapshot(obj), e.right.Snapshot(obj)}
+	links := e.links()
+
+	// No error remains but manual conflicts and records without a key.
+	errs, _ := e.st.Errors(e.ctx, e.def.Name, "")
+	for _, x := range errs {
+		if x.Category != "conflict" && x.Category != "missing_identifier" {
+			pend, _ := e.st.Pending(e.ctx, e.def.Name)
+			t.Fatalf("error after a clean run: %+v\nreport %+v\nlinks %+v\npending %+v\nleft %+v\nright %+v", x, rep, links, pend, snap[L], snap[R])
+		}
+	}
+
+	// Links are one-to-one and point at live records when syncing.
+	seen := [2]map[string]bool{{}, {}}
+	byID := [2]map[string]store.Link{{}, {}}
+	for _, l := range links {
+		for s, id := range []string{l.LeftID, l.RightID} {
+			if seen[s][id] {
+				t.Fatalf("%s record %s is in two links", sideNames[s], id)
+			}
+			seen[s][id] = true
+			byID[s][id] = l
+			if _, ok := snap[s][id]; !ok && l.State == store.LinkSyncing {
+				t.Fatalf("syncing link %s↔%s points at a missing %s record", l.LeftID, l.RightID, sideNames[s])
+			}
+		}
+	}
+
+	// No duplicates: records with the same email on both sides are linked
+	// to each other, and every keyed record is linked where it may be created.
+	for s := range sideNames {
+		emails := map[string]string{}
+		for id, it := range snap[other(s)] {
+			emails[strings.ToLower(it.Fields["email"].Str)] = id
+		}
+		for id, it := range snap[s] {
+			email := strings.ToLower(it.Fields["email"].Str)
+			if email == "" {
+				continue
+			}
+			l, linked := byID[s][id]
+			if oid, ok := emails[email]; ok {
+				if !linked || linkID(&l, other(s)) != oid {
+					t.Fatalf("%s %s and %s %s share %s but are not linked together (links %+v)", sideNames[s], id, sideNames[other(s)], oid, email, links)
+				}
+			} else if !linked && e.def.CreatesIn(sideNames[other(s)]) {
+				t.Fatalf("%s record %s (%s) was not copied to the %s", sideNames[s], id, email, sideNames[other(s)])
+			}
+		}
+	}
+
+	// Both sides agree on every strict field of every syncing link.
+	for _, l := range links {
+		if l.State != store.LinkSyncing {
+			continue
+		}
+		li, ri := snap[L][l.LeftID], snap[R][l.RightID]
+		for _, fm := range e.def.Mappings {
+			lv, rv := li.Fields[fm.Left], ri.Fields[fm.Right]
+			f, _ := schemaField(fm.Left)
+			same := mapping.Normalize(lv, f.Type) == mapping.Normalize(rv, f.Type)
+			if strict(e.def, fm) && !same {
+				t.Fatalf("link %s↔%s disagrees on %s: %#v vs %#v\nreport %+v", l.LeftID, l.RightID, fm.Left, lv, rv, rep)
+			}
+			// No one-sided change lost: a field changed on one side only
+			// since the last clean sync flows wherever the mapping lets it.
+			for s := range sideNames {
+				src, dst := [2]string{l.LeftID, l.RightID}[s], [2]string{l.LeftID, l.RightID}[other(s)]
+				old, wasLinked := m.clean[l.LeftID]
+				if !wasLinked || old.RightID != l.RightID {
+					continue
+				}
+				field := [2]string{fm.Left, fm.Right}
+				if !m.changedSinceClean(s, src, field[s]) || m.changedSinceClean(other(s), dst, field[other(s)]) {
+					continue
+				}
+				dir := e.def.MappingDirection(fm)
+				flows := dir == mapping.DirTwoWay || dir == mapping.DirLeftToRight && s == L || dir == mapping.DirRightToLeft && s == R
+				if flows && e.def.MappingRule(fm) != mapping.RuleFillOnly && !same {
+					pend, _ := e.st.Pending(e.ctx, e.def.Name)
+					t.Fatalf("one-sided change of %s.%s on %s lost: %#v vs %#v\nlink %+v\nold %+v\ndef %+v\nreport %+v\npending %+v", sideNames[s], field[s], src, lv, rv, l, old, e.def, rep, pend)
+				}
+			}
+		}
+	}
+
+	// Modify beats delete; unmodified partners of deletes follow the policy.
+	for s := range sideNames {
+		for id := range m.deleted[s] {
+			old, ok := m.lastLinkOf(s, id)
+			if !ok {
+				continue
+			}
+			partner := linkID(&old, other(s))
+			_, alive := snap[other(s)][partner]
+			modified := m.modRun[other(s)][partner]
+			if m.unsure[other(s)][partner] {
+				continue
+			}
+			if modified && !m.gone[other(s)][partner] && !alive {
+				t.Fatalf("%s %s was modified but deleted because %s %s was", sideNames[other(s)], partner, sideNames[s], id)
+			}
+			if !modified && e.def.Deletes == syncdef.DeletesPropagate && alive {
+				t.Fatalf("delete of %s %s not propagated to %s", sideNames[s], id, partner)
+			}
+			if e.def.Deletes != syncdef.DeletesPropagate && !alive && !m.gone[other(s)][partner] {
+				t.Fatalf("delete of %s %s propagated under %s", sideNames[s], id, e.def.Deletes)
+			}
+		}
+	}
+
+	// A second run right after writes nothing.
+	rep2, err := e.eng.Run(e.ctx, e.def, Options{})
+	if err != nil {
+		t.Fatalf("second run: %v", err)
+	}
+	if rep2.Writes() != 0 {
+		t.Fatalf("second run wrote: left %+v right %+v", rep2.Left, rep2.Right)
+	}
+	m.reset()
+}
+
+// changedSinceClean reports whether the test left field of record id with
+// another value than it had at the last clean sync.
+func (m *model) changedSinceClean(s int, id, field string) bool {
+	v, ok := m.changed[s][id][field]
+	if !ok {
+		return false
+	}
+	f, _ := schemaField(field)
+	return mapping.Normalize(v, f.Type) != mapping.Normalize(m.snap[s][id].Fields[field], f.Type)
+}
+
+func (m *model) lastLinkOf(s int, id string) (store.Link, bool) {
+	for _, l := range m.lastSync {
+		if linkID(&l, s) == id && (l.State == store.LinkSyncing || l.State == store.LinkFailing) {
+			return l, true
+		}
+	}
+	return store.Link{}, false
+}
+
+var memorySchema = func() sdk.ObjectType {
+	conn, err := memory.New().Open(context.Background(), sdk.Config{Secrets: map[string]string{memory.SecretToken: "secret"}})
+	if err != nil {
+		panic(err)
+	}
+	sc, err := conn.Schema(context.Background())
+	if err != nil {
+		panic(err)
+	}
+	o, _ := sc.Object(obj)
+	return o
+}()
+
+func schemaField(name string) (sdk.Field, bool) { return memorySchema.Field(name) }
