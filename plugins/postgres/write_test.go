@@ -198,3 +198,47 @@ func TestWriteAfterSchemaChange(t *testing.T) {
 		t.Fatalf("retry: %+v, %v; want the op refused on age", res, err)
 	}
 }
+
+// TestConcurrentUse: one Conn serves concurrent writes, reads and lookups
+// (the SDK shares it between RPCs) through its small pool.
+func TestConcurrentUse(t *testing.T) {
+	d := newTestDB(t)
+	d.exec(t, peopleDDL)
+	c := d.open(t)
+	ctx := context.Background()
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			for i := 0; i < 20; i++ {
+				e := sdk.String(fmt.Sprintf("g%d-%d@example.com", g, i))
+				res, err := c.Write(ctx, sdk.WriteRequest{Object: "people", Fields: []string{"email"}, Ops: []sdk.Op{create(map[string]sdk.Value{"email": e})}})
+				if err == nil && res[0].Err != nil {
+					err = res[0].Err
+				}
+				if err == nil {
+					var got []sdk.Record
+					got, err = c.Lookup(ctx, sdk.LookupRequest{Object: "people", Field: "email", Values: []sdk.Value{e}, Fields: []string{"email"}})
+					if err == nil && (len(got) != 1 || got[0].ID != res[0].ID) {
+						err = fmt.Errorf("lookup %s: %v, want %s", e.Str, ids(got), res[0].ID)
+					}
+				}
+				if err == nil {
+					err = c.Read(ctx, sdk.ReadRequest{Object: "people", Fields: []string{"email"}}, &collector{})
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := read(t, c, "people", "", "email"); len(got.recs) != 160 {
+		t.Errorf("%d rows, want 160", len(got.recs))
+	}
+}
