@@ -1,0 +1,123 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/datasync-io/datasync/sdk"
+	"github.com/datasync-io/datasync/sdk/memory"
+)
+
+// scenario seeds two apps with records to create both ways, matches,
+// updates and a delete, the work of one run.
+func scenario(e *env) {
+	var ids []string
+	for i := 0; i < 6; i++ {
+		ids = append(ids, e.create(e.left, map[string]sdk.Value{"email": s(fmt.Sprintf("l%d@x.io", i)), "first_name": s("L")}))
+		e.create(e.right, map[string]sdk.Value{"email": s(fmt.Sprintf("r%d@x.io", i)), "last_name": s("R")})
+	}
+	e.run(Options{})
+	e.update(e.left, ids[0], map[string]sdk.Value{"company": s("Acme")})
+	e.update(e.left, ids[1], map[string]sdk.Value{"first_name": s("Changed")})
+	if err := e.left.Delete(obj, ids[2]); err != nil {
+		e.t.Fatal(err)
+	}
+	for i := 0; i < 4; i++ {
+		e.create(e.left, map[string]sdk.Value{"email": s(fmt.Sprintf("new-l%d@x.io", i)), "phone": s("+1 555 0100")})
+		e.create(e.right, map[string]sdk.Value{"email": s(fmt.Sprintf("new-r%d@x.io", i)), "tags": sdk.StringList("t")})
+	}
+	e.create(e.right, map[string]sdk.Value{"email": s("both@x.io"), "first_name": s("Right")})
+	e.create(e.left, map[string]sdk.Value{"email": s("both@x.io"), "last_name": s("Left")})
+}
+
+// content renders an app's records without ids and versions, sorted.
+func content(c *memory.Connector) string {
+	var rows []string
+	for _, it := range c.Snapshot(obj) {
+		var fs []string
+		for _, f := range contactFields {
+			fs = append(fs, f+"="+it.Fields[f].Text())
+		}
+		rows = append(rows, strings.Join(fs, " "))
+	}
+	sort.Strings(rows)
+	return strings.Join(rows, "\n")
+}
+
+// TestCrashAtEachStep stops a run at every step of every batch, as a killed
+// host would, then runs again: the data ends as after an uninterrupted run,
+// with no duplicate, and a further run writes nothing.
+func TestCrashAtEachStep(t *testing.T) {
+	ref := newEnv(t, nil, WithBatchSize(3))
+	scenario(ref)
+	ref.run(Options{})
+	want := [2]string{content(ref.left), content(ref.right)}
+
+	for _, step := range []string{"journaled", "written", "committed", "cursors"} {
+		for nth := 1; nth <= 5; nth++ {
+			t.Run(fmt.Sprintf("%s-%d", step, nth), func(t *testing.T) {
+				armed, hits := false, 0
+				e := newEnv(t, nil, WithBatchSize(3), WithFailpoint(func(s string) error {
+					if armed && s == step {
+						if hits++; hits == nth {
+							return errors.New("killed")
+						}
+					}
+					return nil
+				}))
+				scenario(e)
+				armed = true
+				_, err := e.eng.Run(e.ctx, e.def, Options{})
+				armed = false
+				if err == nil && hits < nth {
+					t.Skipf("the run has fewer than %d %q steps", nth, step)
+				}
+				rep := e.run(Options{})
+				if got := [2]string{content(e.left), content(e.right)}; got != want {
+					t.Fatalf("after a crash at %s #%d (%+v):\nleft\n%s\nwant\n%s\nright\n%s\nwant\n%s", step, nth, rep, got[0], want[0], got[1], want[1])
+				}
+				if j, _ := e.st.Journal(e.ctx, e.def.Name); len(j) != 0 {
+					t.Fatalf("journal not settled: %+v", j)
+				}
+				e.quiet()
+			})
+		}
+	}
+}
+
+// TestJournalSettlesByLookup: creates sent before a crash are found by their
+// correlation id and linked, not created again.
+func TestJournalSettlesByLookup(t *testing.T) {
+	crash := true
+	e := newEnv(t, nil, WithFailpoint(func(s string) error {
+		if crash && s == "written" {
+			return errors.New("killed")
+		}
+		return nil
+	}))
+	for i := 0; i < 3; i++ {
+		e.create(e.left, map[string]sdk.Value{"email": s(fmt.Sprintf("a%d@x.io", i))})
+	}
+	if _, err := e.eng.Run(e.ctx, e.def, Options{}); err == nil {
+		t.Fatal("failpoint did not stop the run")
+	}
+	if n := len(e.right.Snapshot(obj)); n != 3 {
+		t.Fatalf("creates not sent before the crash: %d", n)
+	}
+	j, _ := e.st.Journal(e.ctx, e.def.Name)
+	if len(j) != 3 {
+		t.Fatalf("journal holds %d entries, want 3", len(j))
+	}
+	crash = false
+	rep := e.run(Options{})
+	if rep.Settled != 3 || rep.Right.Created != 0 || len(e.right.Snapshot(obj)) != 3 {
+		t.Fatalf("settle: %+v, right has %d", rep, len(e.right.Snapshot(obj)))
+	}
+	if len(e.links()) != 3 {
+		t.Fatalf("%d links", len(e.links()))
+	}
+	e.quiet()
+}
