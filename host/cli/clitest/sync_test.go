@@ -1,14 +1,17 @@
 package clitest
 
 import (
+	"bytes"
 	"database/sql"
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -197,7 +200,7 @@ func TestSyncWorkflow(t *testing.T) {
 	// Create with default mappings, a filter, prefer-left and propagated
 	// deletes; then a value-mapped field and a manual rule.
 	r = ok(t, home, append(base, "--default-mappings", "--filter-left", `lifecycle_stage != "archived"`,
-		"--conflict", "prefer-left", "--deletes", "propagate")...)
+		"--conflict", "prefer-left", "--deletes", "propagate", "--every", "5m")...)
 	for _, want := range []string{"Created sync cn (draft)", "match:           email=email",
 		"first_name ⇄ firstname", "last_name ⇄ lastname", "phone ⇄ telephoneNumber"} {
 		if !strings.Contains(r.stdout, want) {
@@ -208,10 +211,10 @@ func TestSyncWorkflow(t *testing.T) {
 	ok(t, home, "sync", "map", "cn", "--add", "lifecycle_stage=stage", "--value-map", "lead:Lead,customer:Customer")
 	ok(t, home, "sync", "map", "cn", "--add", "phone=telephoneNumber", "--conflict", "manual")
 	var def struct {
-		Name, State, Conflict, Deletes string
-		FilterLeft                     string `json:"filter_left"`
-		Match                          []struct{ Left, Right string }
-		Mappings                       []struct {
+		Name, State, Conflict, Deletes, Every string
+		FilterLeft                            string `json:"filter_left"`
+		Match                                 []struct{ Left, Right string }
+		Mappings                              []struct {
 			Left, Right string
 			Rule        string
 			ValueMap    map[string]string `json:"value_map"`
@@ -228,7 +231,7 @@ func TestSyncWorkflow(t *testing.T) {
 	wantMaps := map[string]string{"email=email": "", "first_name=firstname": "", "last_name=lastname": "",
 		"phone=telephoneNumber": "manual", "lifecycle_stage=stage": ""}
 	if !reflect.DeepEqual(maps, wantMaps) || def.State != "draft" || def.Conflict != "prefer-left" ||
-		def.Deletes != "propagate" || len(def.Match) != 1 || def.Match[0].Left != "email" {
+		def.Deletes != "propagate" || def.Every != "5m0s" || len(def.Match) != 1 || def.Match[0].Left != "email" {
 		t.Fatalf("sync show: %+v\nmappings %v", def, maps)
 	}
 
@@ -534,5 +537,90 @@ func TestSyncHelpTeaches(t *testing.T) {
 		if !strings.Contains(r.stdout, "Examples:\n") || !strings.Contains(r.stdout, "datasync sync "+cmd) {
 			t.Errorf("sync %s --help has no examples:\n%s", cmd, r.stdout)
 		}
+	}
+}
+
+// TestSyncRunInterrupted stops `sync run` with SIGINT while it writes: it
+// exits 1 saying so, no plugin outlives it, and the next run completes
+// the job without creating anything twice.
+func TestSyncRunInterrupted(t *testing.T) {
+	home := t.TempDir()
+	crm := newDB(t, "crm.db", crmSchema)
+	news := newDB(t, "news.db", newsSchema)
+	const n = 5000
+	crm.exec(`WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?)
+		INSERT INTO contacts (email, first_name, last_name, updated_at)
+		SELECT 'p' || i || '@example.com', 'First' || i, 'Last' || i, '2026-01-01 00:00:00.000000' FROM seq`, n)
+	ok(t, home, "plugin", "install", bins.sqlite)
+	ok(t, home, "connection", "add", "crm", "--plugin", "sqlite", "--set", "path="+crm.path)
+	ok(t, home, "connection", "add", "news", "--plugin", "sqlite", "--set", "path="+news.path)
+	ok(t, home, "sync", "create", "cn", "--left", "crm/contacts", "--right", "news/subscribers", "--default-mappings")
+
+	cmd := exec.Command(bins.datasync, "--home", home, "sync", "run", "cn")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	var plugins []int
+	for deadline := time.Now().Add(10 * time.Second); len(plugins) < 2 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		plugins = plugins[:0]
+		for _, c := range children(cmd.Process.Pid) {
+			if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", c)); strings.HasSuffix(exe, "datasync-connector-sqlite") {
+				plugins = append(plugins, c)
+			}
+		}
+	}
+	if len(plugins) < 2 {
+		t.Fatalf("plugins under datasync: %v; stderr:\n%s", plugins, stderr.String())
+	}
+	// Interrupt once the first batch of creates is in.
+	for deadline := time.Now().Add(30 * time.Second); len(news.rows("subscribers")) == 0 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("datasync did not exit after SIGINT")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(stderr.String(), "interrupted") {
+		t.Fatalf("exit %d after SIGINT, stderr:\n%s", code, stderr.String())
+	}
+	for _, p := range plugins {
+		for deadline := time.Now().Add(5 * time.Second); alive(p) && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if alive(p) {
+			syscall.Kill(p, syscall.SIGKILL)
+			t.Errorf("plugin %d outlived the interrupted run", p)
+		}
+	}
+	written := len(news.rows("subscribers"))
+	if written == 0 || written >= n {
+		t.Logf("the signal came outside the writes (%d rows written): the resumption below is trivial", written)
+	}
+
+	var run runOut
+	okJSON(t, home, &run, "sync", "run", "cn")
+	if run.Status != "ok" || run.Right.Created != n-written {
+		t.Fatalf("run after the interruption (which wrote %d): %+v", written, run)
+	}
+	rows := news.rows("subscribers")
+	emails := map[string]bool{}
+	for _, r := range rows {
+		if emails[r["email"]] {
+			t.Fatalf("%s created twice", r["email"])
+		}
+		emails[r["email"]] = true
+	}
+	if len(rows) != n || len(crm.rows("contacts")) != n {
+		t.Fatalf("after resuming: %d subscribers, %d contacts; want %d each (interrupted run wrote %d)",
+			len(rows), len(crm.rows("contacts")), n, written)
 	}
 }
