@@ -116,11 +116,18 @@ func (c *Connector) Open(ctx context.Context, cfg sdk.Config) (sdk.Conn, error) 
 	if searchSec > 0 {
 		search = append(search, webapi.ForWindow(searchSec, time.Second, nil))
 	}
+	logger := sdk.Logger(ctx)
 	client := &webapi.Client{
 		HTTP:    &http.Client{Timeout: 2 * time.Minute},
 		Limiter: general,
 		Authorize: func(r *http.Request) {
 			r.Header.Set("Authorization", "Bearer "+token)
+		},
+		// Operators see throttling and flaky answers in the host's log (the
+		// URL carries no secret: the token travels in a header).
+		OnRetry: func(req *webapi.Request, attempt, status int, err error, wait time.Duration) {
+			logger.Info("retrying HubSpot request", "method", req.Method, "url", req.URL, "attempt", attempt,
+				"status", status, "error", err, "wait", wait)
 		},
 	}
 	return &conn{base: base, api: client, searchLimit: search, metas: map[string]*objMeta{}}, nil

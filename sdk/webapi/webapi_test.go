@@ -2,6 +2,7 @@ package webapi
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -343,5 +344,22 @@ func TestDoAttemptsOverride(t *testing.T) {
 	_, err := newClient(clk).Do(context.Background(), &Request{Method: "GET", URL: srv.URL, Idempotent: true, Attempts: 2})
 	if sdk.CategoryOf(err) != sdk.CategoryTransient || calls.Load() != 2 {
 		t.Errorf("Attempts 2: %v after %d calls", err, calls.Load())
+	}
+}
+
+func TestOnRetryHearsEachRetry(t *testing.T) {
+	srv, _ := script(t, []int{429, 503}, "1")
+	clk := newFakeClock()
+	c := newClient(clk)
+	var heard []string
+	c.OnRetry = func(req *Request, attempt, status int, err error, wait time.Duration) {
+		heard = append(heard, fmt.Sprintf("%s#%d:%d:%v", req.Method, attempt, status, wait))
+	}
+	if _, err := c.Do(context.Background(), &Request{Method: "GET", URL: srv.URL, Idempotent: true}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"GET#1:429:1s", "GET#2:503:100ms"} // second backoff, no jitter: half of 200ms
+	if fmt.Sprint(heard) != fmt.Sprint(want) {
+		t.Errorf("OnRetry heard %v, want %v", heard, want)
 	}
 }
