@@ -461,3 +461,70 @@ func TestOneWayAndReadOnly(t *testing.T) {
 	}
 	e.quiet()
 }
+
+func TestManualConflictAndResolve(t *testing.T) {
+	e := newEnv(t, func(d *syncdef.Definition) { d.Conflict = mapping.RuleManual })
+	id := e.create(e.left, map[string]sdk.Value{"email": s("a@x.io"), "company": s("Base")})
+	e.run(Options{})
+	r := byEmail(e.right)["a@x.io"]
+	e.update(e.left, id, map[string]sdk.Value{"company": s("Left Inc"), "first_name": s("Ann")})
+	e.update(e.right, r.ID, map[string]sdk.Value{"company": s("Right Ltd")})
+	rep := e.run(Options{})
+	if rep.Left.Conflicts != 1 || rep.Right.Updated != 1 {
+		t.Fatalf("want one conflict and the first name flowing: %+v %+v", rep.Left, rep.Right)
+	}
+	cs, _ := e.st.Conflicts(e.ctx, e.def.Name)
+	if len(cs) != 1 || cs[0].Left.Str != "Left Inc" || cs[0].Right.Str != "Right Ltd" || cs[0].Field != "company=company" {
+		t.Fatalf("conflicts %+v", cs)
+	}
+	if got, _ := e.left.Get(obj, id); got.Fields["company"].Str != "Left Inc" {
+		t.Fatal("manual conflict overwrote the left")
+	}
+	e.quiet()
+	if rep := e.run(Options{RetryAll: true}); rep.Writes() != 0 {
+		t.Fatalf("an open conflict made writes: %+v", rep)
+	}
+	if err := e.eng.Resolve(e.ctx, e.def, cs[0].ID, "right"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := e.left.Get(obj, id); got.Fields["company"].Str != "Right Ltd" {
+		t.Fatalf("resolve did not write the right's value: %+v", got.Fields)
+	}
+	if cs, _ := e.st.Conflicts(e.ctx, e.def.Name); len(cs) != 0 {
+		t.Fatalf("conflict still open: %+v", cs)
+	}
+	if errs := e.storedErrors("conflict"); len(errs) != 0 {
+		t.Fatalf("conflict error still listed: %v", errs)
+	}
+	e.quiet()
+	if got := byEmail(e.right)["a@x.io"].Fields["company"].Str; got != "Right Ltd" {
+		t.Fatalf("right changed after resolve: %q", got)
+	}
+}
+
+func TestApplyQueuedDeletes(t *testing.T) {
+	e := newEnv(t, func(d *syncdef.Definition) { d.Deletes = syncdef.DeletesQueue })
+	var ids []string
+	for _, m := range []string{"a", "b", "c"} {
+		ids = append(ids, e.create(e.left, map[string]sdk.Value{"email": s(m + "@x.io")}))
+	}
+	e.run(Options{})
+	if err := e.left.Delete(obj, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	e.run(Options{})
+	n, err := e.eng.ApplyQueuedDeletes(e.ctx, e.def, e.st, nil)
+	if err != nil || n != 1 {
+		t.Fatalf("applied %d, %v", n, err)
+	}
+	if _, ok := byEmail(e.right)["a@x.io"]; ok {
+		t.Fatal("approved delete not carried out")
+	}
+	if q, _ := e.st.QueuedDeletes(e.ctx, e.def.Name); len(q) != 0 {
+		t.Fatalf("queue not emptied: %+v", q)
+	}
+	if len(e.links()) != 2 {
+		t.Fatalf("%d links", len(e.links()))
+	}
+	e.quiet()
+}
