@@ -23,6 +23,7 @@ func TestCopyPath(t *testing.T) {
 		`CREATE FUNCTION up() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.name := upper(NEW.name); RETURN NEW; END $$`,
 		`CREATE TRIGGER up BEFORE INSERT ON trig FOR EACH ROW EXECUTE FUNCTION up()`,
 		`CREATE TABLE keyed (code text PRIMARY KEY, name text, updated_at timestamptz)`,
+		`CREATE TABLE small (id serial PRIMARY KEY, n int2)`,
 	)
 	c := d.open(t, "version_column", "version")
 	ctx := context.Background()
@@ -93,6 +94,25 @@ func TestCopyPath(t *testing.T) {
 		}
 		if e := res[99].Err; e == nil || e.Category != sdk.CategoryDuplicate || e.Field != "code" {
 			t.Errorf("duplicate key: %v, want duplicate on code", e)
+		}
+	})
+	t.Run("value out of range", func(t *testing.T) {
+		var ops []sdk.Op
+		for i := 0; i < 100; i++ {
+			ops = append(ops, sdk.Op{Kind: sdk.OpCreate, Fields: []string{"n"}, Values: []sdk.Value{sdk.Int(int64(i))}})
+		}
+		ops[42].Values[0] = sdk.Int(40000) // beyond int2
+		res, err := c.Write(ctx, sdk.WriteRequest{Object: "small", Fields: []string{"n"}, Ops: ops})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range res {
+			if (i == 42) != (r.Err != nil) {
+				t.Fatalf("op %d: %v", i, r.Err)
+			}
+		}
+		if e := res[42].Err; e.Category != sdk.CategoryValidation || e.Field != "n" {
+			t.Errorf("int2 overflow: %v, want validation on n", e)
 		}
 	})
 }

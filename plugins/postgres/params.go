@@ -36,6 +36,10 @@ func paramText(col *column, v sdk.Value) (*string, *sdk.Error) {
 		default:
 			return bad("%s must be a whole number, not a %s", f.Name, v.Kind)
 		}
+		n, _ := strconv.ParseInt(s, 10, 64)
+		if lim, ok := intLimits[col.castType]; ok && (n > lim || n < -lim-1) {
+			return bad("%s must lie between %d and %d, not %d", f.Name, -lim-1, lim, n)
+		}
 	case sdk.TypeDecimal:
 		switch v.Kind {
 		case sdk.KindInteger:
@@ -116,6 +120,9 @@ func paramText(col *column, v sdk.Value) (*string, *sdk.Error) {
 	}
 	return &s, nil
 }
+
+// intLimits are the largest values of the narrower integer types.
+var intLimits = map[string]int64{"smallint": 1<<15 - 1, "integer": 1<<31 - 1}
 
 // checkText refuses text PostgreSQL would refuse: invalid UTF-8, NUL
 // characters, more characters than varchar(n) holds.

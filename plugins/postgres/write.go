@@ -202,7 +202,9 @@ func (w *writer) creates(ctx context.Context, run []int, tryCopy bool) error {
 		return err
 	}
 	var err error
-	if p, ok := w.planCopy(w.req.Ops[run[0]].Fields, len(run)); ok && tryCopy {
+	p, copied := w.planCopy(w.req.Ops[run[0]].Fields, len(run))
+	copied = copied && tryCopy
+	if copied {
 		err = w.copyInsert(ctx, run, p)
 	} else {
 		err = w.insert(ctx, run)
@@ -211,7 +213,9 @@ func (w *writer) creates(ctx context.Context, run []int, tryCopy bool) error {
 		_, err = w.tx.Exec(ctx, "RELEASE SAVEPOINT ds_create")
 		return err
 	}
-	if !isOpError(err) {
+	// COPY also fails on values pgx cannot encode (an int2 out of range):
+	// any failure leaving the connection up goes to the INSERT path.
+	if !isOpError(err) && !(copied && !w.tx.Conn().IsClosed() && !catalogChanged(err)) {
 		return err
 	}
 	if _, rerr := w.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT ds_create"); rerr != nil {
@@ -223,7 +227,7 @@ func (w *writer) creates(ctx context.Context, run []int, tryCopy bool) error {
 	for _, i := range run {
 		w.res[i].ID, w.res[i].Version, w.res[i].Values = "", "", nil
 	}
-	if tryCopy {
+	if copied {
 		return w.creates(ctx, run, false) // the INSERT path finds the ops at fault
 	}
 	if len(run) == 1 {
