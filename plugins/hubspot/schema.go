@@ -179,26 +179,24 @@ func (c *conn) Schema(ctx context.Context) (sdk.Schema, error) {
 	return sch, nil
 }
 
-// meta returns the cached definitions of object, loading them once.
+// meta returns the cached definitions of object, loading them when absent
+// or when refresh asks for it.
 func (c *conn) meta(ctx context.Context, object string, refresh bool) (*objMeta, error) {
 	c.mu.Lock()
 	m, ok := c.metas[object]
-	loaded := len(c.metas) > 0
 	c.mu.Unlock()
 	if ok && !refresh {
 		return m, nil
 	}
-	if !loaded || refresh || !ok {
-		metas, err := c.loadMetas(ctx)
-		if err != nil {
-			return nil, err
-		}
-		c.mu.Lock()
-		c.metas = metas
-		c.mu.Unlock()
-		if m, ok = metas[object]; ok {
-			return m, nil
-		}
+	metas, err := c.loadMetas(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.metas = metas
+	c.mu.Unlock()
+	if m, ok = metas[object]; ok {
+		return m, nil
 	}
 	return nil, sdk.Errorf(sdk.CategoryNotFound, "no object type %q in this HubSpot account", object)
 }
