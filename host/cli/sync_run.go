@@ -361,10 +361,16 @@ func (e *env) syncRunOnce(c *cli.Context, opts engine.Options, before func(*stor
 	}
 	conns := e.newSideConns()
 	defer conns.close()
-	if !c.Bool("json") && isTerminal(e.stdout) {
-		fmt.Fprintf(e.stdout, "Running sync %s (%s ⇄ %s)...\n", name, def.Left, def.Right)
+	dial := engine.Dialer(conns.dial)
+	var prog *progress
+	if isTerminal(e.stderr) {
+		prog = newProgress(e.stderr)
+		dial = prog.dialer(dial)
 	}
-	rep, runErr := engine.New(st, conns.dial).Run(ctx, def, opts)
+	rep, runErr := engine.New(st, dial).Run(ctx, def, opts)
+	if prog != nil {
+		prog.done()
+	}
 	if ctx.Err() != nil && runErr != nil {
 		runErr = fmt.Errorf("interrupted: %w", runErr)
 	}
