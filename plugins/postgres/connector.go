@@ -79,6 +79,8 @@ func (c *Connector) Open(_ context.Context, cfg sdk.Config) (sdk.Conn, error) {
 	}
 	// Timestamps without time zone are read and written as UTC.
 	pcfg.RuntimeParams["timezone"] = "UTC"
+	// Timestamps cast to text (cursor marks, text-format values) in one known form.
+	pcfg.RuntimeParams["datestyle"] = "ISO, YMD"
 	if pcfg.RuntimeParams["application_name"] == "" {
 		pcfg.RuntimeParams["application_name"] = "datasync"
 	}

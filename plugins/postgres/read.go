@@ -257,9 +257,8 @@ func (r *reader) full(ctx context.Context, snap snapshot, incremental bool) erro
 	cur := cursor{Xmax: snap.xmax, Pending: snap.pending, Since: snap.since}
 	// The high-water mark in the database's own ordering of the key.
 	ts := "t." + r.t.cols[r.t.updatedAt].ident
-	keys := r.keyList()
 	sql := "SELECT " + ts + "::text, " + castKeysText(r.t) + " FROM " + r.t.qname + " t WHERE " + ts +
-		" IS NOT NULL AND " + ts + " < 'infinity' ORDER BY " + ts + " DESC, " + strings.ReplaceAll(keys, ",", " DESC,") + " DESC LIMIT 1"
+		" IS NOT NULL AND " + ts + " < 'infinity' ORDER BY " + ts + " DESC, " + r.keysDesc() + " LIMIT 1"
 	var tsText string
 	var keyTexts []string
 	err := r.tx.QueryRow(ctx, sql).Scan(&tsText, &keyTexts)
@@ -285,6 +284,15 @@ func (r *reader) keyList() string {
 		parts[i] = "t." + r.t.cols[k].ident
 	}
 	return strings.Join(parts, ",")
+}
+
+// keysDesc is the key columns over alias t, each descending.
+func (r *reader) keysDesc() string {
+	parts := make([]string, len(r.t.pk))
+	for i, k := range r.t.pk {
+		parts[i] = "t." + r.t.cols[k].ident + " DESC"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // castKeysText is the key columns as a text array, as the connector formats ids.
