@@ -20,7 +20,9 @@ func (connector) Describe(context.Context) (sdk.Description, error) {
 		Settings: []sdk.ConfigField{{Name: "marker", Label: "Marker file", Required: true}}}, nil
 }
 
-func (connector) Open(_ context.Context, cfg sdk.Config) (sdk.Conn, error) { return &conn{cfg: cfg}, nil }
+func (connector) Open(_ context.Context, cfg sdk.Config) (sdk.Conn, error) {
+	return &conn{cfg: cfg}, nil
+}
 
 type conn struct{ cfg sdk.Config }
 
