@@ -9,10 +9,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/datasync-io/datasync/host/engine"
-	"github.com/datasync-io/datasync/host/mapping"
 	"github.com/datasync-io/datasync/host/store"
 	"github.com/datasync-io/datasync/host/syncdef"
-	"github.com/datasync-io/datasync/sdk"
 )
 
 func (e *env) syncStatusCommand() *cli.Command {
@@ -456,13 +454,13 @@ func (e *env) syncResolveCommand() *cli.Command {
 		Usage:     "settle a manual conflict by taking one side's value",
 		ArgsUsage: "NAME ID",
 		UsageText: "datasync sync resolve NAME ID --take left|right",
-		Description: `Records the decision: the next run writes the chosen side's value to the
-other side (run "sync run NAME" to apply it now). ID is from "sync
-conflicts"; an unambiguous prefix is enough.
+		Description: `Writes the chosen side's value (as the conflict recorded it) to the other
+side now, and makes it the field's base. ID is from "sync conflicts"; an
+unambiguous prefix is enough. The plugins of both connections are launched.
 
 Examples:
    datasync sync resolve crm-news 3f2a9c --take left
-   datasync sync run crm-news`,
+   datasync sync resolve crm-news 3f2a9c1e77d04b51 --take right`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "take", Usage: "the side whose value wins: left or right"},
 		},
@@ -486,7 +484,8 @@ func (e *env) syncResolve(c *cli.Context) error {
 		return err
 	}
 	defer st.Close()
-	if _, _, err := loadSync(ctx, st, name); err != nil {
+	_, def, err := loadSync(ctx, st, name)
+	if err != nil {
 		return err
 	}
 	confl, err := st.Conflicts(ctx, name)
@@ -506,68 +505,23 @@ func (e *env) syncResolve(c *cli.Context) error {
 		return fmt.Errorf("%s is the start of %d conflict ids: give more of it", id, len(found))
 	}
 	cf := found[0]
-	links, err := st.Links(ctx, name)
-	if err != nil {
-		return err
+	conns := e.newSideConns()
+	defer conns.close()
+	if err := engine.New(st, conns.dial).Resolve(ctx, def, cf.ID, take); err != nil {
+		return fmt.Errorf("sync %s: %w", name, err)
 	}
-	var link *store.Link
-	for i := range links {
-		if links[i].LeftID == cf.LeftID {
-			link = &links[i]
-		}
-	}
-	if link == nil {
-		return fmt.Errorf("conflict %s: records %s/%s are no longer linked; the next run settles it", cf.ID, cf.LeftID, cf.RightID)
-	}
-	// The decision is kept as the merge's base: the other side's value as
-	// it stands becomes the base (so it reads as unchanged) and the taken
-	// side's as changed, so the next run's three-way merge flows the taken
-	// value across like any one-sided change.
-	if link.Base == nil {
-		link.Base = map[string]store.BasePair{}
-	}
-	old, had := link.Base[cf.Field]
-	bp := store.BasePair{Left: cf.Left, Right: cf.Right}
-	if take == syncdef.Left {
-		bp.Left = changedBase(old.Left, had, cf.Left)
-	} else {
-		bp.Right = changedBase(old.Right, had, cf.Right)
-	}
-	link.Base[cf.Field] = bp
-	b := &store.Batch{Sync: name, PutLinks: []store.Link{*link},
-		DropConflict: []store.ConflictKey{{LeftID: cf.LeftID, Field: cf.Field}},
-		ClearErrors:  []store.RecordKey{{Side: syncdef.Left, RecordID: cf.LeftID}, {Side: syncdef.Right, RecordID: cf.RightID}}}
-	if err := st.Commit(ctx, b); err != nil {
-		return err
-	}
-	winner, target, v := cf.LeftID, syncdef.Right, cf.Left
+	target, targetID, v := syncdef.Right, cf.RightID, cf.Left
 	if take == syncdef.Right {
-		winner, target, v = cf.RightID, syncdef.Left, cf.Right
+		target, targetID, v = syncdef.Left, cf.LeftID, cf.Right
 	}
 	field := cf.Field
 	if l, r, ok := strings.Cut(cf.Field, "="); ok {
-		if target == syncdef.Right {
-			field = r
-		} else {
+		field = r
+		if target == syncdef.Left {
 			field = l
 		}
 	}
-	fmt.Fprintf(e.stdout, "Resolved conflict %s: the next run writes %s's %s (from %s %s) to the %s record's %s.\n"+
-		"Apply it now with `datasync sync run %s`.\n", cf.ID, take, valueText(v), take, winner, target, field, name)
+	fmt.Fprintf(e.stdout, "Resolved conflict %s: wrote the %s value %s to the %s record %s's %s.\n",
+		cf.ID, take, valueText(v), target, targetID, field)
 	return nil
-}
-
-// changedBase is a base value that differs from cur, so the merge reads
-// cur as a change: the stored base when it differs, else an empty value
-// (or, when cur is empty, a marker no app holds).
-func changedBase(old sdk.Value, had bool, cur sdk.Value) sdk.Value {
-	// Normalized as an email (trimmed, case-folded): values that only
-	// differ in case may read as unchanged, so they are not relied upon.
-	if had && mapping.Normalize(old, sdk.TypeEmail) != mapping.Normalize(cur, sdk.TypeEmail) {
-		return old
-	}
-	if !cur.IsEmpty() {
-		return sdk.Null
-	}
-	return sdk.String("\x00resolved")
 }

@@ -40,32 +40,6 @@ func TestParseSince(t *testing.T) {
 	}
 }
 
-func TestChangedBase(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		old  sdk.Value
-		had  bool
-		cur  sdk.Value
-		want sdk.Value
-	}{
-		{"old base differs: kept", sdk.String("a"), true, sdk.String("b"), sdk.String("a")},
-		{"no base, value set: empty", sdk.Null, false, sdk.String("b"), sdk.Null},
-		{"base equal to value: empty", sdk.String("b"), true, sdk.String("b"), sdk.Null},
-		{"base equal ignoring case: empty", sdk.String("Bob@x.io"), true, sdk.String("bob@x.io"), sdk.Null},
-		{"value cleared, old base filled: kept", sdk.String("a"), true, sdk.Null, sdk.String("a")},
-		{"value empty, no base: marker", sdk.Null, false, sdk.String(""), sdk.String("\x00resolved")},
-	} {
-		got := changedBase(tc.old, tc.had, tc.cur)
-		if !got.Equal(tc.want) {
-			t.Errorf("%s: changedBase = %#v, want %#v", tc.name, got, tc.want)
-		}
-		// Whatever it picks, the merge must read cur as changed.
-		if mapping.Normalize(got, sdk.TypeEmail) == mapping.Normalize(tc.cur, sdk.TypeEmail) {
-			t.Errorf("%s: base %#v reads as equal to %#v", tc.name, got, tc.cur)
-		}
-	}
-}
-
 func TestEmailField(t *testing.T) {
 	f := func(name string, typ sdk.FieldType) sdk.Field { return sdk.Field{Name: name, Type: typ} }
 	for _, tc := range []struct {
