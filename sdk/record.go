@@ -86,7 +86,7 @@ type WriteResult struct {
 	ID            string
 	Version       string
 	ModifiedAt    time.Time
-	Values        []Value // stored values in WriteRequest.Fields order; nil when not reported
+	Values        []Value // stored values in WriteRequest.Fields order; nil: stored as sent (or not reported)
 	Err           *Error
 }
 

@@ -306,7 +306,7 @@ func (s *server) Write(stream pb.Connector_WriteServer) error {
 		if len(results) != len(req.Ops) {
 			return toStatus(Errorf(CategoryPermanent, "connector returned %d results for %d ops", len(results), len(req.Ops)))
 		}
-		if err := stream.Send(resultsToPB(results, len(h.Fields))); err != nil {
+		if err := stream.Send(resultsToPB(results, req)); err != nil {
 			return err
 		}
 	}
@@ -346,12 +346,15 @@ func opsFromPB(h *pb.WriteHeader, b *pb.WriteBatch) (WriteRequest, error) {
 	return req, nil
 }
 
-func resultsToPB(rs []WriteResult, nfields int) *pb.WriteResponse {
+// resultsToPB leaves out stored values that equal what the op sent (the
+// common case): the host then takes the sent values as stored, and the wire
+// carries each record once instead of twice.
+func resultsToPB(rs []WriteResult, req WriteRequest) *pb.WriteResponse {
 	out := &pb.WriteResponse{Results: make([]*pb.WriteResult, len(rs))}
 	for i, r := range rs {
 		p := &pb.WriteResult{CorrelationId: r.CorrelationID, Id: r.ID, Version: r.Version,
 			ModifiedAtUs: timeToMicros(r.ModifiedAt), Error: errorToPB(r.Err)}
-		if r.Err == nil && len(r.Values) == nfields {
+		if r.Err == nil && len(r.Values) == len(req.Fields) && !storedAsSent(r.Values, req.Ops[i], len(req.Fields)) {
 			p.Values = valuesToPB(r.Values, make([]pb.Value, len(r.Values)))
 		}
 		out.Results[i] = p
@@ -389,4 +392,18 @@ func (s *server) Lookup(ctx context.Context, req *pb.LookupRequest) (*pb.LookupR
 		return nil, toStatus(err)
 	}
 	return resp, nil
+}
+
+// storedAsSent reports whether an op set every field and the connector stored
+// exactly those values.
+func storedAsSent(stored []Value, op Op, nfields int) bool {
+	if len(op.Fields) != nfields || len(op.Values) != len(stored) {
+		return false
+	}
+	for i := range stored {
+		if !stored[i].Equal(op.Values[i]) {
+			return false
+		}
+	}
+	return true
 }

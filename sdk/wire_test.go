@@ -51,7 +51,11 @@ func (c *fakeConn) Write(_ context.Context, req WriteRequest) ([]WriteResult, er
 			out[i] = WriteResult{CorrelationID: op.CorrelationID, Err: FieldError("s", "bad value")}
 			continue
 		}
-		out[i] = WriteResult{CorrelationID: op.CorrelationID, ID: fmt.Sprint("id-", op.CorrelationID), Version: "v1", Values: op.Values}
+		stored := append([]Value(nil), op.Values...)
+		if v, ok := op.Value("s"); ok && strings.HasPrefix(v.Str, "normalize") {
+			stored[0] = String(strings.ToUpper(v.Str)) // the app changed what it stored
+		}
+		out[i] = WriteResult{CorrelationID: op.CorrelationID, ID: fmt.Sprint("id-", op.CorrelationID), Version: "v1", Values: stored}
 		if len(op.Fields) != len(req.Fields) {
 			out[i].Values = nil
 		}
@@ -161,6 +165,9 @@ func TestWriteResultsPerOpInOrder(t *testing.T) {
 		if i%1000 == 7 {
 			op.Values[0] = String("bad")
 		}
+		if i%1000 == 11 {
+			op.Values[0] = String(fmt.Sprint("normalize me ", i))
+		}
 		if i%1000 == 9 { // a patch of one field
 			op = Op{Kind: OpUpdate, ID: "x", CorrelationID: fmt.Sprint(i), Fields: []string{"i"}, Values: []Value{Int(42)}}
 		}
@@ -187,8 +194,12 @@ func TestWriteResultsPerOpInOrder(t *testing.T) {
 			if r.Err != nil || r.Values != nil {
 				t.Fatalf("patch result %d: %v %v", i, r.Err, r.Values)
 			}
-		default:
-			if r.Err != nil || r.ID != "id-"+fmt.Sprint(i) || !r.Values[1].Equal(Int(int64(-i))) {
+		case 11: // stored differently from what was sent: the stored values come back
+			if r.Err != nil || len(r.Values) != len(fields) || r.Values[0].Str != strings.ToUpper(fmt.Sprint("normalize me ", i)) || !r.Values[1].Equal(Int(int64(-i))) {
+				t.Fatalf("result %d: want the stored values back, got %+v", i, r)
+			}
+		default: // stored as sent: the wire leaves the values out
+			if r.Err != nil || r.ID != "id-"+fmt.Sprint(i) || r.Values != nil {
 				t.Fatalf("result %d: %+v", i, r)
 			}
 		}
