@@ -51,6 +51,7 @@ Examples:
 			e.syncDeleteCommand(),
 			e.syncConflictsCommand(),
 			e.syncResolveCommand(),
+			e.syncDeletesCommand(),
 		},
 	}
 }

@@ -525,3 +525,115 @@ func (e *env) syncResolve(c *cli.Context) error {
 		cf.ID, take, valueText(v), target, targetID, field)
 	return nil
 }
+
+func (e *env) syncDeletesCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "deletes",
+		Usage:     "list the deletes queued for approval (--deletes queue), and approve them",
+		ArgsUsage: "NAME",
+		UsageText: "datasync sync deletes NAME [--approve ID]... [--approve-all] [--json]",
+		Description: `With --deletes queue, a record deleted on one side is not deleted on the
+other: the delete waits here. --approve carries out the given ones (an
+unambiguous ID prefix is enough), --approve-all every one; the plugins of both
+connections are launched. A queued delete whose record was paired again
+meanwhile is dropped without deleting anything.
+
+Examples:
+   datasync sync deletes crm-news
+   datasync sync deletes crm-news --approve 5d1c0e
+   datasync sync deletes crm-news --approve-all`,
+		Flags: []cli.Flag{
+			jsonFlag(),
+			&cli.StringSliceFlag{Name: "approve", Usage: "carry out the queued delete `ID` (repeatable)"},
+			&cli.BoolFlag{Name: "approve-all", Usage: "carry out every queued delete"},
+		},
+		Action: e.syncDeletes,
+	}
+}
+
+type queuedView struct {
+	ID       string    `json:"id"`
+	Side     string    `json:"side"`      // where the record would be deleted
+	RecordID string    `json:"record_id"` // the record that would be deleted
+	OtherID  string    `json:"other_id"`  // its partner, deleted on the other side
+	Queued   time.Time `json:"queued"`
+}
+
+func (e *env) syncDeletes(c *cli.Context) error {
+	ctx := c.Context
+	approve, all := c.StringSlice("approve"), c.Bool("approve-all")
+	if all && len(approve) > 0 {
+		return usageErrorf(c, "give --approve ID or --approve-all, not both")
+	}
+	return e.withSync(c, func(st *store.Store, sy store.Sync, def syncdef.Definition) error {
+		queued, err := st.QueuedDeletes(ctx, sy.Name)
+		if err != nil {
+			return err
+		}
+		if !all && len(approve) == 0 {
+			out := []queuedView{}
+			for _, q := range queued {
+				out = append(out, queuedView{ID: q.ID, Side: q.Side, RecordID: q.RecordID, OtherID: q.OtherID, Queued: q.Queued})
+			}
+			return e.jsonOrText(c, out, func() error {
+				if len(out) == 0 {
+					fmt.Fprintf(e.stdout, "Sync %s has no deletes waiting for approval.\n", sy.Name)
+					return nil
+				}
+				t := e.newTable("ID", "DELETE", "BECAUSE DELETED", "QUEUED")
+				for _, q := range out {
+					t.row(q.ID, q.Side+" "+q.RecordID, otherSide(q.Side)+" "+q.OtherID, q.Queued.Local().Format("2006-01-02 15:04:05"))
+				}
+				if err := t.flush(); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "\nApprove with: datasync sync deletes %s --approve ID (or --approve-all)\n", sy.Name)
+				return nil
+			})
+		}
+		var ids []string
+		for _, a := range approve {
+			var match []string
+			for _, q := range queued {
+				if q.ID == a || len(a) >= 4 && strings.HasPrefix(q.ID, a) {
+					match = append(match, q.ID)
+				}
+			}
+			switch len(match) {
+			case 0:
+				return fmt.Errorf("sync %s has no queued delete %s: see `datasync sync deletes %s`", sy.Name, a, sy.Name)
+			case 1:
+				ids = append(ids, match[0])
+			default:
+				return fmt.Errorf("%s is the start of %d queued delete ids: give more of it", a, len(match))
+			}
+		}
+		if all && len(queued) == 0 {
+			fmt.Fprintf(e.stdout, "Sync %s has no deletes waiting for approval.\n", sy.Name)
+			return nil
+		}
+		conns := e.newSideConns()
+		defer conns.close()
+		n, err := engine.New(st, conns.dial).ApplyQueuedDeletes(ctx, def, st, ids)
+		if err != nil {
+			return fmt.Errorf("sync %s: approve deletes (%d done): %w", sy.Name, n, err)
+		}
+		asked := len(ids)
+		if all {
+			asked = len(queued)
+		}
+		fmt.Fprintf(e.stdout, "Deleted %s", plural(n, "record", "records"))
+		if n < asked {
+			fmt.Fprintf(e.stdout, "; %d queued deletes were dropped, their records being paired again", asked-n)
+		}
+		fmt.Fprintln(e.stdout)
+		return nil
+	})
+}
+
+func otherSide(side string) string {
+	if side == syncdef.Left {
+		return syncdef.Right
+	}
+	return syncdef.Left
+}

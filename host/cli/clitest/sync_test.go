@@ -532,7 +532,7 @@ func checkRow(t *testing.T, what string, r row, want row) {
 func TestSyncHelpTeaches(t *testing.T) {
 	home := t.TempDir()
 	for _, cmd := range []string{"create", "map", "show", "list", "plan", "run", "retry", "status", "errors",
-		"records", "activate", "pause", "delete", "conflicts", "resolve"} {
+		"records", "activate", "pause", "delete", "conflicts", "resolve", "deletes"} {
 		r := ok(t, home, "sync", cmd, "--help")
 		if !strings.Contains(r.stdout, "Examples:\n") || !strings.Contains(r.stdout, "datasync sync "+cmd) {
 			t.Errorf("sync %s --help has no examples:\n%s", cmd, r.stdout)
@@ -622,5 +622,58 @@ func TestSyncRunInterrupted(t *testing.T) {
 	if len(rows) != n || len(crm.rows("contacts")) != n {
 		t.Fatalf("after resuming: %d subscribers, %d contacts; want %d each (interrupted run wrote %d)",
 			len(rows), len(crm.rows("contacts")), n, written)
+	}
+}
+
+// TestSyncQueuedDeletes: with --deletes queue a delete waits for approval;
+// approving it deletes the partner record.
+func TestSyncQueuedDeletes(t *testing.T) {
+	home := t.TempDir()
+	crm := newDB(t, "crm.db", crmSchema)
+	news := newDB(t, "news.db", newsSchema)
+	for i, e := range []string{"ann@example.com", "bob@example.com", "cat@example.com"} {
+		crm.exec(`INSERT INTO contacts (id, email, first_name, updated_at) VALUES (?, ?, ?, ?)`, i+1, e, "N"+e[:3], stamp())
+	}
+	ok(t, home, "plugin", "install", bins.sqlite)
+	ok(t, home, "connection", "add", "crm", "--plugin", "sqlite", "--set", "path="+crm.path)
+	ok(t, home, "connection", "add", "news", "--plugin", "sqlite", "--set", "path="+news.path)
+	ok(t, home, "sync", "create", "cn", "--left", "crm/contacts", "--right", "news/subscribers", "--default-mappings",
+		"--deletes", "queue")
+	var run runOut
+	okJSON(t, home, &run, "sync", "run", "cn")
+	if run.Right.Created != 3 {
+		t.Fatalf("first run: %+v", run)
+	}
+	news.exec(`DELETE FROM subscribers WHERE email = 'bob@example.com'`)
+	okJSON(t, home, &run, "sync", "run", "cn")
+	if run.Status != "ok" || run.Left.Queued != 1 || run.Left.Deleted != 0 {
+		t.Fatalf("run after a delete: %+v", run)
+	}
+	if _, ok := byEmail(crm.rows("contacts"))["bob@example.com"]; !ok {
+		t.Fatal("a queued delete was carried out")
+	}
+	var queued []struct {
+		ID, Side string
+		RecordID string `json:"record_id"`
+	}
+	okJSON(t, home, &queued, "sync", "deletes", "cn")
+	if len(queued) != 1 || queued[0].Side != "left" || queued[0].RecordID != "2" {
+		t.Fatalf("queued deletes: %+v", queued)
+	}
+	fails(t, home, "has no queued delete nope", "sync", "deletes", "cn", "--approve", "nope")
+	if r := ok(t, home, "sync", "deletes", "cn", "--approve", queued[0].ID[:6]); !strings.Contains(r.stdout, "Deleted 1 record") {
+		t.Errorf("approve said: %s", r.stdout)
+	}
+	left := byEmail(crm.rows("contacts"))
+	if _, ok := left["bob@example.com"]; ok || len(left) != 2 {
+		t.Fatalf("after approval: %v", left)
+	}
+	okJSON(t, home, &queued, "sync", "deletes", "cn")
+	if len(queued) != 0 {
+		t.Errorf("still queued: %+v", queued)
+	}
+	okJSON(t, home, &run, "sync", "run", "cn")
+	if run.Status != "ok" || run.Writes != 0 {
+		t.Errorf("run after approval: %+v", run)
 	}
 }
