@@ -12,6 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/datasync-io/datasync/host/oauth"
 	"github.com/datasync-io/datasync/host/store"
 	"github.com/datasync-io/datasync/host/syncdef"
 	"github.com/datasync-io/datasync/sdk"
@@ -34,7 +35,9 @@ Credentials are encrypted at rest with the master key and shown as ****.
 
 Examples:
    datasync connection add crm --plugin sqlite --set path=/data/crm.db
-   datasync connection add hub --plugin hubspot --secret api_key=pat-123
+   datasync connection add hub --plugin hubspot --secret access_token=pat-123
+   datasync connection add hub --plugin hubspot --set client_id=ID --secret client_secret=S   # OAuth2
+   datasync connection reauth hub
    datasync connection list
    datasync connection test crm
    datasync connection schema crm contacts
@@ -44,26 +47,42 @@ Examples:
 				Name:      "add",
 				Usage:     "add a connection after checking that it can log in",
 				ArgsUsage: "NAME",
-				UsageText: "datasync connection add NAME --plugin PLUGIN[@VERSION] [--set KEY=VALUE]... [--secret KEY=VALUE]...",
+				UsageText: "datasync connection add NAME --plugin PLUGIN[@VERSION] [--set KEY=VALUE]... [--secret KEY=VALUE]... [--no-browser | --device]",
 				Description: `Settings (--set) and credentials (--secret) are the fields the plugin declares:
 see "datasync plugin info PLUGIN". Required fields not given are asked for
 when stdin is a terminal (secrets without echo); otherwise the command fails
 naming them. The plugin checks the account before anything is saved: on
 failure nothing is saved and the message names the cause.
 
+A plugin that declares OAuth2 (see "datasync plugin info PLUGIN") is
+authorized in a browser: the command prints the URL to open and waits for
+the provider's redirect to 127.0.0.1 (--redirect-port fixes its port for a
+client registered with http://127.0.0.1:PORT/callback). Without a browser
+on this machine, --no-browser asks you to paste the address the browser was
+sent to (or its code); --device uses the device grant where the provider
+offers one. The OAuth2 client comes from --set client_id=... and --secret
+client_secret=... when the plugin asks for them; --set auth_url=...,
+token_url=..., device_auth_url=..., scopes=... point it at a self-hosted
+provider. The token is stored encrypted and refreshed by datasync; a token
+given as a secret (e.g. a private app's access token) skips the flow.
+
 Examples:
    datasync connection add crm --plugin sqlite --set path=/data/crm.db
    datasync connection add ldap --plugin ldap --set url=ldaps://ldap.example.com \
        --set bind_dn=cn=sync,dc=example,dc=com --secret password=...
-   datasync connection add ldap --plugin ldap      # prompts for what is missing`,
-				Flags: []cli.Flag{
+   datasync connection add ldap --plugin ldap      # prompts for what is missing
+   datasync connection add hub --plugin hubspot --secret access_token=pat-123
+   datasync connection add hub --plugin hubspot --set client_id=ID --secret client_secret=S
+   datasync connection add hub --plugin hubspot --set client_id=ID --secret client_secret=S --no-browser`,
+				Flags: append([]cli.Flag{
 					&cli.StringFlag{Name: "plugin", Usage: "the `PLUGIN[@VERSION]` to connect with (see \"datasync plugin list\")"},
 					&cli.StringSliceFlag{Name: "set", Usage: "a setting, `KEY=VALUE` (repeatable)"},
 					&cli.StringSliceFlag{Name: "secret", Usage: "a credential, `KEY=VALUE`, stored encrypted (repeatable)"},
 					timeoutFlag(),
-				},
+				}, oauthFlowFlags()...),
 				Action: e.connectionAdd,
 			},
+			e.connectionReauthCommand(),
 			{
 				Name:      "list",
 				Usage:     "list connections (credentials shown as ****)",
@@ -203,6 +222,23 @@ func (e *env) connectionAdd(c *cli.Context) error {
 	for _, f := range desc.AllFields() {
 		fields[f.Name] = f
 	}
+	spec := desc.Auth.OAuth2
+	if spec != nil {
+		// The OAuth2 client and a self-hosted provider's endpoints, unless the plugin declares them itself.
+		for k := range oauthSettings {
+			if _, ok := fields[k]; !ok {
+				fields[k] = sdk.ConfigField{Name: k}
+			}
+		}
+		if _, ok := fields[oauth.SettingClientSecret]; !ok {
+			fields[oauth.SettingClientSecret] = sdk.ConfigField{Name: oauth.SettingClientSecret, Secret: true}
+		}
+	}
+	if c.Bool("device") && c.Bool("no-browser") {
+		return usageErrorf(c, "--device and --no-browser exclude each other")
+	}
+	// The flow runs when the plugin declares OAuth2 and no token was given as a secret.
+	useOAuth := spec != nil && secretVals[tokenSecretName(spec)] == ""
 	for k := range settings {
 		f, ok := fields[k]
 		if !ok {
@@ -219,6 +255,9 @@ func (e *env) connectionAdd(c *cli.Context) error {
 	}
 	var missing []sdk.ConfigField
 	for _, f := range desc.AllFields() {
+		if useOAuth && f.Name == tokenSecretName(spec) {
+			continue // the flow supplies it
+		}
 		if f.Required && f.Default == "" && settings[f.Name] == "" && secretVals[f.Name] == "" {
 			missing = append(missing, f)
 		}
@@ -240,11 +279,25 @@ func (e *env) connectionAdd(c *cli.Context) error {
 		}
 	}
 	cfg := desc.WithDefaults(sdk.Config{Settings: settings, Secrets: secretVals})
-	if err := desc.Validate(cfg); err != nil {
+	vcfg := cfg
+	if useOAuth {
+		vcfg = sdk.Config{Settings: cfg.Settings, Secrets: map[string]string{tokenSecretName(spec): "(from OAuth2)"}}
+		for k, v := range cfg.Secrets {
+			vcfg.Secrets[k] = v
+		}
+	}
+	if err := desc.Validate(vcfg); err != nil {
 		return fmt.Errorf("connection %s not saved: %s", name, redact(err.Error(), secretVals))
 	}
-	conn, err := p.Open(ctx, cfg)
-	if err != nil {
+	var conn sdk.Conn
+	var held *heldToken
+	if useOAuth {
+		conf, tok, err := e.authorize(c, *spec, cfg)
+		if err != nil {
+			return fmt.Errorf("connection %s not saved: %w", name, err)
+		}
+		conn, held = newFlowConn(name, p, cfg, conf, tok)
+	} else if conn, err = p.Open(ctx, cfg); err != nil {
 		return fmt.Errorf("connection %s not saved: %w", name, checkError(desc, err, secretVals))
 	}
 	defer conn.Close()
@@ -255,7 +308,14 @@ func (e *env) connectionAdd(c *cli.Context) error {
 		if cerr := interrupted(ctx, cctx, c); cerr != nil {
 			return fmt.Errorf("connection %s not saved: %w", name, cerr)
 		}
-		return fmt.Errorf("connection %s not saved: %w", name, checkError(desc, err, secretVals))
+		shown := secretVals
+		if held != nil {
+			shown = oauth.WithToken(secretVals, held.get())
+		}
+		return fmt.Errorf("connection %s not saved: %w", name, checkError(desc, err, shown))
+	}
+	if held != nil {
+		secretVals = oauth.WithToken(secretVals, held.get())
 	}
 	var sealed []byte
 	if len(secretVals) > 0 {
