@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/datasync-io/datasync/host/oauth"
 	"github.com/datasync-io/datasync/host/pluginhost"
 	"github.com/datasync-io/datasync/host/secrets"
 	"github.com/datasync-io/datasync/host/store"
@@ -119,7 +120,7 @@ func (e *env) launchConnection(ctx context.Context, c store.Connection) (*liveCo
 		return nil, fmt.Errorf("connection %s: describe plugin %s: %w", c.Name, c.Plugin, err)
 	}
 	cfg = desc.WithDefaults(cfg)
-	conn, err := p.Open(ctx, cfg)
+	conn, err := e.openPluginConn(ctx, c, p, desc, cfg) // OAuth2 connections get the host's token handling
 	if err != nil {
 		p.Close()
 		return nil, fmt.Errorf("connection %s: open: %s", c.Name, redact(err.Error(), cfg.Secrets))
@@ -231,8 +232,9 @@ func (e *checkFailure) Unwrap() error { return e.err }
 // which fields to look at. Secret values are blanked out of it.
 func checkError(desc sdk.Description, err error, secretValues map[string]string) error {
 	var crash *pluginhost.CrashError
-	if errors.As(err, &crash) {
-		return err
+	var reauth *oauth.ReauthRequiredError
+	if errors.As(err, &crash) || errors.As(err, &reauth) {
+		return err // says what happened and, for a dead OAuth2 grant, the command that fixes it
 	}
 	e := sdk.AsError(err)
 	msg := redact(e.Message, secretValues)
