@@ -6,7 +6,7 @@ HOST := $(wildcard host/cmd/datasync/main.go)
 PKGS ?= ./...
 TESTFLAGS ?=
 
-.PHONY: build test proto lint demo
+.PHONY: build test proto lint demo bench
 
 build:
 	@mkdir -p bin
@@ -33,3 +33,9 @@ lint:
 # The README's first command: the whole workflow on two SQLite files in .demo/.
 demo: build
 	scripts/demo.sh
+
+# Benchmarks through the real binaries beside a raw-copy baseline (own PostgreSQL, scratch dir);
+# the figures replace the results section of BENCHMARKS.md. BENCH_N=1000000 for the full size.
+BENCH_N ?= 200000
+bench: build
+	BENCH_N=$(BENCH_N) $(GO) run ./scripts/bench -bin bin -write BENCHMARKS.md

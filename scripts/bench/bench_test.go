@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/datasync-io/datasync/scripts/testsvc"
+)
+
+// buildBinaries builds the host and the two plugins the benchmark runs into a fresh directory,
+// so the smoke run measures this checkout, not whatever bin/ holds.
+func buildBinaries(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for out, pkg := range map[string]string{
+		"datasync":                    "./host/cmd/datasync",
+		"datasync-connector-postgres": "./plugins/postgres",
+		"datasync-connector-sqlite":   "./plugins/sqlite",
+	} {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, out), pkg)
+		cmd.Dir = "../.."
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+		}
+	}
+	return dir
+}
+
+// TestSmoke is `make bench` at 2,000 records, once: both scenarios through the real binaries
+// and their baselines; bench itself fails when a record is missing or a no-change run writes.
+func TestSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds binaries and runs the benchmark at N=2000")
+	}
+	pg := testsvc.Postgres(t)
+	cfg := config{Bin: buildBinaries(t), N: 2000, Runs: 1, PGURL: testsvc.CreateDatabase(t, pg), Work: t.TempDir()}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	rep, err := bench(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.PG) != 1 || len(rep.SQLite) != 1 {
+		t.Fatalf("got %d and %d runs, want 1 each", len(rep.PG), len(rep.SQLite))
+	}
+	pgr, sq := rep.PG[0], rep.SQLite[0]
+	if pgr.Initial.Right.Created != 2000 || pgr.BaseRows != 2000 {
+		t.Errorf("scenario 1 created %d, baseline copied %d, want 2000 each", pgr.Initial.Right.Created, pgr.BaseRows)
+	}
+	if sq.Initial.Left.Created != 900 || sq.Initial.Right.Created != 900 || sq.BaseRows != 1800 {
+		t.Errorf("scenario 2 created %d left and %d right, baseline %d; want 900, 900, 1800",
+			sq.Initial.Left.Created, sq.Initial.Right.Created, sq.BaseRows)
+	}
+	for name, f := range map[string]runFigures{"scenario 1": pgr, "scenario 2": sq} {
+		if f.NoChange.Writes != 0 || f.Full.Writes != 0 {
+			t.Errorf("%s: no-change re-runs wrote %d and %d", name, f.NoChange.Writes, f.Full.Writes)
+		}
+		if f.Changed == 0 || int64(f.Incr.Writes) != f.Changed {
+			t.Errorf("%s: incremental run wrote %d after %d changes", name, f.Incr.Writes, f.Changed)
+		}
+		if f.Initial.Wall <= 0 || f.Baseline <= 0 || f.Incr.Wall <= 0 {
+			t.Errorf("%s: times initial %v, baseline %v, incremental %v", name, f.Initial.Wall, f.Baseline, f.Incr.Wall)
+		}
+		if f.Initial.HostRSS < 1<<20 {
+			t.Errorf("%s: host peak RSS %d bytes: not sampled", name, f.Initial.HostRSS)
+		}
+	}
+	if n := len(pgr.Initial.Plugins); n != 2 {
+		t.Errorf("scenario 1 sampled %d plugin processes (%v), want 2", n, pgr.Initial.Plugins)
+	}
+	for k := range sq.Initial.Plugins {
+		if !strings.HasPrefix(k, "sqlite#") {
+			t.Errorf("scenario 2 sampled plugin %q, want only sqlite ones", k)
+		}
+	}
+	md := rep.markdown()
+	for _, want := range []string{"N = 2000", "datasync / baseline", "records compared/s", "incremental / initial time",
+		"peak RSS, host", "postgres ", "sqlite "} {
+		if !strings.Contains(md, want) {
+			t.Errorf("results lack %q:\n%s", want, md)
+		}
+	}
+	t.Log("\n" + md)
+}
+
+func TestStatOf(t *testing.T) {
+	for _, c := range []struct {
+		in   []float64
+		want stat
+	}{
+		{[]float64{3, 1, 2}, stat{2, 1, 3}},
+		{[]float64{4, 1, 2, 3}, stat{2.5, 1, 4}},
+		{[]float64{5}, stat{5, 5, 5}},
+		{nil, stat{}},
+	} {
+		if got := statOf(c.in); got != c.want {
+			t.Errorf("statOf(%v) = %v, want %v", c.in, got, c.want)
+		}
+	}
+}
+
+func TestSpliceResults(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "B.md")
+	if err := os.WriteFile(path, []byte("# Bench\n\nmethod\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := spliceResults(path, "first\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, append(mustRead(t, path), "\nafter\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := spliceResults(path, "second\n"); err != nil {
+		t.Fatal(err)
+	}
+	want := "# Bench\n\nmethod\n\n" + beginMark + "\nsecond\n" + endMark + "\n\nafter\n"
+	if got := string(mustRead(t, path)); got != want {
+		t.Errorf("got\n%q\nwant\n%q", got, want)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestSamplerSeesChildren(t *testing.T) {
+	// A child that is not a plugin binary is ignored; the process's own peak is read.
+	cmd := exec.Command("sleep", "2")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	if got := children(os.Getpid()); !containsInt(got, cmd.Process.Pid) {
+		t.Errorf("children(self) = %v, want %d among them", got, cmd.Process.Pid)
+	}
+	s := newSampler(os.Getpid())
+	s.sample()
+	if s.host < 1<<20 || len(s.plugins) != 0 {
+		t.Errorf("sampler: host %d bytes, plugins %v; want ≥ 1 MB and none", s.host, s.plugins)
+	}
+}
+
+func containsInt(xs []int, x int) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+func TestRecordSize(t *testing.T) {
+	// The issue's contacts are ~300 bytes of text in ten fields.
+	if avg := avgBytes(10000); avg < 250 || avg > 350 {
+		t.Errorf("average record %d bytes, want ~300", avg)
+	}
+	if len(contact(7, 0)) != len(fields) {
+		t.Errorf("contact has %d values for %d fields", len(contact(7, 0)), len(fields))
+	}
+}

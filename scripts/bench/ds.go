@@ -1,0 +1,184 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// datasync runs the real CLI with its own DATASYNC_HOME.
+type datasync struct {
+	bin  string // directory holding datasync and datasync-connector-*
+	home string
+	env  []string // extra environment, e.g. DATASYNC_CPUPROFILE for a profiling build
+}
+
+func (d datasync) cmd(ctx context.Context, args ...string) *exec.Cmd {
+	c := exec.CommandContext(ctx, filepath.Join(d.bin, "datasync"), args...)
+	c.Env = append(append(os.Environ(), "DATASYNC_HOME="+d.home, "DATASYNC_LOG_LEVEL=warn"), d.env...)
+	return c
+}
+
+// run runs a datasync command and returns its stdout; a failure includes its output.
+func (d datasync) run(ctx context.Context, args ...string) ([]byte, error) {
+	c := d.cmd(ctx, args...)
+	var out, errb bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errb
+	if err := c.Run(); err != nil {
+		return nil, fmt.Errorf("datasync %s: %w\n%s%s", strings.Join(args, " "), err, out.String(), errb.String())
+	}
+	return out.Bytes(), nil
+}
+
+// sideCounts and runResult are the parts of `sync run --json` the benchmark checks.
+type sideCounts struct {
+	Read, Created, Updated, Deleted, Failed, Unchanged, Conflicts int
+}
+
+type runResult struct {
+	Status string
+	Writes int
+	Failed int
+	Left   sideCounts
+	Right  sideCounts
+
+	Wall    time.Duration    // exec to exit, measured outside
+	HostRSS int64            // peak RSS (VmHWM) of the datasync process, bytes
+	Plugins map[string]int64 // peak RSS per plugin process ("name#pid"), bytes
+}
+
+// syncRun runs `datasync sync run NAME --json [extra]`, timing it from outside and sampling
+// the peak RSS of the host and of its plugin children.
+func (d datasync) syncRun(ctx context.Context, name string, extra ...string) (runResult, error) {
+	args := append([]string{"sync", "run", name, "--json"}, extra...)
+	c := d.cmd(ctx, args...)
+	var out, errb bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errb
+	began := time.Now()
+	if err := c.Start(); err != nil {
+		return runResult{}, fmt.Errorf("start datasync: %w", err)
+	}
+	s := newSampler(c.Process.Pid)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); s.loop(done) }()
+	err := c.Wait()
+	wall := time.Since(began)
+	close(done)
+	wg.Wait()
+	if err != nil {
+		return runResult{}, fmt.Errorf("datasync %s: %w\n%s%s", strings.Join(args, " "), err, out.String(), errb.String())
+	}
+	var r runResult
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		return runResult{}, fmt.Errorf("decode sync run --json: %w\n%s", err, out.String())
+	}
+	if r.Status != "ok" || r.Failed != 0 {
+		return r, fmt.Errorf("sync run %s: status %q, %d failed\n%s%s", name, r.Status, r.Failed, out.String(), errb.String())
+	}
+	r.Wall = wall
+	r.HostRSS, r.Plugins = s.result(c)
+	return r, nil
+}
+
+// sampler polls /proc for the high-water RSS of a process and its children. VmHWM only
+// grows, so a late sample holds the peak; the host's own figure is also taken from wait4's
+// rusage, whichever is larger, in case the process ended between samples.
+type sampler struct {
+	pid     int
+	host    int64
+	plugins map[int]int64
+	names   map[int]string
+}
+
+func newSampler(pid int) *sampler {
+	return &sampler{pid: pid, plugins: map[int]int64{}, names: map[int]string{}}
+}
+
+func (s *sampler) loop(done <-chan struct{}) {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		s.sample()
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *sampler) sample() {
+	if v, ok := vmHWM(s.pid); ok && v > s.host {
+		s.host = v
+	}
+	for _, c := range children(s.pid) {
+		// Between fork and exec a child still runs the host's image (and shares its memory
+		// with vfork): only a child that has become a plugin binary is sampled.
+		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", c))
+		if err != nil || !strings.HasPrefix(filepath.Base(exe), "datasync-connector-") {
+			continue
+		}
+		if v, ok := vmHWM(c); ok && v > s.plugins[c] {
+			s.plugins[c] = v
+			s.names[c] = filepath.Base(exe)
+		}
+	}
+}
+
+func (s *sampler) result(c *exec.Cmd) (int64, map[string]int64) {
+	host := s.host
+	if ru, ok := rusageMaxRSS(c); ok && ru > host && host == 0 {
+		host = ru // never sampled: the rusage figure (it may include a child's) is all there is
+	}
+	out := map[string]int64{}
+	for pid, v := range s.plugins {
+		out[fmt.Sprintf("%s#%d", strings.TrimPrefix(s.names[pid], "datasync-connector-"), pid)] = v
+	}
+	return host, out
+}
+
+// vmHWM reads the peak resident set size of pid in bytes.
+func vmHWM(pid int) (int64, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err != nil {
+				return 0, false
+			}
+			return kb * 1024, true
+		}
+	}
+	return 0, false
+}
+
+// children lists the child processes of pid (any of its threads may have forked them).
+func children(pid int) []int {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	var out []int
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if c, err := strconv.Atoi(f); err == nil {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is one benchmark: what to run and where.
+type config struct {
+	Bin   string   // directory with datasync and datasync-connector-{postgres,sqlite}
+	N     int      // records
+	Runs  int      // identical runs of each scenario
+	PGURL string   // PostgreSQL database to use (tables bench_*)
+	Work  string   // scratch directory: homes and SQLite files
+	Env   []string // extra environment for datasync
+	Log   io.Writer
+}
+
+func main() {
+	n := 200000
+	if s := os.Getenv("BENCH_N"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 100 {
+			fmt.Fprintf(os.Stderr, "bench: BENCH_N=%q: want a number ≥ 100\n", s)
+			os.Exit(2)
+		}
+		n = v
+	}
+	var cfg config
+	flag.StringVar(&cfg.Bin, "bin", "bin", "directory holding datasync and its connector plugins (make build)")
+	flag.IntVar(&cfg.N, "n", n, "records (default BENCH_N, else 200000)")
+	flag.IntVar(&cfg.Runs, "runs", 3, "identical runs of each scenario")
+	flag.StringVar(&cfg.PGURL, "pg-url", "", "PostgreSQL database to use (default: start one with scripts/services/postgres.sh)")
+	write := flag.String("write", "", "file (BENCHMARKS.md) whose results section to replace with this run's")
+	keep := flag.Bool("keep", false, "keep the scratch directory (homes, SQLite files) for inspection")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := mainErr(ctx, cfg, *write, *keep); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func mainErr(ctx context.Context, cfg config, write string, keep bool) error {
+	var err error
+	if cfg.Bin, err = filepath.Abs(cfg.Bin); err != nil {
+		return fmt.Errorf("bin directory: %w", err)
+	}
+	if cfg.Work, err = os.MkdirTemp("", "datasync-bench."); err != nil {
+		return fmt.Errorf("scratch directory: %w", err)
+	}
+	if keep {
+		fmt.Fprintln(os.Stderr, "bench: scratch directory", cfg.Work)
+	} else {
+		defer os.RemoveAll(cfg.Work)
+	}
+	if cfg.PGURL == "" {
+		url, stopPG, err := startPostgres(ctx, filepath.Join(cfg.Work, "postgres"))
+		if err != nil {
+			return err
+		}
+		defer stopPG()
+		cfg.PGURL = url
+	}
+	cfg.Log = os.Stderr
+	rep, err := bench(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	text := rep.markdown()
+	fmt.Print(text)
+	if write != "" {
+		return spliceResults(write, text)
+	}
+	return nil
+}
+
+// startPostgres starts a throwaway server with scripts/services/postgres.sh and returns its
+// URL and the function stopping it.
+func startPostgres(ctx context.Context, dir string) (string, func(), error) {
+	script, err := filepath.Abs("scripts/services/postgres.sh")
+	if err != nil {
+		return "", nil, err
+	}
+	out, err := exec.CommandContext(ctx, script, "start", dir).CombinedOutput()
+	stop := func() {
+		if out, err := exec.Command(script, "stop", dir).CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: stop PostgreSQL: %v\n%s", err, out)
+		}
+	}
+	if err != nil {
+		stop()
+		return "", nil, fmt.Errorf("start PostgreSQL (%s): %w\n%s", script, err, out)
+	}
+	env, err := os.ReadFile(filepath.Join(dir, "env"))
+	if err != nil {
+		stop()
+		return "", nil, fmt.Errorf("read PostgreSQL env: %w", err)
+	}
+	for _, line := range strings.Split(string(env), "\n") {
+		if v, ok := strings.CutPrefix(line, "PG_URL="); ok {
+			return strings.Trim(v, "'"), stop, nil
+		}
+	}
+	stop()
+	return "", nil, fmt.Errorf("no PG_URL in %s/env", dir)
+}
+
+// bench runs both scenarios cfg.Runs times, interleaved so that load on the machine falls on
+// both alike, and returns the figures.
+func bench(ctx context.Context, cfg config) (*report, error) {
+	rep := &report{N: cfg.N, Runs: cfg.Runs, Started: time.Now().UTC()}
+	rep.machine(ctx, cfg.PGURL)
+	logf(cfg, "seeding %d contacts into PostgreSQL (avg %d bytes of text per record)", cfg.N, avgBytes(cfg.N))
+	if err := pgSeed(ctx, cfg.PGURL, "bench_src", cfg.N); err != nil {
+		return nil, err
+	}
+	for run := 0; run < cfg.Runs; run++ {
+		logf(cfg, "run %d/%d: scenario 1, PostgreSQL → PostgreSQL", run+1, cfg.Runs)
+		f, err := pgRun(ctx, cfg, run)
+		if err != nil {
+			return nil, fmt.Errorf("scenario 1, run %d: %w", run+1, err)
+		}
+		rep.PG = append(rep.PG, f)
+		logf(cfg, "  initial %v, baseline %v, no-change %v, full %v, incremental %v",
+			f.Initial.Wall, f.Baseline, f.NoChange.Wall, f.Full.Wall, f.Incr.Wall)
+		logf(cfg, "run %d/%d: scenario 2, SQLite ↔ SQLite", run+1, cfg.Runs)
+		if f, err = sqliteRun(ctx, cfg, run); err != nil {
+			return nil, fmt.Errorf("scenario 2, run %d: %w", run+1, err)
+		}
+		rep.SQLite = append(rep.SQLite, f)
+		logf(cfg, "  initial %v, baseline %v, no-change %v, full %v, incremental %v",
+			f.Initial.Wall, f.Baseline, f.NoChange.Wall, f.Full.Wall, f.Incr.Wall)
+	}
+	rep.LoadEnd = loadavg()
+	return rep, nil
+}
+
+func logf(cfg config, format string, args ...any) {
+	if cfg.Log != nil {
+		fmt.Fprintf(cfg.Log, "bench: "+format+"\n", args...)
+	}
+}
+
+func avgBytes(n int) int {
+	if n == 0 {
+		return 0
+	}
+	step := n/1000 + 1
+	total, k := 0, 0
+	for i := 0; i < n; i += step {
+		total += recordBytes(i)
+		k++
+	}
+	return total / k
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

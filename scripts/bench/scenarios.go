@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// runFigures is one run of one scenario: the datasync runs and the baseline beside them.
+type runFigures struct {
+	Records   int           // records the initial run moves or matches
+	Initial   runResult     // first run into an empty (or unlinked) side
+	NoChange  runResult     // re-run right after, incremental reads
+	Full      runResult     // re-run with --full: every record read and compared
+	Changed   int64         // records changed on the sides before Incr
+	Incr      runResult     // re-run after Changed records changed
+	Baseline  time.Duration // the raw copy of the same rows
+	BaseRows  int64
+	Scenarios string
+}
+
+// setupHome installs the plugin and adds the connections of one run.
+func setupHome(ctx context.Context, d datasync, plugin string, conns map[string]string) error {
+	if err := os.MkdirAll(d.home, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", d.home, err)
+	}
+	if _, err := d.run(ctx, "plugin", "install", filepath.Join(d.bin, "datasync-connector-"+plugin)); err != nil {
+		return err
+	}
+	for _, name := range sortedKeys(conns) {
+		if _, err := d.run(ctx, "connection", "add", name, "--plugin", plugin, "--set", conns[name]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rerun does the three re-runs every scenario shares and checks that the no-change ones
+// write nothing; touch changes the records and returns how many writes they must cause.
+func rerun(ctx context.Context, d datasync, name string, f *runFigures, touch func() (int64, error)) error {
+	var err error
+	if f.NoChange, err = d.syncRun(ctx, name); err != nil {
+		return fmt.Errorf("no-change re-run: %w", err)
+	}
+	if f.NoChange.Writes != 0 {
+		return fmt.Errorf("no-change re-run wrote %d records, want 0", f.NoChange.Writes)
+	}
+	if f.Full, err = d.syncRun(ctx, name, "--full"); err != nil {
+		return fmt.Errorf("no-change --full re-run: %w", err)
+	}
+	if f.Full.Writes != 0 {
+		return fmt.Errorf("no-change --full re-run wrote %d records, want 0", f.Full.Writes)
+	}
+	if f.Changed, err = touch(); err != nil {
+		return err
+	}
+	if f.Incr, err = d.syncRun(ctx, name); err != nil {
+		return fmt.Errorf("incremental re-run: %w", err)
+	}
+	if int64(f.Incr.Writes) != f.Changed {
+		return fmt.Errorf("incremental re-run after %d changes wrote %d", f.Changed, f.Incr.Writes)
+	}
+	return nil
+}
+
+// pgRun is one run of scenario 1: PostgreSQL → PostgreSQL into an empty table, one way.
+// The source table bench_src holds n contacts already.
+func pgRun(ctx context.Context, cfg config, run int) (runFigures, error) {
+	f := runFigures{Records: cfg.N}
+	d := datasync{bin: cfg.Bin, home: filepath.Join(cfg.Work, fmt.Sprintf("pg-%d", run)), env: cfg.Env}
+	if err := pgCreate(ctx, cfg.PGURL, "bench_dst"); err != nil {
+		return f, err
+	}
+	if err := setupHome(ctx, d, "postgres", map[string]string{"src": "url=" + cfg.PGURL, "dst": "url=" + cfg.PGURL}); err != nil {
+		return f, err
+	}
+	if _, err := d.run(ctx, "sync", "create", "s1", "--left", "src/bench_src", "--right", "dst/bench_dst",
+		"--direction", "left-to-right", "--create-in", "right", "--default-mappings"); err != nil {
+		return f, err
+	}
+	var err error
+	if f.Initial, err = d.syncRun(ctx, "s1"); err != nil {
+		return f, fmt.Errorf("initial run: %w", err)
+	}
+	if f.Initial.Right.Created != cfg.N {
+		return f, fmt.Errorf("initial run created %d records, want %d", f.Initial.Right.Created, cfg.N)
+	}
+	if got, err := pgCount(ctx, cfg.PGURL, "bench_dst"); err != nil || got != int64(cfg.N) {
+		return f, fmt.Errorf("bench_dst holds %d rows after the initial run, want %d (%v)", got, cfg.N, err)
+	}
+	if f.BaseRows, f.Baseline, err = pgBaseline(ctx, cfg.PGURL, "bench_src", "bench_base"); err != nil {
+		return f, fmt.Errorf("baseline: %w", err)
+	}
+	if f.BaseRows != int64(cfg.N) {
+		return f, fmt.Errorf("baseline copied %d rows, want %d", f.BaseRows, cfg.N)
+	}
+	err = rerun(ctx, d, "s1", &f, func() (int64, error) {
+		return pgTouch(ctx, cfg.PGURL, "bench_src", run+1, 1, cfg.N)
+	})
+	return f, err
+}
+
+// sqliteRun is one run of scenario 2: SQLite ↔ SQLite two-way, n/2 contacts each side, of
+// which n/20 (10 % of a side) share their email with the other side, with another phone and
+// source (newer on the right, so the first merge updates them on the left).
+func sqliteRun(ctx context.Context, cfg config, run int) (runFigures, error) {
+	half, shared := cfg.N/2, cfg.N/20
+	f := runFigures{Records: 2 * half}
+	dir := filepath.Join(cfg.Work, fmt.Sprintf("sqlite-%d", run))
+	d := datasync{bin: cfg.Bin, home: filepath.Join(dir, "home"), env: cfg.Env}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return f, fmt.Errorf("create %s: %w", dir, err)
+	}
+	now := time.Now()
+	seed := func(left, right string) error {
+		if err := sqliteSeed(ctx, left, 0, half, 0, now.Add(-2*time.Hour)); err != nil {
+			return err
+		}
+		return sqliteSeed(ctx, right, half-shared, 2*half-shared, half, now.Add(-time.Hour))
+	}
+	left, right := filepath.Join(dir, "left.db"), filepath.Join(dir, "right.db")
+	if err := seed(left, right); err != nil {
+		return f, err
+	}
+	if err := setupHome(ctx, d, "sqlite", map[string]string{"left": "path=" + left, "right": "path=" + right}); err != nil {
+		return f, err
+	}
+	if _, err := d.run(ctx, "sync", "create", "s2", "--left", "left/contacts", "--right", "right/contacts",
+		"--default-mappings"); err != nil {
+		return f, err
+	}
+	var err error
+	if f.Initial, err = d.syncRun(ctx, "s2"); err != nil {
+		return f, fmt.Errorf("initial run: %w", err)
+	}
+	want := half - shared
+	if f.Initial.Left.Created != want || f.Initial.Right.Created != want {
+		return f, fmt.Errorf("initial run created %d left and %d right, want %d each",
+			f.Initial.Left.Created, f.Initial.Right.Created, want)
+	}
+	if u := f.Initial.Left.Updated + f.Initial.Right.Updated; u != shared {
+		return f, fmt.Errorf("initial run updated %d shared records, want %d", u, shared)
+	}
+	for _, p := range []string{left, right} {
+		if got, err := sqliteCount(ctx, p); err != nil || got != int64(2*half-shared) {
+			return f, fmt.Errorf("%s holds %d contacts after the initial run, want %d (%v)", p, got, 2*half-shared, err)
+		}
+	}
+	bl, br := filepath.Join(dir, "base-left.db"), filepath.Join(dir, "base-right.db")
+	if err := seed(bl, br); err != nil {
+		return f, err
+	}
+	if f.BaseRows, f.Baseline, err = sqliteBaseline(ctx, bl, br); err != nil {
+		return f, fmt.Errorf("baseline: %w", err)
+	}
+	if f.BaseRows != int64(2*want) {
+		return f, fmt.Errorf("baseline inserted %d rows, want %d", f.BaseRows, 2*want)
+	}
+	// Each side changes its own records only (left ids 1..half-shared, right ids
+	// shared+1..half are the ones only it had), so no pair is changed on both sides.
+	err = rerun(ctx, d, "s2", &f, func() (int64, error) {
+		l, err := sqliteTouch(ctx, left, run+1, 1, half-shared)
+		if err != nil {
+			return 0, err
+		}
+		r, err := sqliteTouch(ctx, right, run+1, shared+1, half)
+		return l + r, err
+	})
+	return f, err
+}
