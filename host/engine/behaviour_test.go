@@ -528,3 +528,38 @@ func TestApplyQueuedDeletes(t *testing.T) {
 	}
 	e.quiet()
 }
+
+func TestRetryOneRecord(t *testing.T) {
+	e := newEnv(t, nil)
+	e.right.SetFailer(func(op string) error {
+		if op == "write.create" {
+			return sdk.Errorf(sdk.CategoryPermanent, "refused")
+		}
+		return nil
+	})
+	a := e.create(e.left, map[string]sdk.Value{"email": s("a@x.io")})
+	e.create(e.left, map[string]sdk.Value{"email": s("b@x.io")})
+	rep := e.run(Options{})
+	if g := findGroup(rep, "permanent"); g == nil || g.Count != 2 {
+		t.Fatalf("want two permanent failures: %+v", rep.Errors)
+	}
+	e.right.SetFailer(nil)
+	// Permanent failures back off: a plain run leaves them alone.
+	if rep := e.run(Options{}); rep.Writes() != 0 {
+		t.Fatalf("backed-off records retried: %+v", rep.Right)
+	}
+	rep = e.run(Options{Retry: []string{a}})
+	if rep.Right.Created != 1 {
+		t.Fatalf("retry of one record: %+v", rep.Right)
+	}
+	if _, ok := byEmail(e.right)["a@x.io"]; !ok {
+		t.Fatal("the retried record was not created")
+	}
+	if _, ok := byEmail(e.right)["b@x.io"]; ok {
+		t.Fatal("a record not asked for was retried")
+	}
+	errs := e.storedErrors("")
+	if len(errs) != 1 || !strings.Contains(errs[0], "left:rec-2") {
+		t.Fatalf("errors after retry: %v", errs)
+	}
+}

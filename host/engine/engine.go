@@ -108,7 +108,8 @@ func (e *Engine) failpoint(step string) error {
 type Options struct {
 	Full     bool // read both sides completely, ignoring cursors
 	Force    bool // go on although a side lost most of its linked records
-	RetryAll bool // retry every failing record now, whatever its backoff
+	RetryAll bool     // retry every failing record now, whatever its backoff
+	Retry    []string // retry these records (ids on either side) now
 	dry      bool // set by Plan: write nothing anywhere
 }
 

@@ -99,7 +99,12 @@ func (r *run) processLinks() [2][]*rec {
 				r.dropLink(l)
 				continue
 			}
-			switch r.def.Deletes {
+			policy := r.def.Deletes
+			if l.State == store.LinkExcluded {
+				// An excluded pair stopped syncing: its deletes go nowhere.
+				policy = syncdef.DeletesIgnore
+			}
+			switch policy {
 			case syncdef.DeletesPropagate:
 				r.planDelete(l, gone, cur[keep])
 			case syncdef.DeletesQueue:

@@ -118,6 +118,7 @@ func (r *run) match(ctx context.Context, unlinked [2][]*rec) error {
 				r.planLink(it)
 			case !pass:
 				r.report.side(src).Excluded++
+				r.forget(src, x.id) // an old snapshot must not sync it later
 			case !anyKey:
 				names := make([]string, len(r.keys))
 				for k := range r.keys {
@@ -127,6 +128,8 @@ func (r *run) match(ctx context.Context, unlinked [2][]*rec) error {
 					fmt.Sprintf("%s record %s has no value in %s, so it cannot be matched", r.sides[src].name, x.id, strings.Join(names, " or ")))
 			case r.def.CreatesIn(r.sides[t].name) && !r.sides[t].obj.ReadOnly:
 				r.planCreate(src, x)
+			default:
+				r.forget(src, x.id)
 			}
 		}
 	}

@@ -47,6 +47,15 @@ var (
 	rules  = []mapping.Rule{mapping.RuleMostRecent, mapping.RulePreferLeft, mapping.RulePreferRight, mapping.RuleFillOnly, mapping.RuleManual}
 )
 
+// otherOut is the filter the property test uses: contacts whose stage is
+// "other" stay out.
+const otherOut = `lifecycle_stage != "other"`
+
+func passes(d syncdef.Definition, s int, it memory.Item) bool {
+	f := [2]string{d.FilterLeft, d.FilterRight}[s]
+	return f == "" || it.Fields["lifecycle_stage"].Str != "other"
+}
+
 func genDef(t *rapid.T) syncdef.Definition {
 	d := baseDef()
 	d.Direction = rapid.SampledFrom([]mapping.Direction{mapping.DirTwoWay, mapping.DirTwoWay, mapping.DirLeftToRight, mapping.DirRightToLeft}).Draw(t, "direction")
@@ -55,6 +64,8 @@ func genDef(t *rapid.T) syncdef.Definition {
 	d.SourceOfTruth = rapid.SampledFrom([]string{"left", "right"}).Draw(t, "source")
 	d.SkewWindow = syncdef.Duration(rapid.SampledFrom([]time.Duration{time.Second, 2 * time.Hour}).Draw(t, "skew"))
 	d.Deletes = rapid.SampledFrom([]syncdef.Deletes{syncdef.DeletesIgnore, syncdef.DeletesPropagate, syncdef.DeletesQueue}).Draw(t, "deletes")
+	d.FilterLeft = rapid.SampledFrom([]string{"", "", otherOut}).Draw(t, "filter-left")
+	d.FilterRight = rapid.SampledFrom([]string{"", "", otherOut}).Draw(t, "filter-right")
 	for i := range d.Mappings {
 		if d.Mappings[i].Left == memory.FieldEmail {
 			// The key stays two-way, so linked pairs keep one key: a one-way
@@ -350,8 +361,9 @@ func (m *model) sync(t *rapid.T) {
 				if !linked || linkID(&l, other(s)) != oid {
 					t.Fatalf("%s %s and %s %s share %s but are not linked together (links %+v)", sideNames[s], id, sideNames[other(s)], oid, email, links)
 				}
-			} else if !linked && e.def.CreatesIn(sideNames[other(s)]) {
-				t.Fatalf("%s record %s (%s) was not copied to the %s", sideNames[s], id, email, sideNames[other(s)])
+			} else if !linked && e.def.CreatesIn(sideNames[other(s)]) && passes(e.def, s, it) {
+				pend, _ := e.st.Pending(e.ctx, e.def.Name)
+				t.Fatalf("%s record %s (%s) was not copied to the %s\nrecord %+v\ndef %+v\nreport %+v\nlinks %+v\npending %+v", sideNames[s], id, email, sideNames[other(s)], it, e.def, rep, links, pend)
 			}
 		}
 	}
@@ -422,7 +434,7 @@ func (m *model) sync(t *rapid.T) {
 		t.Fatalf("second run: %v", err)
 	}
 	if rep2.Writes() != 0 {
-		t.Fatalf("second run wrote: left %+v right %+v", rep2.Left, rep2.Right)
+		t.Fatalf("second run wrote: left %+v right %+v\ndef %+v\nfirst %+v\nhistory of the second: %+v\nleft %+v\nright %+v", rep2.Left, rep2.Right, e.def, rep, m.historyOf(rep2.RunID), snap[L], snap[R])
 	}
 	m.reset()
 }
@@ -436,6 +448,17 @@ func (m *model) changedSinceClean(s int, id, field string) bool {
 	}
 	f, _ := schemaField(field)
 	return mapping.Normalize(v, f.Type) != mapping.Normalize(m.snap[s][id].Fields[field], f.Type)
+}
+
+func (m *model) historyOf(run string) []store.HistoryEntry {
+	h, _ := m.e.st.History(m.e.ctx, store.HistoryQuery{Sync: m.e.def.Name})
+	var out []store.HistoryEntry
+	for _, x := range h {
+		if x.RunID == run {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 func (m *model) lastLinkOf(s int, id string) (store.Link, bool) {

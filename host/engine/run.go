@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -250,7 +251,7 @@ func (r *run) load(ctx context.Context) error {
 
 // due reports whether a failing record should be retried now.
 func (r *run) due(sideName, id string) bool {
-	if r.opts.RetryAll {
+	if r.opts.RetryAll || slices.Contains(r.opts.Retry, id) {
 		return true
 	}
 	for _, e := range r.errs[[2]string{sideName, id}] {
