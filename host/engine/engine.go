@@ -106,11 +106,11 @@ func (e *Engine) failpoint(step string) error {
 
 // Options are the choices of one run.
 type Options struct {
-	Full     bool // read both sides completely, ignoring cursors
-	Force    bool // go on although a side lost most of its linked records
+	Full     bool     // read both sides completely, ignoring cursors
+	Force    bool     // go on although a side lost most of its linked records
 	RetryAll bool     // retry every failing record now, whatever its backoff
 	Retry    []string // retry these records (ids on either side) now
-	dry      bool // set by Plan: write nothing anywhere
+	dry      bool     // set by Plan: write nothing anywhere
 }
 
 // ErrMassDelete stops a run in which a side looks wiped out: an outage must
