@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/exec"
@@ -306,6 +308,7 @@ func TestOAuthConnectionLifecycle(t *testing.T) {
 	if r.code == 0 || strings.Count(r.stderr+r.stdout, hint) != 1 {
 		t.Fatalf("run with a revoked grant: exit %d, want one error naming %s\nstdout: %s\nstderr: %s", r.code, hint, r.stdout, r.stderr)
 	}
+	t.Logf("run with a revoked grant:\n%s%s", r.stdout, r.stderr)
 	if c, _ := storedSecrets(t, home, "app"); c.Status != "auth" {
 		t.Fatalf("connection status after the revoked grant: %q, want auth (its syncs held)", c.Status)
 	}
@@ -335,5 +338,120 @@ func TestOAuthConnectionLifecycle(t *testing.T) {
 	okJSON(t, home, &run, "sync", "run", "s")
 	if run.Writes != 0 || run.Right.Created+run.Right.Updated != 0 {
 		t.Errorf("a second run wrote %+v", run)
+	}
+}
+
+// TestOAuthDeviceGrant adds a connection with --device against Glewlwyd's
+// device authorization endpoint: the CLI prints where to go and the code,
+// the test approves it as the user on another device, and the CLI polls
+// until the token arrives.
+func TestOAuthDeviceGrant(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Glewlwyd")
+	}
+	t.Setenv(testsvc.SharedDirEnv, "")
+	env := testsvc.Glewlwyd(t)
+	client := testsvc.CreateClient(t, env)
+	home := t.TempDir()
+	ok(t, home, "plugin", "install", buildOAuthMem(t))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bins.datasync, "--home", home, "connection", "add", "dev", "--plugin", "oauthmem", "--device",
+		"--set", "client_id="+client.ID, "--secret", "client_secret="+client.Secret,
+		"--set", "auth_url="+env.AuthURL, "--set", "token_url="+env.TokenURL, "--set", "device_auth_url="+env.DeviceURL,
+		"--set", "introspect_url="+env.Issuer+"/introspect")
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "DATASYNC_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	pr, pw := io.Pipe()
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = io.MultiWriter(&out, pw), &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	type prompt struct{ uri, code string }
+	got := make(chan prompt, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		var p prompt
+		want := ""
+		for sc.Scan() {
+			s := strings.TrimSpace(sc.Text())
+			switch {
+			case s == "":
+			case strings.HasPrefix(s, "On any device, open"):
+				want = "uri"
+			case strings.HasPrefix(s, "and enter the code"):
+				want = "code"
+			case want == "uri":
+				p.uri, want = s, ""
+			case want == "code":
+				p.code, want = s, ""
+				got <- p
+			}
+		}
+		close(got)
+	}()
+	p, ok2 := <-got
+	if !ok2 || p.uri == "" || p.code == "" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("connection add --device printed no verification URI and code:\n%s\n%s", out.String(), errOut.String())
+	}
+	approveDevice(t, ctx, env, client.ID, p.uri, p.code)
+	err := cmd.Wait()
+	pw.Close()
+	if err != nil || !strings.Contains(out.String(), "Added connection dev (plugin oauthmem 1.0.0), account: "+env.User) {
+		t.Fatalf("connection add --device: %v\nstdout: %s\nstderr: %s", err, out.String(), errOut.String())
+	}
+	_, sec := storedSecrets(t, home, "dev")
+	if tok, err := oauth.FromSecrets(sec); err != nil || tok.RefreshToken == "" {
+		t.Fatalf("stored token after the device grant: %v", err)
+	}
+	// --device where the provider offers no device endpoint is refused before anything happens.
+	fails(t, home, "--device: the provider declares no device authorization endpoint", "connection", "add", "dev2",
+		"--plugin", "oauthmem", "--device", "--set", "client_id="+client.ID, "--secret", "client_secret="+client.Secret,
+		"--set", "auth_url="+env.AuthURL, "--set", "token_url="+env.TokenURL, "--set", "introspect_url="+env.Issuer+"/introspect")
+}
+
+// approveDevice is the user on their phone: log in to Glewlwyd, consent to
+// the client's scope, and open the verification URI with the user code.
+func approveDevice(t *testing.T, ctx context.Context, env testsvc.GlewlwydEnv, clientID, verifyURI, userCode string) {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	call := func(method, u, body string) int {
+		req, err := http.NewRequestWithContext(ctx, method, u, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, u, err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := call(http.MethodPost, env.APIURL+"/auth/",
+		fmt.Sprintf(`{"username":%q,"password":%q}`, env.User, env.Password)); code != http.StatusOK {
+		t.Fatalf("user login: HTTP %d", code)
+	}
+	if code := call(http.MethodPut, env.APIURL+"/auth/grant/"+url.PathEscape(clientID),
+		fmt.Sprintf(`{"scope":%q}`, env.Scope)); code != http.StatusOK {
+		t.Fatalf("consent: HTTP %d", code)
+	}
+	// g_continue: logged in and consented, so the code is validated at once.
+	if code := call(http.MethodGet, verifyURI+"?"+url.Values{"code": {userCode}, "g_continue": {""}}.Encode(), ""); code != http.StatusFound {
+		t.Fatalf("device verification: HTTP %d", code)
 	}
 }
