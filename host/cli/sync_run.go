@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/datasync-io/datasync/host/engine"
+	"github.com/datasync-io/datasync/host/pluginhost"
 	"github.com/datasync-io/datasync/host/store"
 	"github.com/datasync-io/datasync/host/syncdef"
 )
@@ -402,6 +403,10 @@ func runHint(err error) string {
 	if errors.Is(err, engine.ErrMassDelete) {
 		return "" // the engine's message says to use --force-deletes
 	}
+	var crash *pluginhost.CrashError
+	if errors.As(err, &crash) {
+		return "" // the plugin's trace says it all; the next run restarts it
+	}
 	var re *engine.RunError
 	if errors.As(err, &re) && re.Connection != "" {
 		return fmt.Sprintf(" (check it with `datasync connection test %s`)", re.Connection)
@@ -435,8 +440,10 @@ func (e *env) printRun(def syncdef.Definition, r runResult) {
 	} else {
 		fmt.Fprintf(w, "Run of sync %s failed after %s.\n", def.Name, took)
 	}
-	fmt.Fprintf(w, "  left  %s: %s\n", def.Left, countsLine(r.Left))
-	fmt.Fprintf(w, "  right %s: %s\n", def.Right, countsLine(r.Right))
+	if r.Status == store.RunOK || r.Left != (engine.Counts{}) || r.Right != (engine.Counts{}) {
+		fmt.Fprintf(w, "  left  %s: %s\n", def.Left, countsLine(r.Left))
+		fmt.Fprintf(w, "  right %s: %s\n", def.Right, countsLine(r.Right))
+	}
 	if r.Settled > 0 {
 		fmt.Fprintf(w, "  %d creates of an interrupted run were found and linked\n", r.Settled)
 	}

@@ -677,3 +677,30 @@ func TestSyncQueuedDeletes(t *testing.T) {
 		t.Errorf("run after approval: %+v", run)
 	}
 }
+
+// TestSyncRunPluginCrash: a plugin that panics mid-read fails the run
+// (exit 1, "crashed") and nothing is written to the other side.
+func TestSyncRunPluginCrash(t *testing.T) {
+	home := t.TempDir()
+	items := newDB(t, "items.db", `CREATE TABLE items (id INTEGER PRIMARY KEY, title TEXT, n INTEGER, updated_at TEXT)`)
+	ok(t, home, "plugin", "install", bins.tiny)
+	ok(t, home, "plugin", "install", bins.sqlite)
+	addTiny(t, home, "tk")
+	ok(t, home, "connection", "add", "db", "--plugin", "sqlite", "--set", "path="+items.path)
+	ok(t, home, "sync", "create", "boom", "--left", "tk/boom", "--right", "db/items", "--match", "title=title",
+		"--default-mappings", "--create-in", "right")
+	r := datasync(t, home, nil, "sync", "run", "boom")
+	if r.code != 1 || !strings.Contains(r.stderr, "the run did not complete: left side (tk): read boom: plugin tiny crashed: panic: boom") {
+		t.Fatalf("run with a crashing plugin: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	if n := len(items.rows("items")); n != 0 {
+		t.Fatalf("a crashed run wrote %d rows", n)
+	}
+	var status struct {
+		LastRun struct{ Status, Error string } `json:"last_run"`
+	}
+	okJSON(t, home, &status, "sync", "status", "boom")
+	if status.LastRun.Status != "failed" || !strings.Contains(status.LastRun.Error, "crashed") {
+		t.Errorf("status after the crash: %+v", status)
+	}
+}
