@@ -5,6 +5,7 @@
 const tokenKey = "datasync.token";
 const $ = (sel) => document.querySelector(sel);
 let selected = null; // name of the sync shown in detail
+let record = null;   // {side, id} of the record whose history is shown
 let timer = null;
 
 function el(tag, attrs, ...children) {
@@ -103,7 +104,7 @@ function renderSyncs(syncs) {
       : el("button", { class: "resume", onclick: () => act(s.name, "resume") }, "Resume");
     box.append(el("div", { class: "card " + cls, "data-sync": s.name, "data-status": cls },
       el("div", { class: "top" },
-        el("button", { class: "name", onclick: () => { selected = s.name; refresh(); } }, s.name),
+        el("button", { class: "name", onclick: () => { selected = s.name; record = null; refresh(); } }, s.name),
         el("span", { class: "muted" }, s.left + " ⇄ " + s.right + " · every " + s.every),
         ...badges,
         el("div", { class: "actions" },
@@ -142,13 +143,14 @@ async function renderDetail(name) {
         el("tr", {}, el("th", {}, "side"), el("th", {}, "record"), el("th", {}, "field"), el("th", {}, "value"), el("th", {}, "message")),
         ...g.records.map((r) => el("tr", { class: "record" },
           el("td", {}, r.side || "—"),
-          el("td", {}, r.record_id ? el("a", { href: "#", onclick: (ev) => { ev.preventDefault(); showHistory(name, r.side, r.record_id); } }, r.record_id) : "(run)"),
-          el("td", {}, r.field || ""), el("td", { class: "value" }, r.value || ""), el("td", {}, r.message))))))),
+          el("td", {}, r.record_id ? el("a", { href: "#", onclick: (ev) => { ev.preventDefault(); record = { side: r.side, id: r.record_id }; showHistory(name, r.side, r.record_id); } }, r.record_id) : "(run)"),
+          el("td", {}, r.field || ""), el("td", { class: "value" }, r.value || ""), el("td", {}, r.message)))))),
     conflicts.length ? el("h3", {}, "Conflicts waiting (" + conflicts.length + ")") : null,
     conflicts.length ? el("table", {}, el("tr", {}, el("th", {}, "left"), el("th", {}, "right"), el("th", {}, "field"), el("th", {}, "left value"), el("th", {}, "right value")),
       ...conflicts.map((c) => el("tr", {}, el("td", {}, c.left_id), el("td", {}, c.right_id), el("td", {}, c.field),
         el("td", { class: "value" }, valueText(c.left)), el("td", { class: "value" }, valueText(c.right))))) : null,
     el("div", { id: "history" }));
+  if (record) await showHistory(name, record.side, record.id);
 }
 
 async function showHistory(name, side, id) {
