@@ -1,0 +1,79 @@
+package store
+
+import (
+	"context"
+	"io/fs"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/datasync-io/datasync/scripts/testsvc"
+)
+
+// TestMigrationsRunOnPostgres applies the embedded migrations, unchanged, to
+// a real PostgreSQL server and exercises the constraints and upserts the
+// store relies on: the schema is ready for a PostgreSQL implementation.
+func TestMigrationsRunOnPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a PostgreSQL server")
+	}
+	env := testsvc.Postgres(t)
+	url := testsvc.CreateDatabase(t, env)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	names, _ := fs.Glob(migrations, "migrations/*.sql")
+	sort.Strings(names)
+	for _, n := range names {
+		body, _ := migrations.ReadFile(n)
+		if _, err := conn.Exec(ctx, string(body)); err != nil {
+			t.Fatalf("%s on PostgreSQL: %v", n, err)
+		}
+	}
+	now := fmtTime(time.Now())
+	exec := func(q string, args ...any) error {
+		_, err := conn.Exec(ctx, q, args...)
+		return err
+	}
+	if err := exec(`INSERT INTO syncs (name, definition, state, created_at, updated_at) VALUES ($1, '{}', 'active', $2, $2)`, "a", now); err != nil {
+		t.Fatal(err)
+	}
+	upsert := `INSERT INTO links (sync_name, left_id, right_id, base, state, excluded_by, created_at, updated_at)
+		VALUES ($1, $2, $3, '{}', $4, '', $5, $5) ON CONFLICT (sync_name, left_id) DO UPDATE SET right_id = excluded.right_id,
+		state = excluded.state, updated_at = excluded.updated_at`
+	if err := exec(upsert, "a", "l1", "r1", LinkSyncing, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := exec(upsert, "a", "l1", "r2", LinkExcluded, now); err != nil {
+		t.Fatalf("upsert: %v", err)
+	}
+	var right, state string
+	if err := conn.QueryRow(ctx, `SELECT right_id, state FROM links WHERE sync_name = 'a' AND left_id = 'l1'`).Scan(&right, &state); err != nil || right != "r2" || state != LinkExcluded {
+		t.Fatalf("upsert result %s %s %v", right, state, err)
+	}
+	if err := exec(upsert, "a", "l2", "r2", LinkSyncing, now); err == nil {
+		t.Fatal("one right record linked twice")
+	}
+	if err := exec(upsert, "a", "l3", "r3", "confused", now); err == nil {
+		t.Fatal("invalid link state accepted")
+	}
+	if err := exec(upsert, "nope", "l4", "r4", LinkSyncing, now); err == nil {
+		t.Fatal("link of an unknown sync accepted")
+	}
+	if err := exec(`INSERT INTO connections (name, plugin, secrets, created_at, updated_at) VALUES ('c', 'p', $1, $2, $2)`, []byte{0, 1, 0xff}, now); err != nil {
+		t.Fatalf("secrets as BYTEA: %v", err)
+	}
+	if err := exec(`DELETE FROM syncs WHERE name = 'a'`); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT COUNT(*) FROM links`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("links of a deleted sync kept: %d %v", n, err)
+	}
+}
