@@ -1,0 +1,147 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/datasync-io/datasync/host/store"
+	"github.com/datasync-io/datasync/sdk"
+	"github.com/datasync-io/datasync/sdk/memory"
+)
+
+// TestOverPlugins runs the engine against two real memory plugin processes
+// over go-plugin/gRPC. The test edits each app's data file through an
+// in-process connector bound to the same file, as the app's users would. The
+// right plugin is killed in the middle of a run; after relaunching it, the
+// next run settles the journaled creates: the data is whole, with no duplicate.
+func TestOverPlugins(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and launches plugin binaries")
+	}
+	bin := filepath.Join(t.TempDir(), "datasync-connector-memory")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../plugins/memory").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	files := map[string]string{"crm": filepath.Join(dir, "crm.json"), "news": filepath.Join(dir, "news.json")}
+	apps := map[string]*memory.Connector{}
+	for name, path := range files {
+		c := memory.New()
+		if _, err := c.Open(ctx, config(path)); err != nil {
+			t.Fatal(err)
+		}
+		apps[name] = c
+	}
+	kills := map[string]func(){}
+	conns := map[string]Conn{}
+	launch := func(name string) {
+		rc, kill, err := sdk.LaunchPlugin(ctx, bin, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(kill)
+		conn, err := rc.Open(ctx, config(files[name]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		kills[name], conns[name] = kill, conn
+	}
+	launch("crm")
+	launch("news")
+
+	st, err := store.Open(ctx, filepath.Join(dir, store.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	def := baseDef()
+	b, _ := def.JSON()
+	if err := st.PutSync(ctx, store.Sync{Name: def.Name, Definition: b}); err != nil {
+		t.Fatal(err)
+	}
+	crash, hostCrash := false, false
+	eng := New(st, func(_ context.Context, name string) (Conn, error) { return conns[name], nil }, WithBatchSize(2),
+		WithRetries(1, time.Millisecond),
+		WithFailpoint(func(step string) error {
+			if crash && step == "journaled" {
+				kills["news"]() // the right plugin dies before the creates are sent
+				crash = false
+			}
+			if hostCrash && step == "written" {
+				hostCrash = false
+				return errors.New("host killed after sending")
+			}
+			return nil
+		}))
+
+	for i := 0; i < 5; i++ {
+		if _, err := apps["crm"].Create(obj, map[string]sdk.Value{"email": s(fmt.Sprintf("c%d@x.io", i)), "first_name": s("C")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := apps["news"].Create(obj, map[string]sdk.Value{"email": s(fmt.Sprintf("n%d@x.io", i)), "last_name": s("N")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := eng.Run(ctx, def, Options{})
+	if err != nil || rep.Left.Created != 5 || rep.Right.Created != 5 {
+		t.Fatalf("first run over plugins: %v %+v", err, rep)
+	}
+	if rep, err := eng.Run(ctx, def, Options{}); err != nil || rep.Writes() != 0 {
+		t.Fatalf("second run over plugins wrote: %v %+v", err, rep)
+	}
+
+	for i := 0; i < 4; i++ {
+		if _, err := apps["crm"].Create(obj, map[string]sdk.Value{"email": s(fmt.Sprintf("late%d@x.io", i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	crash = true
+	_, err = eng.Run(ctx, def, Options{})
+	var re *RunError
+	if !errors.As(err, &re) || re.Side != "right" {
+		t.Fatalf("a dead plugin must fail the run on its side, got %v", err)
+	}
+	launch("news")
+	rep, err = eng.Run(ctx, def, Options{})
+	if err != nil {
+		t.Fatalf("run after relaunch: %v", err)
+	}
+	if n := len(apps["news"].Snapshot(obj)); n != 14 {
+		t.Fatalf("right has %d records, want 14 (report %+v)", n, rep)
+	}
+	if links, _ := st.Links(ctx, def.Name); len(links) != 14 {
+		t.Fatalf("%d links, want 14", len(links))
+	}
+	if rep, err := eng.Run(ctx, def, Options{}); err != nil || rep.Writes() != 0 {
+		t.Fatalf("run after recovery wrote: %v %+v", err, rep)
+	}
+
+	// The host dies after creates reached the app: the next run finds them by
+	// their correlation id over Lookup and links them.
+	for i := 0; i < 2; i++ {
+		if _, err := apps["crm"].Create(obj, map[string]sdk.Value{"email": s(fmt.Sprintf("sent%d@x.io", i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hostCrash = true
+	if _, err := eng.Run(ctx, def, Options{}); err == nil {
+		t.Fatal("failpoint did not stop the run")
+	}
+	rep, err = eng.Run(ctx, def, Options{})
+	if err != nil || rep.Settled != 2 || rep.Right.Created != 0 {
+		t.Fatalf("settling over plugins: %v %+v", err, rep)
+	}
+	if n := len(apps["news"].Snapshot(obj)); n != 16 {
+		t.Fatalf("right has %d records, want 16", n)
+	}
+}
+
+func config(path string) sdk.Config {
+	return sdk.Config{Settings: map[string]string{memory.SettingPath: path}, Secrets: map[string]string{memory.SecretToken: "secret"}}
+}
