@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,7 +19,12 @@ import (
 type datasync struct {
 	bin  string // directory holding datasync and datasync-connector-*
 	home string
-	env  []string // extra environment, e.g. DATASYNC_CPUPROFILE for a profiling build
+	env  []string // extra environment
+	// profile, when set, is a directory for profiles of every sync run: a CPU and an
+	// allocation profile of the host (DATASYNC_CPUPROFILE/MEMPROFILE: a profhost build) and
+	// a system-wide perf recording, from which the plugins' profiles are read by command.
+	profile string
+	log     io.Writer // progress, one line per sync run
 }
 
 func (d datasync) cmd(ctx context.Context, args ...string) *exec.Cmd {
@@ -57,9 +63,24 @@ type runResult struct {
 
 // syncRun runs `datasync sync run NAME --json [extra]`, timing it from outside and sampling
 // the peak RSS of the host and of its plugin children.
-func (d datasync) syncRun(ctx context.Context, name string, extra ...string) (runResult, error) {
+func (d datasync) syncRun(ctx context.Context, name, phase string, extra ...string) (runResult, error) {
 	args := append([]string{"sync", "run", name, "--json"}, extra...)
 	c := d.cmd(ctx, args...)
+	if d.profile != "" {
+		base := filepath.Join(d.profile, filepath.Base(d.home)+"-"+phase)
+		if filepath.Base(d.home) == "home" {
+			base = filepath.Join(d.profile, filepath.Base(filepath.Dir(d.home))+"-"+phase)
+		}
+		c.Env = append(c.Env, "DATASYNC_CPUPROFILE="+base+".host.cpu.pprof", "DATASYNC_MEMPROFILE="+base+".host.allocs.pprof")
+		perf := exec.Command("perf", "record", "-q", "-F", "499", "-g", "-a", "-o", base+".perf.data")
+		if err := perf.Start(); err != nil {
+			return runResult{}, fmt.Errorf("start perf: %w", err)
+		}
+		defer func() {
+			_ = perf.Process.Signal(os.Interrupt)
+			_ = perf.Wait()
+		}()
+	}
 	var out, errb bytes.Buffer
 	c.Stdout, c.Stderr = &out, &errb
 	began := time.Now()
@@ -87,6 +108,10 @@ func (d datasync) syncRun(ctx context.Context, name string, extra ...string) (ru
 	}
 	r.Wall = wall
 	r.HostRSS, r.Plugins = s.result(c)
+	if d.log != nil {
+		fmt.Fprintf(d.log, "bench:   %s %s: %v, read %d/%d, writes %d, host RSS %s\n", filepath.Base(filepath.Dir(d.home))+"/"+filepath.Base(d.home),
+			phase, wall.Round(time.Millisecond), r.Left.Read, r.Right.Read, r.Writes, mb(r.HostRSS))
+	}
 	return r, nil
 }
 

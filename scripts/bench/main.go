@@ -24,6 +24,11 @@ type config struct {
 	Work  string   // scratch directory: homes and SQLite files
 	Env   []string // extra environment for datasync
 	Log   io.Writer
+	// Profile is a directory for profiles of every sync run (see datasync.profile); Bin must
+	// then hold a profhost build as datasync.
+	Profile string
+	// Only, when 1 or 2, runs that scenario alone (the other's figures stay empty).
+	Only int
 }
 
 func main() {
@@ -42,6 +47,8 @@ func main() {
 	flag.IntVar(&cfg.Runs, "runs", 3, "identical runs of each scenario")
 	flag.StringVar(&cfg.PGURL, "pg-url", "", "PostgreSQL database to use (default: start one with scripts/services/postgres.sh)")
 	write := flag.String("write", "", "file (BENCHMARKS.md) whose results section to replace with this run's")
+	flag.StringVar(&cfg.Profile, "profile", "", "directory for host pprof and perf profiles of each sync run (bin's datasync must be a profhost build)")
+	flag.IntVar(&cfg.Only, "only", 0, "run scenario 1 or 2 alone (0: both)")
 	keep := flag.Bool("keep", false, "keep the scratch directory (homes, SQLite files) for inspection")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -122,29 +129,40 @@ func startPostgres(ctx context.Context, dir string) (string, func(), error) {
 func bench(ctx context.Context, cfg config) (*report, error) {
 	rep := &report{N: cfg.N, Runs: cfg.Runs, Started: time.Now().UTC()}
 	rep.machine(ctx, cfg.PGURL)
-	logf(cfg, "seeding %d contacts into PostgreSQL (avg %d bytes of text per record)", cfg.N, avgBytes(cfg.N))
-	if err := pgSeed(ctx, cfg.PGURL, "bench_src", cfg.N); err != nil {
-		return nil, err
+	if cfg.Only != 2 {
+		logf(cfg, "seeding %d contacts into PostgreSQL (avg %d bytes of text per record)", cfg.N, avgBytes(cfg.N))
+		if err := pgSeed(ctx, cfg.PGURL, "bench_src", cfg.N); err != nil {
+			return nil, err
+		}
 	}
 	for run := 0; run < cfg.Runs; run++ {
-		logf(cfg, "run %d/%d: scenario 1, PostgreSQL → PostgreSQL", run+1, cfg.Runs)
-		f, err := pgRun(ctx, cfg, run)
-		if err != nil {
-			return nil, fmt.Errorf("scenario 1, run %d: %w", run+1, err)
+		if cfg.Only != 2 {
+			logf(cfg, "run %d/%d: scenario 1, PostgreSQL → PostgreSQL", run+1, cfg.Runs)
+			f, err := pgRun(ctx, cfg, run)
+			if err != nil {
+				return nil, fmt.Errorf("scenario 1, run %d: %w", run+1, err)
+			}
+			rep.PG = append(rep.PG, f)
+			logRun(cfg, f)
 		}
-		rep.PG = append(rep.PG, f)
-		logf(cfg, "  initial %v, baseline %v, no-change %v, full %v, incremental %v",
-			f.Initial.Wall, f.Baseline, f.NoChange.Wall, f.Full.Wall, f.Incr.Wall)
-		logf(cfg, "run %d/%d: scenario 2, SQLite ↔ SQLite", run+1, cfg.Runs)
-		if f, err = sqliteRun(ctx, cfg, run); err != nil {
-			return nil, fmt.Errorf("scenario 2, run %d: %w", run+1, err)
+		if cfg.Only != 1 {
+			logf(cfg, "run %d/%d: scenario 2, SQLite ↔ SQLite", run+1, cfg.Runs)
+			f, err := sqliteRun(ctx, cfg, run)
+			if err != nil {
+				return nil, fmt.Errorf("scenario 2, run %d: %w", run+1, err)
+			}
+			rep.SQLite = append(rep.SQLite, f)
+			logRun(cfg, f)
 		}
-		rep.SQLite = append(rep.SQLite, f)
-		logf(cfg, "  initial %v, baseline %v, no-change %v, full %v, incremental %v",
-			f.Initial.Wall, f.Baseline, f.NoChange.Wall, f.Full.Wall, f.Incr.Wall)
 	}
 	rep.LoadEnd = loadavg()
 	return rep, nil
+}
+
+func logRun(cfg config, f runFigures) {
+	logf(cfg, "  initial %v (baseline %v), no-change %v, full %v, incremental %v (%d changed); peak RSS host %s, plugins %v",
+		f.Initial.Wall.Round(time.Millisecond), f.Baseline.Round(time.Millisecond), f.NoChange.Wall.Round(time.Millisecond),
+		f.Full.Wall.Round(time.Millisecond), f.Incr.Wall.Round(time.Millisecond), f.Changed, mb(f.Initial.HostRSS), f.Initial.Plugins)
 }
 
 func logf(cfg config, format string, args ...any) {

@@ -41,13 +41,13 @@ func setupHome(ctx context.Context, d datasync, plugin string, conns map[string]
 // write nothing; touch changes the records and returns how many writes they must cause.
 func rerun(ctx context.Context, d datasync, name string, f *runFigures, touch func() (int64, error)) error {
 	var err error
-	if f.NoChange, err = d.syncRun(ctx, name); err != nil {
+	if f.NoChange, err = d.syncRun(ctx, name, "nochange"); err != nil {
 		return fmt.Errorf("no-change re-run: %w", err)
 	}
 	if f.NoChange.Writes != 0 {
 		return fmt.Errorf("no-change re-run wrote %d records, want 0", f.NoChange.Writes)
 	}
-	if f.Full, err = d.syncRun(ctx, name, "--full"); err != nil {
+	if f.Full, err = d.syncRun(ctx, name, "full", "--full"); err != nil {
 		return fmt.Errorf("no-change --full re-run: %w", err)
 	}
 	if f.Full.Writes != 0 {
@@ -56,7 +56,7 @@ func rerun(ctx context.Context, d datasync, name string, f *runFigures, touch fu
 	if f.Changed, err = touch(); err != nil {
 		return err
 	}
-	if f.Incr, err = d.syncRun(ctx, name); err != nil {
+	if f.Incr, err = d.syncRun(ctx, name, "incr"); err != nil {
 		return fmt.Errorf("incremental re-run: %w", err)
 	}
 	if int64(f.Incr.Writes) != f.Changed {
@@ -69,7 +69,7 @@ func rerun(ctx context.Context, d datasync, name string, f *runFigures, touch fu
 // The source table bench_src holds n contacts already.
 func pgRun(ctx context.Context, cfg config, run int) (runFigures, error) {
 	f := runFigures{Records: cfg.N}
-	d := datasync{bin: cfg.Bin, home: filepath.Join(cfg.Work, fmt.Sprintf("pg-%d", run)), env: cfg.Env}
+	d := datasync{bin: cfg.Bin, home: filepath.Join(cfg.Work, fmt.Sprintf("pg-%d", run)), env: cfg.Env, profile: cfg.Profile, log: cfg.Log}
 	if err := pgCreate(ctx, cfg.PGURL, "bench_dst"); err != nil {
 		return f, err
 	}
@@ -81,7 +81,7 @@ func pgRun(ctx context.Context, cfg config, run int) (runFigures, error) {
 		return f, err
 	}
 	var err error
-	if f.Initial, err = d.syncRun(ctx, "s1"); err != nil {
+	if f.Initial, err = d.syncRun(ctx, "s1", "initial"); err != nil {
 		return f, fmt.Errorf("initial run: %w", err)
 	}
 	if f.Initial.Right.Created != cfg.N {
@@ -109,7 +109,7 @@ func sqliteRun(ctx context.Context, cfg config, run int) (runFigures, error) {
 	half, shared := cfg.N/2, cfg.N/20
 	f := runFigures{Records: 2 * half}
 	dir := filepath.Join(cfg.Work, fmt.Sprintf("sqlite-%d", run))
-	d := datasync{bin: cfg.Bin, home: filepath.Join(dir, "home"), env: cfg.Env}
+	d := datasync{bin: cfg.Bin, home: filepath.Join(dir, "home"), env: cfg.Env, profile: cfg.Profile, log: cfg.Log}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return f, fmt.Errorf("create %s: %w", dir, err)
 	}
@@ -132,7 +132,7 @@ func sqliteRun(ctx context.Context, cfg config, run int) (runFigures, error) {
 		return f, err
 	}
 	var err error
-	if f.Initial, err = d.syncRun(ctx, "s2"); err != nil {
+	if f.Initial, err = d.syncRun(ctx, "s2", "initial"); err != nil {
 		return f, fmt.Errorf("initial run: %w", err)
 	}
 	want := half - shared
