@@ -317,6 +317,36 @@ func TestOAuthConnectionLifecycle(t *testing.T) {
 		t.Errorf("connection test with a revoked grant: exit %d\n%s", r.code, r.stderr)
 	}
 
+	// A reauth reaching another account than the connection was added for is refused and changes nothing.
+	setFingerprint := func(fp string) string {
+		t.Helper()
+		ctx := context.Background()
+		st, err := store.Open(ctx, filepath.Join(home, store.FileName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		c, err := st.Connection(ctx, "app")
+		if err != nil {
+			t.Fatal(err)
+		}
+		was := c.AccountFingerprint
+		c.AccountFingerprint = fp
+		if err := st.PutConnection(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		return was
+	}
+	realFP := setFingerprint("sub:someone-else|mallory")
+	r = authorizeThroughCLI(t, home, env, false, "connection", "reauth", "app", "--redirect-port", strconv.Itoa(port))
+	if r.code == 0 || !strings.Contains(r.stderr, "connection app not re-authorized: the authorization reached account \""+env.User+"\"") {
+		t.Fatalf("reauth as another account: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	if c, sec := storedSecrets(t, home, "app"); c.Status != "auth" || sec[oauth.SecretRefreshToken] != second.RefreshToken {
+		t.Fatalf("a refused reauth changed the connection: status %q", c.Status)
+	}
+	setFingerprint(realFP)
+
 	// reauth, pasting the redirect (--no-browser): the same account, status ok, runs work again.
 	r = authorizeThroughCLI(t, home, env, true, "connection", "reauth", "app", "--no-browser", "--redirect-port", strconv.Itoa(port))
 	if r.code != 0 || !strings.Contains(r.stdout, "Connection app re-authorized (account "+env.User+"); its status is ok again (was auth).") ||
