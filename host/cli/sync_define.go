@@ -26,7 +26,8 @@ func (e *env) syncCreateCommand() *cli.Command {
 		Description: `Launches both connections' plugins to read their schemas: the objects and
 every named field must exist, and filters must compile against them. The
 sync is saved as a draft: "sync plan" and "sync run" work on it at once;
-"sync activate" hands it to the daemon's schedule (--every).
+"sync activate" hands it to the daemon's schedule (--every). Sides not given
+are asked for when stdin is a terminal.
 
 Match keys pair records: by default the email fields, when both sides have
 one; give --match LEFT=RIGHT (repeatable, later keys are fallbacks)
@@ -168,13 +169,26 @@ func (e *env) syncCreate(c *cli.Context) error {
 		return err
 	}
 	def := syncdef.Definition{Name: name, FilterLeft: c.String("filter-left"), FilterRight: c.String("filter-right")}
-	if c.String("left") == "" || c.String("right") == "" {
-		return usageErrorf(c, "--left and --right are required, e.g. --left crm/contacts --right news/subscribers")
+	sides := map[string]string{syncdef.Left: c.String("left"), syncdef.Right: c.String("right")}
+	var missing []sdk.ConfigField
+	for _, s := range []string{syncdef.Left, syncdef.Right} {
+		if sides[s] == "" {
+			missing = append(missing, sdk.ConfigField{Name: s, Label: strings.ToUpper(s[:1]) + s[1:] + " side",
+				Description: "CONNECTION/OBJECT, e.g. crm/contacts"})
+		}
 	}
-	if def.Left, err = syncdef.ParseSide(c.String("left")); err != nil {
+	if len(missing) > 0 {
+		if !e.interactive() {
+			return usageErrorf(c, "--left and --right are required, e.g. --left crm/contacts --right news/subscribers")
+		}
+		if err := e.promptFields(missing, sides, nil); err != nil {
+			return err
+		}
+	}
+	if def.Left, err = syncdef.ParseSide(sides[syncdef.Left]); err != nil {
 		return usageErrorf(c, "--left: %v", err)
 	}
-	if def.Right, err = syncdef.ParseSide(c.String("right")); err != nil {
+	if def.Right, err = syncdef.ParseSide(sides[syncdef.Right]); err != nil {
 		return usageErrorf(c, "--right: %v", err)
 	}
 	if err := parseOptions(c, &def); err != nil {

@@ -704,3 +704,44 @@ func TestSyncRunPluginCrash(t *testing.T) {
 		t.Errorf("status after the crash: %+v", status)
 	}
 }
+
+// TestSyncCreatePrompts: on a terminal, sync create asks for the sides it
+// was not given (script(1) provides the pseudo-terminal).
+func TestSyncCreatePrompts(t *testing.T) {
+	scriptBin, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("script(1) not installed: no pseudo-terminal to test prompts with")
+	}
+	home := t.TempDir()
+	fails(t, home, "--left and --right are required", "sync", "create", "cn")
+	line := fmt.Sprintf("%s --home %s sync create cn", bins.datasync, home)
+	cmd := exec.Command(scriptBin, "-qec", line, "/dev/null")
+	cmd.Env = append(os.Environ(), "TERM=dumb")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor := func(s string) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if strings.Contains(out.String(), s) {
+				return
+			}
+		}
+		t.Fatalf("no prompt %q; output:\n%s", s, out.String())
+	}
+	waitFor("Left side (left)")
+	fmt.Fprintln(stdin, "nope/contacts")
+	waitFor("Right side (right)")
+	fmt.Fprintln(stdin, "news/subscribers")
+	cmd.Wait()
+	// The answers were taken: the sides are checked next.
+	if !strings.Contains(out.String(), "connection nope does not exist") {
+		t.Fatalf("output:\n%s", out.String())
+	}
+}
