@@ -43,6 +43,7 @@ type Options struct {
 	Concurrency  int           // runs across syncs at once (default 2)
 	Tick         time.Duration // how often due syncs are looked for (default 1s)
 	ConnPoll     time.Duration // how often held connections are looked at (default 5s)
+	Reload       time.Duration // how often definitions are re-read from the store, besides Load (default 30s)
 	StartSpread  time.Duration // active syncs first run within this at start, spread out (default 5s)
 	CrashBackoff time.Duration // first wait before relaunching after a plugin crash (default 2s, doubling, capped at 5m)
 	Now          func() time.Time
@@ -65,6 +66,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ConnPoll <= 0 {
 		o.ConnPoll = 5 * time.Second
+	}
+	if o.Reload <= 0 {
+		o.Reload = 30 * time.Second
 	}
 	if o.StartSpread <= 0 {
 		o.StartSpread = 5 * time.Second
@@ -235,12 +239,20 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	s.mu.Unlock()
 	t := time.NewTicker(s.o.Tick)
 	defer t.Stop()
+	// Definitions changed by the CLI (sync pause, sync update, ...) are
+	// picked up without a SIGHUP, a little later.
+	reload := time.NewTicker(s.o.Reload)
+	defer reload.Stop()
 	for {
 		s.dispatch(ctx)
 		select {
 		case <-ctx.Done():
 			s.runs.Wait()
 			return nil
+		case <-reload.C:
+			if err := s.Load(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("periodic reload of sync definitions failed", "error", err)
+			}
 		case <-t.C:
 		case <-s.wake:
 		}

@@ -368,3 +368,14 @@ func TestReload(t *testing.T) {
 		t.Fatalf("statuses %+v", got)
 	}
 }
+
+// Definitions changed in the store are picked up without an explicit Load.
+func TestPeriodicReload(t *testing.T) {
+	st := newFakeStore("a")
+	r := newFakeRunner(time.Millisecond)
+	s, _ := start(t, st, r, Options{DefaultEvery: time.Hour, Reload: 20 * time.Millisecond})
+	if err := st.SetSyncState(context.Background(), "a", store.SyncPaused); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the pause to be seen", time.Second, func() bool { stat, _ := s.Status("a"); return stat.State == store.SyncPaused })
+}

@@ -161,10 +161,12 @@ type server struct {
 var listenRE = regexp.MustCompile(`listening on (http://[0-9.:]+)`)
 
 // serve starts `datasync serve` on a free port and waits until it listens.
+// Syncs without a schedule run only when asked (--default-every 0), so
+// tests decide when runs happen.
 func serve(t *testing.T, home string, args ...string) *server {
 	t.Helper()
 	cmd := exec.Command(bins.datasync, append([]string{"--home", home, "--log-level", "debug", "--log-format", "json",
-		"serve", "--listen", "127.0.0.1:0"}, args...)...)
+		"serve", "--listen", "127.0.0.1:0", "--default-every", "0"}, args...)...)
 	cmd.Env = cleanEnv()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -7,6 +7,9 @@ const $ = (sel) => document.querySelector(sel);
 let selected = null; // name of the sync shown in detail
 let record = null;   // {side, id} of the record whose history is shown
 let timer = null;
+// What was last drawn: the page is redrawn only when data changed, so a
+// reader's place (and a click in progress) is not lost every few seconds.
+const drawn = { syncs: "", detail: "" };
 
 function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
@@ -87,6 +90,9 @@ async function act(name, action) {
 }
 
 function renderSyncs(syncs) {
+  const key = JSON.stringify(syncs, (k, v) => (k === "next_run" || k === "finished" ? when(v) : v));
+  if (key === drawn.syncs) return;
+  drawn.syncs = key;
   const box = $("#syncs");
   box.replaceChildren();
   if (syncs.length === 0) {
@@ -130,6 +136,10 @@ function valueText(v) {
 async function renderDetail(name) {
   const base = "/api/v1/syncs/" + encodeURIComponent(name);
   const [groups, runs, conflicts] = await Promise.all([api(base + "/errors"), api(base + "/runs?limit=40"), api(base + "/conflicts")]);
+  const hist = record ? await api(base + "/records/" + record.side + "/" + encodeURIComponent(record.id) + "/history") : null;
+  const key = JSON.stringify([name, groups, runs, conflicts, record, hist]);
+  if (key === drawn.detail) return;
+  drawn.detail = key;
   const d = $("#detail");
   d.hidden = false;
   d.replaceChildren(el("h2", {}, name),
@@ -143,18 +153,17 @@ async function renderDetail(name) {
         el("tr", {}, el("th", {}, "side"), el("th", {}, "record"), el("th", {}, "field"), el("th", {}, "value"), el("th", {}, "message")),
         ...g.records.map((r) => el("tr", { class: "record" },
           el("td", {}, r.side || "—"),
-          el("td", {}, r.record_id ? el("a", { href: "#", onclick: (ev) => { ev.preventDefault(); record = { side: r.side, id: r.record_id }; showHistory(name, r.side, r.record_id); } }, r.record_id) : "(run)"),
+          el("td", {}, r.record_id ? el("a", { href: "#", onclick: (ev) => { ev.preventDefault(); record = { side: r.side, id: r.record_id }; refresh(); } }, r.record_id) : "(run)"),
           el("td", {}, r.field || ""), el("td", { class: "value" }, r.value || ""), el("td", {}, r.message)))))),
     conflicts.length ? el("h3", {}, "Conflicts waiting (" + conflicts.length + ")") : null,
     conflicts.length ? el("table", {}, el("tr", {}, el("th", {}, "left"), el("th", {}, "right"), el("th", {}, "field"), el("th", {}, "left value"), el("th", {}, "right value")),
       ...conflicts.map((c) => el("tr", {}, el("td", {}, c.left_id), el("td", {}, c.right_id), el("td", {}, c.field),
         el("td", { class: "value" }, valueText(c.left)), el("td", { class: "value" }, valueText(c.right))))) : null,
     el("div", { id: "history" }));
-  if (record) await showHistory(name, record.side, record.id);
+  if (record) drawHistory(record.side, record.id, hist);
 }
 
-async function showHistory(name, side, id) {
-  const h = await api("/api/v1/syncs/" + encodeURIComponent(name) + "/records/" + side + "/" + encodeURIComponent(id) + "/history");
+function drawHistory(side, id, h) {
   const box = $("#history");
   box.replaceChildren(el("h3", {}, "Record " + side + "/" + id),
     ...h.errors.map((e) => el("p", { class: "error" }, e.category + (e.field ? " (" + e.field + " = " + e.value + ")" : "") + ": " + e.message +
