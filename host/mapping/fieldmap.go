@@ -89,11 +89,12 @@ func ParseValueMap(s string) (map[string]string, error) {
 
 // FieldMap maps one left field to one right field.
 type FieldMap struct {
-	Left, Right string
-	Direction   Direction         `json:"direction,omitempty"`  // empty: the sync's direction
-	Rule        Rule              `json:"rule,omitempty"`       // empty: the sync's conflict rule
-	ValueMap    map[string]string `json:"value_map,omitempty"`  // left text → right text; inverse used right→left
-	Transforms  []Transform       `json:"transforms,omitempty"` // applied to the value written, either way
+	Left       string            `json:"left"`
+	Right      string            `json:"right"`
+	Direction  Direction         `json:"direction,omitempty"`  // empty: the sync's direction
+	Rule       Rule              `json:"rule,omitempty"`       // empty: the sync's conflict rule
+	ValueMap   map[string]string `json:"value_map,omitempty"`  // left text → right text; inverse used right→left
+	Transforms []Transform       `json:"transforms,omitempty"` // applied to the value written, either way
 }
 
 // ToRight turns a left value into the value written to the right field dst:
