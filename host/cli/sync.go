@@ -36,6 +36,7 @@ Examples:
 		Subcommands: []*cli.Command{
 			e.syncCreateCommand(),
 			e.syncMapCommand(),
+			e.syncSetCommand(),
 			e.syncShowCommand(),
 			e.syncListCommand(),
 			e.syncPlanCommand(),

@@ -575,7 +575,7 @@ Examples:
 				}
 				fmt.Fprintf(e.stdout, done+"\n", sy.Name)
 				if state == store.SyncActive && def.Every == 0 {
-					fmt.Fprintf(e.stdout, "Note: it has no schedule; set one by recreating it with --every, or run it with `datasync sync run %s`\n", sy.Name)
+					fmt.Fprintf(e.stdout, "Note: it has no schedule: set one with `datasync sync set %s --every 5m`, or run it with `datasync sync run %s`\n", sy.Name, sy.Name)
 				}
 				return nil
 			})
@@ -604,4 +604,117 @@ Examples:
 			})
 		},
 	}
+}
+
+func (e *env) syncSetCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "set",
+		Usage:     "change a sync's options (keys, direction, rules, deletes, filters, schedule)",
+		ArgsUsage: "NAME",
+		UsageText: "datasync sync set NAME [--match L=R]... [--direction D] [--create-in W] [--conflict RULE] [--source-of-truth S] [--deletes D] [--filter-left EXPR] [--filter-right EXPR] [--every 5m]",
+		Description: `Changes only the options given; links and history are kept. New match
+keys and filters are checked against the schemas (the plugins are launched).
+An empty --filter-left/--filter-right removes the filter; --every 0 leaves
+the sync to "sync run" only. Changing keys, mappings or filters makes the
+next run read both sides in full.
+
+Examples:
+   datasync sync set crm-news --every 10m
+   datasync sync set crm-news --filter-left 'lifecycle_stage == "customer"'
+   datasync sync set crm-news --match email=email --match phone=telephoneNumber`,
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "match", Usage: "the match keys, `LEFT_FIELD=RIGHT_FIELD` (repeatable; replaces them all)"},
+			&cli.StringFlag{Name: "direction", Usage: "two-way, left-to-right or right-to-left"},
+			&cli.StringFlag{Name: "create-in", Usage: "both, left, right or none"},
+			&cli.StringFlag{Name: "conflict", Usage: "most-recent, prefer-left, prefer-right, fill-only or manual"},
+			&cli.StringFlag{Name: "source-of-truth", Usage: "left or right"},
+			&cli.StringFlag{Name: "deletes", Usage: "ignore, propagate or queue"},
+			&cli.StringFlag{Name: "filter-left", Usage: "CEL `EXPR` over left fields (empty: none)"},
+			&cli.StringFlag{Name: "filter-right", Usage: "CEL `EXPR` over right fields (empty: none)"},
+			&cli.StringFlag{Name: "every", Usage: "the daemon's schedule, e.g. 5m (0: on demand only)"},
+		},
+		Action: e.syncSet,
+	}
+}
+
+func (e *env) syncSet(c *cli.Context) error {
+	ctx := c.Context
+	name, err := oneArg(c, "sync NAME")
+	if err != nil {
+		return err
+	}
+	if c.NumFlags() == 0 {
+		return usageErrorf(c, "give at least one option to change")
+	}
+	st, err := e.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	sy, def, err := loadSync(ctx, st, name)
+	if err != nil {
+		return err
+	}
+	if c.IsSet("match") {
+		def.Match = nil
+		for _, m := range c.StringSlice("match") {
+			l, r, err := parseFieldPair(c, "match", m)
+			if err != nil {
+				return err
+			}
+			def.Match = append(def.Match, syncdef.MatchKey{Left: l, Right: r})
+		}
+	}
+	if c.IsSet("direction") {
+		if def.Direction, err = mapping.ParseDirection(c.String("direction")); err != nil {
+			return usageErrorf(c, "--direction: %v", err)
+		}
+	}
+	if c.IsSet("conflict") {
+		if def.Conflict, err = mapping.ParseRule(c.String("conflict")); err != nil {
+			return usageErrorf(c, "--conflict: %v", err)
+		}
+	}
+	if c.IsSet("create-in") {
+		def.CreateIn = syncdef.CreateIn(c.String("create-in"))
+	}
+	if c.IsSet("source-of-truth") {
+		def.SourceOfTruth = c.String("source-of-truth")
+	}
+	if c.IsSet("deletes") {
+		def.Deletes = syncdef.Deletes(c.String("deletes"))
+	}
+	if c.IsSet("filter-left") {
+		def.FilterLeft = c.String("filter-left")
+	}
+	if c.IsSet("filter-right") {
+		def.FilterRight = c.String("filter-right")
+	}
+	if c.IsSet("every") {
+		def.Every = 0
+		if s := c.String("every"); s != "0" && s != "" {
+			if err := def.Every.UnmarshalText([]byte(s)); err != nil {
+				return usageErrorf(c, "--every: %v", err)
+			}
+		}
+	}
+	if c.IsSet("match") || c.IsSet("filter-left") && def.FilterLeft != "" || c.IsSet("filter-right") && def.FilterRight != "" {
+		conns := e.newSideConns()
+		defer conns.close()
+		lo, ro, err := conns.objects(ctx, def)
+		if err != nil {
+			return err
+		}
+		if err := checkAgainst(def, lo, ro); err != nil {
+			return invalidDefinition(name, err)
+		}
+	} else if err := def.Validate(); err != nil {
+		return invalidDefinition(name, err)
+	}
+	if err := saveSync(ctx, st, def, sy.State); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "Changed sync %s\n", name)
+	e.printDefinition(def, sy.State)
+	return nil
 }

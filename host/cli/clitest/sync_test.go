@@ -235,6 +235,12 @@ func TestSyncWorkflow(t *testing.T) {
 		t.Fatalf("sync show: %+v\nmappings %v", def, maps)
 	}
 
+	fails(t, home, "--filter-right", "sync", "set", "cn", "--filter-right", `nofield == "x"`)
+	if r := ok(t, home, "sync", "set", "cn", "--every", "10m"); !strings.Contains(r.stdout, "every:           10m0s") ||
+		!strings.Contains(r.stdout, "filter left:     lifecycle_stage != \"archived\"") {
+		t.Errorf("sync set said:\n%s", r.stdout)
+	}
+
 	// plan: what the first run will do, and nothing written.
 	crm0, news0 := crm.rows("contacts"), news.rows("subscribers")
 	var plan struct {
@@ -532,7 +538,7 @@ func checkRow(t *testing.T, what string, r row, want row) {
 func TestSyncHelpTeaches(t *testing.T) {
 	home := t.TempDir()
 	for _, cmd := range []string{"create", "map", "show", "list", "plan", "run", "retry", "status", "errors",
-		"records", "activate", "pause", "delete", "conflicts", "resolve", "deletes"} {
+		"records", "activate", "pause", "delete", "conflicts", "resolve", "deletes", "set"} {
 		r := ok(t, home, "sync", cmd, "--help")
 		if !strings.Contains(r.stdout, "Examples:\n") || !strings.Contains(r.stdout, "datasync sync "+cmd) {
 			t.Errorf("sync %s --help has no examples:\n%s", cmd, r.stdout)
