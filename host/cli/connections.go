@@ -239,6 +239,17 @@ func (e *env) connectionAdd(c *cli.Context) error {
 	}
 	// The flow runs when the plugin declares OAuth2 and no token was given as a secret.
 	useOAuth := spec != nil && secretVals[tokenSecretName(spec)] == ""
+	if !useOAuth {
+		for _, f := range []string{"no-browser", "device", "redirect-port"} {
+			if c.IsSet(f) {
+				why := "plugin " + desc.Name + " does not authorize with OAuth2"
+				if spec != nil {
+					why = "the token given as --secret " + tokenSecretName(spec) + " skips the OAuth2 flow"
+				}
+				return usageErrorf(c, "--%s: %s", f, why)
+			}
+		}
+	}
 	for k := range settings {
 		f, ok := fields[k]
 		if !ok {

@@ -130,6 +130,10 @@ func TestHubSpotThroughCLI(t *testing.T) {
 	if strings.Contains(r.stdout, "Open this URL") || !strings.Contains(r.stdout, "Added connection hubpat") {
 		t.Errorf("connection add with a private-app token:\n%s", r.stdout)
 	}
+	fails(t, home, "--device: the token given as --secret access_token skips the OAuth2 flow", "connection", "add", "hubdev",
+		"--plugin", "hubspot", "--set", "base_url="+srvURL, "--secret", "access_token=pat-clitest", "--device")
+	fails(t, home, "--no-browser: plugin sqlite does not authorize with OAuth2", "connection", "add", "crm2",
+		"--plugin", "sqlite", "--set", "path="+crm.path, "--no-browser")
 	fails(t, home, "authentication failed", "connection", "add", "hubbad", "--plugin", "hubspot", "--set", "base_url="+srvURL,
 		"--secret", "access_token=wrong")
 
