@@ -34,6 +34,13 @@ Getting started:
    datasync connection add crm --plugin sqlite --set path=/data/crm.db
    datasync connection test crm
    datasync connection schema crm
+   datasync connection add news --plugin sqlite --set path=/data/newsletter.db
+   datasync sync create people --left crm/contacts --right news/subscribers --default-mappings
+   datasync sync plan people          # what a run would do, writing nothing
+   datasync sync run people
+   datasync sync status people        # syncing / excluded / failing, created / updated
+   datasync sync errors people        # why records did not sync, and how to fix them
+   datasync serve                     # run active syncs on their schedules, API and dashboard
 
 State lives in --home (default ~/.datasync): plugins/, state.db and
 master.key, the key that encrypts credentials (or set DATASYNC_MASTER_KEY).
