@@ -30,18 +30,20 @@ HTTP API, /metrics and the dashboard on --listen. Every endpoint but /healthz
 and /readyz needs the bearer token in $DATASYNC_HOME/api.token (created at
 first start, mode 0600).
 
-A refused connection (authentication) holds its syncs with one error until
-"datasync connection test NAME" succeeds. SIGTERM or SIGINT lets the batch in
-flight commit, stops the plugins and exits 0; SIGHUP reloads the sync
-definitions.
+The dashboard is at the --listen address (it asks for the token once). A
+connection whose credentials are refused, or that reaches another account,
+holds its syncs with one error until "datasync connection test NAME" succeeds.
+SIGTERM or SIGINT lets the batch in flight commit, stops the plugins and exits
+0; SIGHUP reloads the sync definitions (they are also re-read every 30s).
 
 Examples:
    datasync serve
-   datasync serve --listen 0.0.0.0:7788 --log-format json --log-level info`,
+   datasync serve --listen 127.0.0.1:9000 --default-every 5m --log-format json --log-level info
+   curl -H "Authorization: Bearer $(cat ~/.datasync/api.token)" localhost:7788/api/v1/syncs`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "listen", Usage: "`ADDR` of the HTTP API, metrics and dashboard", Value: "127.0.0.1:7788", EnvVars: []string{"DATASYNC_LISTEN"}},
-			&cli.DurationFlag{Name: "default-every", Usage: "schedule of active syncs defined without --every (0: on demand only)", Value: 15 * time.Minute},
-			&cli.IntFlag{Name: "concurrency", Usage: "runs of different syncs at once", Value: 2},
+			&cli.DurationFlag{Name: "default-every", Usage: "`DURATION` between runs of active syncs defined without --every; 0: they run only when asked", Value: 15 * time.Minute},
+			&cli.IntFlag{Name: "concurrency", Usage: "runs of different syncs at once (`N`)", Value: 2},
 			&cli.IntFlag{Name: "batch-size", Usage: "write ops per batch (and per commit)", Value: 500},
 		},
 		Action: e.serve,
@@ -50,6 +52,9 @@ Examples:
 
 func (e *env) serve(c *cli.Context) error {
 	ctx := c.Context
+	if c.Int("concurrency") < 1 || c.Int("batch-size") < 1 || c.Duration("default-every") < 0 {
+		return usageErrorf(c, "--concurrency and --batch-size must be at least 1, --default-every 0 or more")
+	}
 	log := e.log.Named("serve")
 	st, err := e.openStore(ctx)
 	if err != nil {
