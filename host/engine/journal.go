@@ -91,9 +91,9 @@ func (r *run) lookupJournaled(ctx context.Context, ts *side, j store.JournalEntr
 		if !ok {
 			continue
 		}
-		want := mapping.Normalize(k.Value.Value, ts.obj.Fields[i].Type)
+		want := mapping.Normalize(k.Value.Value, ts.flds[i].Type)
 		x, err := look(k.Field, k.Value.Value, func(x sdk.Record) bool {
-			return mapping.Normalize(x.Values[i], ts.obj.Fields[i].Type) == want
+			return mapping.Normalize(x.Values[i], ts.flds[i].Type) == want
 		})
 		if x != nil || err != nil {
 			return x, err

@@ -14,7 +14,7 @@ import (
 // keyNorm is the form match keys are compared in: normalized by type and
 // case-folded, so " Bob@X.io" finds "bob@x.io"; "" means no key.
 func (r *run) keyNorm(s, k int, v sdk.Value) string {
-	f := r.sides[s].obj.Fields[r.keys[k][s]]
+	f := r.sides[s].flds[r.keys[k][s]]
 	return strings.ToLower(mapping.Normalize(v, f.Type))
 }
 

@@ -55,7 +55,8 @@ type side struct {
 	def     syncdef.Side
 	conn    Conn
 	obj     sdk.ObjectType
-	fields  []string
+	fields  []string    // the fields read, in schema order
+	flds    []sdk.Field // their schema, aligned with fields
 	idx     map[string]int
 	filter  *filter.Program
 	valid   *mapping.Validator
@@ -166,14 +167,29 @@ func (r *run) open(ctx context.Context) error {
 		}
 		s.obj = obj
 		s.valid = mapping.NewValidator(obj)
-		s.fields = obj.FieldNames()
-		for j, f := range s.fields {
-			s.idx[f] = j
-		}
 	}
 	ls, rs := r.sides[L], r.sides[R]
 	if err := r.def.CheckSchemas(ls.obj, rs.obj); err != nil {
 		return &RunError{Category: sdk.CategoryPermanent, Err: fmt.Errorf("sync %s does not fit the schemas: %w", r.def.Name, err)}
+	}
+	// Read only the fields the sync uses (all of them under a filter, which
+	// may name any): records of wide tables stay small in memory.
+	for i, s := range r.sides {
+		need := map[string]bool{s.obj.ExternalIDField: true}
+		for _, m := range r.def.Mappings {
+			need[[2]string{m.Left, m.Right}[i]] = true
+		}
+		for _, k := range r.def.Match {
+			need[[2]string{k.Left, k.Right}[i]] = true
+		}
+		all := [2]string{r.def.FilterLeft, r.def.FilterRight}[i] != ""
+		for _, f := range s.obj.Fields {
+			if all || need[f.Name] {
+				s.idx[f.Name] = len(s.fields)
+				s.fields = append(s.fields, f.Name)
+				s.flds = append(s.flds, f)
+			}
+		}
 	}
 	for i, expr := range [2]string{r.def.FilterLeft, r.def.FilterRight} {
 		if expr == "" {
