@@ -483,6 +483,9 @@ func (r *run) finalizeCreate(it *item, b *store.Batch) {
 	if op != nil {
 		b.SettleJourn = append(b.SettleJourn, op.CorrelationID)
 	}
+	if ok(res) && res.ID == "" {
+		res.Err = sdk.Errorf(sdk.CategoryPermanent, "the connector reported the create as done but returned no record id")
+	}
 	if !ok(res) {
 		if op != nil {
 			r.failResult(it, t, res)
