@@ -56,10 +56,10 @@ func (e *Engine) Resolve(ctx context.Context, def syncdef.Definition, id, take s
 		// The link or the mapping is gone: nothing left to settle.
 		return e.store.Commit(ctx, b)
 	}
-	src := L
+	src := sideL
 	winner := c.Left
 	if take == syncdef.Right {
-		src, winner = R, c.Right
+		src, winner = sideR, c.Right
 	}
 	t := other(src)
 	v, err := convert(*fm, src, winner)
@@ -124,13 +124,13 @@ func (e *Engine) ApplyQueuedDeletes(ctx context.Context, def syncdef.Definition,
 			continue
 		}
 		b.DropQueued = append(b.DropQueued, q.ID)
-		t := L
+		t := sideL
 		if q.Side == syncdef.Right {
-			t = R
+			t = sideR
 		}
 		l := r.linkOf(t, q.RecordID)
 		orphan := store.LinkRightDeleted
-		if t == R {
+		if t == sideR {
 			orphan = store.LinkLeftDeleted
 		}
 		if l == nil || l.State != orphan {

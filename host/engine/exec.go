@@ -74,7 +74,7 @@ func (r *run) executeBatch(ctx context.Context, items []*item) error {
 	if err := r.e.failpoint("journaled"); err != nil {
 		return err
 	}
-	for _, t := range []int{R, L} {
+	for _, t := range []int{sideR, sideL} {
 		var ops []*sdk.Op
 		var owners []*item
 		for _, it := range items {
@@ -131,7 +131,7 @@ func (r *run) journalEntry(it *item) store.JournalEntry {
 
 // pair builds a base pair from a value on side s and its counterpart.
 func pair(s int, mine, theirs sdk.Value) store.BasePair {
-	if s == L {
+	if s == sideL {
 		return store.BasePair{Left: mine, Right: theirs}
 	}
 	return store.BasePair{Left: theirs, Right: mine}
@@ -326,15 +326,15 @@ func (r *run) finalizeLink(it *item, b *store.Batch) {
 	}
 	for i, d := range it.dec {
 		if d == decKeep {
-			l.Base[r.maps[i].key] = store.BasePair{Left: it.vals[L][i], Right: it.vals[R][i]}
+			l.Base[r.maps[i].key] = store.BasePair{Left: it.vals[sideL][i], Right: it.vals[sideR][i]}
 		}
 	}
 	for _, i := range it.conflicts {
 		fm := r.maps[i]
 		b.PutConflicts = append(b.PutConflicts, store.Conflict{LeftID: l.LeftID, RightID: l.RightID, Field: fm.key,
-			Left: it.vals[L][i], Right: it.vals[R][i]})
-		r.fail(it, L, l.LeftID, "conflict", fm.field[L].Name, it.vals[L][i].Text(),
-			fmt.Sprintf("%s changed on both sides: left %q, right %q", fm.key, it.vals[L][i].Text(), it.vals[R][i].Text()), "")
+			Left: it.vals[sideL][i], Right: it.vals[sideR][i]})
+		r.fail(it, sideL, l.LeftID, "conflict", fm.field[sideL].Name, it.vals[sideL][i].Text(),
+			fmt.Sprintf("%s changed on both sides: left %q, right %q", fm.key, it.vals[sideL][i].Text(), it.vals[sideR][i].Text()), "")
 		r.report.Left.Conflicts++
 		r.report.Right.Conflicts++
 	}
@@ -344,9 +344,9 @@ func (r *run) finalizeLink(it *item, b *store.Batch) {
 		}
 	}
 	switch {
-	case gone == L:
+	case gone == sideL:
 		l.State = store.LinkLeftDeleted
-	case gone == R:
+	case gone == sideR:
 		l.State = store.LinkRightDeleted
 	case len(it.errs) > 0:
 		l.State = store.LinkFailing
@@ -359,14 +359,14 @@ func (r *run) finalizeLink(it *item, b *store.Batch) {
 			r.settle(b, l, s, x, post[s])
 		}
 	}
-	if it.ops[L] == nil && it.ops[R] == nil && len(it.errs) == 0 {
+	if it.ops[sideL] == nil && it.ops[sideR] == nil && len(it.errs) == 0 {
 		r.report.Left.Unchanged++
 		r.report.Right.Unchanged++
 	}
 }
 
 func setLinkVersion(l *store.Link, s int, v string) {
-	if s == L {
+	if s == sideL {
 		l.LeftVersion = v
 	} else {
 		l.RightVersion = v
@@ -374,7 +374,7 @@ func setLinkVersion(l *store.Link, s int, v string) {
 }
 
 func direction(target int) string {
-	if target == R {
+	if target == sideR {
 		return string(mapping.DirLeftToRight)
 	}
 	return string(mapping.DirRightToLeft)
@@ -494,7 +494,7 @@ func (r *run) finalizeCreate(it *item, b *store.Batch) {
 		return
 	}
 	l := store.Link{State: store.LinkSyncing, Base: map[string]store.BasePair{}}
-	if src == L {
+	if src == sideL {
 		l.LeftID, l.RightID, l.LeftVersion, l.RightVersion = x.id, res.ID, x.version, res.Version
 	} else {
 		l.LeftID, l.RightID, l.LeftVersion, l.RightVersion = res.ID, x.id, res.Version, x.version
@@ -547,7 +547,7 @@ func (r *run) finalizeDelete(it *item, b *store.Batch) {
 	r.failResult(it, t, res)
 	// Keep the link, marked: the delete is retried when the error is due.
 	l.State = store.LinkLeftDeleted
-	if it.src == R {
+	if it.src == sideR {
 		l.State = store.LinkRightDeleted
 	}
 	b.PutLinks = append(b.PutLinks, *l)

@@ -66,12 +66,12 @@ func (r *run) processLinks() [2][]*rec {
 	sort.Strings(ids)
 	for _, id := range ids {
 		l := r.links[id]
-		cur := [2]*rec{r.sides[L].recs[l.LeftID], r.sides[R].recs[l.RightID]}
-		del := [2]bool{r.sides[L].tomb[l.LeftID], r.sides[R].tomb[l.RightID]}
+		cur := [2]*rec{r.sides[sideL].recs[l.LeftID], r.sides[sideR].recs[l.RightID]}
+		del := [2]bool{r.sides[sideL].tomb[l.LeftID], r.sides[sideR].tomb[l.RightID]}
 		if l.State == store.LinkLeftDeleted || l.State == store.LinkRightDeleted {
-			gone := L
+			gone := sideL
 			if l.State == store.LinkRightDeleted {
-				gone = R
+				gone = sideR
 			}
 			keep := other(gone)
 			switch {
@@ -83,14 +83,14 @@ func (r *run) processLinks() [2][]*rec {
 			}
 			continue
 		}
-		if del[L] && del[R] {
+		if del[sideL] && del[sideR] {
 			r.dropLink(l)
 			continue
 		}
-		if del[L] || del[R] {
-			gone := L
-			if del[R] {
-				gone = R
+		if del[sideL] || del[sideR] {
+			gone := sideL
+			if del[sideR] {
+				gone = sideR
 			}
 			keep := other(gone)
 			if cur[keep] != nil && r.changedSinceBase(l, keep, cur[keep]) {
@@ -114,13 +114,13 @@ func (r *run) processLinks() [2][]*rec {
 				fallthrough
 			default:
 				l.State = store.LinkLeftDeleted
-				if gone == R {
+				if gone == sideR {
 					l.State = store.LinkRightDeleted
 				}
 				r.pre.PutLinks = append(r.pre.PutLinks, *l)
 				// Nothing syncs on this link any more: its pending work goes.
-				r.forget(L, l.LeftID)
-				r.forget(R, l.RightID)
+				r.forget(sideL, l.LeftID)
+				r.forget(sideR, l.RightID)
 			}
 			continue
 		}
@@ -159,7 +159,7 @@ func copyBase(b map[string]store.BasePair) map[string]store.BasePair {
 }
 
 func (r *run) linked(s int, id string) bool {
-	if s == L {
+	if s == sideL {
 		return r.links[id] != nil
 	}
 	return r.byRight[id] != nil
@@ -211,7 +211,7 @@ func (r *run) changedSinceBase(l *store.Link, s int, x *rec) bool {
 }
 
 func pairSide(b store.BasePair, s int) sdk.Value {
-	if s == L {
+	if s == sideL {
 		return b.Left
 	}
 	return b.Right
@@ -224,20 +224,20 @@ func (r *run) sameSide(fm fmap, s int, a, b sdk.Value) bool {
 
 // convert turns a value of side from into the value written to the other side.
 func convert(fm fmap, from int, v sdk.Value) (sdk.Value, error) {
-	if from == L {
-		return fm.m.ToRight(v, fm.field[R])
+	if from == sideL {
+		return fm.m.ToRight(v, fm.field[sideR])
 	}
-	return fm.m.ToLeft(v, fm.field[L])
+	return fm.m.ToLeft(v, fm.field[sideL])
 }
 
 // cross reports whether a left and a right value are the same across the
 // mapping (compared normalized, after conversion).
 func (r *run) cross(fm fmap, lv, rv sdk.Value) bool {
-	if x, err := convert(fm, L, lv); err == nil {
-		return mapping.Normalize(x, fm.field[R].Type) == mapping.Normalize(rv, fm.field[R].Type)
+	if x, err := convert(fm, sideL, lv); err == nil {
+		return mapping.Normalize(x, fm.field[sideR].Type) == mapping.Normalize(rv, fm.field[sideR].Type)
 	}
-	if x, err := convert(fm, R, rv); err == nil {
-		return mapping.Normalize(x, fm.field[L].Type) == mapping.Normalize(lv, fm.field[L].Type)
+	if x, err := convert(fm, sideR, rv); err == nil {
+		return mapping.Normalize(x, fm.field[sideL].Type) == mapping.Normalize(lv, fm.field[sideL].Type)
 	}
 	return false
 }
@@ -271,12 +271,12 @@ func (r *run) verdict(it *item, s int) bool {
 
 // planLink merges a link field by field and builds the patches.
 func (r *run) planLink(it *item) {
-	pass := [2]bool{r.verdict(it, L), r.verdict(it, R)}
-	if !pass[L] || !pass[R] {
+	pass := [2]bool{r.verdict(it, sideL), r.verdict(it, sideR)}
+	if !pass[sideL] || !pass[sideR] {
 		switch {
-		case !pass[L] && !pass[R]:
+		case !pass[sideL] && !pass[sideR]:
 			it.excludedBy = "both"
-		case !pass[L]:
+		case !pass[sideL]:
 			it.excludedBy = syncdef.Left
 		default:
 			it.excludedBy = syncdef.Right
@@ -294,9 +294,9 @@ func (r *run) planLink(it *item) {
 	}
 	var patch [2][]int
 	for i, fm := range r.maps {
-		lv, okL := r.value(it, L, fm)
-		rv, okR := r.value(it, R, fm)
-		it.vals[L][i], it.vals[R][i] = lv, rv
+		lv, okL := r.value(it, sideL, fm)
+		rv, okR := r.value(it, sideR, fm)
+		it.vals[sideL][i], it.vals[sideR][i] = lv, rv
 		if !okL || !okR {
 			it.dec[i] = decSkip
 			continue
@@ -307,28 +307,28 @@ func (r *run) planLink(it *item) {
 			Same:          r.cross(fm, lv, rv),
 			LeftEmpty:     lv.IsEmpty(),
 			RightEmpty:    rv.IsEmpty(),
-			ToRight:       fm.flow[R],
-			ToLeft:        fm.flow[L],
+			ToRight:       fm.flow[sideR],
+			ToLeft:        fm.flow[sideL],
 			Rule:          fm.rule,
 			SkewWindow:    timeDuration(r.def.SkewWindow),
 			SourceOfTruth: r.def.SourceOfTruth,
 		}
 		if has {
-			st.LeftChanged = !r.sameSide(fm, L, lv, b.Left)
-			st.RightChanged = !r.sameSide(fm, R, rv, b.Right)
+			st.LeftChanged = !r.sameSide(fm, sideL, lv, b.Left)
+			st.RightChanged = !r.sameSide(fm, sideR, rv, b.Right)
 		}
-		if x := it.cur[L]; x != nil {
+		if x := it.cur[sideL]; x != nil {
 			st.LeftModified = x.mod
 		}
-		if x := it.cur[R]; x != nil {
+		if x := it.cur[sideR]; x != nil {
 			st.RightModified = x.mod
 		}
 		it.dec[i] = decide(st)
 		switch it.dec[i] {
 		case decToRight:
-			patch[R] = append(patch[R], i)
+			patch[sideR] = append(patch[sideR], i)
 		case decToLeft:
-			patch[L] = append(patch[L], i)
+			patch[sideL] = append(patch[sideL], i)
 		case decConflict:
 			it.conflicts = append(it.conflicts, i)
 		}

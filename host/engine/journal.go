@@ -21,9 +21,9 @@ func (r *run) settleJournal(ctx context.Context) error {
 	}
 	b := &store.Batch{Sync: r.def.Name}
 	for _, j := range entries {
-		t := L
-		if j.Side == r.sides[R].name {
-			t = R
+		t := sideL
+		if j.Side == r.sides[sideR].name {
+			t = sideR
 		}
 		ts := r.sides[t]
 		var p journalPayload
@@ -43,7 +43,7 @@ func (r *run) settleJournal(ctx context.Context) error {
 		if l.Base == nil {
 			l.Base = map[string]store.BasePair{}
 		}
-		if t == R {
+		if t == sideR {
 			l.LeftID, l.RightID, l.LeftVersion, l.RightVersion = j.SourceID, found.ID, p.SourceVersion, found.Version
 		} else {
 			l.LeftID, l.RightID, l.LeftVersion, l.RightVersion = found.ID, j.SourceID, found.Version, p.SourceVersion

@@ -109,7 +109,7 @@ func (r *run) match(ctx context.Context, unlinked [2][]*rec) error {
 				l := &store.Link{State: store.LinkSyncing, Base: map[string]store.BasePair{}}
 				it := &item{kind: itemLink, link: l, isNew: true}
 				it.cur[src], it.cur[t] = x, found
-				if src == L {
+				if src == sideL {
 					l.LeftID, l.RightID = x.id, found.id
 				} else {
 					l.LeftID, l.RightID = found.id, x.id
@@ -145,14 +145,14 @@ func recIDs(xs []*rec) []string {
 }
 
 func (r *run) linkOf(s int, id string) *store.Link {
-	if s == L {
+	if s == sideL {
 		return r.links[id]
 	}
 	return r.byRight[id]
 }
 
 func (r *run) partner(s int, id string) string {
-	if s == L {
+	if s == sideL {
 		return r.links[id].RightID
 	}
 	return r.byRight[id].LeftID

@@ -105,12 +105,12 @@ func TestPropertySync(t *testing.T) {
 		m.lastSync = map[string]store.Link{}
 		m.reset()
 		rt.Repeat(map[string]func(*rapid.T){
-			"createLeft":  func(t *rapid.T) { m.create(t, L) },
-			"createRight": func(t *rapid.T) { m.create(t, R) },
-			"updateLeft":  func(t *rapid.T) { m.update(t, L) },
-			"updateRight": func(t *rapid.T) { m.update(t, R) },
-			"deleteLeft":  func(t *rapid.T) { m.delete(t, L) },
-			"deleteRight": func(t *rapid.T) { m.delete(t, R) },
+			"createLeft":  func(t *rapid.T) { m.create(t, sideL) },
+			"createRight": func(t *rapid.T) { m.create(t, sideR) },
+			"updateLeft":  func(t *rapid.T) { m.update(t, sideL) },
+			"updateRight": func(t *rapid.T) { m.update(t, sideR) },
+			"deleteLeft":  func(t *rapid.T) { m.delete(t, sideL) },
+			"deleteRight": func(t *rapid.T) { m.delete(t, sideR) },
 			"faultyRun":   func(t *rapid.T) { m.faultyRun(t) },
 			"sync":        func(t *rapid.T) { m.sync(t) },
 			"loseState": func(t *rapid.T) {
@@ -324,7 +324,7 @@ func (m *model) sync(t *rapid.T) {
 	for _, x := range errs {
 		if x.Category != "conflict" && x.Category != "missing_identifier" {
 			pend, _ := e.st.Pending(e.ctx, e.def.Name)
-			t.Fatalf("error after a clean run: %+v\nreport %+v\nlinks %+v\npending %+v\nleft %+v\nright %+v", x, rep, links, pend, snap[L], snap[R])
+			t.Fatalf("error after a clean run: %+v\nreport %+v\nlinks %+v\npending %+v\nleft %+v\nright %+v", x, rep, links, pend, snap[sideL], snap[sideR])
 		}
 	}
 
@@ -373,7 +373,7 @@ func (m *model) sync(t *rapid.T) {
 		if l.State != store.LinkSyncing {
 			continue
 		}
-		li, ri := snap[L][l.LeftID], snap[R][l.RightID]
+		li, ri := snap[sideL][l.LeftID], snap[sideR][l.RightID]
 		for _, fm := range e.def.Mappings {
 			lv, rv := li.Fields[fm.Left], ri.Fields[fm.Right]
 			f, _ := schemaField(fm.Left)
@@ -394,7 +394,7 @@ func (m *model) sync(t *rapid.T) {
 					continue
 				}
 				dir := e.def.MappingDirection(fm)
-				flows := dir == mapping.DirTwoWay || dir == mapping.DirLeftToRight && s == L || dir == mapping.DirRightToLeft && s == R
+				flows := dir == mapping.DirTwoWay || dir == mapping.DirLeftToRight && s == sideL || dir == mapping.DirRightToLeft && s == sideR
 				if flows && e.def.MappingRule(fm) != mapping.RuleFillOnly && !same {
 					pend, _ := e.st.Pending(e.ctx, e.def.Name)
 					t.Fatalf("one-sided change of %s.%s on %s lost: %#v vs %#v\nlink %+v\nold %+v\ndef %+v\nreport %+v\npending %+v", sideNames[s], field[s], src, lv, rv, l, old, e.def, rep, pend)
@@ -434,7 +434,7 @@ func (m *model) sync(t *rapid.T) {
 		t.Fatalf("second run: %v", err)
 	}
 	if rep2.Writes() != 0 {
-		t.Fatalf("second run wrote: left %+v right %+v\ndef %+v\nfirst %+v\nhistory of the second: %+v\nleft %+v\nright %+v", rep2.Left, rep2.Right, e.def, rep, m.historyOf(rep2.RunID), snap[L], snap[R])
+		t.Fatalf("second run wrote: left %+v right %+v\ndef %+v\nfirst %+v\nhistory of the second: %+v\nleft %+v\nright %+v", rep2.Left, rep2.Right, e.def, rep, m.historyOf(rep2.RunID), snap[sideL], snap[sideR])
 	}
 	m.reset()
 }

@@ -59,7 +59,7 @@ func (r Report) Writes() int {
 }
 
 func (r *Report) side(s int) *Counts {
-	if s == L {
+	if s == sideL {
 		return &r.Left
 	}
 	return &r.Right
@@ -206,7 +206,7 @@ func (p Plan) Empty() bool {
 }
 
 func (p *Plan) side(s int) *SidePlan {
-	if s == L {
+	if s == sideL {
 		return &p.Left
 	}
 	return &p.Right
@@ -216,9 +216,9 @@ func (r *run) plan() Plan {
 	p := Plan{Sync: r.def.Name, Excluded: [2]int{r.report.Left.Excluded, r.report.Right.Excluded}}
 	var errs []store.RecordError
 	for _, q := range r.pre.QueueDeletes {
-		s := L
-		if q.Side == sideNames[R] {
-			s = R
+		s := sideL
+		if q.Side == sideNames[sideR] {
+			s = sideR
 		}
 		p.side(s).Queue = append(p.side(s).Queue, PlannedDelete{ID: q.RecordID, Because: q.OtherID})
 	}
@@ -249,7 +249,7 @@ func (r *run) plan() Plan {
 		}
 		for _, i := range it.conflicts {
 			p.Conflicts = append(p.Conflicts, PlannedConflict{LeftID: it.link.LeftID, RightID: it.link.RightID,
-				Field: r.maps[i].key, Left: it.vals[L][i], Right: it.vals[R][i]})
+				Field: r.maps[i].key, Left: it.vals[sideL][i], Right: it.vals[sideR][i]})
 		}
 	}
 	p.Errors = groupErrors(errs)

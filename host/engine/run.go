@@ -18,8 +18,8 @@ import (
 )
 
 const (
-	L = 0
-	R = 1
+	sideL = 0
+	sideR = 1
 )
 
 var sideNames = [2]string{syncdef.Left, syncdef.Right}
@@ -168,7 +168,7 @@ func (r *run) open(ctx context.Context) error {
 		s.obj = obj
 		s.valid = mapping.NewValidator(obj)
 	}
-	ls, rs := r.sides[L], r.sides[R]
+	ls, rs := r.sides[sideL], r.sides[sideR]
 	if err := r.def.CheckSchemas(ls.obj, rs.obj); err != nil {
 		return &RunError{Category: sdk.CategoryPermanent, Err: fmt.Errorf("sync %s does not fit the schemas: %w", r.def.Name, err)}
 	}
@@ -203,12 +203,12 @@ func (r *run) open(ctx context.Context) error {
 	}
 	for _, m := range r.def.Mappings {
 		fm := fmap{m: m, key: mapKey(m), rule: r.def.MappingRule(m)}
-		fm.field[L], _ = ls.obj.Field(m.Left)
-		fm.field[R], _ = rs.obj.Field(m.Right)
+		fm.field[sideL], _ = ls.obj.Field(m.Left)
+		fm.field[sideR], _ = rs.obj.Field(m.Right)
 		fm.idx = [2]int{ls.idx[m.Left], rs.idx[m.Right]}
 		dir := r.def.MappingDirection(m)
-		fm.flow[R] = dir != mapping.DirRightToLeft && !fm.field[R].ReadOnly && !rs.obj.ReadOnly
-		fm.flow[L] = dir != mapping.DirLeftToRight && !fm.field[L].ReadOnly && !ls.obj.ReadOnly
+		fm.flow[sideR] = dir != mapping.DirRightToLeft && !fm.field[sideR].ReadOnly && !rs.obj.ReadOnly
+		fm.flow[sideL] = dir != mapping.DirLeftToRight && !fm.field[sideL].ReadOnly && !ls.obj.ReadOnly
 		r.maps = append(r.maps, fm)
 	}
 	for _, k := range r.def.Match {
@@ -343,14 +343,14 @@ func (r *run) read(ctx context.Context, s *side) error {
 }
 
 func linkID(l *store.Link, s int) string {
-	if s == L {
+	if s == sideL {
 		return l.LeftID
 	}
 	return l.RightID
 }
 
 func linkVersion(l *store.Link, s int) string {
-	if s == L {
+	if s == sideL {
 		return l.LeftVersion
 	}
 	return l.RightVersion
@@ -367,9 +367,9 @@ func (r *run) addPending() {
 	})
 	for _, k := range keys {
 		p := r.pending[k]
-		s := r.sides[L]
+		s := r.sides[sideL]
 		if p.Side == syncdef.Right {
-			s = r.sides[R]
+			s = r.sides[sideR]
 		}
 		if _, ok := s.recs[p.RecordID]; ok {
 			continue
@@ -412,7 +412,7 @@ func (r *run) safetyCheck() error {
 		}
 		linked, gone := 0, 0
 		for _, l := range r.links {
-			if l.State == store.LinkLeftDeleted && s.i == L || l.State == store.LinkRightDeleted && s.i == R {
+			if l.State == store.LinkLeftDeleted && s.i == sideL || l.State == store.LinkRightDeleted && s.i == sideR {
 				continue
 			}
 			linked++
