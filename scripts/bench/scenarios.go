@@ -93,6 +93,7 @@ func pgRun(ctx context.Context, cfg config, run int) (runFigures, error) {
 	if f.BaseRows, f.Baseline, err = pgBaseline(ctx, cfg.PGURL, "bench_src", "bench_base"); err != nil {
 		return f, fmt.Errorf("baseline: %w", err)
 	}
+	logf(cfg, "  baseline: %d rows in %v", f.BaseRows, f.Baseline.Round(time.Millisecond))
 	if f.BaseRows != int64(cfg.N) {
 		return f, fmt.Errorf("baseline copied %d rows, want %d", f.BaseRows, cfg.N)
 	}
@@ -155,6 +156,7 @@ func sqliteRun(ctx context.Context, cfg config, run int) (runFigures, error) {
 	if f.BaseRows, f.Baseline, err = sqliteBaseline(ctx, bl, br); err != nil {
 		return f, fmt.Errorf("baseline: %w", err)
 	}
+	logf(cfg, "  baseline: %d rows in %v", f.BaseRows, f.Baseline.Round(time.Millisecond))
 	if f.BaseRows != int64(2*want) {
 		return f, fmt.Errorf("baseline inserted %d rows, want %d", f.BaseRows, 2*want)
 	}
