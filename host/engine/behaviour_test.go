@@ -3,11 +3,14 @@ package engine
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/datasync-io/datasync/host/mapping"
+	"github.com/datasync-io/datasync/host/store"
 	"github.com/datasync-io/datasync/host/syncdef"
 	"github.com/datasync-io/datasync/sdk"
 )
@@ -562,4 +565,38 @@ func TestRetryOneRecord(t *testing.T) {
 	if len(errs) != 1 || !strings.Contains(errs[0], "left:rec-2") {
 		t.Fatalf("errors after retry: %v", errs)
 	}
+}
+
+func TestStateFileDeletedRelinks(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, m := range []string{"a", "b"} {
+		e.create(e.left, map[string]sdk.Value{"email": s(m + "@x.io"), "first_name": s(m)})
+		e.create(e.right, map[string]sdk.Value{"email": s(m + "2@x.io"), "last_name": s(m)})
+	}
+	e.run(Options{})
+	e.st.Close()
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(filepath.Join(e.dir, store.FileName+suffix)); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+	}
+	st, err := store.Open(e.ctx, filepath.Join(e.dir, store.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	e.st = st
+	e.save()
+	e.eng = New(st, e.dial, WithClock(e.now))
+	rep := e.run(Options{})
+	if rep.Writes() != 0 {
+		t.Fatalf("relinking after the state file was lost wrote: %+v %+v", rep.Left, rep.Right)
+	}
+	if n, m := len(e.left.Snapshot(obj)), len(e.right.Snapshot(obj)); n != 4 || m != 4 {
+		t.Fatalf("duplicates: left %d right %d", n, m)
+	}
+	if len(e.links()) != 4 {
+		t.Fatalf("%d links", len(e.links()))
+	}
+	e.quiet()
 }
