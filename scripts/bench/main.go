@@ -51,6 +51,11 @@ func main() {
 	flag.IntVar(&cfg.Only, "only", 0, "run scenario 1 or 2 alone (0: both)")
 	keep := flag.Bool("keep", false, "keep the scratch directory (homes, SQLite files) for inspection")
 	flag.Parse()
+	if cfg.Only != 0 && *write != "" {
+		// The report's other column would be zeros: not a result to record.
+		fmt.Fprintln(os.Stderr, "bench: -only and -write do not go together")
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := mainErr(ctx, cfg, *write, *keep); err != nil {
