@@ -110,11 +110,14 @@ func TestDashboardInChromium(t *testing.T) {
 		t.Fatalf("record history shows %q", h)
 	}
 
+	screenshot(t, ctx, "failing")
+
 	// Fix the data in the app, press retry: the sync turns green.
 	crm.exec(`UPDATE contacts SET email = 'dora@example.com', updated_at = ? WHERE email = 'not-an-email'`,
 		time.Now().UTC().Format("2006-01-02 15:04:05.000000"))
 	step("retry", chromedp.Click(chromedp.CSS(card+" button.retry")), status("healthy"),
 		chromedp.WaitVisible(chromedp.CSS(`.no-errors`)))
+	screenshot(t, ctx, "fixed")
 	if got := text(card + " .stat.failing b"); got != "0" {
 		t.Fatalf("failing count %q after the fix, want 0", got)
 	}
@@ -128,6 +131,23 @@ func TestDashboardInChromium(t *testing.T) {
 	bars, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll(".chart svg rect").length`))
 	if err != nil || bars < 2 {
 		t.Fatalf("chart has %d bars (%v), want created and failed bars", bars, err)
+	}
+}
+
+// screenshot saves the page as $DATASYNC_SCREENSHOTS/NAME.png when that
+// directory is set, to look at the dashboard by eye.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	dir := os.Getenv("DATASYNC_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		t.Error(err)
 	}
 }
 

@@ -36,10 +36,16 @@ async function api(path, method) {
   return body;
 }
 
+// put replaces parent's children, leaving out null ones.
+function put(parent, ...children) {
+  parent.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+}
+
 function when(t) {
   if (!t) return "—";
   const d = new Date(t), s = Math.round((d - Date.now()) / 1000);
   const abs = Math.abs(s);
+  if (abs < 5) return "just now";
   const rel = abs < 60 ? abs + "s" : abs < 3600 ? Math.round(abs / 60) + "m" : abs < 86400 ? Math.round(abs / 3600) + "h" : Math.round(abs / 86400) + "d";
   return (s >= 0 ? "in " + rel : rel + " ago");
 }
@@ -111,7 +117,7 @@ function renderSyncs(syncs) {
     box.append(el("div", { class: "card " + cls, "data-sync": s.name, "data-status": cls },
       el("div", { class: "top" },
         el("button", { class: "name", onclick: () => { selected = s.name; record = null; refresh(); } }, s.name),
-        el("span", { class: "muted" }, s.left + " ⇄ " + s.right + " · every " + s.every),
+        el("span", { class: "muted" }, s.left + " ⇄ " + s.right + " · " + (s.every === "on demand" ? "runs on demand" : "every " + s.every)),
         ...badges,
         el("div", { class: "actions" },
           el("button", { class: "run", onclick: () => act(s.name, "run") }, "Run now"),
@@ -142,7 +148,7 @@ async function renderDetail(name) {
   drawn.detail = key;
   const d = $("#detail");
   d.hidden = false;
-  d.replaceChildren(el("h2", {}, name),
+  put(d, el("h2", {}, name),
     el("h3", {}, "Activity"), chart(runs.slice().reverse()),
     el("h3", {}, "Errors by cause"),
     groups.length === 0 ? el("p", { class: "ok-text no-errors" }, "No failing records.") : null,
@@ -165,7 +171,7 @@ async function renderDetail(name) {
 
 function drawHistory(side, id, h) {
   const box = $("#history");
-  box.replaceChildren(el("h3", {}, "Record " + side + "/" + id),
+  put(box, el("h3", {}, "Record " + side + "/" + id),
     ...h.errors.map((e) => el("p", { class: "error" }, e.category + (e.field ? " (" + e.field + " = " + e.value + ")" : "") + ": " + e.message +
       " · tried " + e.attempts + "×, next " + when(e.next_retry))),
     h.history.length === 0 ? el("p", { class: "muted" }, "Nothing synced for this record yet.") : null,
