@@ -52,7 +52,7 @@ func TestRoutes(t *testing.T) {
 		{true, "POST", "/api/v1/syncs/x/run", true, 404, "no such sync"},
 		{true, "DELETE", "/api/v1/syncs/x", true, 405, ""},
 		{true, "GET", "/metrics", false, 401, ""},
-		{true, "GET", "/metrics", true, 200, "# TYPE datasync_runs_total counter"},
+		{true, "GET", "/metrics", true, 200, "# TYPE process_resident_memory_bytes gauge"},
 	} {
 		h := New(nilStore{}, idle{c.loaded}, tok, NewMetrics(), hclog.NewNullLogger()).Handler()
 		req := httptest.NewRequest(c.method, c.path, nil)
