@@ -55,7 +55,7 @@ Examples:
 			&cli.StringFlag{Name: "filter-left", Usage: "CEL `EXPR` over left fields: which left records sync"},
 			&cli.StringFlag{Name: "filter-right", Usage: "CEL `EXPR` over right fields: which right records sync"},
 			&cli.BoolFlag{Name: "default-mappings", Usage: "map fields whose names and types match across the two schemas"},
-			&cli.StringFlag{Name: "every", Usage: "the daemon's schedule once active, e.g. 5m (default: on demand only)"},
+			&cli.StringFlag{Name: "every", Usage: "the daemon's schedule once active, e.g. 5m (default: serve --default-every, 15m)"},
 		},
 		Action: e.syncCreate,
 	}
@@ -446,7 +446,7 @@ func (e *env) printDefinition(def syncdef.Definition, state string) {
 	if def.Every > 0 {
 		fmt.Fprintf(w, "  every:           %s\n", time.Duration(def.Every))
 	} else {
-		fmt.Fprintf(w, "  every:           on demand only\n")
+		fmt.Fprintf(w, "  every:           serve's --default-every (15m unless set)\n")
 	}
 	fmt.Fprintf(w, "  mappings (%d):\n", len(def.Mappings))
 	for _, m := range def.Mappings {
@@ -631,7 +631,7 @@ Examples:
 			&cli.StringFlag{Name: "deletes", Usage: "ignore, propagate or queue"},
 			&cli.StringFlag{Name: "filter-left", Usage: "CEL `EXPR` over left fields (empty: none)"},
 			&cli.StringFlag{Name: "filter-right", Usage: "CEL `EXPR` over right fields (empty: none)"},
-			&cli.StringFlag{Name: "every", Usage: "the daemon's schedule, e.g. 5m (0: on demand only)"},
+			&cli.StringFlag{Name: "every", Usage: "the daemon's schedule, e.g. 5m (0: serve's --default-every)"},
 		},
 		Action: e.syncSet,
 	}

@@ -97,7 +97,7 @@ type Definition struct {
 	Deletes       Deletes  `json:"deletes"`
 	FilterLeft    string   `json:"filter_left,omitempty"`  // CEL over left fields: which left records sync
 	FilterRight   string   `json:"filter_right,omitempty"` // CEL over right fields
-	Every         Duration `json:"every,omitempty"`        // schedule for the daemon; 0: on demand only
+	Every         Duration `json:"every,omitempty"`        // schedule for the daemon; 0: serve's --default-every
 }
 
 // Defaults applied by WithDefaults.
@@ -277,7 +277,7 @@ func (d Definition) Validate() error {
 		bad("deletes", fmt.Sprintf("%q is not a delete policy", d.Deletes), "use one of ignore, propagate, queue")
 	}
 	if d.Every < 0 || d.Every > 0 && time.Duration(d.Every) < time.Second {
-		bad("every", fmt.Sprintf("%s is not a usable schedule", time.Duration(d.Every)), "use at least 1s, or 0 to run on demand only")
+		bad("every", fmt.Sprintf("%s is not a usable schedule", time.Duration(d.Every)), "use at least 1s, or 0 for the daemon's default (serve --default-every)")
 	}
 	return errors.Join(errs...)
 }
