@@ -13,6 +13,7 @@ import (
 	"github.com/datasync-io/datasync/host/store"
 	"github.com/datasync-io/datasync/host/syncdef"
 	"github.com/datasync-io/datasync/sdk"
+	"github.com/datasync-io/datasync/sdk/memory"
 )
 
 func findGroup(rep Report, cat string) *ErrorGroup {
@@ -188,6 +189,59 @@ func TestFilterExcludesWithoutDeleting(t *testing.T) {
 	r = byEmail(e.right)["c@x.io"]
 	if r.Fields["first_name"].Str != "Gone" || r.Fields["lifecycle_stage"].Str != "customer" {
 		t.Fatalf("changes made while excluded did not flow: %+v", r.Fields)
+	}
+	e.quiet()
+}
+
+// A pair matched while a filter kept it out was never merged: it has no
+// base, so when it comes back its first merge is a first match (an empty
+// value never overwrites a filled one); after that, changes flow as usual.
+// The property test once read the first merge as a lost one-sided change.
+func TestExcludedPairMergesAsFirstMatchWhenIncluded(t *testing.T) {
+	e := newEnv(t, func(d *syncdef.Definition) {
+		d.Direction = mapping.DirLeftToRight
+		d.FilterRight = `lifecycle_stage != "other"`
+		for i := range d.Mappings {
+			if d.Mappings[i].Left == memory.FieldLifecycleStage {
+				d.Mappings[i].Direction = mapping.DirRightToLeft
+			}
+		}
+	})
+	lid := e.create(e.left, map[string]sdk.Value{"email": s("a@x.io"), "lifecycle_stage": s("other")})
+	rid := e.create(e.right, map[string]sdk.Value{"email": s("a@x.io"), "lifecycle_stage": s("other")})
+	rep := e.run(Options{})
+	if rep.Writes() != 0 || rep.Right.Excluded != 1 {
+		t.Fatalf("want the pair linked, excluded by the right, nothing written: %+v %+v", rep.Left, rep.Right)
+	}
+	links := e.links()
+	if len(links) != 1 || links[0].State != store.LinkExcluded || links[0].ExcludedBy != "right" || len(links[0].Base) != 0 {
+		t.Fatalf("want one excluded link without a base: %+v", links)
+	}
+	e.quiet()
+
+	// The right record leaves the filter's "other" by clearing its stage.
+	e.update(e.right, rid, map[string]sdk.Value{"lifecycle_stage": sdk.Null})
+	rep = e.run(Options{})
+	if rep.Writes() != 0 || rep.Right.Excluded != 0 {
+		t.Fatalf("first merge: an empty stage must not overwrite a filled one: %+v %+v", rep.Left, rep.Right)
+	}
+	l, _ := e.left.Get(obj, lid)
+	if l.Fields["lifecycle_stage"].Str != "other" {
+		t.Fatalf("left stage overwritten on a first merge: %+v", l.Fields)
+	}
+	links = e.links()
+	b := links[0].Base[mapKey(mapping.FieldMap{Left: "lifecycle_stage", Right: "lifecycle_stage"})]
+	if links[0].State != store.LinkSyncing || b.Left.Str != "other" || !b.Right.IsEmpty() {
+		t.Fatalf("want a syncing link with base {other, empty}: %+v", links[0])
+	}
+	e.quiet()
+
+	// Now merged: a change on the right flows to the left.
+	e.update(e.right, rid, map[string]sdk.Value{"lifecycle_stage": s("lead")})
+	rep = e.run(Options{})
+	l, _ = e.left.Get(obj, lid)
+	if rep.Left.Updated != 1 || l.Fields["lifecycle_stage"].Str != "lead" {
+		t.Fatalf("change after the first merge did not flow: %+v %+v", rep.Left, l.Fields)
 	}
 	e.quiet()
 }
