@@ -401,6 +401,12 @@ func (m *model) sync(t *rapid.T) {
 				if !m.changedSinceClean(s, src, field[s]) || m.changedSinceClean(other(s), dst, field[other(s)]) {
 					continue
 				}
+				if _, wrote := m.changed[other(s)][dst][field[other(s)]]; wrote && m.unsure[other(s)][dst] {
+					// The other side was edited and set back meanwhile, and a
+					// faulty run may have seen (and based on) the edit: to
+					// the engine that side changed too.
+					continue
+				}
 				dir := e.def.MappingDirection(fm)
 				flows := dir == mapping.DirTwoWay || dir == mapping.DirLeftToRight && s == sideL || dir == mapping.DirRightToLeft && s == sideR
 				if flows && e.def.MappingRule(fm) != mapping.RuleFillOnly && !same {
