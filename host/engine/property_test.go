@@ -33,7 +33,6 @@ type model struct {
 	created  [2][]string                        // emails of records created since the last clean sync
 	emails   [2]map[string]bool
 	fresh    int
-	faulty   bool
 	crashAt  string
 	def      syncdef.Definition
 	lastSync map[string]store.Link // links after the last run of any kind, by left id

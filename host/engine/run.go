@@ -70,13 +70,12 @@ type side struct {
 
 // fmap is one mapping resolved against the schemas.
 type fmap struct {
-	m       mapping.FieldMap
-	key     string
-	field   [2]sdk.Field
-	idx     [2]int
-	flow    [2]bool // flow[R]: left→right changes may be written to the right
-	rule    mapping.Rule
-	dirName [2]string
+	m     mapping.FieldMap
+	key   string
+	field [2]sdk.Field
+	idx   [2]int
+	flow  [2]bool // flow[R]: left→right changes may be written to the right
+	rule  mapping.Rule
 }
 
 func mapKey(m mapping.FieldMap) string { return m.Left + "=" + m.Right }
@@ -106,7 +105,6 @@ type run struct {
 	issues   []store.RecordError
 	items    []*item
 	report   Report
-	planx    Plan
 }
 
 func (e *Engine) prepare(ctx context.Context, def syncdef.Definition, opts Options, runID string) (*run, error) {
