@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/datasync-io/datasync/scripts/testsvc"
 )
 
 // bins are the binaries the tests drive, built once by TestMain: datasync and
@@ -43,23 +44,17 @@ func TestMain(m *testing.M) {
 
 // build compiles datasync and the named plugins into dir.
 func build(dir string, plugins ...string) (bins, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return bins{}, fmt.Errorf("find the module root: %w", err)
-	}
-	root := filepath.Dir(strings.TrimSpace(string(out)))
-	b := bins{datasync: filepath.Join(dir, "datasync"), plugins: map[string]string{}}
-	pkgs := map[string]string{b.datasync: "./host/cmd/datasync"}
+	pkgs := map[string]string{"datasync": "./host/cmd/datasync"}
 	for _, p := range plugins {
-		b.plugins[p] = filepath.Join(dir, "datasync-connector-"+p)
-		pkgs[b.plugins[p]] = "./plugins/" + p
+		pkgs["datasync-connector-"+p] = "./plugins/" + p
 	}
-	for bin, pkg := range pkgs {
-		cmd := exec.Command("go", "build", "-o", bin, pkg)
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return bins{}, fmt.Errorf("build %s: %w\n%s", pkg, err, out)
-		}
+	paths, err := testsvc.Build(dir, pkgs)
+	if err != nil {
+		return bins{}, err
+	}
+	b := bins{datasync: paths["datasync"], plugins: map[string]string{}}
+	for _, p := range plugins {
+		b.plugins[p] = paths["datasync-connector-"+p]
 	}
 	return b, nil
 }

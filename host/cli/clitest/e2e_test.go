@@ -23,6 +23,8 @@ import (
 	_ "github.com/mattn/go-sqlite3"
 
 	"github.com/datasync-io/datasync/host/store"
+
+	"github.com/datasync-io/datasync/scripts/testsvc"
 )
 
 // bins are the real binaries the tests drive, built once by TestMain.
@@ -38,36 +40,28 @@ func TestMain(m *testing.M) {
 	}
 	code := func() int {
 		defer os.RemoveAll(dir)
-		root := moduleRoot()
-		builds := []struct {
-			out *string
-			pkg string
-		}{
-			{&bins.datasync, "./host/cmd/datasync"},
-			{&bins.tiny, "./host/pluginhost/testdata/tiny"},
-			{&bins.v2, "./host/pluginhost/testdata/v2"},
-			{&bins.sqlite, "./plugins/sqlite"},
+		built, err := testsvc.Build(dir, map[string]string{
+			"datasync": "./host/cmd/datasync",
+			"tiny":     "./host/pluginhost/testdata/tiny",
+			"v2":       "./host/pluginhost/testdata/v2",
+			"sqlite":   "./plugins/sqlite",
+		})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
 		}
-		for _, b := range builds {
-			*b.out = filepath.Join(dir, filepath.Base(b.pkg))
-			cmd := exec.Command("go", "build", "-o", *b.out, b.pkg)
-			cmd.Dir = root
-			if out, err := cmd.CombinedOutput(); err != nil {
-				fmt.Fprintf(os.Stderr, "build %s: %v\n%s", b.pkg, err, out)
-				return 1
-			}
-		}
+		bins.datasync, bins.tiny, bins.v2, bins.sqlite = built["datasync"], built["tiny"], built["v2"], built["sqlite"]
 		return m.Run()
 	}()
 	os.Exit(code)
 }
 
 func moduleRoot() string {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
+	root, err := testsvc.ModuleRoot()
 	if err != nil {
 		panic(err)
 	}
-	return filepath.Dir(strings.TrimSpace(string(out)))
+	return root
 }
 
 type result struct {

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	_ "github.com/mattn/go-sqlite3"
+
+	"github.com/datasync-io/datasync/scripts/testsvc"
 )
 
 // bins are the real binaries the tests drive, built once by TestMain.
@@ -33,34 +35,27 @@ func TestMain(m *testing.M) {
 	}
 	code := func() int {
 		defer os.RemoveAll(dir)
-		root := moduleRoot()
-		for _, b := range []struct {
-			out *string
-			pkg string
-		}{
-			{&bins.datasync, "./host/cmd/datasync"},
-			{&bins.sqlite, "./plugins/sqlite"},
-			{&bins.flaky, "./host/daemon/servetest/testdata/flaky"},
-		} {
-			*b.out = filepath.Join(dir, filepath.Base(b.pkg))
-			cmd := exec.Command("go", "build", "-o", *b.out, b.pkg)
-			cmd.Dir = root
-			if out, err := cmd.CombinedOutput(); err != nil {
-				fmt.Fprintf(os.Stderr, "build %s: %v\n%s", b.pkg, err, out)
-				return 1
-			}
+		built, err := testsvc.Build(dir, map[string]string{
+			"datasync": "./host/cmd/datasync",
+			"sqlite":   "./plugins/sqlite",
+			"flaky":    "./host/daemon/servetest/testdata/flaky",
+		})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
 		}
+		bins.datasync, bins.sqlite, bins.flaky = built["datasync"], built["sqlite"], built["flaky"]
 		return m.Run()
 	}()
 	os.Exit(code)
 }
 
 func moduleRoot() string {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
+	root, err := testsvc.ModuleRoot()
 	if err != nil {
 		panic(err)
 	}
-	return filepath.Dir(strings.TrimSpace(string(out)))
+	return root
 }
 
 func cleanEnv() []string {
