@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/datasync-io/datasync/sdk"
@@ -26,35 +25,9 @@ func (c *conn) Write(ctx context.Context, req sdk.WriteRequest) ([]sdk.WriteResu
 	if err != nil {
 		return nil, err
 	}
-	results := make([]sdk.WriteResult, len(req.Ops))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, writeWorkers)
-	for i, op := range req.Ops {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			results[i] = c.writeOp(ctx, book, req.Fields, op)
-		}()
-	}
-	wg.Wait()
-	// Losing the server or the credentials before anything was applied
-	// fails the batch: the host pauses or retries rather than report every
-	// record. Once an op went through, the results say which did (a batch
-	// error would claim none did).
-	var fatal *sdk.Error
-	for _, r := range results {
-		if r.Err == nil {
-			return results, nil
-		}
-		if r.Err.Category == sdk.CategoryAuth || r.Err.Category == sdk.CategoryUnreachable {
-			fatal = r.Err
-		}
-	}
-	if fatal != nil {
-		return nil, fatal
-	}
-	return results, nil
+	return sdk.WriteEach(ctx, req.Ops, writeWorkers, func(ctx context.Context, op sdk.Op) sdk.WriteResult {
+		return c.writeOp(ctx, book, req.Fields, op)
+	})
 }
 
 func (c *conn) writeOp(ctx context.Context, book string, fields []string, op sdk.Op) sdk.WriteResult {
