@@ -78,8 +78,8 @@ func (e *Engine) Resolve(ctx context.Context, def syncdef.Definition, id, take s
 		return fmt.Errorf("resolve %s: write %s %s: %w", id, sideNames[t], op.ID, res[0].Err)
 	}
 	nl := *l
-	nl.Base = copyBase(l.Base)
-	nl.Base[fm.key] = pair(src, winner, stored(&res[0], &op, 0))
+	nl.Base = l.Base.Clone()
+	nl.Base.Set(fm.key, pair(src, winner, stored(&res[0], &op, 0)))
 	setLinkVersion(&nl, t, res[0].Version)
 	b.PutLinks = append(b.PutLinks, nl)
 	// The written side's snapshot is stale now; the next read shows it as is.

@@ -230,7 +230,7 @@ func TestExcludedPairMergesAsFirstMatchWhenIncluded(t *testing.T) {
 		t.Fatalf("left stage overwritten on a first merge: %+v", l.Fields)
 	}
 	links = e.links()
-	b := links[0].Base[mapKey(mapping.FieldMap{Left: "lifecycle_stage", Right: "lifecycle_stage"})]
+	b, _ := links[0].Base.Get(mapKey(mapping.FieldMap{Left: "lifecycle_stage", Right: "lifecycle_stage"}))
 	if links[0].State != store.LinkSyncing || b.Left.Str != "other" || !b.Right.IsEmpty() {
 		t.Fatalf("want a syncing link with base {other, empty}: %+v", links[0])
 	}

@@ -17,7 +17,7 @@ import (
 type journalPayload struct {
 	SourceVersion string                    `json:"source_version"`
 	Keys          []journalKey              `json:"keys"`
-	Base          map[string]store.BasePair `json:"base"`
+	Base          store.Base `json:"base"`
 }
 
 type journalKey struct {
@@ -110,13 +110,13 @@ func (r *run) executeBatch(ctx context.Context, items []*item) error {
 func (r *run) journalEntry(it *item) store.JournalEntry {
 	src, t := it.src, other(it.src)
 	x := it.cur[src]
-	p := journalPayload{SourceVersion: x.version, Base: map[string]store.BasePair{}}
+	p := journalPayload{SourceVersion: x.version, Base: make(store.Base, 0, len(r.maps))}
 	op := it.ops[t]
 	for j, i := range it.opMaps[t] {
 		if i < 0 {
 			continue
 		}
-		p.Base[r.maps[i].key] = pair(src, x.vals[r.maps[i].idx[src]], op.Values[j])
+		p.Base.Set(r.maps[i].key, pair(src, x.vals[r.maps[i].idx[src]], op.Values[j]))
 	}
 	for k, key := range r.keys {
 		v := x.vals[key[src]]
@@ -277,7 +277,7 @@ func (r *run) finalizeLink(it *item, b *store.Batch) {
 	}
 	if it.excludedBy != "" {
 		l.State, l.ExcludedBy = store.LinkExcluded, it.excludedBy
-		b.PutLinks = append(b.PutLinks, *l)
+		r.putLink(b, it)
 		for s := range sideNames {
 			if x := it.cur[s]; x != nil {
 				r.settle(b, l, s, x, x.vals)
@@ -317,7 +317,7 @@ func (r *run) finalizeLink(it *item, b *store.Batch) {
 			fm := r.maps[i]
 			v := stored(res, op, j)
 			h.Changes = append(h.Changes, store.FieldChange{Field: fm.field[t].Name, Old: store.Value{Value: it.vals[t][i]}, New: store.Value{Value: v}})
-			l.Base[fm.key] = pair(t, v, it.vals[other(t)][i])
+			l.Base.Set(fm.key, pair(t, v, it.vals[other(t)][i]))
 			if post[t] != nil {
 				post[t][fm.idx[t]] = v
 			}
@@ -326,7 +326,7 @@ func (r *run) finalizeLink(it *item, b *store.Batch) {
 	}
 	for i, d := range it.dec {
 		if d == decKeep {
-			l.Base[r.maps[i].key] = store.BasePair{Left: it.vals[sideL][i], Right: it.vals[sideR][i]}
+			l.Base.Set(r.maps[i].key, store.BasePair{Left: it.vals[sideL][i], Right: it.vals[sideR][i]})
 		}
 	}
 	for _, i := range it.conflicts {
@@ -353,7 +353,7 @@ func (r *run) finalizeLink(it *item, b *store.Batch) {
 	default:
 		l.State = store.LinkSyncing
 	}
-	b.PutLinks = append(b.PutLinks, *l)
+	r.putLink(b, it)
 	for s := range sideNames {
 		if x := it.cur[s]; x != nil {
 			r.settle(b, l, s, x, post[s])
@@ -362,6 +362,20 @@ func (r *run) finalizeLink(it *item, b *store.Batch) {
 	if it.ops[sideL] == nil && it.ops[sideR] == nil && len(it.errs) == 0 {
 		r.report.Left.Unchanged++
 		r.report.Right.Unchanged++
+	}
+}
+
+// putLink stores an item's link: inserted when matched this run, updated
+// when it changed, left alone when not (a no-change run writes no state).
+func (r *run) putLink(b *store.Batch, it *item) {
+	l, o := it.link, it.orig
+	switch {
+	case it.isNew:
+		b.AddLinks = append(b.AddLinks, *l)
+	case o != nil && o.LeftID == l.LeftID && o.RightID == l.RightID && o.LeftVersion == l.LeftVersion &&
+		o.RightVersion == l.RightVersion && o.State == l.State && o.ExcludedBy == l.ExcludedBy && o.Base.Equal(l.Base):
+	default:
+		b.PutLinks = append(b.PutLinks, *l)
 	}
 }
 
@@ -384,7 +398,7 @@ func direction(target int) string {
 // the link's base (its change is not applied yet), and drops it otherwise.
 func (r *run) settle(b *store.Batch, l *store.Link, s int, x *rec, vals []sdk.Value) {
 	for _, fm := range r.maps {
-		base, has := l.Base[fm.key]
+		base, has := l.Base.Get(fm.key)
 		if !has || !r.sameSide(fm, s, vals[fm.idx[s]], pairSide(base, s)) {
 			r.putPending(b, s, x, vals)
 			return
@@ -493,7 +507,7 @@ func (r *run) finalizeCreate(it *item, b *store.Batch) {
 		r.putPending(b, src, x, x.vals)
 		return
 	}
-	l := store.Link{State: store.LinkSyncing, Base: map[string]store.BasePair{}}
+	l := store.Link{State: store.LinkSyncing, Base: make(store.Base, 0, len(r.maps))}
 	if src == sideL {
 		l.LeftID, l.RightID, l.LeftVersion, l.RightVersion = x.id, res.ID, x.version, res.Version
 	} else {
@@ -508,17 +522,17 @@ func (r *run) finalizeCreate(it *item, b *store.Batch) {
 		fm := r.maps[i]
 		v := stored(res, op, j)
 		written[i] = true
-		l.Base[fm.key] = pair(t, v, x.vals[fm.idx[src]])
+		l.Base.Set(fm.key, pair(t, v, x.vals[fm.idx[src]]))
 		h.Changes = append(h.Changes, store.FieldChange{Field: fm.field[t].Name, New: store.Value{Value: v}})
 	}
 	for i, fm := range r.maps {
 		if !written[i] {
 			// Not sent (empty, or read-only there): as far as we know the
 			// new record holds nothing there.
-			l.Base[fm.key] = pair(src, x.vals[fm.idx[src]], sdk.Null)
+			l.Base.Set(fm.key, pair(src, x.vals[fm.idx[src]], sdk.Null))
 		}
 	}
-	b.PutLinks = append(b.PutLinks, l)
+	b.AddLinks = append(b.AddLinks, l)
 	b.History = append(b.History, h)
 	r.links[l.LeftID], r.byRight[l.RightID] = &l, &l
 	r.settle(b, &l, src, x, x.vals)

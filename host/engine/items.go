@@ -24,6 +24,7 @@ const (
 type item struct {
 	kind       itemKind
 	link       *store.Link // itemLink, itemDelete: the link as it will be stored
+	orig       *store.Link // itemLink of a stored link: the link as stored
 	isNew      bool        // itemLink: matched this run
 	cur        [2]*rec     // current records (nil: unknown, the base stands for it)
 	src        int         // itemCreate: the record's side; itemDelete: the side it was deleted on
@@ -132,8 +133,8 @@ func (r *run) processLinks() [2][]*rec {
 			continue
 		}
 		nl := *l
-		nl.Base = copyBase(l.Base)
-		it := &item{kind: itemLink, link: &nl, cur: cur}
+		nl.Base = l.Base.Clone()
+		it := &item{kind: itemLink, link: &nl, orig: l, cur: cur}
 		r.items = append(r.items, it)
 		r.planLink(it)
 	}
@@ -146,14 +147,6 @@ func (r *run) processLinks() [2][]*rec {
 			out[i] = append(out[i], x)
 		}
 		sort.Slice(out[i], func(a, b int) bool { return out[i][a].id < out[i][b].id })
-	}
-	return out
-}
-
-func copyBase(b map[string]store.BasePair) map[string]store.BasePair {
-	out := make(map[string]store.BasePair, len(b))
-	for k, v := range b {
-		out[k] = v
 	}
 	return out
 }
@@ -199,7 +192,7 @@ func (r *run) dropLink(l *store.Link) {
 // in any mapped field.
 func (r *run) changedSinceBase(l *store.Link, s int, x *rec) bool {
 	for _, fm := range r.maps {
-		b, ok := l.Base[fm.key]
+		b, ok := l.Base.Get(fm.key)
 		if !ok {
 			continue
 		}
@@ -248,7 +241,7 @@ func (r *run) value(it *item, s int, fm fmap) (sdk.Value, bool) {
 	if x := it.cur[s]; x != nil {
 		return x.vals[fm.idx[s]], true
 	}
-	if b, ok := it.link.Base[fm.key]; ok {
+	if b, ok := it.link.Base.Get(fm.key); ok {
 		return pairSide(b, s), true
 	}
 	return sdk.Null, false
@@ -301,7 +294,7 @@ func (r *run) planLink(it *item) {
 			it.dec[i] = decSkip
 			continue
 		}
-		b, has := it.link.Base[fm.key]
+		b, has := it.link.Base.Get(fm.key)
 		st := fieldState{
 			HasBase:       has,
 			Same:          r.cross(fm, lv, rv),

@@ -40,16 +40,13 @@ func (r *run) settleJournal(ctx context.Context) error {
 			continue
 		}
 		l := &store.Link{State: store.LinkSyncing, Base: p.Base}
-		if l.Base == nil {
-			l.Base = map[string]store.BasePair{}
-		}
 		if t == sideR {
 			l.LeftID, l.RightID, l.LeftVersion, l.RightVersion = j.SourceID, found.ID, p.SourceVersion, found.Version
 		} else {
 			l.LeftID, l.RightID, l.LeftVersion, l.RightVersion = found.ID, j.SourceID, found.Version, p.SourceVersion
 		}
 		r.links[l.LeftID], r.byRight[l.RightID] = l, l
-		b.PutLinks = append(b.PutLinks, *l)
+		b.AddLinks = append(b.AddLinks, *l)
 		b.History = append(b.History, store.HistoryEntry{RunID: r.id, Side: ts.name, RecordID: found.ID, Op: store.OpCreate,
 			Direction: direction(t)})
 		r.report.Settled++

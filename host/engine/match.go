@@ -106,7 +106,7 @@ func (r *run) match(ctx context.Context, unlinked [2][]*rec) error {
 				}
 			case found != nil:
 				matched[x], matched[found] = true, true
-				l := &store.Link{State: store.LinkSyncing, Base: map[string]store.BasePair{}}
+				l := &store.Link{State: store.LinkSyncing}
 				it := &item{kind: itemLink, link: l, isNew: true}
 				it.cur[src], it.cur[t] = x, found
 				if src == sideL {

@@ -458,7 +458,7 @@ func (m *model) sync(t *rapid.T) {
 // settled reports whether link l's base for mapping fm holds what both
 // records held at the last clean sync.
 func (m *model) settled(l store.Link, fm mapping.FieldMap) bool {
-	b, ok := l.Base[mapKey(fm)]
+	b, ok := l.Base.Get(mapKey(fm))
 	if !ok {
 		return false
 	}

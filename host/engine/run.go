@@ -233,9 +233,6 @@ func (r *run) load(ctx context.Context) error {
 	}
 	for i := range links {
 		l := &links[i]
-		if l.Base == nil {
-			l.Base = map[string]store.BasePair{}
-		}
 		r.links[l.LeftID], r.byRight[l.RightID] = l, l
 	}
 	pend, err := r.e.store.Pending(ctx, name)

@@ -22,6 +22,7 @@ type Batch struct {
 
 	DeleteLinks  []string // left ids
 	PutLinks     []Link   // upserted by (sync, left id)
+	AddLinks     []Link   // new links, inserted (after PutLinks): their ids must be free
 	PutPending   []Pending
 	DropPending  []RecordKey
 	AddJournal   []JournalEntry
@@ -44,7 +45,7 @@ type ConflictKey struct {
 
 // Empty reports whether the batch changes nothing.
 func (b *Batch) Empty() bool {
-	return len(b.DeleteLinks)+len(b.PutLinks)+len(b.PutPending)+len(b.DropPending)+len(b.AddJournal)+
+	return len(b.DeleteLinks)+len(b.PutLinks)+len(b.AddLinks)+len(b.PutPending)+len(b.DropPending)+len(b.AddJournal)+
 		len(b.SettleJourn)+len(b.PutErrors)+len(b.ClearErrors)+len(b.PutConflicts)+len(b.DropConflict)+
 		len(b.QueueDeletes)+len(b.DropQueued)+len(b.History)+len(b.Cursors) == 0
 }
@@ -137,20 +138,24 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 			if l.State == "" {
 				l.State = LinkSyncing
 			}
-			base, err := json.Marshal(l.Base)
-			if err != nil {
-				return fmt.Errorf("link %s: %w", l.LeftID, err)
-			}
-			if l.Base == nil {
-				base = []byte("{}")
-			}
+			base := EncodeBase(l.Base)
 			if err := upsert("save link "+l.LeftID+"↔"+l.RightID,
 				`UPDATE links SET right_id = ?, left_version = ?, right_version = ?, base = ?, state = ?, excluded_by = ?,
 				updated_at = ? WHERE sync_name = ? AND left_id = ?`,
-				[]any{l.RightID, l.LeftVersion, l.RightVersion, string(base), l.State, l.ExcludedBy, now, b.Sync, l.LeftID},
+				[]any{l.RightID, l.LeftVersion, l.RightVersion, base, l.State, l.ExcludedBy, now, b.Sync, l.LeftID},
 				`INSERT INTO links (sync_name, left_id, right_id, left_version, right_version, base, state, excluded_by,
 				created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				[]any{b.Sync, l.LeftID, l.RightID, l.LeftVersion, l.RightVersion, string(base), l.State, l.ExcludedBy, now, now}); err != nil {
+				[]any{b.Sync, l.LeftID, l.RightID, l.LeftVersion, l.RightVersion, base, l.State, l.ExcludedBy, now, now}); err != nil {
+				return err
+			}
+		}
+		for _, l := range b.AddLinks {
+			if l.State == "" {
+				l.State = LinkSyncing
+			}
+			if err := ex("add link "+l.LeftID+"↔"+l.RightID, `INSERT INTO links (sync_name, left_id, right_id, left_version,
+				right_version, base, state, excluded_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				b.Sync, l.LeftID, l.RightID, l.LeftVersion, l.RightVersion, EncodeBase(l.Base), l.State, l.ExcludedBy, now, now); err != nil {
 				return err
 			}
 		}
@@ -231,13 +236,7 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 			}
 		}
 		for _, h := range b.History {
-			changes, err := json.Marshal(h.Changes)
-			if err != nil {
-				return err
-			}
-			if h.Changes == nil {
-				changes = []byte("[]")
-			}
+			changes := encodeChanges(h.Changes)
 			if h.ID == "" {
 				h.ID = NewID()
 			}
@@ -247,7 +246,7 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 			}
 			if err := ex("history of "+h.RecordID, `INSERT INTO history (id, sync_name, run_id, side, record_id, op,
 				direction, changes, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				h.ID, b.Sync, h.RunID, h.Side, h.RecordID, h.Op, h.Direction, string(changes), at); err != nil {
+				h.ID, b.Sync, h.RunID, h.Side, h.RecordID, h.Op, h.Direction, changes, at); err != nil {
 				return err
 			}
 		}

@@ -57,7 +57,7 @@ type Link struct {
 	LeftVersion, RightVersion string
 	State                     string
 	ExcludedBy                string // excluded: whose filter refused it ("left", "right", "both")
-	Base                      map[string]BasePair
+	Base                      Base
 	Created, Updated          time.Time
 }
 
@@ -76,7 +76,7 @@ func (s *Store) Links(ctx context.Context, sync string) ([]Link, error) {
 		if err := rows.Scan(&l.LeftID, &l.RightID, &l.LeftVersion, &l.RightVersion, &base, &l.State, &l.ExcludedBy, &created, &updated); err != nil {
 			return nil, fmt.Errorf("load links of %s: %w", sync, err)
 		}
-		if err := json.Unmarshal([]byte(base), &l.Base); err != nil {
+		if l.Base, err = DecodeBase(base); err != nil {
 			return nil, fmt.Errorf("load links of %s: base of %s: %w", sync, l.LeftID, err)
 		}
 		l.Created, l.Updated = parseTime(created), parseTime(updated)

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"embed"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -42,16 +43,22 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open state %s: %w", path, err)
 	}
+	keepCHeap()
 	q := url.Values{}
 	q.Set("_journal_mode", "WAL")
 	q.Set("_busy_timeout", "10000")
 	q.Set("_foreign_keys", "1")
 	q.Set("_synchronous", "NORMAL")
+	q.Set("_cache_size", "-16384") // KiB: a run's link and history pages stay cached
 	q.Set("_txlock", "immediate") // writers queue on busy_timeout instead of failing on upgrade
 	db, err := sql.Open("sqlite3", "file:"+abs+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open state %s: %w", abs, err)
 	}
+	// One idle connection: database/sql hands out idle connections oldest
+	// first, so with two a run would alternate between them, and each
+	// SQLite connection drops its page cache whenever another one wrote.
+	db.SetMaxIdleConns(1)
 	s := &Store{db: db, now: time.Now}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
@@ -151,10 +158,13 @@ func parseTime(s string) time.Time {
 	return t
 }
 
-// NewID returns a random 128-bit id in hex, for runs, conflicts and
-// correlation ids.
+// NewID returns a 128-bit id in hex, for runs, history, conflicts and
+// correlation ids: the time in nanoseconds, then 64 random bits. Ids made
+// later sort later, so rows keyed by them are appended to their index
+// instead of landing on a random page of it.
 func NewID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b) // never fails on supported platforms
-	return hex.EncodeToString(b)
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(time.Now().UnixNano()))
+	_, _ = rand.Read(b[8:]) // never fails on supported platforms
+	return hex.EncodeToString(b[:])
 }

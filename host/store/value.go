@@ -26,20 +26,6 @@ func init() {
 	}
 }
 
-func toJSONValue(v sdk.Value) jsonValue {
-	j := jsonValue{S: v.Str, I: v.Int, B: v.Bool, L: v.List}
-	if v.Kind != sdk.KindNull {
-		j.K = v.Kind.String()
-	}
-	if v.Kind == sdk.KindDateTime {
-		j.T = v.Time.UTC().Format(time.RFC3339Nano)
-	}
-	if v.Kind == sdk.KindStringList && v.List == nil {
-		j.L = []string{}
-	}
-	return j
-}
-
 func (j jsonValue) value() (sdk.Value, error) {
 	if j.K == "" {
 		return sdk.Null, nil
@@ -63,7 +49,7 @@ func (j jsonValue) value() (sdk.Value, error) {
 type Value struct{ sdk.Value }
 
 // MarshalJSON implements json.Marshaler.
-func (v Value) MarshalJSON() ([]byte, error) { return json.Marshal(toJSONValue(v.Value)) }
+func (v Value) MarshalJSON() ([]byte, error) { return appendJSONValue(nil, v.Value), nil }
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (v *Value) UnmarshalJSON(b []byte) error {
@@ -89,9 +75,7 @@ type jsonPair struct {
 }
 
 // MarshalJSON implements json.Marshaler.
-func (p BasePair) MarshalJSON() ([]byte, error) {
-	return json.Marshal(jsonPair{toJSONValue(p.Left), toJSONValue(p.Right)})
-}
+func (p BasePair) MarshalJSON() ([]byte, error) { return p.appendJSON(nil), nil }
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (p *BasePair) UnmarshalJSON(b []byte) error {
@@ -109,11 +93,16 @@ func (p *BasePair) UnmarshalJSON(b []byte) error {
 
 // EncodeValues returns the JSON form of a field → value map.
 func EncodeValues(m map[string]sdk.Value) ([]byte, error) {
-	out := make(map[string]jsonValue, len(m))
+	out := []byte{'{'}
 	for k, v := range m {
-		out[k] = toJSONValue(v)
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		out = appendJSONString(out, k)
+		out = append(out, ':')
+		out = appendJSONValue(out, v)
 	}
-	return json.Marshal(out)
+	return append(out, '}'), nil
 }
 
 // DecodeValues is the inverse of EncodeValues.

@@ -1,0 +1,387 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/datasync-io/datasync/sdk"
+)
+
+// Base is a link's last-synced values, one entry per mapping key ("left=right"),
+// in the order they were set. A slice, not a map: a run holds one per link,
+// and ten small entries are cheaper to build, copy and scan than a map.
+type Base []BaseField
+
+// BaseField is the base of one mapping.
+type BaseField struct {
+	Key string
+	BasePair
+}
+
+// Get returns the base of a mapping key.
+func (b Base) Get(key string) (BasePair, bool) {
+	for i := range b {
+		if b[i].Key == key {
+			return b[i].BasePair, true
+		}
+	}
+	return BasePair{}, false
+}
+
+// Set sets the base of a mapping key.
+func (b *Base) Set(key string, p BasePair) {
+	for i := range *b {
+		if (*b)[i].Key == key {
+			(*b)[i].BasePair = p
+			return
+		}
+	}
+	*b = append(*b, BaseField{Key: key, BasePair: p})
+}
+
+// Clone returns a copy that can be changed without changing b.
+func (b Base) Clone() Base {
+	if b == nil {
+		return nil
+	}
+	return append(make(Base, 0, len(b)), b...)
+}
+
+// Equal reports whether b and o hold the same keys and values, in any order.
+func (b Base) Equal(o Base) bool {
+	if len(b) != len(o) {
+		return false
+	}
+	for i := range b {
+		p, ok := o.Get(b[i].Key)
+		if !ok || !p.Left.Equal(b[i].Left) || !p.Right.Equal(b[i].Right) {
+			return false
+		}
+	}
+	return true
+}
+
+// MarshalJSON writes the base as an object keyed by mapping key.
+func (b Base) MarshalJSON() ([]byte, error) {
+	out := []byte{'{'}
+	for i, f := range b {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = appendJSONString(out, f.Key)
+		out = append(out, ':')
+		out = f.BasePair.appendJSON(out)
+	}
+	return append(out, '}'), nil
+}
+
+// UnmarshalJSON reads the object form of MarshalJSON.
+func (b *Base) UnmarshalJSON(data []byte) error {
+	var m map[string]BasePair
+	if err := json.Unmarshal(data, &m); err != nil {
+		return err
+	}
+	*b = (*b)[:0]
+	for k, p := range m {
+		*b = append(*b, BaseField{Key: k, BasePair: p})
+	}
+	return nil
+}
+
+// The compact form of a base, as stored in links.base: "~1" then, per
+// field, its key and both values. Strings are length-prefixed ("5:hello"),
+// so decoding is a scan with no escapes; the text stays valid UTF-8 when
+// the values are. Rows written before it hold the JSON object form, which
+// DecodeBase still reads.
+const basePrefix = "~1"
+
+// EncodeBase returns the compact form of b.
+func EncodeBase(b Base) string {
+	out := make([]byte, 0, 64*len(b)+2)
+	out = append(out, basePrefix...)
+	for _, f := range b {
+		out = appendLenString(out, f.Key)
+		out = appendCompactValue(out, f.Left)
+		out = appendCompactValue(out, f.Right)
+	}
+	return string(out)
+}
+
+// DecodeBase reads EncodeBase's form, or the older JSON object form.
+func DecodeBase(s string) (Base, error) {
+	if !strings.HasPrefix(s, basePrefix) {
+		var b Base
+		if err := json.Unmarshal([]byte(s), &b); err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+	d := decoder{s: s, i: len(basePrefix)}
+	var b Base
+	for d.i < len(d.s) {
+		var f BaseField
+		f.Key = d.lenString()
+		f.Left = d.value()
+		f.Right = d.value()
+		if d.err != nil {
+			return nil, fmt.Errorf("link base at byte %d: %w", d.i, d.err)
+		}
+		b = append(b, f)
+	}
+	return b, nil
+}
+
+func appendLenString(b []byte, s string) []byte {
+	b = strconv.AppendInt(b, int64(len(s)), 10)
+	b = append(b, ':')
+	return append(b, s...)
+}
+
+// Value kinds in the compact form, one byte each.
+const (
+	cNull     = 'n'
+	cString   = 's'
+	cInteger  = 'i'
+	cDecimal  = 'd'
+	cTrue     = 'T'
+	cFalse    = 'F'
+	cDate     = 'D'
+	cDateTime = 't' // unix seconds, then nanoseconds
+	cList     = 'l' // item count, then each item
+)
+
+func appendCompactValue(b []byte, v sdk.Value) []byte {
+	switch v.Kind {
+	case sdk.KindString:
+		return appendLenString(append(b, cString), v.Str)
+	case sdk.KindInteger:
+		b = strconv.AppendInt(append(b, cInteger), v.Int, 10)
+		return append(b, ';')
+	case sdk.KindDecimal:
+		return appendLenString(append(b, cDecimal), v.Str)
+	case sdk.KindBoolean:
+		if v.Bool {
+			return append(b, cTrue)
+		}
+		return append(b, cFalse)
+	case sdk.KindDate:
+		return appendLenString(append(b, cDate), v.Str)
+	case sdk.KindDateTime:
+		b = strconv.AppendInt(append(b, cDateTime), v.Time.Unix(), 10)
+		b = strconv.AppendInt(append(b, ';'), int64(v.Time.Nanosecond()), 10)
+		return append(b, ';')
+	case sdk.KindStringList:
+		b = strconv.AppendInt(append(b, cList), int64(len(v.List)), 10)
+		b = append(b, ';')
+		for _, s := range v.List {
+			b = appendLenString(b, s)
+		}
+		return b
+	}
+	return append(b, cNull)
+}
+
+var errCorrupt = errors.New("corrupt compact value")
+
+// decoder scans the compact form; the first error sticks and makes every
+// later read return a zero value.
+type decoder struct {
+	s   string
+	i   int
+	err error
+}
+
+func (d *decoder) fail() {
+	if d.err == nil {
+		d.err = errCorrupt
+	}
+	d.i = len(d.s)
+}
+
+// int reads a decimal integer ended by end.
+func (d *decoder) int(end byte) int64 {
+	j := strings.IndexByte(d.s[d.i:], end)
+	if j <= 0 {
+		d.fail()
+		return 0
+	}
+	n, err := strconv.ParseInt(d.s[d.i:d.i+j], 10, 64)
+	if err != nil {
+		d.fail()
+		return 0
+	}
+	d.i += j + 1
+	return n
+}
+
+func (d *decoder) lenString() string {
+	if d.err != nil {
+		return ""
+	}
+	n := d.int(':')
+	if n < 0 || n > int64(len(d.s)-d.i) {
+		d.fail()
+		return ""
+	}
+	s := d.s[d.i : d.i+int(n)]
+	d.i += int(n)
+	return s
+}
+
+func (d *decoder) value() sdk.Value {
+	if d.err != nil || d.i >= len(d.s) {
+		d.fail()
+		return sdk.Null
+	}
+	c := d.s[d.i]
+	d.i++
+	switch c {
+	case cNull:
+		return sdk.Null
+	case cString:
+		return sdk.Value{Kind: sdk.KindString, Str: d.lenString()}
+	case cInteger:
+		return sdk.Value{Kind: sdk.KindInteger, Int: d.int(';')}
+	case cDecimal:
+		return sdk.Value{Kind: sdk.KindDecimal, Str: d.lenString()}
+	case cTrue, cFalse:
+		return sdk.Value{Kind: sdk.KindBoolean, Bool: c == cTrue}
+	case cDate:
+		return sdk.Value{Kind: sdk.KindDate, Str: d.lenString()}
+	case cDateTime:
+		sec := d.int(';')
+		nsec := d.int(';')
+		if nsec < 0 || nsec >= 1e9 {
+			d.fail()
+			return sdk.Null
+		}
+		return sdk.Value{Kind: sdk.KindDateTime, Time: time.Unix(sec, nsec).UTC()}
+	case cList:
+		n := d.int(';')
+		if n < 0 || n > int64(len(d.s)-d.i) {
+			d.fail()
+			return sdk.Null
+		}
+		l := make([]string, 0, n)
+		for range n {
+			l = append(l, d.lenString())
+		}
+		return sdk.Value{Kind: sdk.KindStringList, List: l}
+	}
+	d.fail()
+	return sdk.Null
+}
+
+// appendJSONValue appends the JSON form of v (jsonValue's, without
+// reflection: it is written for every value a run stores).
+func appendJSONValue(b []byte, v sdk.Value) []byte {
+	if v.Kind == sdk.KindNull {
+		return append(b, "{}"...)
+	}
+	b = append(b, `{"k":`...)
+	b = appendJSONString(b, v.Kind.String())
+	if v.Str != "" {
+		b = append(b, `,"s":`...)
+		b = appendJSONString(b, v.Str)
+	}
+	if v.Int != 0 {
+		b = append(b, `,"i":`...)
+		b = strconv.AppendInt(b, v.Int, 10)
+	}
+	if v.Bool {
+		b = append(b, `,"b":true`...)
+	}
+	if v.Kind == sdk.KindDateTime {
+		b = append(b, `,"t":`...)
+		b = appendJSONString(b, v.Time.UTC().Format(time.RFC3339Nano))
+	}
+	if len(v.List) > 0 || v.Kind == sdk.KindStringList {
+		b = append(b, `,"l":[`...)
+		for i, s := range v.List {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, s)
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
+}
+
+func (p BasePair) appendJSON(b []byte) []byte {
+	b = append(b, `{"l":`...)
+	b = appendJSONValue(b, p.Left)
+	b = append(b, `,"r":`...)
+	b = appendJSONValue(b, p.Right)
+	return append(b, '}')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string, as encoding/json would
+// decode it back (invalid UTF-8 becomes U+FFFD, as encoding/json writes it).
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// encodeChanges is json.Marshal of a history entry's changes, without
+// reflection ("[]" for none).
+func encodeChanges(cs []FieldChange) string {
+	b := make([]byte, 0, 2+96*len(cs))
+	b = append(b, '[')
+	for i, c := range cs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"field":`...)
+		b = appendJSONString(b, c.Field)
+		b = append(b, `,"old":`...)
+		b = appendJSONValue(b, c.Old.Value)
+		b = append(b, `,"new":`...)
+		b = appendJSONValue(b, c.New.Value)
+		b = append(b, '}')
+	}
+	return string(append(b, ']'))
+}
