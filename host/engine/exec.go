@@ -15,9 +15,9 @@ import (
 // journalPayload is what a journaled create carries, so that after a crash
 // the record can be found (by key) and linked with the base it would have got.
 type journalPayload struct {
-	SourceVersion string                    `json:"source_version"`
-	Keys          []journalKey              `json:"keys"`
-	Base          store.Base `json:"base"`
+	SourceVersion string       `json:"source_version"`
+	Keys          []journalKey `json:"keys"`
+	Base          store.Base   `json:"base"`
 }
 
 type journalKey struct {

@@ -50,7 +50,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	q.Set("_foreign_keys", "1")
 	q.Set("_synchronous", "NORMAL")
 	q.Set("_cache_size", "-16384") // KiB: a run's link and history pages stay cached
-	q.Set("_txlock", "immediate") // writers queue on busy_timeout instead of failing on upgrade
+	q.Set("_txlock", "immediate")  // writers queue on busy_timeout instead of failing on upgrade
 	db, err := sql.Open("sqlite3", "file:"+abs+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open state %s: %w", abs, err)
