@@ -7,9 +7,6 @@ import (
 	"testing"
 
 	"github.com/hashicorp/go-plugin"
-	"google.golang.org/protobuf/proto"
-
-	pb "github.com/datasync-io/datasync/proto/connector/v1"
 )
 
 // The wire benchmarks move batches of benchN records of ten ~30-byte string
@@ -56,12 +53,7 @@ func mallocs() uint64 {
 // BenchmarkReadEncode: the plugin side of a read, records to a marshaled message.
 func BenchmarkReadEncode(b *testing.B) {
 	recs := benchRecords(benchN)
-	var buf []byte
-	sink := &wireSink{fields: benchFieldNames, send: func(m *pb.ReadResponse) error {
-		var err error
-		buf, err = proto.MarshalOptions{}.MarshalAppend(buf[:0], m)
-		return err
-	}}
+	sink := &readSink{fields: benchFieldNames, send: func([]byte) error { return nil }}
 	b.ReportAllocs()
 	b0 = mallocs()
 	for b.Loop() {
@@ -78,27 +70,23 @@ func BenchmarkReadEncode(b *testing.B) {
 // BenchmarkReadDecode: the host side of a read, a marshaled message to records.
 func BenchmarkReadDecode(b *testing.B) {
 	recs := benchRecords(benchN)
-	var msg *pb.ReadResponse
-	sink := &wireSink{fields: benchFieldNames, send: func(m *pb.ReadResponse) error { msg = m; return nil }}
+	var buf []byte
+	sink := &readSink{fields: benchFieldNames, send: func(m []byte) error { buf = m; return nil }}
 	if err := sink.Records(recs); err != nil {
 		b.Fatal(err)
 	}
 	if err := sink.flush(""); err != nil {
 		b.Fatal(err)
 	}
-	buf, err := proto.Marshal(msg)
-	if err != nil {
-		b.Fatal(err)
-	}
 	b.ReportAllocs()
 	b0 = mallocs()
 	for b.Loop() {
-		var m pb.ReadResponse
-		if err := proto.Unmarshal(buf, &m); err != nil {
+		m := &readMsg{nfields: len(benchFieldNames)}
+		if err := m.decodeWire(buf); err != nil {
 			b.Fatal(err)
 		}
-		if got := recordsFromPB(m.Records); len(got) != benchN {
-			b.Fatal(len(got))
+		if len(m.recs) != benchN {
+			b.Fatal(len(m.recs))
 		}
 	}
 	perRecord(b, benchN)
@@ -111,17 +99,11 @@ func BenchmarkWriteEncode(b *testing.B) {
 	for i, f := range benchFieldNames {
 		index[f] = uint32(i)
 	}
-	var buf []byte
 	b.ReportAllocs()
 	b0 = mallocs()
 	for b.Loop() {
-		batches, _ := splitOps(ops, index)
-		for _, wb := range batches {
-			var err error
-			buf, err = proto.MarshalOptions{}.MarshalAppend(buf[:0], &pb.WriteRequest{Msg: &pb.WriteRequest_Batch{Batch: wb.batch}})
-			if err != nil {
-				b.Fatal(err)
-			}
+		if batches, _ := splitOps(ops, index); len(batches) != 1 {
+			b.Fatal(len(batches))
 		}
 	}
 	perRecord(b, benchN)
@@ -139,29 +121,21 @@ func BenchmarkWriteDecode(b *testing.B) {
 	if len(batches) != 1 {
 		b.Fatalf("%d batches", len(batches))
 	}
-	buf, err := proto.Marshal(&pb.WriteRequest{Msg: &pb.WriteRequest_Batch{Batch: batches[0].batch}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	h := &pb.WriteHeader{Object: "contacts", Fields: benchFieldNames}
-	var out []byte
+	buf := batches[0].msg
 	b.ReportAllocs()
 	b0 = mallocs()
 	for b.Loop() {
-		var m pb.WriteRequest
-		if err := proto.Unmarshal(buf, &m); err != nil {
-			b.Fatal(err)
+		m := &writeReqMsg{req: WriteRequest{Object: "contacts", Fields: benchFieldNames}}
+		if err := m.decodeWire(buf); err != nil || m.bad != nil {
+			b.Fatal(err, m.bad)
 		}
-		req, err := opsFromPB(h, m.GetBatch())
-		if err != nil {
-			b.Fatal(err)
-		}
+		req := m.req
 		res := make([]WriteResult, len(req.Ops))
 		for i, op := range req.Ops {
 			res[i] = WriteResult{CorrelationID: op.CorrelationID, ID: "1234567", Version: "89012", Values: op.Values}
 		}
-		if out, err = (proto.MarshalOptions{}).MarshalAppend(out[:0], resultsToPB(res, req)); err != nil {
-			b.Fatal(err)
+		if out := encodeResults(res, req); len(out) == 0 {
+			b.Fatal("no results")
 		}
 	}
 	perRecord(b, benchN)

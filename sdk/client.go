@@ -91,24 +91,29 @@ func (c *remoteConn) Read(ctx context.Context, req ReadRequest, sink RecordSink)
 	if err != nil {
 		return fromStatus("read "+req.Object, err)
 	}
+	nfields := len(req.Fields)
 	for first := true; ; first = false {
-		msg, err := stream.Recv()
+		msg := &readMsg{nfields: nfields}
+		err := stream.RecvMsg(msg)
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
 			return fromStatus("read "+req.Object, err)
 		}
-		if first && len(req.Fields) > 0 && len(msg.Fields) != len(req.Fields) {
-			return Errorf(CategoryPermanent, "read %s: plugin sent %d fields, asked for %d", req.Object, len(msg.Fields), len(req.Fields))
+		if first && len(req.Fields) > 0 && len(msg.fields) != len(req.Fields) {
+			return Errorf(CategoryPermanent, "read %s: plugin sent %d fields, asked for %d", req.Object, len(msg.fields), len(req.Fields))
 		}
-		if len(msg.Records) > 0 {
-			if err := sink.Records(recordsFromPB(msg.Records)); err != nil {
+		if first {
+			nfields = len(msg.fields)
+		}
+		if len(msg.recs) > 0 {
+			if err := sink.Records(msg.recs); err != nil {
 				return err
 			}
 		}
-		if msg.Cursor != "" {
-			if err := sink.Checkpoint(msg.Cursor); err != nil {
+		if msg.cursor != "" {
+			if err := sink.Checkpoint(msg.cursor); err != nil {
 				return err
 			}
 		}
@@ -145,7 +150,7 @@ func (c *remoteConn) Write(ctx context.Context, req WriteRequest) ([]WriteResult
 	sendErr := make(chan error, 1)
 	go func() {
 		for _, b := range batches {
-			if err := stream.Send(&pb.WriteRequest{Msg: &pb.WriteRequest_Batch{Batch: b.batch}}); err != nil {
+			if err := stream.SendMsg(&rawMessage{b: b.msg}); err != nil {
 				sendErr <- err
 				return
 			}
@@ -153,20 +158,15 @@ func (c *remoteConn) Write(ctx context.Context, req WriteRequest) ([]WriteResult
 		sendErr <- stream.CloseSend()
 	}()
 	for _, b := range batches {
-		resp, err := stream.Recv()
-		if err != nil {
+		resp := &writeRespMsg{}
+		if err := stream.RecvMsg(resp); err != nil {
 			return nil, fromStatus("write "+req.Object, err)
 		}
-		if len(resp.Results) != len(b.opIndex) {
-			return nil, Errorf(CategoryPermanent, "write %s: plugin returned %d results for %d ops", req.Object, len(resp.Results), len(b.opIndex))
+		if len(resp.results) != len(b.opIndex) {
+			return nil, Errorf(CategoryPermanent, "write %s: plugin returned %d results for %d ops", req.Object, len(resp.results), len(b.opIndex))
 		}
-		for j, r := range resp.Results {
-			var vals []Value
-			if len(r.Values) > 0 {
-				vals = valuesFromPB(r.Values, make([]Value, len(r.Values)))
-			}
-			results[b.opIndex[j]] = WriteResult{CorrelationID: r.CorrelationId, ID: r.Id, Version: r.Version,
-				ModifiedAt: microsToTime(r.ModifiedAtUs), Values: vals, Err: errorFromPB(r.Error)}
+		for j := range resp.results {
+			results[b.opIndex[j]] = resp.results[j]
 		}
 	}
 	if err := <-sendErr; err != nil && !errors.Is(err, io.EOF) {
@@ -176,8 +176,8 @@ func (c *remoteConn) Write(ctx context.Context, req WriteRequest) ([]WriteResult
 }
 
 type wireBatch struct {
-	batch   *pb.WriteBatch
-	opIndex []int // position of each op in the request
+	msg     []byte // the WriteRequest holding the batch, encoded
+	opIndex []int  // position of each op in the request
 }
 
 // splitOps cuts ops into wire batches of at most BatchRecords ops and about
@@ -187,8 +187,14 @@ type wireBatch struct {
 func splitOps(ops []Op, index map[string]uint32) ([]wireBatch, map[int]*Error) {
 	var out []wireBatch
 	refused := map[int]*Error{}
-	cur := wireBatch{batch: &pb.WriteBatch{}}
+	var cur wireBatch
 	bytes := 0
+	var idx []uint32
+	finish := func() {
+		cur.msg = frame(cur.msg, 2) // WriteRequest.batch
+		out = append(out, cur)
+		cur, bytes = wireBatch{}, 0
+	}
 	for i := range ops {
 		op := &ops[i]
 		size := len(op.ID) + len(op.CorrelationID) + len(op.IfVersion) + 16
@@ -208,23 +214,23 @@ func splitOps(ops []Op, index map[string]uint32) ([]wireBatch, map[int]*Error) {
 			continue
 		}
 		if len(cur.opIndex) >= BatchRecords || (bytes+size > BatchBytes && len(cur.opIndex) > 0) {
-			out = append(out, cur)
-			cur, bytes = wireBatch{batch: &pb.WriteBatch{}}, 0
+			finish()
 		}
-		p := &pb.WriteOp{Kind: pb.OpKind(op.Kind), CorrelationId: op.CorrelationID, Id: op.ID, IfVersion: op.IfVersion}
+		if cur.msg == nil {
+			cur.msg = make([]byte, frameReserve, frameReserve+min(BatchBytes, (len(ops)-i)*(size+size/4)))
+		}
+		idx = idx[:0]
 		if !sameFields(op.Fields, index) {
-			p.FieldIndexes = make([]uint32, len(op.Fields))
-			for j, f := range op.Fields {
-				p.FieldIndexes[j] = index[f]
+			for _, f := range op.Fields {
+				idx = append(idx, index[f])
 			}
 		}
-		p.Values = valuesToPB(op.Values, make([]pb.Value, len(op.Values)))
-		cur.batch.Ops = append(cur.batch.Ops, p)
+		cur.msg = appendWriteOp(cur.msg, op, idx)
 		cur.opIndex = append(cur.opIndex, i)
 		bytes += size
 	}
 	if len(cur.opIndex) > 0 {
-		out = append(out, cur)
+		finish()
 	}
 	return out, refused
 }

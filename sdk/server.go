@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	pb "github.com/datasync-io/datasync/proto/connector/v1"
 )
@@ -211,11 +212,71 @@ func (s *server) Read(req *pb.ReadRequest, stream pb.Connector_ReadServer) error
 	if err != nil {
 		return toStatus(err)
 	}
-	sink := &wireSink{send: stream.Send, fields: fields}
+	sink := &readSink{send: func(b []byte) error { return stream.SendMsg(&rawMessage{b: b}) }, fields: fields}
 	if err := conn.Read(ctx, ReadRequest{Object: req.Object, Cursor: req.Cursor, Fields: fields}, sink); err != nil {
 		return toStatus(err)
 	}
 	return toStatus(sink.flush(""))
+}
+
+// readSink re-batches what a connector reads into messages of at most
+// BatchRecords records and about BatchBytes bytes, encoding each record
+// straight into the message's bytes.
+type readSink struct {
+	send    func([]byte) error
+	fields  []string
+	started bool
+	buf     []byte // the message being built; nil: none
+	n       int    // records in buf
+	last    int    // size of the last message sent, for sizing the next
+}
+
+func (w *readSink) Records(recs []Record) error {
+	for i := range recs {
+		r := &recs[i]
+		if len(r.Values) != len(w.fields) && !r.Deleted {
+			return Errorf(CategoryPermanent, "record %s has %d values for %d fields", r.ID, len(r.Values), len(w.fields))
+		}
+		size := sizeRecord(r)
+		if size > MaxMessageBytes/2 {
+			return Errorf(CategoryPermanent, "record %s is about %d bytes, over the %d-byte message limit", r.ID, size, MaxMessageBytes/2)
+		}
+		if w.n >= BatchRecords || (w.n > 0 && len(w.buf)+size > BatchBytes) {
+			if err := w.flush(""); err != nil {
+				return err
+			}
+		}
+		w.begin()
+		w.buf = appendRecord(w.buf, 2, r)
+		w.n++
+	}
+	return nil
+}
+
+// begin starts a message; the first of the stream names the fields.
+func (w *readSink) begin() {
+	if w.buf != nil {
+		return
+	}
+	w.buf = make([]byte, 0, max(4096, w.last+w.last/8))
+	if !w.started {
+		for _, f := range w.fields {
+			w.buf = protowire.AppendString(protowire.AppendTag(w.buf, 1, protowire.BytesType), f)
+		}
+		w.started = true
+	}
+}
+
+func (w *readSink) Checkpoint(cursor string) error { return w.flush(cursor) }
+
+func (w *readSink) flush(cursor string) error {
+	if w.n == 0 && cursor == "" && w.started {
+		return nil
+	}
+	w.begin()
+	b := appendString(w.buf, 3, cursor)
+	w.buf, w.n, w.last = nil, 0, len(b)
+	return w.send(b)
 }
 
 // wireSink re-batches what a connector reads into messages of at most
@@ -271,11 +332,11 @@ func (w *wireSink) flush(cursor string) error {
 
 func (s *server) Write(stream pb.Connector_WriteServer) error {
 	ctx := s.ctx(stream.Context())
-	first, err := stream.Recv()
-	if err != nil {
+	first := &writeReqMsg{}
+	if err := stream.RecvMsg(first); err != nil {
 		return err
 	}
-	h := first.GetHeader()
+	h := first.header
 	if h == nil {
 		return status.Error(codes.InvalidArgument, "write stream must start with a header")
 	}
@@ -284,21 +345,21 @@ func (s *server) Write(stream pb.Connector_WriteServer) error {
 		return toStatus(err)
 	}
 	for {
-		msg, err := stream.Recv()
+		msg := &writeReqMsg{req: WriteRequest{Object: h.Object, Fields: h.Fields}}
+		err := stream.RecvMsg(msg)
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		b := msg.GetBatch()
-		if b == nil {
+		if !msg.batch {
 			return status.Error(codes.InvalidArgument, "write stream: expected a batch after the header")
 		}
-		req, err := opsFromPB(h, b)
-		if err != nil {
-			return toStatus(err)
+		if msg.bad != nil {
+			return toStatus(msg.bad)
 		}
+		req := msg.req
 		results, err := conn.Write(ctx, req)
 		if err != nil {
 			return toStatus(err)
@@ -306,60 +367,24 @@ func (s *server) Write(stream pb.Connector_WriteServer) error {
 		if len(results) != len(req.Ops) {
 			return toStatus(Errorf(CategoryPermanent, "connector returned %d results for %d ops", len(results), len(req.Ops)))
 		}
-		if err := stream.Send(resultsToPB(results, req)); err != nil {
+		if err := stream.SendMsg(&rawMessage{b: encodeResults(results, req)}); err != nil {
 			return err
 		}
 	}
 }
 
-func opsFromPB(h *pb.WriteHeader, b *pb.WriteBatch) (WriteRequest, error) {
-	req := WriteRequest{Object: h.Object, Fields: h.Fields, Ops: make([]Op, len(b.Ops))}
-	n := 0
-	for _, o := range b.Ops {
-		n += len(o.Values)
-	}
-	slab := make([]Value, n)
-	for i, o := range b.Ops {
-		op := Op{Kind: OpKind(o.Kind), CorrelationID: o.CorrelationId, ID: o.Id, IfVersion: o.IfVersion}
-		if op.Kind < OpCreate || op.Kind > OpDelete {
-			return req, Errorf(CategoryPermanent, "op %d: unknown kind %d", i, o.Kind)
-		}
-		if len(o.FieldIndexes) == 0 {
-			op.Fields = h.Fields
-		} else {
-			op.Fields = make([]string, len(o.FieldIndexes))
-			for j, idx := range o.FieldIndexes {
-				if int(idx) >= len(h.Fields) {
-					return req, Errorf(CategoryPermanent, "op %d: field index %d out of range", i, idx)
-				}
-				op.Fields[j] = h.Fields[idx]
-			}
-		}
-		if op.Kind != OpDelete && len(o.Values) != len(op.Fields) {
-			return req, Errorf(CategoryPermanent, "op %d: %d values for %d fields", i, len(o.Values), len(op.Fields))
-		}
-		k := len(o.Values)
-		op.Values = valuesFromPB(o.Values, slab[:k])
-		slab = slab[k:]
-		req.Ops[i] = op
-	}
-	return req, nil
-}
-
-// resultsToPB leaves out stored values that equal what the op sent (the
-// common case): the host then takes the sent values as stored, and the wire
-// carries each record once instead of twice.
-func resultsToPB(rs []WriteResult, req WriteRequest) *pb.WriteResponse {
-	out := &pb.WriteResponse{Results: make([]*pb.WriteResult, len(rs))}
-	for i, r := range rs {
-		p := &pb.WriteResult{CorrelationId: r.CorrelationID, Id: r.ID, Version: r.Version,
-			ModifiedAtUs: timeToMicros(r.ModifiedAt), Error: errorToPB(r.Err)}
+// encodeResults is resultsToPB's WriteResponse, encoded.
+func encodeResults(rs []WriteResult, req WriteRequest) []byte {
+	b := make([]byte, 0, 64*len(rs))
+	for i := range rs {
+		r := &rs[i]
+		var vals []Value
 		if r.Err == nil && len(r.Values) == len(req.Fields) && !storedAsSent(r.Values, req.Ops[i], len(req.Fields)) {
-			p.Values = valuesToPB(r.Values, make([]pb.Value, len(r.Values)))
+			vals = r.Values
 		}
-		out.Results[i] = p
+		b = appendWriteResult(b, r, vals)
 	}
-	return out
+	return b
 }
 
 func (s *server) Lookup(ctx context.Context, req *pb.LookupRequest) (*pb.LookupResponse, error) {
