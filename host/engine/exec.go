@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -11,19 +10,6 @@ import (
 	"github.com/datasync-io/datasync/host/syncdef"
 	"github.com/datasync-io/datasync/sdk"
 )
-
-// journalPayload is what a journaled create carries, so that after a crash
-// the record can be found (by key) and linked with the base it would have got.
-type journalPayload struct {
-	SourceVersion string       `json:"source_version"`
-	Keys          []journalKey `json:"keys"`
-	Base          store.Base   `json:"base"`
-}
-
-type journalKey struct {
-	Field string      `json:"field"`
-	Value store.Value `json:"value"`
-}
 
 // execute writes the items in batches, committing state after each batch,
 // then moves the cursors.
@@ -63,9 +49,10 @@ func (r *run) execute(ctx context.Context) error {
 
 func (r *run) executeBatch(ctx context.Context, items []*item) error {
 	journal := &store.Batch{Sync: r.def.Name}
+	batchID := store.NewID()
 	for _, it := range items {
 		if it.kind == itemCreate && it.ops[other(it.src)] != nil {
-			journal.AddJournal = append(journal.AddJournal, r.journalEntry(it))
+			journal.AddJournal = append(journal.AddJournal, r.journalEntry(it, batchID))
 		}
 	}
 	if err := r.e.store.Commit(ctx, journal); err != nil {
@@ -98,6 +85,9 @@ func (r *run) executeBatch(ctx context.Context, items []*item) error {
 		return err
 	}
 	b := &store.Batch{Sync: r.def.Name}
+	if len(journal.AddJournal) > 0 {
+		b.SettleBatch = []string{batchID}
+	}
 	for _, it := range items {
 		r.finalize(it, b)
 	}
@@ -107,10 +97,10 @@ func (r *run) executeBatch(ctx context.Context, items []*item) error {
 	return r.e.failpoint("committed")
 }
 
-func (r *run) journalEntry(it *item) store.JournalEntry {
+func (r *run) journalEntry(it *item, batchID string) store.JournalEntry {
 	src, t := it.src, other(it.src)
 	x := it.cur[src]
-	p := journalPayload{SourceVersion: x.version, Base: make(store.Base, 0, len(r.maps))}
+	p := store.JournalPayload{SourceVersion: x.version, Base: make(store.Base, 0, len(r.maps))}
 	op := it.ops[t]
 	for j, i := range it.opMaps[t] {
 		if i < 0 {
@@ -123,10 +113,9 @@ func (r *run) journalEntry(it *item) store.JournalEntry {
 		if r.keyNorm(src, k, v) == "" {
 			continue
 		}
-		p.Keys = append(p.Keys, journalKey{Field: r.sides[t].fields[key[t]], Value: store.Value{Value: v}})
+		p.Keys = append(p.Keys, store.JournalKey{Field: r.sides[t].fields[key[t]], Value: v})
 	}
-	b, _ := json.Marshal(p)
-	return store.JournalEntry{ID: op.CorrelationID, Side: r.sides[t].name, SourceID: x.id, Payload: b}
+	return store.JournalEntry{ID: op.CorrelationID, Batch: batchID, Side: r.sides[t].name, SourceID: x.id, Payload: p.Encode()}
 }
 
 // pair builds a base pair from a value on side s and its counterpart.
@@ -494,9 +483,6 @@ func (r *run) finalizeCreate(it *item, b *store.Batch) {
 	src, t := it.src, other(it.src)
 	x := it.cur[src]
 	op, res := it.ops[t], it.res[t]
-	if op != nil {
-		b.SettleJourn = append(b.SettleJourn, op.CorrelationID)
-	}
 	if ok(res) && res.ID == "" {
 		res.Err = sdk.Errorf(sdk.CategoryPermanent, "the connector reported the create as done but returned no record id")
 	}

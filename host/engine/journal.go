@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/datasync-io/datasync/host/mapping"
@@ -20,21 +19,28 @@ func (r *run) settleJournal(ctx context.Context) error {
 		return err
 	}
 	b := &store.Batch{Sync: r.def.Name}
+	settled := map[string]bool{}
 	for _, j := range entries {
 		t := sideL
 		if j.Side == r.sides[sideR].name {
 			t = sideR
 		}
 		ts := r.sides[t]
-		var p journalPayload
-		if err := json.Unmarshal(j.Payload, &p); err != nil {
+		p, err := store.DecodeJournalPayload(j.Payload)
+		if err != nil {
 			return fmt.Errorf("journal entry %s: %w", j.ID, err)
 		}
 		found, err := r.lookupJournaled(ctx, ts, j, p)
 		if err != nil {
 			return err
 		}
-		b.SettleJourn = append(b.SettleJourn, j.ID)
+		switch {
+		case j.Batch == "":
+			b.SettleJourn = append(b.SettleJourn, j.ID)
+		case !settled[j.Batch]:
+			settled[j.Batch] = true
+			b.SettleBatch = append(b.SettleBatch, j.Batch)
+		}
 		src := other(t)
 		if found == nil || r.linked(t, found.ID) || r.linked(src, j.SourceID) {
 			continue
@@ -60,7 +66,7 @@ func (r *run) settleJournal(ctx context.Context) error {
 	return r.e.failpoint("settled")
 }
 
-func (r *run) lookupJournaled(ctx context.Context, ts *side, j store.JournalEntry, p journalPayload) (*sdk.Record, error) {
+func (r *run) lookupJournaled(ctx context.Context, ts *side, j store.JournalEntry, p store.JournalPayload) (*sdk.Record, error) {
 	look := func(field string, v sdk.Value, want func(sdk.Record) bool) (*sdk.Record, error) {
 		recs, err := ts.conn.Lookup(ctx, sdk.LookupRequest{Object: ts.obj.Name, Field: field, Values: []sdk.Value{v}, Fields: ts.fields})
 		if err != nil {
@@ -88,8 +94,8 @@ func (r *run) lookupJournaled(ctx context.Context, ts *side, j store.JournalEntr
 		if !ok {
 			continue
 		}
-		want := mapping.Normalize(k.Value.Value, ts.flds[i].Type)
-		x, err := look(k.Field, k.Value.Value, func(x sdk.Record) bool {
+		want := mapping.Normalize(k.Value, ts.flds[i].Type)
+		x, err := look(k.Field, k.Value, func(x sdk.Record) bool {
 			return mapping.Normalize(x.Values[i], ts.flds[i].Type) == want
 		})
 		if x != nil || err != nil {

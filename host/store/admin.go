@@ -210,7 +210,7 @@ func (s *Store) DeleteSync(ctx context.Context, name string) error {
 // records by their keys.
 func (s *Store) ResetSyncState(ctx context.Context, name string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		for _, t := range []string{"cursors", "links", "pending_records", "journal", "conflicts", "queued_deletes", "errors"} {
+		for _, t := range []string{"cursors", "links", "pending_records", "journal", "journal_batches", "conflicts", "queued_deletes", "errors"} {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE sync_name = ?`, name); err != nil {
 				return fmt.Errorf("reset sync %s: %s: %w", name, t, err)
 			}

@@ -25,8 +25,9 @@ type Batch struct {
 	AddLinks     []Link   // new links, inserted (after PutLinks): their ids must be free
 	PutPending   []Pending
 	DropPending  []RecordKey
-	AddJournal   []JournalEntry
-	SettleJourn  []string // correlation ids
+	AddJournal   []JournalEntry // stored one row per (Batch, Side); Batch "" makes a row per entry
+	SettleJourn  []string       // correlation ids of entries stored without a Batch
+	SettleBatch  []string       // Batch ids: every entry journaled with them
 	PutErrors    []RecordError
 	ClearErrors  []RecordKey // every category of these records (RecordID "" clears run-level errors of Side)
 	PutConflicts []Conflict  // upserted by (sync, left id, field)
@@ -46,7 +47,7 @@ type ConflictKey struct {
 // Empty reports whether the batch changes nothing.
 func (b *Batch) Empty() bool {
 	return len(b.DeleteLinks)+len(b.PutLinks)+len(b.AddLinks)+len(b.PutPending)+len(b.DropPending)+len(b.AddJournal)+
-		len(b.SettleJourn)+len(b.PutErrors)+len(b.ClearErrors)+len(b.PutConflicts)+len(b.DropConflict)+
+		len(b.SettleJourn)+len(b.SettleBatch)+len(b.PutErrors)+len(b.ClearErrors)+len(b.PutConflicts)+len(b.DropConflict)+
 		len(b.QueueDeletes)+len(b.DropQueued)+len(b.History)+len(b.Cursors) == 0
 }
 
@@ -117,6 +118,11 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 				return err
 			}
 		}
+		for _, id := range b.SettleBatch {
+			if err := ex("settle journal batch "+id, `DELETE FROM journal_batches WHERE sync_name = ? AND batch = ?`, b.Sync, id); err != nil {
+				return err
+			}
+		}
 		for _, k := range b.ClearErrors {
 			if err := ex("clear errors of "+k.RecordID, `DELETE FROM errors WHERE sync_name = ? AND side = ? AND record_id = ?`,
 				b.Sync, k.Side, k.RecordID); err != nil {
@@ -174,7 +180,16 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 				return err
 			}
 		}
+		for _, g := range groupJournal(b.AddJournal) {
+			if err := ex("journal batch "+g.batch, `INSERT INTO journal_batches (batch, side, sync_name, entries, created_at)
+				VALUES (?, ?, ?, ?, ?)`, g.batch, g.side, b.Sync, encodeJournal(g.entries), now); err != nil {
+				return err
+			}
+		}
 		for _, j := range b.AddJournal {
+			if j.Batch != "" {
+				continue
+			}
 			payload := string(j.Payload)
 			if payload == "" {
 				payload = "{}"
@@ -235,18 +250,15 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 				return err
 			}
 		}
-		for _, h := range b.History {
-			changes := encodeChanges(h.Changes)
-			if h.ID == "" {
-				h.ID = NewID()
-			}
-			at := fmtTime(h.At)
+		for _, g := range groupHistory(b.History) {
+			at := fmtTime(g[0].At)
 			if at == "" {
 				at = now
 			}
-			if err := ex("history of "+h.RecordID, `INSERT INTO history (id, sync_name, run_id, side, record_id, op,
-				direction, changes, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				h.ID, b.Sync, h.RunID, h.Side, h.RecordID, h.Op, h.Direction, changes, at); err != nil {
+			h := g[0]
+			if err := ex("history of "+h.RecordID, `INSERT INTO history_batches (id, sync_name, run_id, side, op, direction,
+				entries, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+				NewID(), b.Sync, h.RunID, h.Side, h.Op, h.Direction, encodeHistory(g), at); err != nil {
 				return err
 			}
 		}

@@ -366,22 +366,196 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// encodeChanges is json.Marshal of a history entry's changes, without
-// reflection ("[]" for none).
-func encodeChanges(cs []FieldChange) string {
-	b := make([]byte, 0, 2+96*len(cs))
-	b = append(b, '[')
-	for i, c := range cs {
-		if i > 0 {
-			b = append(b, ',')
+type journalGroup struct {
+	batch, side string
+	entries     []JournalEntry
+}
+
+// groupJournal groups the entries that carry a Batch by (batch, side), in
+// order of first appearance.
+func groupJournal(js []JournalEntry) []journalGroup {
+	var out []journalGroup
+	for _, j := range js {
+		if j.Batch == "" {
+			continue
 		}
-		b = append(b, `{"field":`...)
-		b = appendJSONString(b, c.Field)
-		b = append(b, `,"old":`...)
-		b = appendJSONValue(b, c.Old.Value)
-		b = append(b, `,"new":`...)
-		b = appendJSONValue(b, c.New.Value)
-		b = append(b, '}')
+		i := 0
+		for i < len(out) && (out[i].batch != j.Batch || out[i].side != j.Side) {
+			i++
+		}
+		if i == len(out) {
+			out = append(out, journalGroup{batch: j.Batch, side: j.Side})
+		}
+		out[i].entries = append(out[i].entries, j)
 	}
-	return string(append(b, ']'))
+	return out
+}
+
+// A journal_batches row: "~1" then id, source id and payload of each entry.
+func encodeJournal(js []JournalEntry) string {
+	b := []byte(basePrefix)
+	for _, j := range js {
+		b = appendLenString(b, j.ID)
+		b = appendLenString(b, j.SourceID)
+		b = appendLenString(b, string(j.Payload))
+	}
+	return string(b)
+}
+
+func decodeJournal(s string, row JournalEntry) ([]JournalEntry, error) {
+	if !strings.HasPrefix(s, basePrefix) {
+		return nil, errCorrupt
+	}
+	d := decoder{s: s, i: len(basePrefix)}
+	var out []JournalEntry
+	for d.i < len(d.s) {
+		j := row
+		j.ID = d.lenString()
+		j.SourceID = d.lenString()
+		j.Payload = []byte(d.lenString())
+		if d.err != nil {
+			return nil, d.err
+		}
+		out = append(out, j)
+	}
+	return out, nil
+}
+
+// groupHistory groups entries that share run, side, op, direction and time,
+// in order of first appearance: each group is one history_batches row.
+func groupHistory(hs []HistoryEntry) [][]HistoryEntry {
+	var out [][]HistoryEntry
+	for _, h := range hs {
+		i := 0
+		for i < len(out) {
+			g := out[i][0]
+			if g.RunID == h.RunID && g.Side == h.Side && g.Op == h.Op && g.Direction == h.Direction && g.At.Equal(h.At) {
+				break
+			}
+			i++
+		}
+		if i == len(out) {
+			out = append(out, nil)
+		}
+		out[i] = append(out[i], h)
+	}
+	return out
+}
+
+// A history_batches row: "~1" then, per entry, its record id, the number of
+// changes and each change (field, old value, new value).
+func encodeHistory(hs []HistoryEntry) string {
+	b := make([]byte, 0, 256*len(hs))
+	b = append(b, basePrefix...)
+	for _, h := range hs {
+		b = appendLenString(b, h.RecordID)
+		b = strconv.AppendInt(b, int64(len(h.Changes)), 10)
+		b = append(b, ';')
+		for _, c := range h.Changes {
+			b = appendLenString(b, c.Field)
+			b = appendCompactValue(b, c.Old.Value)
+			b = appendCompactValue(b, c.New.Value)
+		}
+	}
+	return string(b)
+}
+
+// decodeHistory returns a row's entries, each a copy of row with its own
+// record id, changes and an id made of the row's and its position.
+func decodeHistory(s string, row HistoryEntry) ([]HistoryEntry, error) {
+	if !strings.HasPrefix(s, basePrefix) {
+		return nil, errCorrupt
+	}
+	d := decoder{s: s, i: len(basePrefix)}
+	var out []HistoryEntry
+	for d.i < len(d.s) {
+		h := row
+		h.ID = fmt.Sprintf("%s.%06d", row.ID, len(out))
+		h.RecordID = d.lenString()
+		n := d.int(';')
+		if n < 0 || n > int64(len(d.s)) {
+			d.fail()
+		}
+		for k := int64(0); k < n && d.err == nil; k++ {
+			var c FieldChange
+			c.Field = d.lenString()
+			c.Old.Value = d.value()
+			c.New.Value = d.value()
+			h.Changes = append(h.Changes, c)
+		}
+		if d.err != nil {
+			return nil, d.err
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+// JournalPayload is what a journaled create carries so that, after a crash,
+// its record can be found (by correlation id or key) and linked with the
+// base it would have got.
+type JournalPayload struct {
+	SourceVersion string
+	Keys          []JournalKey // match key values, as the target's fields
+	Base          Base
+}
+
+// JournalKey is one match key value of a journaled create.
+type JournalKey struct {
+	Field string
+	Value sdk.Value
+}
+
+// Encode returns the payload's compact form.
+func (p JournalPayload) Encode() []byte {
+	b := make([]byte, 0, 128+64*len(p.Base))
+	b = append(b, basePrefix...)
+	b = appendLenString(b, p.SourceVersion)
+	b = strconv.AppendInt(b, int64(len(p.Keys)), 10)
+	b = append(b, ';')
+	for _, k := range p.Keys {
+		b = appendLenString(b, k.Field)
+		b = appendCompactValue(b, k.Value)
+	}
+	return appendLenString(b, EncodeBase(p.Base))
+}
+
+// DecodeJournalPayload reads Encode's form, or the JSON an older version
+// journaled.
+func DecodeJournalPayload(data []byte) (JournalPayload, error) {
+	s := string(data)
+	if !strings.HasPrefix(s, basePrefix) {
+		var old struct {
+			SourceVersion string `json:"source_version"`
+			Keys          []struct {
+				Field string `json:"field"`
+				Value Value  `json:"value"`
+			} `json:"keys"`
+			Base Base `json:"base"`
+		}
+		if err := json.Unmarshal(data, &old); err != nil {
+			return JournalPayload{}, err
+		}
+		p := JournalPayload{SourceVersion: old.SourceVersion, Base: old.Base}
+		for _, k := range old.Keys {
+			p.Keys = append(p.Keys, JournalKey{Field: k.Field, Value: k.Value.Value})
+		}
+		return p, nil
+	}
+	d := decoder{s: s, i: len(basePrefix)}
+	p := JournalPayload{SourceVersion: d.lenString()}
+	n := d.int(';')
+	if n < 0 || n > int64(len(s)) {
+		d.fail()
+	}
+	for k := int64(0); k < n && d.err == nil; k++ {
+		p.Keys = append(p.Keys, JournalKey{Field: d.lenString(), Value: d.value()})
+	}
+	base := d.lenString()
+	if d.err != nil {
+		return JournalPayload{}, d.err
+	}
+	var err error
+	p.Base, err = DecodeBase(base)
+	return p, err
 }

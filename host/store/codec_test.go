@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 	"time"
@@ -57,11 +58,6 @@ func TestJSONValueMatchesEncodingJSON(t *testing.T) {
 			t.Errorf("%#v came back as %#v", v, back.Value)
 		}
 	}
-	var cs []FieldChange
-	if err := json.Unmarshal([]byte(encodeChanges([]FieldChange{{Field: "f\"", Old: Value{sdk.Null}, New: Value{sdk.Int(2)}}})), &cs); err != nil ||
-		len(cs) != 1 || cs[0].Field != "f\"" || cs[0].New.Int != 2 {
-		t.Fatalf("changes: %v %#v", err, cs)
-	}
 }
 
 func FuzzDecodeBase(f *testing.F) {
@@ -90,4 +86,103 @@ func hasDupKeys(b Base) bool {
 		seen[f.Key] = true
 	}
 	return false
+}
+
+// Journal entries and history of a batch are stored a row per group and
+// come back as the entries they were, next to rows of the older per-entry
+// tables, newest history first.
+func TestBatchRowsRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t)
+	withSync(t, s, "a")
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	b := &Batch{Sync: "a",
+		AddJournal: []JournalEntry{
+			{ID: "c1", Batch: "B1", Side: "right", SourceID: "l1", Payload: []byte("p1")},
+			{ID: "c2", Batch: "B1", Side: "left", SourceID: "r2", Payload: []byte("")},
+			{ID: "c3", Batch: "B1", Side: "right", SourceID: "l3", Payload: []byte(`{"x":"3:y"}`)},
+			{ID: "c0", Side: "right", SourceID: "l0", Payload: []byte(`{}`)},
+		},
+		History: []HistoryEntry{
+			{RunID: "r", Side: "right", RecordID: "x1", Op: OpCreate, Direction: "left-to-right", At: t0,
+				Changes: []FieldChange{{Field: "email", New: Value{sdk.String("a@x.io")}}, {Field: "n", Old: Value{sdk.Int(1)}, New: Value{sdk.Null}}}},
+			{RunID: "r", Side: "left", RecordID: "y1", Op: OpLink, At: t0},
+			{RunID: "r", Side: "right", RecordID: "x2", Op: OpCreate, Direction: "left-to-right", At: t0},
+			{RunID: "r", Side: "right", RecordID: "x3", Op: OpUpdate, Direction: "left-to-right", At: t0.Add(time.Hour)},
+		},
+	}
+	if err := s.Commit(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	js, err := s.Journal(ctx, "a")
+	if err != nil || len(js) != 4 {
+		t.Fatalf("journal: %v %+v", err, js)
+	}
+	got := map[string]JournalEntry{}
+	for _, j := range js {
+		got[j.ID] = j
+	}
+	if j := got["c3"]; j.Batch != "B1" || j.Side != "right" || j.SourceID != "l3" || string(j.Payload) != `{"x":"3:y"}` {
+		t.Errorf("c3: %+v", j)
+	}
+	if j := got["c2"]; j.Batch != "B1" || j.Side != "left" || j.SourceID != "r2" || len(j.Payload) != 0 {
+		t.Errorf("c2: %+v", j)
+	}
+	if j := got["c0"]; j.Batch != "" || j.SourceID != "l0" {
+		t.Errorf("c0: %+v", j)
+	}
+	var rows int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM history_batches`).Scan(&rows); err != nil || rows != 3 {
+		t.Fatalf("history rows: %d %v, want 3 (create, link, update)", rows, err)
+	}
+	hs, err := s.History(ctx, HistoryQuery{Sync: "a"})
+	if err != nil || len(hs) != 4 || hs[0].RecordID != "x3" {
+		t.Fatalf("history: %v %+v", err, hs)
+	}
+	cr, err := s.History(ctx, HistoryQuery{Sync: "a", Op: OpCreate, Limit: 1})
+	if err != nil || len(cr) != 1 || cr[0].RecordID != "x1" || len(cr[0].Changes) != 2 ||
+		cr[0].Changes[0].New.Str != "a@x.io" || cr[0].Changes[1].Old.Int != 1 || !cr[0].Changes[1].New.IsNull() || !cr[0].At.Equal(t0) {
+		t.Fatalf("created: %v %+v", err, cr)
+	}
+	if err := s.Commit(ctx, &Batch{Sync: "a", SettleBatch: []string{"B1"}, SettleJourn: []string{"c0"}}); err != nil {
+		t.Fatal(err)
+	}
+	if js, err := s.Journal(ctx, "a"); err != nil || len(js) != 0 {
+		t.Fatalf("settled journal: %v %+v", err, js)
+	}
+}
+
+func TestJournalPayloadRoundTrip(t *testing.T) {
+	p := JournalPayload{SourceVersion: "v;7", Keys: []JournalKey{{Field: "email", Value: sdk.String("a@x.io")}, {Field: "n", Value: sdk.Int(3)}},
+		Base: Base{{"email=email", BasePair{Left: sdk.String("a@x.io"), Right: sdk.String("a@x.io")}}}}
+	got, err := DecodeJournalPayload(p.Encode())
+	if err != nil || got.SourceVersion != p.SourceVersion || len(got.Keys) != 2 || got.Keys[1].Value.Int != 3 ||
+		got.Keys[0].Field != "email" || !got.Base.Equal(p.Base) {
+		t.Fatalf("round trip: %v %+v", err, got)
+	}
+	// A create journaled by the JSON-writing version, before an upgrade.
+	old := `{"source_version":"4","keys":[{"field":"email","value":{"k":"string","s":"b@x.io"}}],"base":{"e=e":{"l":{"k":"string","s":"b"},"r":{}}}}`
+	got, err = DecodeJournalPayload([]byte(old))
+	if err != nil || got.SourceVersion != "4" || len(got.Keys) != 1 || got.Keys[0].Value.Str != "b@x.io" ||
+		!got.Base.Equal(Base{{"e=e", BasePair{Left: sdk.String("b"), Right: sdk.Null}}}) {
+		t.Fatalf("old payload: %v %+v", err, got)
+	}
+	if _, err := DecodeJournalPayload([]byte("~11:v9;")); err == nil {
+		t.Fatal("truncated payload decoded")
+	}
+}
+
+func FuzzDecodeJournalPayload(f *testing.F) {
+	f.Add(JournalPayload{SourceVersion: "1", Keys: []JournalKey{{Field: "e", Value: sdk.String("x")}}}.Encode())
+	f.Add([]byte(`{"source_version":"4","keys":[],"base":{}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := DecodeJournalPayload(b)
+		if err != nil {
+			return
+		}
+		again, err := DecodeJournalPayload(p.Encode())
+		if err != nil || again.SourceVersion != p.SourceVersion || len(again.Keys) != len(p.Keys) {
+			t.Fatalf("%q: re-decode %v: %+v vs %+v", b, err, again, p)
+		}
+	})
 }

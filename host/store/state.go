@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/datasync-io/datasync/sdk"
@@ -145,6 +146,7 @@ func (s *Store) Pending(ctx context.Context, sync string) ([]Pending, error) {
 // after a crash the engine looks for it on Side before creating anything.
 type JournalEntry struct {
 	ID       string // the correlation id
+	Batch    string // the batch of a run it was journaled with ("": stored alone)
 	Sync     string
 	Side     string // where the record is created
 	SourceID string // the record it copies, on the other side
@@ -170,7 +172,29 @@ func (s *Store) Journal(ctx context.Context, sync string) ([]JournalEntry, error
 		j.Payload, j.Created = json.RawMessage(payload), parseTime(created)
 		out = append(out, j)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load journal of %s: %w", sync, err)
+	}
+	brows, err := s.db.QueryContext(ctx, `SELECT batch, side, entries, created_at FROM journal_batches
+		WHERE sync_name = ? ORDER BY created_at, batch, side`, sync)
+	if err != nil {
+		return nil, fmt.Errorf("load journal of %s: %w", sync, err)
+	}
+	defer brows.Close()
+	for brows.Next() {
+		row := JournalEntry{Sync: sync}
+		var entries, created string
+		if err := brows.Scan(&row.Batch, &row.Side, &entries, &created); err != nil {
+			return nil, fmt.Errorf("load journal of %s: %w", sync, err)
+		}
+		row.Created = parseTime(created)
+		js, err := decodeJournal(entries, row)
+		if err != nil {
+			return nil, fmt.Errorf("load journal of %s: batch %s: %w", sync, row.Batch, err)
+		}
+		out = append(out, js...)
+	}
+	return out, brows.Err()
 }
 
 // RecordError is why one record of a sync did not sync (RecordID empty: a
@@ -387,44 +411,80 @@ type HistoryQuery struct {
 
 // History returns history entries, newest first.
 func (s *Store) History(ctx context.Context, q HistoryQuery) ([]HistoryEntry, error) {
-	query := `SELECT id, run_id, side, record_id, op, direction, changes, at FROM history WHERE sync_name = ?`
+	where := ` WHERE sync_name = ?`
 	args := []any{q.Sync}
 	if q.Op != "" {
-		query += ` AND op = ?`
+		where += ` AND op = ?`
 		args = append(args, q.Op)
 	}
 	if q.Side != "" {
-		query += ` AND side = ?`
+		where += ` AND side = ?`
 		args = append(args, q.Side)
 	}
 	if !q.Since.IsZero() {
-		query += ` AND at >= ?`
+		where += ` AND at >= ?`
 		args = append(args, fmtTime(q.Since))
 	}
-	query += ` ORDER BY at DESC, id`
+	// Every row holds at least one entry, so Limit rows of each table hold
+	// the newest Limit entries.
+	order := ` ORDER BY at DESC, id`
 	if q.Limit > 0 {
-		query += ` LIMIT ?`
+		order += ` LIMIT ?`
 		args = append(args, q.Limit)
 	}
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	fail := func(err error) ([]HistoryEntry, error) { return nil, fmt.Errorf("load history of %s: %w", q.Sync, err) }
+	var out []HistoryEntry
+	rows, err := s.db.QueryContext(ctx, `SELECT id, run_id, side, record_id, op, direction, changes, at FROM history`+where+order, args...)
 	if err != nil {
-		return nil, fmt.Errorf("load history of %s: %w", q.Sync, err)
+		return fail(err)
 	}
 	defer rows.Close()
-	var out []HistoryEntry
 	for rows.Next() {
 		h := HistoryEntry{Sync: q.Sync}
 		var changes, at string
 		if err := rows.Scan(&h.ID, &h.RunID, &h.Side, &h.RecordID, &h.Op, &h.Direction, &changes, &at); err != nil {
-			return nil, fmt.Errorf("load history of %s: %w", q.Sync, err)
+			return fail(err)
 		}
 		if err := json.Unmarshal([]byte(changes), &h.Changes); err != nil {
-			return nil, fmt.Errorf("history %s: %w", h.ID, err)
+			return fail(fmt.Errorf("entry %s: %w", h.ID, err))
 		}
 		h.At = parseTime(at)
 		out = append(out, h)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return fail(err)
+	}
+	brows, err := s.db.QueryContext(ctx, `SELECT id, run_id, side, op, direction, entries, at FROM history_batches`+where+order, args...)
+	if err != nil {
+		return fail(err)
+	}
+	defer brows.Close()
+	for brows.Next() {
+		row := HistoryEntry{Sync: q.Sync}
+		var entries, at string
+		if err := brows.Scan(&row.ID, &row.RunID, &row.Side, &row.Op, &row.Direction, &entries, &at); err != nil {
+			return fail(err)
+		}
+		row.At = parseTime(at)
+		hs, err := decodeHistory(entries, row)
+		if err != nil {
+			return fail(fmt.Errorf("batch %s: %w", row.ID, err))
+		}
+		out = append(out, hs...)
+	}
+	if err := brows.Err(); err != nil {
+		return fail(err)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].At.Equal(out[j].At) {
+			return out[i].At.After(out[j].At)
+		}
+		return out[i].ID < out[j].ID
+	})
+	if q.Limit > 0 && len(out) > q.Limit {
+		out = out[:q.Limit]
+	}
+	return out, nil
 }
 
 // scalar helper for tests and callers counting rows.
