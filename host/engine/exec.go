@@ -100,7 +100,8 @@ func (r *run) executeBatch(ctx context.Context, items []*item) error {
 func (r *run) journalEntry(it *item, batchID string) store.JournalEntry {
 	src, t := it.src, other(it.src)
 	x := it.cur[src]
-	p := store.JournalPayload{SourceVersion: x.version, Base: make(store.Base, 0, len(r.maps))}
+	p := store.JournalPayload{SourceVersion: x.version, Base: r.scratch[:0]}
+	defer func() { r.scratch = p.Base }() // encoded below: the slice is reused
 	op := it.ops[t]
 	for j, i := range it.opMaps[t] {
 		if i < 0 {
@@ -500,7 +501,8 @@ func (r *run) finalizeCreate(it *item, b *store.Batch) {
 		l.LeftID, l.RightID, l.LeftVersion, l.RightVersion = res.ID, x.id, res.Version, x.version
 	}
 	written := map[int]bool{}
-	h := store.HistoryEntry{RunID: r.id, Side: sideNames[t], RecordID: res.ID, Op: store.OpCreate, Direction: direction(t)}
+	h := store.HistoryEntry{RunID: r.id, Side: sideNames[t], RecordID: res.ID, Op: store.OpCreate, Direction: direction(t),
+		Changes: make([]store.FieldChange, 0, len(it.opMaps[t]))}
 	for j, i := range it.opMaps[t] {
 		if i < 0 {
 			continue

@@ -415,11 +415,11 @@ func (r *run) planCreate(src int, x *rec) {
 	it := &item{kind: itemCreate, src: src}
 	it.cur[src] = x
 	r.items = append(r.items, it)
-	op := &sdk.Op{Kind: sdk.OpCreate, CorrelationID: store.NewID()}
+	op := &sdk.Op{Kind: sdk.OpCreate, CorrelationID: store.NewID(),
+		Fields: make([]string, 0, len(r.maps)+1), Values: make([]sdk.Value, 0, len(r.maps)+1)}
+	it.opMaps[t] = make([]int, 0, len(r.maps)+1)
 	ok := true
-	mapped := map[string]bool{}
 	for i, fm := range r.maps {
-		mapped[fm.field[t].Name] = true
 		if fm.field[t].ReadOnly {
 			continue
 		}
@@ -437,7 +437,7 @@ func (r *run) planCreate(src int, x *rec) {
 		op.Values = append(op.Values, w)
 		it.opMaps[t] = append(it.opMaps[t], i)
 	}
-	if ext := ts.obj.ExternalIDField; ext != "" && !mapped[ext] {
+	if ext := ts.obj.ExternalIDField; ext != "" && !r.mappedOn(t, ext) {
 		if f, ok := ts.obj.Field(ext); ok && !f.ReadOnly {
 			op.Fields = append(op.Fields, ext)
 			op.Values = append(op.Values, sdk.String(op.CorrelationID))

@@ -105,6 +105,7 @@ type run struct {
 	issues   []store.RecordError
 	items    []*item
 	report   Report
+	scratch  store.Base // reused by journalEntry
 }
 
 func (e *Engine) prepare(ctx context.Context, def syncdef.Definition, opts Options, runID string) (*run, error) {
