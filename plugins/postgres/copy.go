@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -70,7 +72,7 @@ func isIntType(t string) bool { return t == "int2" || t == "int4" || t == "int8"
 // failure leaves it to the caller to roll back and take the INSERT path.
 func (w *writer) copyInsert(ctx context.Context, run []int, p *copyPlan) error {
 	t := w.t
-	src := &copySource{w: w, run: run, p: p, k: -1}
+	src := &copySource{}
 	if p.pkIdx < 0 {
 		rows, err := w.tx.Query(ctx, "SELECT nextval($1::regclass), clock_timestamp() FROM generate_series(1, $2::int)", p.pk.sequence, len(run))
 		if err != nil {
@@ -91,7 +93,13 @@ func (w *writer) copyInsert(ctx context.Context, run []int, p *copyPlan) error {
 	} else if err := w.tx.QueryRow(ctx, "SELECT clock_timestamp()").Scan(&src.now); err != nil {
 		return err
 	}
-	if _, err := w.tx.CopyFrom(ctx, pgx.Identifier{w.schema, t.name}, p.cols, src); err != nil {
+	idents := make([]string, len(p.cols))
+	for j, c := range p.cols {
+		idents[j] = pgx.Identifier{c}.Sanitize()
+	}
+	data := w.copyData(run, p, src)
+	if _, err := w.tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(data),
+		"COPY "+t.qname+" ("+strings.Join(idents, ", ")+") FROM STDIN"); err != nil {
 		return err
 	}
 	if !t.triggers && len(p.fields) == len(w.ret.fields) {
@@ -162,65 +170,82 @@ func (w *writer) copyInsert(ctx context.Context, run []int, p *copyPlan) error {
 	return nil
 }
 
-// copySource feeds COPY one op at a time, converting the validated text
-// parameters into the Go values pgx encodes in binary.
+// copySource is what a COPY adds to the ops' values: the ids drawn from the
+// key's sequence and the updated-at stamp.
 type copySource struct {
-	w   *writer
-	run []int
-	p   *copyPlan
-	k   int
 	ids []int64
 	now time.Time
-	row []any
-	err error
 }
 
-func (s *copySource) Next() bool {
-	s.k++
-	return s.k < len(s.run) && s.err == nil
-}
-
-func (s *copySource) Err() error { return s.err }
-
-func (s *copySource) Values() ([]any, error) {
-	s.row = s.row[:0]
-	if s.p.pkIdx < 0 {
-		s.row = append(s.row, s.ids[s.k])
-	}
-	params := s.w.params[s.run[s.k]]
-	for j, col := range s.p.fields {
-		v, err := copyValue(col.copyType, params[j])
-		if err != nil {
-			s.err = fmt.Errorf("copy %s: %w", col.name, err)
-			return nil, s.err
+// copyData renders the run as COPY text: the validated text parameters,
+// which the server reads with the same input functions as the INSERT
+// path's casts from text.
+func (w *writer) copyData(run []int, p *copyPlan, src *copySource) []byte {
+	size := 0
+	for _, i := range run {
+		for _, v := range w.params[i] {
+			if v != nil {
+				size += len(*v) + 1
+			}
 		}
-		s.row = append(s.row, v)
+		size += 3*len(p.cols) + 48
 	}
-	if s.p.stamp {
-		s.row = append(s.row, s.now)
+	b := make([]byte, 0, size+size/16)
+	now := src.now.Format("2006-01-02 15:04:05.999999Z07:00")
+	for k, i := range run {
+		n := len(b)
+		if p.pkIdx < 0 {
+			b = strconv.AppendInt(append(b, '\t'), src.ids[k], 10)
+		}
+		for _, v := range w.params[i][:len(p.fields)] {
+			b = append(b, '\t')
+			if v == nil {
+				b = append(b, '\\', 'N')
+			} else {
+				b = appendCopyText(b, *v)
+			}
+		}
+		if p.stamp {
+			b = append(append(b, '\t'), now...)
+		}
+		if p.ver {
+			b = append(b, '\t', '1')
+		}
+		// Every column was written after a tab: the first one's becomes the
+		// previous row's end.
+		if k == 0 {
+			b = append(b[:n], b[n+1:]...)
+		} else {
+			b[n] = '\n'
+		}
 	}
-	if s.p.ver {
-		s.row = append(s.row, int64(1))
+	if len(run) > 0 {
+		b = append(b, '\n')
 	}
-	return s.row, nil
+	return b
 }
 
-// copyValue converts a text parameter (already validated by paramText) for COPY.
-func copyValue(typ string, p *string) (any, error) {
-	if p == nil {
-		return nil, nil
+// appendCopyText escapes s for COPY's text format.
+func appendCopyText(b []byte, s string) []byte {
+	start := 0
+	for i := 0; i < len(s); i++ {
+		var esc byte
+		switch s[i] {
+		case '\\':
+			esc = '\\'
+		case '\n':
+			esc = 'n'
+		case '\r':
+			esc = 'r'
+		case '\t':
+			esc = 't'
+		default:
+			continue
+		}
+		b = append(append(b, s[start:i]...), '\\', esc)
+		start = i + 1
 	}
-	switch typ {
-	case "int2", "int4", "int8":
-		return strconv.ParseInt(*p, 10, 64)
-	case "bool":
-		return *p == "true", nil
-	case "date":
-		return time.Parse(time.DateOnly, *p)
-	case "timestamp", "timestamptz":
-		return time.Parse("2006-01-02 15:04:05.999999Z07:00", *p)
-	}
-	return *p, nil
+	return append(b, s[start:]...)
 }
 
 // copyResults fills the results of a COPY from what was sent: the values in
@@ -247,15 +272,30 @@ func (w *writer) copyResults(ctx context.Context, run []int, p *copyPlan, src *c
 		}
 	}
 	nf := len(pos)
-	slab := make([]sdk.Value, len(run)*nf)
+	inOrder := nf == len(p.fields)
+	for j, fj := range pos {
+		inOrder = inOrder && fj == j
+	}
+	var slab []sdk.Value
 	for k, i := range run {
-		vals := slab[k*nf : (k+1)*nf : (k+1)*nf]
-		for j, fj := range pos {
-			v, err := storedValue(p.fields[fj].copyType, w.params[i][fj])
-			if err != nil {
-				return err
+		var vals []sdk.Value
+		if inOrder && w.reportValues && w.storedAsSent(i, p) {
+			// The common case: what was sent is what a read returns. The
+			// op's own values say so without a copy (the SDK then leaves
+			// them off the wire).
+			vals = w.req.Ops[i].Values
+		} else {
+			if slab == nil {
+				slab = make([]sdk.Value, len(run)*nf)
 			}
-			vals[j] = v
+			vals = slab[k*nf : (k+1)*nf : (k+1)*nf]
+			for j, fj := range pos {
+				v, err := storedValue(p.fields[fj].copyType, w.params[i][fj])
+				if err != nil {
+					return err
+				}
+				vals[j] = v
+			}
 		}
 		id := ""
 		if p.pkIdx < 0 {
@@ -277,6 +317,32 @@ func (w *writer) copyResults(ctx context.Context, run []int, p *copyPlan, src *c
 		w.res[i] = r
 	}
 	return nil
+}
+
+// storedAsSent reports whether every value op i sent is the value a read
+// of what it stored returns (strings sent as strings, and the like).
+func (w *writer) storedAsSent(i int, p *copyPlan) bool {
+	op := &w.req.Ops[i]
+	for j, col := range p.fields {
+		v := &op.Values[j]
+		ps := w.params[i][j]
+		switch {
+		case ps == nil:
+			if v.Kind != sdk.KindNull {
+				return false
+			}
+		case col.copyType == "text" || col.copyType == "varchar":
+			if v.Kind != sdk.KindString || v.Str != *ps {
+				return false
+			}
+		default:
+			sv, err := storedValue(col.copyType, ps)
+			if err != nil || sv.Kind != v.Kind || sv.Kind == sdk.KindDateTime || !sv.Equal(*v) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // storedValue is a validated text parameter as a read returns the stored value.

@@ -41,6 +41,22 @@ func decodeValue(oid uint32, format int16, raw []byte) (sdk.Value, error) {
 	return decodeText(oid, string(raw))
 }
 
+// decodeValueText is decodeValue given raw's text as well (a string the
+// caller already has): text-like values take it instead of a copy.
+func decodeValueText(oid uint32, format int16, raw []byte, text string) (sdk.Value, error) {
+	if raw == nil {
+		return sdk.Null, nil
+	}
+	if format != 1 {
+		return decodeText(oid, text)
+	}
+	switch oid {
+	case pgtype.TextOID, pgtype.VarcharOID, pgtype.BPCharOID, pgtype.NameOID, pgtype.QCharOID, pgtype.UnknownOID:
+		return sdk.String(text), nil
+	}
+	return decodeBinary(oid, raw)
+}
+
 func decodeBinary(oid uint32, raw []byte) (sdk.Value, error) {
 	switch oid {
 	case pgtype.BoolOID:
@@ -352,6 +368,45 @@ func parseArrayLiteral(s string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// textArrayParam renders a column of parameters (nil: NULL) as one text[]
+// literal, for a text parameter cast to text[]: pgx would encode a []*string
+// element by element through reflection.
+func textArrayParam(ps []*string) string {
+	n := 2
+	for _, p := range ps {
+		n += 3
+		if p != nil {
+			n += len(*p) + len(*p)/16
+		}
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '{')
+	for i, p := range ps {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if p == nil {
+			b = append(b, "NULL"...)
+			continue
+		}
+		b = appendQuotedElem(b, *p)
+	}
+	b = append(b, '}')
+	return string(b)
+}
+
+func appendQuotedElem(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for j := 0; j < len(s); j++ {
+		if s[j] == '"' || s[j] == '\\' {
+			b = append(append(b, s[start:j]...), '\\')
+			start = j
+		}
+	}
+	return append(append(b, s[start:]...), '"')
 }
 
 // arrayLiteral renders a string list as a text array literal, every element

@@ -14,14 +14,22 @@ import (
 // Every write parameter travels as text and is cast by the server, so one
 // code path serves every column type, domains and enums included.
 func paramText(col *column, v sdk.Value) (*string, *sdk.Error) {
+	s, null, e := paramValue(col, v)
+	if null || e != nil {
+		return nil, e
+	}
+	return &s, nil
+}
+
+// paramValue is paramText without the pointer: null reports SQL NULL.
+func paramValue(col *column, v sdk.Value) (s string, null bool, e *sdk.Error) {
 	if v.Kind == sdk.KindNull {
-		return nil, nil
+		return "", true, nil
 	}
 	f := col.field
-	bad := func(format string, args ...any) (*string, *sdk.Error) {
-		return nil, sdk.FieldError(f.Name, format, args...)
+	bad := func(format string, args ...any) (string, bool, *sdk.Error) {
+		return "", false, sdk.FieldError(f.Name, format, args...)
 	}
-	var s string
 	switch f.Type {
 	case sdk.TypeInteger:
 		switch v.Kind {
@@ -104,11 +112,10 @@ func paramText(col *column, v sdk.Value) (*string, *sdk.Error) {
 		}
 		for _, item := range list {
 			if e := checkText(f, item); e != nil {
-				return nil, e
+				return "", false, e
 			}
 		}
-		s = arrayLiteral(list)
-		return &s, nil
+		return arrayLiteral(list), false, nil
 	default:
 		s = v.Text()
 		if f.Type == sdk.TypeEnum && len(f.EnumOptions) > 0 && !contains(f.EnumOptions, s) {
@@ -116,9 +123,9 @@ func paramText(col *column, v sdk.Value) (*string, *sdk.Error) {
 		}
 	}
 	if e := checkText(f, s); e != nil {
-		return nil, e
+		return "", false, e
 	}
-	return &s, nil
+	return s, false, nil
 }
 
 // intLimits are the largest values of the narrower integer types.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/datasync-io/datasync/sdk"
 )
@@ -83,26 +84,48 @@ type rowKey struct {
 
 // scan fills rec from the current row, its Values into vals (len(p.fields)).
 func (p *projection) scan(rows pgx.Rows, rec *sdk.Record, vals []sdk.Value, key *rowKey) error {
-	raw := rows.RawValues()
-	fds := rows.FieldDescriptions()
+	return p.scanRaw(rows.RawValues(), rows.FieldDescriptions(), rec, vals, key)
+}
+
+// scanRaw is scan over a row's raw values and their descriptions. The
+// row's bytes are copied into one string, which every text the row yields
+// (id, version, string values) is a part of: one allocation per row, not
+// one per value.
+func (p *projection) scanRaw(raw [][]byte, fds []pgconn.FieldDescription, rec *sdk.Record, vals []sdk.Value, key *rowKey) error {
 	if len(raw) != p.offData+len(p.fields) {
 		return fmt.Errorf("read %s: %d columns, want %d", p.t.name, len(raw), p.offData+len(p.fields))
 	}
+	n := 0
+	for _, r := range raw {
+		n += len(r)
+	}
+	var sb strings.Builder
+	sb.Grow(n)
+	for _, r := range raw {
+		sb.Write(r)
+	}
+	row := sb.String()
+	off := 0
+	text := func(j int) string { // raw[j] as a part of row
+		s := row[off : off+len(raw[j])]
+		off += len(raw[j])
+		return s
+	}
 	key.keys = key.keys[:0]
 	for i := 0; i < p.nkey; i++ {
-		v, err := decodeValue(fds[i].DataTypeOID, fds[i].Format, raw[i])
+		v, err := decodeValueText(fds[i].DataTypeOID, fds[i].Format, raw[i], text(i))
 		if err != nil {
 			return fmt.Errorf("read %s: key: %w", p.t.name, err)
 		}
 		key.keys = append(key.keys, v.Text())
 	}
 	rec.ID = joinKey(key.keys)
-	rec.Version = string(raw[p.nkey])
+	rec.Version = text(p.nkey)
 	rec.ModifiedAt = time.Time{}
 	key.hasT = false
 	pos := p.nkey + 1
 	if p.hasTS {
-		v, err := decodeValue(fds[pos].DataTypeOID, fds[pos].Format, raw[pos])
+		v, err := decodeValueText(fds[pos].DataTypeOID, fds[pos].Format, raw[pos], text(pos))
 		if err != nil {
 			return fmt.Errorf("read %s: %s: %w", p.t.name, p.t.cols[p.t.updatedAt].name, err)
 		}
@@ -114,6 +137,7 @@ func (p *projection) scan(rows pgx.Rows, rec *sdk.Record, vals []sdk.Value, key 
 	rec.Deleted = false
 	if p.hasDel {
 		rec.Deleted = len(raw[pos]) == 1 && raw[pos][0] != 0 && raw[pos][0] != 'f'
+		text(pos)
 	}
 	if rec.Deleted {
 		rec.Values = nil
@@ -121,7 +145,7 @@ func (p *projection) scan(rows pgx.Rows, rec *sdk.Record, vals []sdk.Value, key 
 	}
 	for i := range p.fields {
 		j := p.offData + i
-		v, err := decodeValue(fds[j].DataTypeOID, fds[j].Format, raw[j])
+		v, err := decodeValueText(fds[j].DataTypeOID, fds[j].Format, raw[j], text(j))
 		if err != nil {
 			return fmt.Errorf("read %s: record %s: %s: %w", p.t.name, rec.ID, p.t.cols[p.fields[i]].name, err)
 		}

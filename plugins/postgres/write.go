@@ -47,6 +47,7 @@ func (c *Conn) Write(ctx context.Context, req sdk.WriteRequest) ([]sdk.WriteResu
 	for i := range req.Ops {
 		w.res[i].CorrelationID = req.Ops[i].CorrelationID
 		w.res[i].Err = w.prepare(i)
+		w.prepared++
 	}
 	err = c.withConn(ctx, func(pc *pgx.Conn) error {
 		tx, err := pc.Begin(ctx)
@@ -84,6 +85,9 @@ type writer struct {
 	tx           pgx.Tx
 	formats      map[uint32]int16
 	schema       string
+	strs         []string  // unused room for parameter texts
+	ptrs         []*string // unused room for parameter slots
+	prepared     int       // ops prepared so far
 }
 
 // prepare checks op i against the table and renders its parameters.
@@ -108,7 +112,7 @@ func (w *writer) prepare(i int) *sdk.Error {
 	if op.Kind == sdk.OpDelete {
 		return nil
 	}
-	ps := make([]*string, len(op.Fields))
+	ps := w.paramSlots(len(op.Fields))
 	for j, f := range op.Fields {
 		col, ok := t.col(f)
 		if !ok || t.byName[f] == t.softDelete {
@@ -117,15 +121,19 @@ func (w *writer) prepare(i int) *sdk.Error {
 		if col.field.ReadOnly {
 			return sdk.FieldError(f, "%s is read-only", f)
 		}
-		p, e := paramText(col, op.Values[j])
+		v, null, e := paramValue(col, op.Values[j])
 		if e != nil {
 			return e
 		}
-		if p == nil && col.field.Required {
+		if null && col.field.Required {
 			return sdk.FieldError(f, "%s is required", f)
 		}
-		ps[j] = p
+		if !null {
+			w.strs[j] = v
+			ps[j] = &w.strs[j]
+		}
 	}
+	w.strs = w.strs[len(ps):]
 	if op.Kind == sdk.OpCreate {
 		for _, col := range t.cols {
 			if col.field.Required && !slices.Contains(op.Fields, col.name) {
@@ -135,6 +143,18 @@ func (w *writer) prepare(i int) *sdk.Error {
 	}
 	w.params[i] = ps
 	return nil
+}
+
+// paramSlots returns n parameter slots for an op, and leaves w.strs with
+// room for their texts: both come from one allocation for many ops.
+func (w *writer) paramSlots(n int) []*string {
+	if len(w.ptrs) < n || len(w.strs) < n {
+		size := max(n, len(w.req.Fields)*(len(w.req.Ops)-w.prepared))
+		w.ptrs, w.strs = make([]*string, size), make([]string, size)
+	}
+	ps := w.ptrs[:n:n]
+	w.ptrs = w.ptrs[n:]
+	return ps
 }
 
 // run walks the ops in order: creates in runs, updates and deletes pipelined.
@@ -254,10 +274,10 @@ func (w *writer) insert(ctx context.Context, run []int) error {
 		for k, i := range run {
 			arr[k] = w.params[i][j]
 		}
-		args = append(args, arr)
+		args = append(args, textArrayParam(arr))
 		cols = append(cols, col.ident)
 		sel = append(sel, fmt.Sprintf("u.a%d::%s", j, col.castType))
-		un = append(un, fmt.Sprintf("$%d::text[]", j+1))
+		un = append(un, fmt.Sprintf("$%d::text::text[]", j+1))
 		alias = append(alias, fmt.Sprintf("a%d", j))
 	}
 	cols, sel = w.stamps(cols, sel, true)
