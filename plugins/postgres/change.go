@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -15,6 +16,223 @@ import (
 // fails the server skips the rest; the connector rolls back to that op's
 // savepoint, records its error and sends the remaining ops again.
 func (w *writer) changes(ctx context.Context, run []int) error {
+	// Runs of updates setting the same fields go in one statement each.
+	for len(run) > 0 {
+		n := w.updateRun(run)
+		if n < updateBatchMin {
+			if n == 0 {
+				n = 1
+			}
+			// Up to the next run worth a statement of its own.
+			for n < len(run) && w.updateRun(run[n:]) < updateBatchMin {
+				n++
+			}
+			if err := w.changesEach(ctx, run[:n]); err != nil {
+				return err
+			}
+		} else if err := w.updates(ctx, run[:n]); err != nil {
+			return err
+		}
+		run = run[n:]
+	}
+	return nil
+}
+
+// updateBatchMin is the shortest run of updates sent as one statement.
+var updateBatchMin = 4
+
+// updateRun is how many ops at the start of run are updates that one
+// statement can apply: same fields, distinct ids, a single-column key.
+func (w *writer) updateRun(run []int) int {
+	ops := w.req.Ops
+	if len(w.t.pk) != 1 || len(run) == 0 || ops[run[0]].Kind != sdk.OpUpdate {
+		return 0
+	}
+	first := &ops[run[0]]
+	if len(first.Fields) == 0 || slices.Contains(first.Fields, w.t.cols[w.t.pk[0]].name) {
+		return 0 // a key change: ops must see each other's, one by one
+	}
+	seen := make(map[string]bool, min(len(run), 64))
+	n := 0
+	for _, i := range run {
+		op := &ops[i]
+		if op.Kind != sdk.OpUpdate || seen[op.ID] || !slices.Equal(op.Fields, first.Fields) {
+			break
+		}
+		seen[op.ID] = true
+		n++
+	}
+	return n
+}
+
+// updates applies a run of updates (see updateRun) with one UPDATE ... FROM
+// unnest(...) under a savepoint, the IfVersion checks in its WHERE. The ops
+// whose row it did not return are told apart as the pipelined path does: a
+// live row with another version is a conflict, no row is not-found. A
+// statement error (a constraint one op breaks) rolls the run back and hands
+// it to the pipelined path, which finds the op at fault.
+func (w *writer) updates(ctx context.Context, run []int) error {
+	t := w.t
+	ops := w.req.Ops
+	fields := ops[run[0]].Fields
+	pk := &t.cols[t.pk[0]]
+	keys := make([]*string, len(run))
+	vers := make([]*string, len(run))
+	for k, i := range run {
+		keys[k] = &ops[i].ID
+		if ops[i].IfVersion != "" {
+			vers[k] = &ops[i].IfVersion
+		}
+	}
+	args := []any{pgx.QueryResultFormatsByOID(w.formats), textArrayParam(keys), textArrayParam(vers)}
+	un := []string{"$1::text::text[]", "$2::text::text[]"}
+	alias := []string{"k", "v"}
+	var set []string
+	for j, f := range fields {
+		col, _ := t.col(f)
+		arr := make([]*string, len(run))
+		for k, i := range run {
+			arr[k] = w.params[i][j]
+		}
+		args = append(args, textArrayParam(arr))
+		un = append(un, fmt.Sprintf("$%d::text::text[]", len(args)-1))
+		alias = append(alias, fmt.Sprintf("a%d", j))
+		set = append(set, fmt.Sprintf("%s = u.a%d::%s", col.ident, j, col.castType))
+	}
+	cols, vals := w.stamps(nil, nil, false)
+	for j := range cols {
+		set = append(set, cols[j]+" = "+vals[j])
+	}
+	alias = append(alias, "ord")
+	live := ""
+	if t.softDelete >= 0 {
+		live = " AND t." + t.cols[t.softDelete].ident + " IS NULL"
+	}
+	from := " FROM unnest(" + strings.Join(un, ", ") + ") WITH ORDINALITY AS u(" + strings.Join(alias, ", ") + ")"
+	match := " WHERE t." + pk.ident + " = u.k::" + pk.castType + live
+	sql := "UPDATE " + t.qname + " AS t SET " + strings.Join(set, ", ") + from + match +
+		" AND (u.v IS NULL OR " + versionExpr(t) + " = u.v) RETURNING u.ord, " + w.ret.sql
+
+	if _, err := w.tx.Exec(ctx, "SAVEPOINT ds_update"); err != nil {
+		return err
+	}
+	found := make([]bool, len(run))
+	err := w.updateRows(ctx, run, found, sql, args...)
+	if err == nil {
+		_, err = w.tx.Exec(ctx, "RELEASE SAVEPOINT ds_update")
+		if err != nil {
+			return err
+		}
+	} else {
+		if !isOpError(err) {
+			return err
+		}
+		if _, rerr := w.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT ds_update"); rerr != nil {
+			return rerr
+		}
+		if _, rerr := w.tx.Exec(ctx, "RELEASE SAVEPOINT ds_update"); rerr != nil {
+			return rerr
+		}
+		for _, i := range run {
+			w.res[i] = sdk.WriteResult{CorrelationID: w.res[i].CorrelationID}
+		}
+		return w.changesEach(ctx, run)
+	}
+
+	// The ops left: conflict when their row is there (with a version check), else not found.
+	var missKeys []string
+	var missOps []int
+	for k, i := range run {
+		if found[k] {
+			continue
+		}
+		if ops[i].IfVersion == "" {
+			w.res[i].Err = sdk.Errorf(sdk.CategoryNotFound, "no %s record with id %q", t.name, ops[i].ID)
+			continue
+		}
+		missKeys = append(missKeys, ops[i].ID)
+		missOps = append(missOps, i)
+	}
+	if len(missOps) == 0 {
+		return nil
+	}
+	rows, err := w.tx.Query(ctx, "SELECT u.ord, "+versionExpr(t)+" FROM unnest($1::text[]) WITH ORDINALITY AS u(k, ord) JOIN "+
+		t.qname+" t ON t."+pk.ident+" = u.k::"+pk.castType+live, missKeys)
+	if err != nil {
+		return err
+	}
+	current := make([]*string, len(missOps))
+	for rows.Next() {
+		var ord int64
+		var version string
+		if err := rows.Scan(&ord, &version); err != nil {
+			rows.Close()
+			return err
+		}
+		if ord >= 1 && int(ord) <= len(missOps) {
+			current[ord-1] = &version
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for k, i := range missOps {
+		if v := current[k]; v != nil {
+			w.res[i].Err = sdk.Errorf(sdk.CategoryConflict, "%s %s changed: version %s, not %s", t.name, ops[i].ID, *v, ops[i].IfVersion)
+		} else {
+			w.res[i].Err = sdk.Errorf(sdk.CategoryNotFound, "no %s record with id %q", t.name, ops[i].ID)
+		}
+	}
+	return nil
+}
+
+// updateRows runs the batched UPDATE and fills the results of the ops whose
+// row it returned.
+func (w *writer) updateRows(ctx context.Context, run []int, found []bool, sql string, args ...any) error {
+	rows, err := w.tx.Query(ctx, sql, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	nf := len(w.ret.fields)
+	var slab []sdk.Value
+	if w.reportValues {
+		slab = make([]sdk.Value, len(run)*nf)
+	}
+	scratch := make([]sdk.Value, nf)
+	var key rowKey
+	for rows.Next() {
+		raw, fds := rows.RawValues(), rows.FieldDescriptions()
+		if len(raw) < 1 {
+			return fmt.Errorf("update returned no columns")
+		}
+		o, err := decodeValue(fds[0].DataTypeOID, fds[0].Format, raw[0])
+		if err != nil || o.Kind != sdk.KindInteger || o.Int < 1 || int(o.Int) > len(run) || found[o.Int-1] {
+			return fmt.Errorf("update returned an unexpected row (%v)", err)
+		}
+		k := int(o.Int - 1)
+		vals := scratch
+		if slab != nil {
+			vals = slab[k*nf : (k+1)*nf : (k+1)*nf]
+		}
+		var rec sdk.Record
+		if err := w.ret.scanRaw(raw[1:], fds[1:], &rec, vals, &key); err != nil {
+			return err
+		}
+		i := run[k]
+		r := sdk.WriteResult{CorrelationID: w.res[i].CorrelationID, ID: rec.ID, Version: rec.Version, ModifiedAt: rec.ModifiedAt}
+		if w.reportValues {
+			r.Values = rec.Values
+		}
+		w.res[i] = r
+		found[k] = true
+	}
+	return rows.Err()
+}
+
+// changesEach applies updates and deletes one statement each, pipelined (see changes).
+func (w *writer) changesEach(ctx context.Context, run []int) error {
 	for len(run) > 0 {
 		b := &pgx.Batch{}
 		for _, i := range run {
