@@ -196,10 +196,10 @@ func (w *writer) updateRows(ctx context.Context, run []int, found []bool, sql st
 	}
 	defer rows.Close()
 	nf := len(w.ret.fields)
+	// The ops set every reported field, in order: a row stored as sent
+	// reports the op's own values, and only other rows need room.
+	inOrder := w.reportValues && slices.Equal(w.req.Ops[run[0]].Fields, w.req.Fields)
 	var slab []sdk.Value
-	if w.reportValues {
-		slab = make([]sdk.Value, len(run)*nf)
-	}
 	scratch := make([]sdk.Value, nf)
 	var key rowKey
 	for rows.Next() {
@@ -212,23 +212,41 @@ func (w *writer) updateRows(ctx context.Context, run []int, found []bool, sql st
 			return fmt.Errorf("update returned an unexpected row (%v)", err)
 		}
 		k := int(o.Int - 1)
-		vals := scratch
-		if slab != nil {
-			vals = slab[k*nf : (k+1)*nf : (k+1)*nf]
-		}
 		var rec sdk.Record
-		if err := w.ret.scanRaw(raw[1:], fds[1:], &rec, vals, &key); err != nil {
+		if err := w.ret.scanRaw(raw[1:], fds[1:], &rec, scratch, &key); err != nil {
 			return err
 		}
 		i := run[k]
 		r := sdk.WriteResult{CorrelationID: w.res[i].CorrelationID, ID: rec.ID, Version: rec.Version, ModifiedAt: rec.ModifiedAt}
 		if w.reportValues {
-			r.Values = rec.Values
+			if inOrder && identical(scratch, w.req.Ops[i].Values) {
+				r.Values = w.req.Ops[i].Values
+			} else {
+				if slab == nil {
+					slab = make([]sdk.Value, len(run)*nf)
+				}
+				r.Values = slab[k*nf : (k+1)*nf : (k+1)*nf]
+				copy(r.Values, scratch)
+			}
 		}
 		w.res[i] = r
 		found[k] = true
 	}
 	return rows.Err()
+}
+
+// identical reports whether two value lists are the same, kinds and time
+// zones included.
+func identical(a, b []sdk.Value) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Kind != b[i].Kind || !a[i].Equal(b[i]) || (a[i].Kind == sdk.KindDateTime && a[i].Time.Location() != b[i].Time.Location()) {
+			return false
+		}
+	}
+	return true
 }
 
 // changesEach applies updates and deletes one statement each, pipelined (see changes).

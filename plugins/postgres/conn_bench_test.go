@@ -40,7 +40,10 @@ func mallocs() uint64 {
 	return m.Mallocs
 }
 
-func (p *perRec) begin() { p.start, p.cpu0, p.m0 = time.Now(), cpuTime(), mallocs() }
+func (p *perRec) begin() {
+	runtime.GC() // the setup's garbage is not the measured code's
+	p.start, p.cpu0, p.m0 = time.Now(), cpuTime(), mallocs()
+}
 func (p *perRec) end(n int) {
 	p.wall += time.Since(p.start)
 	p.cpu += cpuTime() - p.cpu0
