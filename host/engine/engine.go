@@ -110,12 +110,20 @@ type Options struct {
 	Force    bool     // go on although a side lost most of its linked records
 	RetryAll bool     // retry every failing record now, whatever its backoff
 	Retry    []string // retry these records (ids on either side) now
-	dry      bool     // set by Plan: write nothing anywhere
+	// Stop, when closed, stops the run at the next safe point: while it
+	// reads, at once (the reads are abandoned; nothing was written); once
+	// it writes, after the batch in flight is written and committed. The
+	// run then returns ErrStopped, and the next run does the rest.
+	Stop <-chan struct{}
+	dry  bool // set by Plan: write nothing anywhere
 }
 
 // ErrMassDelete stops a run in which a side looks wiped out: an outage must
 // never read as a mass delete.
 var ErrMassDelete = errors.New("safety stop: a side lost most of its linked records")
+
+// ErrStopped ends a run stopped through Options.Stop.
+var ErrStopped = errors.New("run stopped")
 
 // RunError is a failure of the whole run (not of one record): a connection
 // refused or unreachable, a plugin crash, a safety stop.
@@ -144,7 +152,7 @@ func (e *Engine) Run(ctx context.Context, def syncdef.Definition, opts Options) 
 	if err := e.store.StartRun(ctx, store.Run{ID: runID, Sync: def.Name, Started: started}); err != nil {
 		return rep, err
 	}
-	r, err := e.prepare(ctx, def, opts, runID)
+	r, err := e.prepareStoppable(ctx, def, opts, runID)
 	if err == nil {
 		err = r.execute(ctx)
 		rep = r.report
@@ -154,12 +162,41 @@ func (e *Engine) Run(ctx context.Context, def syncdef.Definition, opts Options) 
 	if err != nil {
 		run.Status, run.Error = store.RunFailed, err.Error()
 		rep.Error = err.Error()
-		e.recordRunError(ctx, def, err)
+		if !errors.Is(err, ErrStopped) {
+			e.recordRunError(ctx, def, err)
+		}
 	}
 	if ferr := e.store.FinishRun(context.WithoutCancel(ctx), run); ferr != nil && err == nil {
 		err = ferr
 	}
 	return rep, err
+}
+
+// prepareStoppable prepares a run whose reads Options.Stop cancels.
+func (e *Engine) prepareStoppable(ctx context.Context, def syncdef.Definition, opts Options, runID string) (*run, error) {
+	if opts.Stop == nil {
+		return e.prepare(ctx, def, opts, runID)
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-opts.Stop:
+			cancel()
+		case <-done:
+		}
+	}()
+	r, err := e.prepare(pctx, def, opts, runID)
+	select {
+	case <-opts.Stop:
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrStopped, err)
+		}
+	default:
+	}
+	return r, err
 }
 
 // recordRunError keeps one error row for a run-level failure, so a dead

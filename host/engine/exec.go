@@ -12,21 +12,60 @@ import (
 )
 
 // execute writes the items in batches, committing state after each batch,
-// then moves the cursors.
+// then moves the cursors. Batches are pipelined: while the connectors write
+// batch k, the host finalizes and commits batch k-1 and journals batch k+1,
+// so host and plugins work at the same time. Writes stay in order: batch k
+// is sent only when batch k-1's writes returned.
 func (r *run) execute(ctx context.Context) error {
 	if err := r.e.store.Commit(ctx, &r.pre); err != nil {
 		return err
 	}
+	var prev *flight
+	// abandon waits for the writes in flight before an early return: a run
+	// never returns with a goroutine still writing.
+	abandon := func(err error) error {
+		if prev != nil {
+			prev.wait()
+		}
+		return err
+	}
 	for start := 0; start < len(r.items); {
+		if r.stopped() {
+			if prev != nil {
+				if err := r.finish(ctx, prev); err != nil {
+					return err
+				}
+			}
+			return ErrStopped
+		}
 		end, ops := start, 0
 		for end < len(r.items) && (ops == 0 || ops+r.items[end].nops() <= r.e.batch) {
 			ops += r.items[end].nops()
 			end++
 		}
-		if err := r.executeBatch(ctx, r.items[start:end]); err != nil {
+		f, err := r.journal(ctx, r.items[start:end])
+		if err != nil {
+			return abandon(err)
+		}
+		if prev != nil {
+			if err := prev.wait(); err != nil {
+				return err
+			}
+		}
+		f.start(ctx, r)
+		if prev != nil {
+			if err := r.finish(ctx, prev); err != nil {
+				prev = f
+				return abandon(err)
+			}
+		}
+		prev = f
+		start = end
+	}
+	if prev != nil {
+		if err := r.finish(ctx, prev); err != nil {
 			return err
 		}
-		start = end
 	}
 	final := &store.Batch{Sync: r.def.Name}
 	for _, s := range r.sides {
@@ -47,48 +86,94 @@ func (r *run) execute(ctx context.Context) error {
 	return r.e.failpoint("cursors")
 }
 
-func (r *run) executeBatch(ctx context.Context, items []*item) error {
+// flight is one batch on its way: journaled, then written by a goroutine of
+// its own while the run goes on.
+type flight struct {
+	items   []*item
+	batchID string // its journal entries' batch ("": it creates nothing)
+	done    chan error
+	err     error
+	waited  bool
+}
+
+// stopped reports whether Options.Stop asked the run to stop.
+func (r *run) stopped() bool {
+	select {
+	case <-r.opts.Stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// journal commits the creates of a batch before anything of it is written.
+func (r *run) journal(ctx context.Context, items []*item) (*flight, error) {
+	f := &flight{items: items}
 	journal := &store.Batch{Sync: r.def.Name}
-	batchID := store.NewID()
 	for _, it := range items {
 		if it.kind == itemCreate && it.ops[other(it.src)] != nil {
-			journal.AddJournal = append(journal.AddJournal, r.journalEntry(it, batchID))
+			if f.batchID == "" {
+				f.batchID = store.NewID()
+			}
+			journal.AddJournal = append(journal.AddJournal, r.journalEntry(it, f.batchID))
 		}
 	}
 	if err := r.e.store.Commit(ctx, journal); err != nil {
-		return err
+		return nil, err
 	}
-	if err := r.e.failpoint("journaled"); err != nil {
-		return err
-	}
-	for _, t := range []int{sideR, sideL} {
-		var ops []*sdk.Op
-		var owners []*item
-		for _, it := range items {
-			if op := it.ops[t]; op != nil {
-				ops, owners = append(ops, op), append(owners, it)
+	return f, r.e.failpoint("journaled")
+}
+
+// start sends the batch's writes, right side first, on a goroutine.
+func (f *flight) start(ctx context.Context, r *run) {
+	f.done = make(chan error, 1)
+	go func() {
+		for _, t := range []int{sideR, sideL} {
+			var ops []*sdk.Op
+			var owners []*item
+			for _, it := range f.items {
+				if op := it.ops[t]; op != nil {
+					ops, owners = append(ops, op), append(owners, it)
+				}
+			}
+			if len(ops) == 0 {
+				continue
+			}
+			results, err := r.write(ctx, r.sides[t], ops)
+			if err != nil {
+				f.done <- err
+				return
+			}
+			for i, it := range owners {
+				res := results[i]
+				it.res[t] = &res
 			}
 		}
-		if len(ops) == 0 {
-			continue
-		}
-		results, err := r.write(ctx, r.sides[t], ops)
-		if err != nil {
-			return err
-		}
-		for i, it := range owners {
-			res := results[i]
-			it.res[t] = &res
-		}
+		f.done <- nil
+	}()
+}
+
+// wait returns the outcome of the batch's writes once they are done.
+func (f *flight) wait() error {
+	if !f.waited {
+		f.err, f.waited = <-f.done, true
+	}
+	return f.err
+}
+
+// finish commits what a written batch changed.
+func (r *run) finish(ctx context.Context, f *flight) error {
+	if err := f.wait(); err != nil {
+		return err
 	}
 	if err := r.e.failpoint("written"); err != nil {
 		return err
 	}
 	b := &store.Batch{Sync: r.def.Name}
-	if len(journal.AddJournal) > 0 {
-		b.SettleBatch = []string{batchID}
+	if f.batchID != "" {
+		b.SettleBatch = []string{f.batchID}
 	}
-	for _, it := range items {
+	for _, it := range f.items {
 		r.finalize(it, b)
 	}
 	if err := r.e.store.Commit(ctx, b); err != nil {

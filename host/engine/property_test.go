@@ -280,20 +280,24 @@ func (m *model) faultyRun(t *rapid.T) {
 	p := rapid.IntRange(1, 4).Draw(t, "failure-rate")
 	seed := rapid.Uint64().Draw(t, "failure-seed")
 	cats := []sdk.Category{sdk.CategoryTransient, sdk.CategoryRateLimited, sdk.CategoryValidation, sdk.CategoryPermanent, sdk.CategoryConflict}
-	n := uint64(0)
-	failer := func(op string) error {
-		n++
-		h := (seed ^ n*0x9E3779B97F4A7C15) >> 7
-		if op == "check" || op == "schema" || h%uint64(p*3) != 0 {
-			return nil
+	// One failer per app, each with its own count: the engine reads both
+	// apps at once, so a shared count would race and fail nondeterministically.
+	failer := func(side uint64) func(op string) error {
+		n := uint64(0)
+		return func(op string) error {
+			n++
+			h := (seed ^ side ^ n*0x9E3779B97F4A7C15) >> 7
+			if op == "check" || op == "schema" || h%uint64(p*3) != 0 {
+				return nil
+			}
+			if op == "write" || op == "read" || op == "read.batch" || op == "lookup" {
+				return sdk.Errorf(sdk.CategoryTransient, "injected %s failure", op)
+			}
+			return sdk.Errorf(cats[h%uint64(len(cats))], "injected %s failure", op)
 		}
-		if op == "write" || op == "read" || op == "read.batch" || op == "lookup" {
-			return sdk.Errorf(sdk.CategoryTransient, "injected %s failure", op)
-		}
-		return sdk.Errorf(cats[h%uint64(len(cats))], "injected %s failure", op)
 	}
-	e.left.SetFailer(failer)
-	e.right.SetFailer(failer)
+	e.left.SetFailer(failer(0))
+	e.right.SetFailer(failer(0x5bd1e995))
 	m.crashAt = rapid.SampledFrom([]string{"", "", "settled", "journaled", "written", "committed", "cursors"}).Draw(t, "crash-at")
 	_, _ = e.eng.Run(e.ctx, e.def, Options{})
 	m.crashAt = ""

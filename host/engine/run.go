@@ -129,10 +129,8 @@ func (e *Engine) prepare(ctx context.Context, def syncdef.Definition, opts Optio
 	if err := r.settleJournal(ctx); err != nil {
 		return nil, err
 	}
-	for _, s := range r.sides {
-		if err := r.read(ctx, s); err != nil {
-			return nil, err
-		}
+	if err := r.readBoth(ctx); err != nil {
+		return nil, err
 	}
 	r.addPending()
 	if err := r.safetyCheck(); err != nil {
@@ -302,16 +300,37 @@ func (k *sink) Checkpoint(cursor string) error {
 	return nil
 }
 
-// read reads one side: incrementally from its cursor when it can, fully when
-// asked, when there is no usable cursor, or when deletes must be seen on a
-// side without tombstones.
-func (r *run) read(ctx context.Context, s *side) error {
+// readBoth reads both sides at the same time (each into its own side), then
+// takes in what was read, left first.
+func (r *run) readBoth(ctx context.Context) error {
 	cursors, err := r.e.store.Cursors(ctx, r.def.Name)
 	if err != nil {
 		return err
 	}
-	c, ok := cursors[s.name]
-	s.full = r.opts.Full || !ok || c.Cursor == "" || c.Fingerprint != r.fp || !s.obj.Incremental ||
+	var errs [2]error
+	done := make(chan int, 2)
+	for i, s := range r.sides {
+		go func() {
+			errs[i] = r.read(ctx, s, cursors[s.name])
+			done <- i
+		}()
+	}
+	<-done
+	<-done
+	for i, s := range r.sides {
+		if errs[i] != nil {
+			return errs[i]
+		}
+		r.afterRead(s)
+	}
+	return nil
+}
+
+// read reads one side: incrementally from its cursor when it can, fully when
+// asked, when there is no usable cursor, or when deletes must be seen on a
+// side without tombstones. It touches nothing but s.
+func (r *run) read(ctx context.Context, s *side, c store.Cursor) error {
+	s.full = r.opts.Full || c.Cursor == "" || c.Fingerprint != r.fp || !s.obj.Incremental ||
 		(!s.obj.Tombstones && r.def.Deletes != syncdef.DeletesIgnore && len(r.links) > 0)
 	req := sdk.ReadRequest{Object: s.obj.Name, Fields: s.fields}
 	if !s.full {
@@ -320,6 +339,12 @@ func (r *run) read(ctx context.Context, s *side) error {
 	if err := s.conn.Read(ctx, req, &sink{s: s, run: r}); err != nil {
 		return &RunError{Side: s.name, Connection: s.def.Connection, Category: sdk.CategoryOf(err), Err: fmt.Errorf("read %s: %w", s.obj.Name, err)}
 	}
+	return nil
+}
+
+// afterRead takes in a side's read: its deletes, and, after a complete
+// read, the linked records it did not return.
+func (r *run) afterRead(s *side) {
 	r.report.side(s.i).Read = len(s.recs)
 	for id := range s.tomb {
 		if !r.linked(s.i, id) {
@@ -335,7 +360,6 @@ func (r *run) read(ctx context.Context, s *side) error {
 			}
 		}
 	}
-	return nil
 }
 
 func linkID(l *store.Link, s int) string {
