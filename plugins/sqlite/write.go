@@ -183,13 +183,21 @@ func (w *writer) apply(ctx context.Context, op *sdk.Op) (sdk.WriteResult, error)
 	if res.Err != nil || op.Kind == sdk.OpDelete {
 		return res, nil
 	}
-	w.fill(&res, out)
+	w.fill(&res, out, op)
 	return res, nil
 }
 
 // fill completes a successful create or update's result.
-func (w *writer) fill(res *sdk.WriteResult, out outcome) {
+func (w *writer) fill(res *sdk.WriteResult, out outcome, op *sdk.Op) {
 	t := w.t
+	if out.bound && w.sameAsSent(op) {
+		// Stored exactly as sent: the op's values are the result's.
+		res.ID = valueText(out.id)
+		res.Version = valueText(w.args[w.pos(t.uaCol)])
+		res.ModifiedAt = out.at
+		res.Values = op.Values
+		return
+	}
 	var vals []sdk.Value
 	if len(w.resCols) > 0 {
 		// One allocation for many results' values.
@@ -224,6 +232,29 @@ func (w *writer) fill(res *sdk.WriteResult, out outcome) {
 		}
 	}
 	res.Values = vals
+}
+
+// sameAsSent reports whether the values bound for op read back as exactly
+// the values it sent, in the result's field order.
+func (w *writer) sameAsSent(op *sdk.Op) bool {
+	if len(op.Fields) != len(w.resCols) || len(op.Values) != len(op.Fields) {
+		return false
+	}
+	for i, ci := range w.resCols {
+		if ci < 0 || w.t.cols[ci].name != op.Fields[i] && !strings.EqualFold(w.t.cols[ci].name, op.Fields[i]) {
+			return false
+		}
+		p := w.pos(ci)
+		if p < 0 {
+			return false
+		}
+		v := decode(&w.t.cols[ci], w.args[p])
+		sent := &op.Values[i]
+		if v.Kind != sent.Kind || !v.Equal(*sent) || (v.Kind == sdk.KindDateTime && v.Time.Location() != sent.Time.Location()) {
+			return false
+		}
+	}
+	return true
 }
 
 // rolledBack reports whether SQLite left the transaction (a ROLLBACK
@@ -430,6 +461,31 @@ func (w *writer) update(ctx context.Context, op *sdk.Op) (outcome, *sdk.Error, e
 		}
 		return outcome{row: w.sc.row}, nil, nil
 	}
+	if t.id == idRowid && w.canSkipReturning() {
+		// The row need not be read back (see canSkipReturning); the key is
+		// the rowid, so the id bound is the id stored.
+		s, err := w.stmt(ctx, 'U', w.cols, func() string {
+			sets := make([]string, len(w.cols))
+			for i, ci := range w.cols {
+				sets[i] = t.cols[ci].q + " = ?"
+			}
+			return "UPDATE " + t.q + " SET " + strings.Join(sets, ", ") + " WHERE " + t.idExpr + " = ?"
+		})
+		if err != nil {
+			return outcome{}, nil, err
+		}
+		r, err := s.ExecContext(ctx, append(w.args, id)...)
+		if err != nil {
+			_, e, ferr := w.failed(err)
+			return outcome{}, e, ferr
+		}
+		if n, err := r.RowsAffected(); err != nil {
+			return outcome{}, nil, w.c.dbError("write "+t.name, err)
+		} else if n == 0 {
+			return outcome{}, notFound(t, op.ID), nil
+		}
+		return outcome{id: id, at: at, bound: true}, nil, nil
+	}
 	s, err := w.stmt(ctx, 'u', w.cols, func() string {
 		sets := make([]string, len(w.cols))
 		for i, ci := range w.cols {
@@ -508,6 +564,29 @@ func (w *writer) avoidReuse(ctx context.Context) (*sdk.Error, error) {
 func (w *writer) precondition(ctx context.Context, op *sdk.Op, id any) (*sdk.Error, error) {
 	if op.IfVersion == "" {
 		return nil, nil
+	}
+	if t := w.t; t.uaCol >= 0 {
+		// The version is the updated-at value, unless that is null.
+		s, err := w.stmt(ctx, 'v', nil, func() string {
+			return "SELECT +" + t.cols[t.uaCol].q + " FROM " + t.q + " WHERE " + t.idExpr + " = ?"
+		})
+		if err != nil {
+			return nil, err
+		}
+		var ua any
+		err = s.QueryRowContext(ctx, id).Scan(&ua)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound(t, op.ID), nil
+		}
+		if err != nil {
+			return nil, w.c.dbError("read "+t.name, err)
+		}
+		if ua != nil {
+			if v := valueText(ua); v != op.IfVersion {
+				return sdk.Errorf(sdk.CategoryConflict, "%s %s is at version %s, not %s", t.name, op.ID, v, op.IfVersion), nil
+			}
+			return nil, nil
+		}
 	}
 	found, err := w.selectByID(ctx, id)
 	if err != nil || !found {
