@@ -20,7 +20,10 @@ func (e *Engine) adminRun(ctx context.Context, def syncdef.Definition) (*run, er
 	if err := r.open(ctx); err != nil {
 		return nil, err
 	}
-	return r, r.load(ctx)
+	if err := r.load(ctx); err != nil {
+		return nil, err
+	}
+	return r, r.loadAllLinks(ctx)
 }
 
 // Resolve settles the manual conflict id by taking the value of side take

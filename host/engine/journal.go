@@ -42,6 +42,14 @@ func (r *run) settleJournal(ctx context.Context) error {
 			b.SettleBatch = append(b.SettleBatch, j.Batch)
 		}
 		src := other(t)
+		if found != nil {
+			if err := r.ensureLinks(ctx, t, []string{found.ID}); err != nil {
+				return err
+			}
+			if err := r.ensureLinks(ctx, src, []string{j.SourceID}); err != nil {
+				return err
+			}
+		}
 		if found == nil || r.linked(t, found.ID) || r.linked(src, j.SourceID) {
 			continue
 		}

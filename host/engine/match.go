@@ -192,8 +192,13 @@ func (r *run) lookupCandidates(ctx context.Context, t int, from []*rec) error {
 				}
 				return r.readCandidates(ctx, ts)
 			}
+			ids := make([]string, 0, len(recs))
 			for _, x := range recs {
 				r.addCandidate(ts, x)
+				ids = append(ids, x.ID)
+			}
+			if err := r.ensureLinks(ctx, t, ids); err != nil {
+				return err
 			}
 		}
 	}
@@ -229,5 +234,9 @@ func (r *run) readCandidates(ctx context.Context, ts *side) error {
 	if err := ts.conn.Read(ctx, sdk.ReadRequest{Object: ts.obj.Name, Fields: ts.fields}, candSink{r, ts}); err != nil {
 		return &RunError{Side: ts.name, Connection: ts.def.Connection, Category: sdk.CategoryOf(err), Err: fmt.Errorf("read %s: %w", ts.obj.Name, err)}
 	}
-	return nil
+	ids := make([]string, 0, len(ts.recs))
+	for id := range ts.recs {
+		ids = append(ids, id)
+	}
+	return r.ensureLinks(ctx, ts.i, ids)
 }

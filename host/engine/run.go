@@ -106,6 +106,13 @@ type run struct {
 	items    []*item
 	report   Report
 	scratch  store.Base // reused by journalEntry
+
+	// lazy: only the links of records this run deals with are loaded (both
+	// sides read incrementally), through ensureLinks; else all of them.
+	lazy    bool
+	cursors map[string]store.Cursor
+	queried [2]map[string]bool // ids whose links were looked up
+	loaded  map[string]bool    // left ids of links loaded: a dropped one is not loaded again
 }
 
 func (e *Engine) prepare(ctx context.Context, def syncdef.Definition, opts Options, runID string) (*run, error) {
@@ -124,6 +131,9 @@ func (e *Engine) prepare(ctx context.Context, def syncdef.Definition, opts Optio
 		return nil, err
 	}
 	if err := r.load(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.loadLinks(ctx); err != nil {
 		return nil, err
 	}
 	if err := r.settleJournal(ctx); err != nil {
@@ -223,10 +233,64 @@ func fingerprint(d syncdef.Definition) string {
 	return hex.EncodeToString(h[:8])
 }
 
-// load reads the sync's state from the store.
-func (r *run) load(ctx context.Context) error {
-	name := r.def.Name
-	links, err := r.e.store.Links(ctx, name)
+// loadLinks decides how each side is read and loads the links the run
+// needs: all of them when a side is read completely (its missing records
+// are deletes), else only those of the records the run deals with, as it
+// meets them (ensureLinks): an incremental run of a few changes does not
+// load a million links.
+func (r *run) loadLinks(ctx context.Context) error {
+	cursors, err := r.e.store.Cursors(ctx, r.def.Name)
+	if err != nil {
+		return err
+	}
+	counts, err := r.e.store.LinkCounts(ctx, r.def.Name)
+	if err != nil {
+		return err
+	}
+	total := 0
+	for _, n := range counts {
+		total += n
+	}
+	r.cursors = cursors
+	anyFull := false
+	for _, s := range r.sides {
+		c := cursors[s.name]
+		s.full = r.opts.Full || c.Cursor == "" || c.Fingerprint != r.fp || !s.obj.Incremental ||
+			(!s.obj.Tombstones && r.def.Deletes != syncdef.DeletesIgnore && total > 0)
+		anyFull = anyFull || s.full
+	}
+	if anyFull || total == 0 {
+		return r.loadAllLinks(ctx)
+	}
+	r.lazy = true
+	r.queried = [2]map[string]bool{{}, {}}
+	r.loaded = map[string]bool{}
+	var ids [2][]string
+	for k := range r.pending {
+		ids[sideIndex(k[0])] = append(ids[sideIndex(k[0])], k[1])
+	}
+	for k := range r.errs {
+		if k[1] != "" {
+			ids[sideIndex(k[0])] = append(ids[sideIndex(k[0])], k[1])
+		}
+	}
+	for s := range ids {
+		if err := r.ensureLinks(ctx, s, ids[s]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func sideIndex(name string) int {
+	if name == syncdef.Right {
+		return sideR
+	}
+	return sideL
+}
+
+func (r *run) loadAllLinks(ctx context.Context) error {
+	links, err := r.e.store.Links(ctx, r.def.Name)
 	if err != nil {
 		return err
 	}
@@ -234,6 +298,44 @@ func (r *run) load(ctx context.Context) error {
 		l := &links[i]
 		r.links[l.LeftID], r.byRight[l.RightID] = l, l
 	}
+	return nil
+}
+
+// ensureLinks loads, in a lazy run, the links of records ids of side s not
+// looked up yet.
+func (r *run) ensureLinks(ctx context.Context, s int, ids []string) error {
+	if !r.lazy {
+		return nil
+	}
+	var want []string
+	for _, id := range ids {
+		if !r.queried[s][id] {
+			r.queried[s][id] = true
+			want = append(want, id)
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	links, err := r.e.store.LinksFor(ctx, r.def.Name, sideNames[s], want)
+	if err != nil {
+		return err
+	}
+	for i := range links {
+		l := &links[i]
+		if r.loaded[l.LeftID] {
+			continue
+		}
+		r.loaded[l.LeftID] = true
+		r.queried[sideL][l.LeftID], r.queried[sideR][l.RightID] = true, true
+		r.links[l.LeftID], r.byRight[l.RightID] = l, l
+	}
+	return nil
+}
+
+// load reads the sync's pending records, errors and conflicts.
+func (r *run) load(ctx context.Context) error {
+	name := r.def.Name
 	pend, err := r.e.store.Pending(ctx, name)
 	if err != nil {
 		return err
@@ -303,10 +405,7 @@ func (k *sink) Checkpoint(cursor string) error {
 // readBoth reads both sides at the same time (each into its own side), then
 // takes in what was read, left first.
 func (r *run) readBoth(ctx context.Context) error {
-	cursors, err := r.e.store.Cursors(ctx, r.def.Name)
-	if err != nil {
-		return err
-	}
+	cursors := r.cursors
 	var errs [2]error
 	done := make(chan int, 2)
 	for i, s := range r.sides {
@@ -321,17 +420,26 @@ func (r *run) readBoth(ctx context.Context) error {
 		if errs[i] != nil {
 			return errs[i]
 		}
+		if r.lazy {
+			ids := make([]string, 0, len(s.recs)+len(s.tomb))
+			for id := range s.recs {
+				ids = append(ids, id)
+			}
+			for id := range s.tomb {
+				ids = append(ids, id)
+			}
+			if err := r.ensureLinks(ctx, i, ids); err != nil {
+				return err
+			}
+		}
 		r.afterRead(s)
 	}
 	return nil
 }
 
-// read reads one side: incrementally from its cursor when it can, fully when
-// asked, when there is no usable cursor, or when deletes must be seen on a
-// side without tombstones. It touches nothing but s.
+// read reads one side, incrementally from its cursor unless loadLinks chose
+// a complete read. It touches nothing but s.
 func (r *run) read(ctx context.Context, s *side, c store.Cursor) error {
-	s.full = r.opts.Full || c.Cursor == "" || c.Fingerprint != r.fp || !s.obj.Incremental ||
-		(!s.obj.Tombstones && r.def.Deletes != syncdef.DeletesIgnore && len(r.links) > 0)
 	req := sdk.ReadRequest{Object: s.obj.Name, Fields: s.fields}
 	if !s.full {
 		req.Cursor = c.Cursor

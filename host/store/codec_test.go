@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -185,4 +186,35 @@ func FuzzDecodeJournalPayload(f *testing.F) {
 			t.Fatalf("%q: re-decode %v: %+v vs %+v", b, err, again, p)
 		}
 	})
+}
+
+func TestLinksFor(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t)
+	withSync(t, s, "a")
+	withSync(t, s, "b")
+	b := &Batch{Sync: "a"}
+	var ids []string
+	for i := 0; i < 1200; i++ {
+		id := fmt.Sprintf("l%04d", i)
+		ids = append(ids, id)
+		b.AddLinks = append(b.AddLinks, Link{LeftID: id, RightID: fmt.Sprintf("r%04d", i)})
+	}
+	if err := s.Commit(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(ctx, &Batch{Sync: "b", AddLinks: []Link{{LeftID: "l0001", RightID: "r0001"}}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.LinksFor(ctx, "a", "left", append(ids[3:1103:1103], "nope"))
+	if err != nil || len(got) != 1100 {
+		t.Fatalf("by left id: %d links, %v", len(got), err)
+	}
+	got, err = s.LinksFor(ctx, "a", "right", []string{"r0007", "l0008", "r1199"})
+	if err != nil || len(got) != 2 || got[0].Sync != "a" {
+		t.Fatalf("by right id: %+v, %v", got, err)
+	}
+	if got, err := s.LinksFor(ctx, "a", "left", nil); err != nil || len(got) != 0 {
+		t.Fatalf("no ids: %+v, %v", got, err)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/datasync-io/datasync/sdk"
@@ -64,8 +65,36 @@ type Link struct {
 
 // Links returns every link of a sync.
 func (s *Store) Links(ctx context.Context, sync string) ([]Link, error) {
+	return s.queryLinks(ctx, sync, ` ORDER BY left_id`)
+}
+
+// LinksFor returns the links of a sync whose record on side ("left" or
+// "right") is one of ids.
+func (s *Store) LinksFor(ctx context.Context, sync, side string, ids []string) ([]Link, error) {
+	col := "left_id"
+	if side == "right" {
+		col = "right_id"
+	}
+	var out []Link
+	const chunk = 500 // well under SQLite's limit on bound parameters
+	for start := 0; start < len(ids); start += chunk {
+		part := ids[start:min(len(ids), start+chunk)]
+		args := make([]any, 0, len(part))
+		for _, id := range part {
+			args = append(args, id)
+		}
+		ls, err := s.queryLinks(ctx, sync, ` AND `+col+` IN (?`+strings.Repeat(`, ?`, len(part)-1)+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ls...)
+	}
+	return out, nil
+}
+
+func (s *Store) queryLinks(ctx context.Context, sync, cond string, args ...any) ([]Link, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT left_id, right_id, left_version, right_version, base, state,
-		excluded_by, created_at, updated_at FROM links WHERE sync_name = ? ORDER BY left_id`, sync)
+		excluded_by, created_at, updated_at FROM links WHERE sync_name = ?`+cond, append([]any{sync}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("load links of %s: %w", sync, err)
 	}
