@@ -102,14 +102,17 @@ const basePrefix = "~1"
 
 // EncodeBase returns the compact form of b.
 func EncodeBase(b Base) string {
-	out := make([]byte, 0, 64*len(b)+2)
+	return string(appendBase(make([]byte, 0, 96*len(b)+2), b))
+}
+
+func appendBase(out []byte, b Base) []byte {
 	out = append(out, basePrefix...)
 	for _, f := range b {
 		out = appendLenString(out, f.Key)
 		out = appendCompactValue(out, f.Left)
 		out = appendCompactValue(out, f.Right)
 	}
-	return string(out)
+	return out
 }
 
 // DecodeBase reads EncodeBase's form, or the older JSON object form.
@@ -393,11 +396,17 @@ func groupJournal(js []JournalEntry) []journalGroup {
 
 // A journal_batches row: "~1" then id, source id and payload of each entry.
 func encodeJournal(js []JournalEntry) string {
-	b := []byte(basePrefix)
+	n := len(basePrefix)
+	for _, j := range js {
+		n += len(j.ID) + len(j.SourceID) + len(j.Payload) + 24
+	}
+	b := make([]byte, 0, n)
+	b = append(b, basePrefix...)
 	for _, j := range js {
 		b = appendLenString(b, j.ID)
 		b = appendLenString(b, j.SourceID)
-		b = appendLenString(b, string(j.Payload))
+		b = strconv.AppendInt(b, int64(len(j.Payload)), 10)
+		b = append(append(b, ':'), j.Payload...)
 	}
 	return string(b)
 }
@@ -506,9 +515,10 @@ type JournalKey struct {
 	Value sdk.Value
 }
 
-// Encode returns the payload's compact form.
+// Encode returns the payload's compact form; the base comes last, as the
+// rest of the payload.
 func (p JournalPayload) Encode() []byte {
-	b := make([]byte, 0, 128+64*len(p.Base))
+	b := make([]byte, 0, 128+96*len(p.Base))
 	b = append(b, basePrefix...)
 	b = appendLenString(b, p.SourceVersion)
 	b = strconv.AppendInt(b, int64(len(p.Keys)), 10)
@@ -517,7 +527,7 @@ func (p JournalPayload) Encode() []byte {
 		b = appendLenString(b, k.Field)
 		b = appendCompactValue(b, k.Value)
 	}
-	return appendLenString(b, EncodeBase(p.Base))
+	return appendBase(b, p.Base)
 }
 
 // DecodeJournalPayload reads Encode's form, or the JSON an older version
@@ -551,11 +561,13 @@ func DecodeJournalPayload(data []byte) (JournalPayload, error) {
 	for k := int64(0); k < n && d.err == nil; k++ {
 		p.Keys = append(p.Keys, JournalKey{Field: d.lenString(), Value: d.value()})
 	}
-	base := d.lenString()
 	if d.err != nil {
 		return JournalPayload{}, d.err
 	}
+	if !strings.HasPrefix(s[d.i:], basePrefix) {
+		return JournalPayload{}, errCorrupt
+	}
 	var err error
-	p.Base, err = DecodeBase(base)
+	p.Base, err = DecodeBase(s[d.i:])
 	return p, err
 }
