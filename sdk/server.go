@@ -212,11 +212,68 @@ func (s *server) Read(req *pb.ReadRequest, stream pb.Connector_ReadServer) error
 	if err != nil {
 		return toStatus(err)
 	}
-	sink := &readSink{send: func(b []byte) error { return stream.SendMsg(&rawMessage{b: b}) }, fields: fields}
-	if err := conn.Read(ctx, ReadRequest{Object: req.Object, Cursor: req.Cursor, Fields: fields}, sink); err != nil {
-		return toStatus(err)
+	out := newSendPipe(func(b []byte) error { return stream.SendMsg(&rawMessage{b: b}) })
+	sink := &readSink{send: out.send, fields: fields}
+	err = conn.Read(ctx, ReadRequest{Object: req.Object, Cursor: req.Cursor, Fields: fields}, sink)
+	if err == nil {
+		err = sink.flush("")
 	}
-	return toStatus(sink.flush(""))
+	if serr := out.close(); err == nil && serr != nil {
+		return serr // the stream's own error, as SendMsg gave it
+	}
+	return toStatus(err)
+}
+
+// sendPipe sends messages on another goroutine, one at a time and in order,
+// so that the connector reads and encodes the next batch while gRPC flow
+// control holds the last one. At most one message waits besides the one
+// being sent.
+type sendPipe struct {
+	ch   chan []byte
+	done chan struct{}
+	mu   sync.Mutex
+	err  error // the first send error; nothing is sent after it
+}
+
+func newSendPipe(send func([]byte) error) *sendPipe {
+	p := &sendPipe{ch: make(chan []byte, 1), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		for b := range p.ch {
+			if p.failed() != nil {
+				continue
+			}
+			if err := send(b); err != nil {
+				p.mu.Lock()
+				p.err = err
+				p.mu.Unlock()
+			}
+		}
+	}()
+	return p
+}
+
+func (p *sendPipe) failed() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
+
+// send queues b; it fails once an earlier send has.
+func (p *sendPipe) send(b []byte) error {
+	if err := p.failed(); err != nil {
+		return err
+	}
+	p.ch <- b
+	return nil
+}
+
+// close waits for every queued message to be sent and returns the first
+// send error.
+func (p *sendPipe) close() error {
+	close(p.ch)
+	<-p.done
+	return p.err
 }
 
 // readSink re-batches what a connector reads into messages of at most
