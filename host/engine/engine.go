@@ -29,7 +29,7 @@ type Store interface {
 	Cursors(ctx context.Context, sync string) (map[string]store.Cursor, error)
 	Links(ctx context.Context, sync string) ([]store.Link, error)
 	LinksFor(ctx context.Context, sync, side string, ids []string) ([]store.Link, error)
-	LinkCounts(ctx context.Context, sync string) (map[string]int, error)
+	HasLinks(ctx context.Context, sync string) (bool, error)
 	Pending(ctx context.Context, sync string) ([]store.Pending, error)
 	Journal(ctx context.Context, sync string) ([]store.JournalEntry, error)
 	Errors(ctx context.Context, sync, category string) ([]store.RecordError, error)

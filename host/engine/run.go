@@ -243,23 +243,19 @@ func (r *run) loadLinks(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	counts, err := r.e.store.LinkCounts(ctx, r.def.Name)
+	has, err := r.e.store.HasLinks(ctx, r.def.Name)
 	if err != nil {
 		return err
-	}
-	total := 0
-	for _, n := range counts {
-		total += n
 	}
 	r.cursors = cursors
 	anyFull := false
 	for _, s := range r.sides {
 		c := cursors[s.name]
 		s.full = r.opts.Full || c.Cursor == "" || c.Fingerprint != r.fp || !s.obj.Incremental ||
-			(!s.obj.Tombstones && r.def.Deletes != syncdef.DeletesIgnore && total > 0)
+			(!s.obj.Tombstones && r.def.Deletes != syncdef.DeletesIgnore && has)
 		anyFull = anyFull || s.full
 	}
-	if anyFull || total == 0 {
+	if anyFull || !has {
 		return r.loadAllLinks(ctx)
 	}
 	r.lazy = true

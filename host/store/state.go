@@ -115,6 +115,15 @@ func (s *Store) queryLinks(ctx context.Context, sync, cond string, args ...any) 
 	return out, rows.Err()
 }
 
+// HasLinks reports whether a sync has any link, without counting them.
+func (s *Store) HasLinks(ctx context.Context, sync string) (bool, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM links WHERE sync_name = ?)`, sync).Scan(&n); err != nil {
+		return false, fmt.Errorf("look for links of %s: %w", sync, err)
+	}
+	return n == 1, nil
+}
+
 // LinkCounts returns how many links of a sync are in each state.
 func (s *Store) LinkCounts(ctx context.Context, sync string) (map[string]int, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT state, COUNT(*) FROM links WHERE sync_name = ? GROUP BY state`, sync)
