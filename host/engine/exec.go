@@ -392,7 +392,7 @@ func (r *run) finalizeLink(it *item, b *store.Batch) {
 			fm := r.maps[i]
 			v := stored(res, op, j)
 			h.Changes = append(h.Changes, store.FieldChange{Field: fm.field[t].Name, Old: store.Value{Value: it.vals[t][i]}, New: store.Value{Value: v}})
-			l.Base.Set(fm.key, pair(t, v, it.vals[other(t)][i]))
+			it.setBase(fm.key, pair(t, v, it.vals[other(t)][i]))
 			if post[t] != nil {
 				post[t][fm.idx[t]] = v
 			}
@@ -401,7 +401,7 @@ func (r *run) finalizeLink(it *item, b *store.Batch) {
 	}
 	for i, d := range it.dec {
 		if d == decKeep {
-			l.Base.Set(r.maps[i].key, store.BasePair{Left: it.vals[sideL][i], Right: it.vals[sideR][i]})
+			it.setBase(r.maps[i].key, store.BasePair{Left: it.vals[sideL][i], Right: it.vals[sideR][i]})
 		}
 	}
 	for _, i := range it.conflicts {
@@ -440,6 +440,19 @@ func (r *run) finalizeLink(it *item, b *store.Batch) {
 	}
 }
 
+// setBase sets the base of a mapping on the item's link. The link shares
+// its base with the stored one until a value really changes: most links of
+// a run change nothing, and are not copied.
+func (it *item) setBase(key string, p store.BasePair) {
+	if old, ok := it.link.Base.Get(key); ok && old.Left.Equal(p.Left) && old.Right.Equal(p.Right) {
+		return
+	}
+	if !it.ownBase {
+		it.link.Base, it.ownBase = it.link.Base.Clone(), true
+	}
+	it.link.Base.Set(key, p)
+}
+
 // putLink stores an item's link: inserted when matched this run, updated
 // when it changed, left alone when not (a no-change run writes no state).
 func (r *run) putLink(b *store.Batch, it *item) {
@@ -448,7 +461,7 @@ func (r *run) putLink(b *store.Batch, it *item) {
 	case it.isNew:
 		b.AddLinks = append(b.AddLinks, *l)
 	case o != nil && o.LeftID == l.LeftID && o.RightID == l.RightID && o.LeftVersion == l.LeftVersion &&
-		o.RightVersion == l.RightVersion && o.State == l.State && o.ExcludedBy == l.ExcludedBy && o.Base.Equal(l.Base):
+		o.RightVersion == l.RightVersion && o.State == l.State && o.ExcludedBy == l.ExcludedBy && (!it.ownBase || o.Base.Equal(l.Base)):
 	default:
 		b.PutLinks = append(b.PutLinks, *l)
 	}

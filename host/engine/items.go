@@ -25,6 +25,7 @@ type item struct {
 	kind       itemKind
 	link       *store.Link // itemLink, itemDelete: the link as it will be stored
 	orig       *store.Link // itemLink of a stored link: the link as stored
+	ownBase    bool        // link.Base is the item's own copy (see setBase)
 	isNew      bool        // itemLink: matched this run
 	cur        [2]*rec     // current records (nil: unknown, the base stands for it)
 	src        int         // itemCreate: the record's side; itemDelete: the side it was deleted on
@@ -133,7 +134,6 @@ func (r *run) processLinks() [2][]*rec {
 			continue
 		}
 		nl := *l
-		nl.Base = l.Base.Clone()
 		it := &item{kind: itemLink, link: &nl, orig: l, cur: cur}
 		r.items = append(r.items, it)
 		r.planLink(it)

@@ -125,7 +125,10 @@ func DecodeBase(s string) (Base, error) {
 		return b, nil
 	}
 	d := decoder{s: s, i: len(basePrefix)}
-	var b Base
+	// Decoded on the stack first, then copied into a slice of the exact
+	// size: a run decodes one base per link.
+	var buf [16]BaseField
+	b := Base(buf[:0])
 	for d.i < len(d.s) {
 		var f BaseField
 		f.Key = d.lenString()
@@ -136,7 +139,10 @@ func DecodeBase(s string) (Base, error) {
 		}
 		b = append(b, f)
 	}
-	return b, nil
+	if len(b) == 0 {
+		return nil, nil
+	}
+	return append(make(Base, 0, len(b)), b...), nil
 }
 
 func appendLenString(b []byte, s string) []byte {
