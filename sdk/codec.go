@@ -3,6 +3,7 @@ package sdk
 import (
 	"fmt"
 	"time"
+	"unsafe"
 
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/mem"
@@ -384,7 +385,10 @@ func appendDecoded(vals []Value, s string, base, b []byte) ([]Value, error) {
 	return vals, decodeValue(&vals[k], s, base, b)
 }
 
-// valueSlab hands out value slices from one allocation per batch.
+// slabValues is the most values one slab holds.
+const slabValues = 32 << 10 / int(unsafe.Sizeof(Value{}))
+
+// valueSlab hands out value slices from a few allocations per batch.
 type valueSlab struct {
 	free []Value
 	per  int // expected values per record, for sizing the next slab
@@ -406,7 +410,10 @@ func (s *valueSlab) takeFor(b []byte, num protowire.Number) ([]Value, error) {
 
 func (s *valueSlab) take(n int) []Value {
 	if len(s.free) < n {
-		size := s.per * max(s.left, 1)
+		// Slabs stay below the runtime's large-object size (32 KiB): a
+		// batch-sized one is zeroed, scavenged and faulted in again for
+		// every batch, which costs more than the allocations it saves.
+		size := min(s.per*max(s.left, 1), slabValues)
 		if size < n {
 			size = n
 		}
