@@ -69,9 +69,13 @@ func (r *run) execute(ctx context.Context) error {
 	}
 	final := &store.Batch{Sync: r.def.Name}
 	for _, s := range r.sides {
+		// Written even without a new cursor: the fingerprint records that
+		// this definition was synced completely (see trustVersions).
+		c := store.Cursor{Side: s.name, Cursor: r.cursors[s.name].Cursor, Fingerprint: r.fp}
 		if s.hasCurs {
-			final.Cursors = append(final.Cursors, store.Cursor{Side: s.name, Cursor: s.cursor, Fingerprint: r.fp})
+			c.Cursor = s.cursor
 		}
+		final.Cursors = append(final.Cursors, c)
 		if len(r.errs[[2]string{s.name, ""}]) > 0 {
 			final.ClearErrors = append(final.ClearErrors, store.RecordKey{Side: s.name})
 		}

@@ -133,6 +133,11 @@ func (r *run) processLinks() [2][]*rec {
 		if !active {
 			continue
 		}
+		if r.unchanged(l, cur) {
+			r.report.Left.Unchanged++
+			r.report.Right.Unchanged++
+			continue
+		}
 		nl := *l
 		it := &item{kind: itemLink, link: &nl, orig: l, cur: cur}
 		r.items = append(r.items, it)
@@ -149,6 +154,44 @@ func (r *run) processLinks() [2][]*rec {
 		sort.Slice(out[i], func(a, b int) bool { return out[i][a].id < out[i][b].id })
 	}
 	return out
+}
+
+// unchanged reports whether a syncing link needs nothing at all: each of
+// its records read this run carries the version it was last synced at (an
+// echo of the engine's own write, or a record no one touched: versions
+// change on every write), and none has pending work, errors or conflicts.
+// The merge would find nothing to do; a no-change run skips it per link.
+// Only when the definition is the one the last complete run synced with:
+// a new mapping or filter must look at every record again.
+func (r *run) unchanged(l *store.Link, cur [2]*rec) bool {
+	if !r.trustVersions || l.State != store.LinkSyncing {
+		return false
+	}
+	for s, x := range cur {
+		if x == nil {
+			continue
+		}
+		k := [2]string{sideNames[s], x.id}
+		if !x.read || x.version == "" || x.version != linkVersion(l, s) || len(r.errs[k]) > 0 {
+			return false
+		}
+		if _, ok := r.pending[k]; ok {
+			return false
+		}
+	}
+	for i, fm := range r.maps {
+		if _, ok := r.confl[[2]string{l.LeftID, fm.key}]; ok {
+			return false
+		}
+		// A mapping without a base (a link settled from the journal, a
+		// mapping added since) is merged as a first match: the merge must run.
+		if i >= len(l.Base) || l.Base[i].Key != fm.key {
+			if _, ok := l.Base.Get(fm.key); !ok {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (r *run) linked(s int, id string) bool {

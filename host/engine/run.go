@@ -109,10 +109,13 @@ type run struct {
 
 	// lazy: only the links of records this run deals with are loaded (both
 	// sides read incrementally), through ensureLinks; else all of them.
-	lazy    bool
-	cursors map[string]store.Cursor
-	queried [2]map[string]bool // ids whose links were looked up
-	loaded  map[string]bool    // left ids of links loaded: a dropped one is not loaded again
+	lazy bool
+	// trustVersions: the last complete run synced this definition, so a
+	// record still at its linked version needs nothing (see unchanged).
+	trustVersions bool
+	cursors       map[string]store.Cursor
+	queried       [2]map[string]bool // ids whose links were looked up
+	loaded        map[string]bool    // left ids of links loaded: a dropped one is not loaded again
 }
 
 func (e *Engine) prepare(ctx context.Context, def syncdef.Definition, opts Options, runID string) (*run, error) {
@@ -248,6 +251,8 @@ func (r *run) loadLinks(ctx context.Context) error {
 		return err
 	}
 	r.cursors = cursors
+	lc, rc := cursors[syncdef.Left], cursors[syncdef.Right]
+	r.trustVersions = lc.Fingerprint == r.fp && rc.Fingerprint == r.fp
 	anyFull := false
 	for _, s := range r.sides {
 		c := cursors[s.name]
