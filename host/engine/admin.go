@@ -48,6 +48,11 @@ func (e *Engine) Resolve(ctx context.Context, def syncdef.Definition, id, take s
 		return fmt.Errorf("resolve: sync %s has no open conflict %q (see `datasync sync conflicts %s`)", def.Name, id, def.Name)
 	}
 	l := r.links[c.LeftID]
+	if l != nil {
+		if err := l.DecodeBase(); err != nil {
+			return err
+		}
+	}
 	var fm *fmap
 	for i := range r.maps {
 		if r.maps[i].key == c.Field {

@@ -27,7 +27,7 @@ type Dialer func(ctx context.Context, connection string) (Conn, error)
 // Store is the state the engine reads and commits; *store.Store satisfies it.
 type Store interface {
 	Cursors(ctx context.Context, sync string) (map[string]store.Cursor, error)
-	Links(ctx context.Context, sync string) ([]store.Link, error)
+	EncodedLinks(ctx context.Context, sync string) ([]store.Link, error)
 	LinksFor(ctx context.Context, sync, side string, ids []string) ([]store.Link, error)
 	HasLinks(ctx context.Context, sync string) (bool, error)
 	Pending(ctx context.Context, sync string) ([]store.Pending, error)

@@ -60,7 +60,7 @@ func (r *run) fail(it *item, sideIdx int, id, category, field, value, msg, hint 
 
 // processLinks decides what each link needs; it returns the records of each
 // side that belong to no link, for matching.
-func (r *run) processLinks() [2][]*rec {
+func (r *run) processLinks() ([2][]*rec, error) {
 	ids := make([]string, 0, len(r.links))
 	for id := range r.links {
 		ids = append(ids, id)
@@ -70,6 +70,15 @@ func (r *run) processLinks() [2][]*rec {
 		l := r.links[id]
 		cur := [2]*rec{r.sides[sideL].recs[l.LeftID], r.sides[sideR].recs[l.RightID]}
 		del := [2]bool{r.sides[sideL].tomb[l.LeftID], r.sides[sideR].tomb[l.RightID]}
+		if !del[sideL] && !del[sideR] && r.unchanged(l, cur) {
+			r.report.Left.Unchanged++
+			r.report.Right.Unchanged++
+			continue
+		}
+		// Bases are loaded encoded: only the links merged here are decoded.
+		if err := l.DecodeBase(); err != nil {
+			return [2][]*rec{}, err
+		}
 		if l.State == store.LinkLeftDeleted || l.State == store.LinkRightDeleted {
 			gone := sideL
 			if l.State == store.LinkRightDeleted {
@@ -133,11 +142,6 @@ func (r *run) processLinks() [2][]*rec {
 		if !active {
 			continue
 		}
-		if r.unchanged(l, cur) {
-			r.report.Left.Unchanged++
-			r.report.Right.Unchanged++
-			continue
-		}
 		nl := *l
 		it := &item{kind: itemLink, link: &nl, orig: l, cur: cur}
 		r.items = append(r.items, it)
@@ -153,18 +157,18 @@ func (r *run) processLinks() [2][]*rec {
 		}
 		sort.Slice(out[i], func(a, b int) bool { return out[i][a].id < out[i][b].id })
 	}
-	return out
+	return out, nil
 }
 
-// unchanged reports whether a syncing link needs nothing at all: each of
-// its records read this run carries the version it was last synced at (an
+// unchanged reports whether a syncing link needs nothing at all: one of its
+// records at least was read this run, each one read carries the version it was last synced at (an
 // echo of the engine's own write, or a record no one touched: versions
 // change on every write), and none has pending work, errors or conflicts.
 // The merge would find nothing to do; a no-change run skips it per link.
 // Only when the definition is the one the last complete run synced with:
 // a new mapping or filter must look at every record again.
 func (r *run) unchanged(l *store.Link, cur [2]*rec) bool {
-	if !r.trustVersions || l.State != store.LinkSyncing {
+	if !r.trustVersions || l.State != store.LinkSyncing || cur[sideL] == nil && cur[sideR] == nil {
 		return false
 	}
 	for s, x := range cur {
@@ -185,13 +189,13 @@ func (r *run) unchanged(l *store.Link, cur [2]*rec) bool {
 		}
 		// A mapping without a base (a link settled from the journal, a
 		// mapping added since) is merged as a first match: the merge must run.
-		if i >= len(l.Base) || l.Base[i].Key != fm.key {
+		if l.Base != nil && (i >= len(l.Base) || l.Base[i].Key != fm.key) {
 			if _, ok := l.Base.Get(fm.key); !ok {
 				return false
 			}
 		}
 	}
-	return true
+	return l.Base != nil || store.BaseCovers(l.RawBase, r.mapKeys)
 }
 
 func (r *run) linked(s int, id string) bool {

@@ -82,15 +82,16 @@ func mapKey(m mapping.FieldMap) string { return m.Left + "=" + m.Right }
 
 // run is the state of one run (or plan) of one sync.
 type run struct {
-	e     *Engine
-	ctx   context.Context
-	def   syncdef.Definition
-	opts  Options
-	id    string
-	now   time.Time
-	sides [2]*side
-	maps  []fmap
-	keys  [][2]int // match keys as field indexes per side
+	e       *Engine
+	ctx     context.Context
+	def     syncdef.Definition
+	opts    Options
+	id      string
+	now     time.Time
+	sides   [2]*side
+	maps    []fmap
+	keys    [][2]int // match keys as field indexes per side
+	mapKeys []string // maps' keys, in order
 
 	links   map[string]*store.Link // by left id
 	byRight map[string]*store.Link
@@ -149,7 +150,10 @@ func (e *Engine) prepare(ctx context.Context, def syncdef.Definition, opts Optio
 	if err := r.safetyCheck(); err != nil {
 		return nil, err
 	}
-	unlinked := r.processLinks()
+	unlinked, err := r.processLinks()
+	if err != nil {
+		return nil, err
+	}
 	if err := r.match(ctx, unlinked); err != nil {
 		return nil, err
 	}
@@ -224,6 +228,9 @@ func (r *run) open(ctx context.Context) error {
 	for _, k := range r.def.Match {
 		r.keys = append(r.keys, [2]int{ls.idx[k.Left], rs.idx[k.Right]})
 	}
+	for _, fm := range r.maps {
+		r.mapKeys = append(r.mapKeys, fm.key)
+	}
 	r.fp = fingerprint(r.def)
 	return nil
 }
@@ -291,7 +298,7 @@ func sideIndex(name string) int {
 }
 
 func (r *run) loadAllLinks(ctx context.Context) error {
-	links, err := r.e.store.Links(ctx, r.def.Name)
+	links, err := r.e.store.EncodedLinks(ctx, r.def.Name)
 	if err != nil {
 		return err
 	}

@@ -145,6 +145,75 @@ func DecodeBase(s string) (Base, error) {
 	return append(make(Base, 0, len(b)), b...), nil
 }
 
+// BaseCovers reports whether an encoded base (as in RawBase) holds every
+// one of keys, reading its keys only.
+func BaseCovers(encoded string, keys []string) bool {
+	if !strings.HasPrefix(encoded, basePrefix) {
+		b, err := DecodeBase(encoded)
+		if err != nil {
+			return false
+		}
+		for _, k := range keys {
+			if _, ok := b.Get(k); !ok {
+				return false
+			}
+		}
+		return true
+	}
+	found := 0
+	seen := make([]bool, len(keys))
+	d := decoder{s: encoded, i: len(basePrefix)}
+	for n := 0; d.i < len(d.s) && d.err == nil; n++ {
+		k := d.lenString()
+		// Keys are mostly stored in the order asked: try that slot first.
+		j := -1
+		if n < len(keys) && keys[n] == k {
+			j = n
+		} else {
+			for x := range keys {
+				if keys[x] == k {
+					j = x
+					break
+				}
+			}
+		}
+		if j >= 0 && !seen[j] {
+			seen[j] = true
+			found++
+		}
+		d.skipValue()
+		d.skipValue()
+	}
+	return d.err == nil && found == len(keys)
+}
+
+// skipValue moves past one value without building it.
+func (d *decoder) skipValue() {
+	if d.err != nil || d.i >= len(d.s) {
+		d.fail()
+		return
+	}
+	c := d.s[d.i]
+	d.i++
+	switch c {
+	case cNull, cTrue, cFalse:
+	case cString, cDecimal, cDate:
+		d.lenString()
+	case cInteger:
+		d.int(';')
+	case cDateTime:
+		d.int(';')
+		d.int(';')
+	case cList:
+		n := d.int(';')
+		for k := int64(0); k < n && d.err == nil; k++ {
+			d.lenString()
+		}
+	default:
+		d.fail()
+	}
+}
+
 func appendLenString(b []byte, s string) []byte {
 	b = strconv.AppendInt(b, int64(len(s)), 10)
 	b = append(b, ':')

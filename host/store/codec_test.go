@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -216,5 +217,36 @@ func TestLinksFor(t *testing.T) {
 	}
 	if got, err := s.LinksFor(ctx, "a", "left", nil); err != nil || len(got) != 0 {
 		t.Fatalf("no ids: %+v, %v", got, err)
+	}
+}
+
+func TestBaseCovers(t *testing.T) {
+	var b Base
+	var keys []string
+	for i, v := range codecValues {
+		keys = append(keys, fmt.Sprintf("k%d", i))
+		b.Set(keys[i], BasePair{Left: v, Right: v})
+	}
+	enc := EncodeBase(b)
+	rev := append([]string(nil), keys...)
+	slices.Reverse(rev)
+	for _, c := range []struct {
+		encoded string
+		keys    []string
+		want    bool
+	}{
+		{enc, keys, true},
+		{enc, rev, true},
+		{enc, keys[3:5], true},
+		{enc, append(keys[:2:2], "k99"), false},
+		{"~1x", keys[:1], false},
+		{"", keys[:1], false},
+		{"~1", nil, true},
+		{`{"e=m":{"l":{},"r":{}}}`, []string{"e=m"}, true},
+		{`{"e=m":{"l":{},"r":{}}}`, []string{"e=m", "x=y"}, false},
+	} {
+		if got := BaseCovers(c.encoded, c.keys); got != c.want {
+			t.Errorf("BaseCovers(%.20q, %v) = %v", c.encoded, c.keys, got)
+		}
 	}
 }

@@ -60,16 +60,45 @@ type Link struct {
 	State                     string
 	ExcludedBy                string // excluded: whose filter refused it ("left", "right", "both")
 	Base                      Base
+	RawBase                   string // the base as stored, when loaded still encoded (see DecodeBase)
 	Created, Updated          time.Time
+}
+
+// encodedBase is the base to store: RawBase when it was never decoded.
+func (l *Link) encodedBase() string {
+	if l.Base == nil && l.RawBase != "" {
+		return l.RawBase
+	}
+	return EncodeBase(l.Base)
+}
+
+// DecodeBase fills Base from RawBase, once.
+func (l *Link) DecodeBase() error {
+	if l.Base != nil || l.RawBase == "" {
+		return nil
+	}
+	b, err := DecodeBase(l.RawBase)
+	if err != nil {
+		return fmt.Errorf("base of link %s↔%s: %w", l.LeftID, l.RightID, err)
+	}
+	l.Base, l.RawBase = b, ""
+	return nil
 }
 
 // Links returns every link of a sync.
 func (s *Store) Links(ctx context.Context, sync string) ([]Link, error) {
-	return s.queryLinks(ctx, sync, ` ORDER BY left_id`)
+	return s.queryLinks(ctx, sync, true, ` ORDER BY left_id`)
+}
+
+// EncodedLinks returns every link of a sync with its base left encoded
+// (RawBase set, Base nil; see Link.DecodeBase): a run decodes only the
+// bases of the links it merges.
+func (s *Store) EncodedLinks(ctx context.Context, sync string) ([]Link, error) {
+	return s.queryLinks(ctx, sync, false, ``)
 }
 
 // LinksFor returns the links of a sync whose record on side ("left" or
-// "right") is one of ids.
+// "right") is one of ids, with their bases left encoded, as EncodedLinks.
 func (s *Store) LinksFor(ctx context.Context, sync, side string, ids []string) ([]Link, error) {
 	col := "left_id"
 	if side == "right" {
@@ -83,7 +112,7 @@ func (s *Store) LinksFor(ctx context.Context, sync, side string, ids []string) (
 		for _, id := range part {
 			args = append(args, id)
 		}
-		ls, err := s.queryLinks(ctx, sync, ` AND `+col+` IN (?`+strings.Repeat(`, ?`, len(part)-1)+`)`, args...)
+		ls, err := s.queryLinks(ctx, sync, false, ` AND `+col+` IN (?`+strings.Repeat(`, ?`, len(part)-1)+`)`, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -92,7 +121,7 @@ func (s *Store) LinksFor(ctx context.Context, sync, side string, ids []string) (
 	return out, nil
 }
 
-func (s *Store) queryLinks(ctx context.Context, sync, cond string, args ...any) ([]Link, error) {
+func (s *Store) queryLinks(ctx context.Context, sync string, decode bool, cond string, args ...any) ([]Link, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT left_id, right_id, left_version, right_version, base, state,
 		excluded_by, created_at, updated_at FROM links WHERE sync_name = ?`+cond, append([]any{sync}, args...)...)
 	if err != nil {
@@ -106,8 +135,11 @@ func (s *Store) queryLinks(ctx context.Context, sync, cond string, args ...any) 
 		if err := rows.Scan(&l.LeftID, &l.RightID, &l.LeftVersion, &l.RightVersion, &base, &l.State, &l.ExcludedBy, &created, &updated); err != nil {
 			return nil, fmt.Errorf("load links of %s: %w", sync, err)
 		}
-		if l.Base, err = DecodeBase(base); err != nil {
-			return nil, fmt.Errorf("load links of %s: base of %s: %w", sync, l.LeftID, err)
+		l.RawBase = base
+		if decode {
+			if err := l.DecodeBase(); err != nil {
+				return nil, fmt.Errorf("load links of %s: %w", sync, err)
+			}
 		}
 		l.Created, l.Updated = parseTime(created), parseTime(updated)
 		out = append(out, l)
