@@ -21,6 +21,9 @@ func (r *run) keyNorm(s, k int, v sdk.Value) string {
 // match pairs the unlinked records of both sides by their keys, reports the
 // ones that can't be paired safely, and plans the creates.
 func (r *run) match(ctx context.Context, unlinked [2][]*rec) error {
+	if len(unlinked[sideL])+len(unlinked[sideR]) == 0 {
+		return nil // nothing to pair: no key index to build
+	}
 	for t := range sideNames {
 		if err := r.lookupCandidates(ctx, t, unlinked[other(t)]); err != nil {
 			return err
