@@ -401,9 +401,32 @@ func (s *server) Write(stream pb.Connector_WriteServer) error {
 	if err != nil {
 		return toStatus(err)
 	}
+	// The next batch is received and decoded while the connector writes
+	// this one: batches are still applied one at a time, in order.
+	type received struct {
+		msg *writeReqMsg
+		err error
+	}
+	in := make(chan received, 1)
+	done := make(chan struct{})
+	defer close(done) // a receive still in progress ends with the call
+	go func() {
+		for {
+			msg := &writeReqMsg{req: WriteRequest{Object: h.Object, Fields: h.Fields}}
+			err := stream.RecvMsg(msg)
+			select {
+			case in <- received{msg, err}:
+			case <-done:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
 	for {
-		msg := &writeReqMsg{req: WriteRequest{Object: h.Object, Fields: h.Fields}}
-		err := stream.RecvMsg(msg)
+		r := <-in
+		msg, err := r.msg, r.err
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
