@@ -110,6 +110,10 @@ func appendBase(out []byte, b Base) []byte {
 	for _, f := range b {
 		out = appendLenString(out, f.Key)
 		out = appendCompactValue(out, f.Left)
+		if f.Right.Equal(f.Left) && f.Left.Kind != sdk.KindDateTime {
+			out = append(out, cSame) // the common case, in a byte
+			continue
+		}
 		out = appendCompactValue(out, f.Right)
 	}
 	return out
@@ -133,7 +137,12 @@ func DecodeBase(s string) (Base, error) {
 		var f BaseField
 		f.Key = d.lenString()
 		f.Left = d.value()
-		f.Right = d.value()
+		if d.i < len(d.s) && d.s[d.i] == cSame {
+			d.i++
+			f.Right = f.Left
+		} else {
+			f.Right = d.value()
+		}
 		if d.err != nil {
 			return nil, fmt.Errorf("link base at byte %d: %w", d.i, d.err)
 		}
@@ -182,7 +191,11 @@ func BaseCovers(encoded string, keys []string) bool {
 			found++
 		}
 		d.skipValue()
-		d.skipValue()
+		if d.i < len(d.s) && d.s[d.i] == cSame {
+			d.i++
+		} else {
+			d.skipValue()
+		}
 	}
 	return d.err == nil && found == len(keys)
 }
@@ -231,6 +244,7 @@ const (
 	cDate     = 'D'
 	cDateTime = 't' // unix seconds, then nanoseconds
 	cList     = 'l' // item count, then each item
+	cSame     = '=' // a base's right value: the same as its left
 )
 
 func appendCompactValue(b []byte, v sdk.Value) []byte {
