@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -52,14 +53,23 @@ func (w *writer) updateRun(run []int) int {
 	if len(first.Fields) == 0 || slices.Contains(first.Fields, w.t.cols[w.t.pk[0]].name) {
 		return 0 // a key change: ops must see each other's, one by one
 	}
+	intKey := isIntType(w.t.cols[w.t.pk[0]].copyType)
 	seen := make(map[string]bool, min(len(run), 64))
 	n := 0
 	for _, i := range run {
 		op := &ops[i]
-		if op.Kind != sdk.OpUpdate || seen[op.ID] || !slices.Equal(op.Fields, first.Fields) {
+		key := op.ID
+		if intKey { // "12" and "012" name one row
+			k, err := strconv.ParseInt(strings.TrimSpace(key), 10, 64)
+			if err != nil {
+				break
+			}
+			key = strconv.FormatInt(k, 10)
+		}
+		if op.Kind != sdk.OpUpdate || seen[key] || !slices.Equal(op.Fields, first.Fields) {
 			break
 		}
-		seen[op.ID] = true
+		seen[key] = true
 		n++
 	}
 	return n
