@@ -22,7 +22,8 @@ type ReadRequest struct {
 // RecordSink receives what a Read produces, in order. A connector may hand
 // over batches of any size: the SDK re-batches them for the wire.
 type RecordSink interface {
-	// Records takes a batch; the connector may reuse the slice after return.
+	// Records takes a batch. The connector may reuse the slice after
+	// return, but not the records' Values: the sink may keep them.
 	Records(recs []Record) error
 	// Checkpoint says every record handed over so far is covered by cursor:
 	// reading again from cursor loses nothing.

@@ -624,7 +624,6 @@ func (r *run) finalizeCreate(it *item, b *store.Batch) {
 	}
 	b.AddLinks = append(b.AddLinks, l)
 	b.History = append(b.History, h)
-	r.links[l.LeftID], r.byRight[l.RightID] = &l, &l
 	r.settle(b, &l, src, x, x.vals)
 	r.report.side(t).Created++
 }

@@ -215,7 +215,7 @@ func (r *run) addCandidate(ts *side, x sdk.Record) {
 	if _, ok := ts.recs[x.ID]; ok {
 		return
 	}
-	ts.recs[x.ID] = &rec{id: x.ID, version: x.Version, mod: x.ModifiedAt, vals: append([]sdk.Value(nil), x.Values...), lookup: true}
+	ts.recs[x.ID] = &rec{id: x.ID, version: x.Version, mod: x.ModifiedAt, vals: x.Values, lookup: true}
 }
 
 // candSink adds a full read's records as match candidates only.

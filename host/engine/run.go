@@ -400,7 +400,9 @@ func (k *sink) Records(recs []sdk.Record) error {
 			return fmt.Errorf("record %s has %d values for %d fields", x.ID, len(x.Values), len(k.s.fields))
 		}
 		delete(k.s.tomb, x.ID)
-		k.s.recs[x.ID] = &rec{id: x.ID, version: x.Version, mod: x.ModifiedAt, vals: append([]sdk.Value(nil), x.Values...), read: true}
+		// Kept as handed over: a connector does not change values it has
+		// given a sink (sdk.RecordSink).
+		k.s.recs[x.ID] = &rec{id: x.ID, version: x.Version, mod: x.ModifiedAt, vals: x.Values, read: true}
 	}
 	return nil
 }

@@ -140,11 +140,12 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 				return err
 			}
 		}
+		var scratch []byte
 		for _, l := range b.PutLinks {
 			if l.State == "" {
 				l.State = LinkSyncing
 			}
-			base := l.encodedBase()
+			base := l.encodedBase(&scratch)
 			if err := upsert("save link "+l.LeftID+"↔"+l.RightID,
 				`UPDATE links SET right_id = ?, left_version = ?, right_version = ?, base = ?, state = ?, excluded_by = ?,
 				updated_at = ? WHERE sync_name = ? AND left_id = ?`,
@@ -161,7 +162,7 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 			}
 			if err := ex("add link "+l.LeftID+"↔"+l.RightID, `INSERT INTO links (sync_name, left_id, right_id, left_version,
 				right_version, base, state, excluded_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				b.Sync, l.LeftID, l.RightID, l.LeftVersion, l.RightVersion, l.encodedBase(), l.State, l.ExcludedBy, now, now); err != nil {
+				b.Sync, l.LeftID, l.RightID, l.LeftVersion, l.RightVersion, l.encodedBase(&scratch), l.State, l.ExcludedBy, now, now); err != nil {
 				return err
 			}
 		}

@@ -65,11 +65,13 @@ type Link struct {
 }
 
 // encodedBase is the base to store: RawBase when it was never decoded.
-func (l *Link) encodedBase() string {
+// buf is scratch space, reused across the links of a batch.
+func (l *Link) encodedBase(buf *[]byte) string {
 	if l.Base == nil && l.RawBase != "" {
 		return l.RawBase
 	}
-	return EncodeBase(l.Base)
+	*buf = appendBase((*buf)[:0], l.Base)
+	return string(*buf)
 }
 
 // DecodeBase fills Base from RawBase, once.
