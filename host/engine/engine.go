@@ -30,6 +30,7 @@ type Store interface {
 	EncodedLinks(ctx context.Context, sync string) ([]store.Link, error)
 	LinksFor(ctx context.Context, sync, side string, ids []string) ([]store.Link, error)
 	HasLinks(ctx context.Context, sync string) (bool, error)
+	LinkCount(ctx context.Context, sync string) (int, error)
 	Pending(ctx context.Context, sync string) ([]store.Pending, error)
 	Journal(ctx context.Context, sync string) ([]store.JournalEntry, error)
 	Errors(ctx context.Context, sync, category string) ([]store.RecordError, error)
@@ -49,6 +50,9 @@ type Engine struct {
 	retries int
 	maxWait time.Duration
 	fail    func(step string) error
+	// lazyMax is how many records of a side a lazy run looks up links for
+	// by id before it considers loading them all (tests lower it).
+	lazyMax int
 }
 
 // Option configures an Engine.
@@ -78,7 +82,8 @@ func WithFailpoint(f func(step string) error) Option { return func(e *Engine) { 
 
 // New returns an Engine over st, reaching connections through dial.
 func New(st Store, dial Dialer, opts ...Option) *Engine {
-	e := &Engine{store: st, dial: dial, now: time.Now, sleep: sleepCtx, batch: 500, retries: 3, maxWait: 30 * time.Second}
+	e := &Engine{store: st, dial: dial, now: time.Now, sleep: sleepCtx, batch: 500, retries: 3, maxWait: 30 * time.Second,
+		lazyMax: 5000}
 	for _, o := range opts {
 		o(e)
 	}

@@ -91,6 +91,7 @@ func TestPropertySync(t *testing.T) {
 		}
 		defer os.RemoveAll(dir)
 		def := genDef(rt)
+		lazyMax := rapid.IntRange(0, 12).Draw(rt, "lazy-max")
 		m := &model{def: def}
 		e, closeFn := newEnvAt(rt, dir, func(d *syncdef.Definition) { *d = def }, WithBatchSize(rapid.IntRange(1, 8).Draw(rt, "batch")),
 			WithFailpoint(func(step string) error {
@@ -100,6 +101,9 @@ func TestPropertySync(t *testing.T) {
 				return nil
 			}))
 		defer closeFn()
+		// Small limits make lazy runs switch to loading every link (see
+		// readBoth): both ways are exercised.
+		e.eng.lazyMax = lazyMax
 		m.e, m.apps = e, [2]*memory.Connector{e.left, e.right}
 		m.lastSync = map[string]store.Link{}
 		m.reset()

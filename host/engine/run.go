@@ -297,6 +297,8 @@ func sideIndex(name string) int {
 	return sideL
 }
 
+// loadAllLinks loads every link; after it, the run is no longer lazy. Links
+// a lazy run loaded (or dropped) before stay as they are.
 func (r *run) loadAllLinks(ctx context.Context) error {
 	links, err := r.e.store.EncodedLinks(ctx, r.def.Name)
 	if err != nil {
@@ -304,8 +306,12 @@ func (r *run) loadAllLinks(ctx context.Context) error {
 	}
 	for i := range links {
 		l := &links[i]
+		if r.lazy && r.loaded[l.LeftID] {
+			continue
+		}
 		r.links[l.LeftID], r.byRight[l.RightID] = l, l
 	}
+	r.lazy = false
 	return nil
 }
 
@@ -429,6 +435,19 @@ func (r *run) readBoth(ctx context.Context) error {
 	for i, s := range r.sides {
 		if errs[i] != nil {
 			return errs[i]
+		}
+		if r.lazy && len(s.recs)+len(s.tomb) > r.e.lazyMax {
+			// Many records read (echoes of a large run, say): one scan of
+			// every link beats this many lookups by id.
+			n, err := r.e.store.LinkCount(ctx, r.def.Name)
+			if err != nil {
+				return err
+			}
+			if 4*(len(s.recs)+len(s.tomb)) > n {
+				if err := r.loadAllLinks(ctx); err != nil {
+					return err
+				}
+			}
 		}
 		if r.lazy {
 			ids := make([]string, 0, len(s.recs)+len(s.tomb))

@@ -149,6 +149,15 @@ func (s *Store) queryLinks(ctx context.Context, sync string, decode bool, cond s
 	return out, rows.Err()
 }
 
+// LinkCount returns how many links a sync has.
+func (s *Store) LinkCount(ctx context.Context, sync string) (int, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM links WHERE sync_name = ?`, sync).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count links of %s: %w", sync, err)
+	}
+	return n, nil
+}
+
 // HasLinks reports whether a sync has any link, without counting them.
 func (s *Store) HasLinks(ctx context.Context, sync string) (bool, error) {
 	var n int
