@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"text/tabwriter"
 
 	"github.com/hashicorp/go-hclog"
@@ -31,6 +32,7 @@ type env struct {
 	// interactive reports whether stdin is a terminal (prompts allowed).
 	interactive func() bool
 
+	mu  sync.Mutex // guards mgr: a sync run opens both sides at once
 	mgr *pluginhost.Manager
 }
 
@@ -44,6 +46,8 @@ func (e *env) openStore(ctx context.Context) (*store.Store, error) {
 
 // plugins returns the plugin manager of $home/plugins.
 func (e *env) plugins() *pluginhost.Manager {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	if e.mgr == nil {
 		e.mgr = pluginhost.New(e.home, e.log)
 	}
@@ -52,6 +56,8 @@ func (e *env) plugins() *pluginhost.Manager {
 
 // shutdown stops every plugin the commands launched and did not stop.
 func (e *env) shutdown() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	if e.mgr != nil {
 		e.mgr.Shutdown()
 	}

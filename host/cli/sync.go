@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/urfave/cli/v2"
 
@@ -106,6 +107,7 @@ func (e *env) withSync(c *cli.Context, f func(st *store.Store, sy store.Sync, de
 // shutdown stops them on Ctrl-C as well).
 type sideConns struct {
 	e      *env
+	mu     sync.Mutex // the engine opens both sides at once
 	conns  map[string]sdk.Conn
 	closes []func()
 }
@@ -121,19 +123,26 @@ func (s *sideConns) dial(ctx context.Context, name string) (engine.Conn, error) 
 }
 
 func (s *sideConns) open(ctx context.Context, name string) (sdk.Conn, error) {
-	if c, ok := s.conns[name]; ok {
+	s.mu.Lock()
+	c, ok := s.conns[name]
+	s.mu.Unlock()
+	if ok {
 		return c, nil
 	}
 	conn, _, closeFn, err := s.e.openConnection(ctx, name)
 	if err != nil {
 		return nil, err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.conns[name] = conn
 	s.closes = append(s.closes, closeFn)
 	return conn, nil
 }
 
 func (s *sideConns) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, f := range s.closes {
 		f()
 	}

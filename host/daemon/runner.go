@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"sync"
 
 	"github.com/datasync-io/datasync/host/engine"
 	"github.com/datasync-io/datasync/host/syncdef"
@@ -34,6 +35,7 @@ func NewEngineRunner(st engine.Store, open Opener, opts ...engine.Option) *Engin
 func (r *EngineRunner) Run(ctx context.Context, def syncdef.Definition, opts engine.Options) (engine.Report, error) {
 	opts.Stop = ctx.Done()
 	ectx := context.WithoutCancel(ctx)
+	var mu sync.Mutex // the engine opens both sides at once
 	var closers []func()
 	defer func() {
 		for _, c := range closers {
@@ -42,13 +44,18 @@ func (r *EngineRunner) Run(ctx context.Context, def syncdef.Definition, opts eng
 	}()
 	conns := map[string]engine.Conn{}
 	dial := func(ctx context.Context, name string) (engine.Conn, error) {
-		if c, ok := conns[name]; ok {
+		mu.Lock()
+		c, ok := conns[name]
+		mu.Unlock()
+		if ok {
 			return c, nil
 		}
 		c, closeFn, err := r.open(ctx, name)
 		if err != nil {
 			return nil, err
 		}
+		mu.Lock()
+		defer mu.Unlock()
 		conns[name], closers = c, append(closers, closeFn)
 		return c, nil
 	}

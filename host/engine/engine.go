@@ -21,7 +21,8 @@ type Conn interface {
 }
 
 // Dialer returns the open connection of a name used in a sync definition.
-// The caller owns the connections: the engine never closes them.
+// The caller owns the connections: the engine never closes them. It is
+// called for the two sides' connections at once when their names differ.
 type Dialer func(ctx context.Context, connection string) (Conn, error)
 
 // Store is the state the engine reads and commits; *store.Store satisfies it.

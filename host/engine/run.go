@@ -162,9 +162,8 @@ func (e *Engine) prepare(ctx context.Context, def syncdef.Definition, opts Optio
 
 // open dials both sides, loads their schemas and resolves the mappings.
 func (r *run) open(ctx context.Context) error {
-	for i, sd := range [2]syncdef.Side{r.def.Left, r.def.Right} {
-		s := &side{i: i, name: sideNames[i], def: sd, recs: map[string]*rec{}, tomb: map[string]bool{}, idx: map[string]int{}}
-		r.sides[i] = s
+	openSide := func(i int, sd syncdef.Side) error {
+		s := r.sides[i]
 		conn, err := r.e.dial(ctx, sd.Connection)
 		if err != nil {
 			return &RunError{Side: s.name, Connection: sd.Connection, Category: sdk.CategoryOf(err), Err: fmt.Errorf("connect: %w", err)}
@@ -181,6 +180,33 @@ func (r *run) open(ctx context.Context) error {
 		}
 		s.obj = obj
 		s.valid = mapping.NewValidator(obj)
+		return nil
+	}
+	defs := [2]syncdef.Side{r.def.Left, r.def.Right}
+	for i, sd := range defs {
+		r.sides[i] = &side{i: i, name: sideNames[i], def: sd, recs: map[string]*rec{}, tomb: map[string]bool{}, idx: map[string]int{}}
+	}
+	// Two connections are opened at once (two plugin launches, two schema
+	// calls): the fixed cost of every run, small ones above all.
+	var errs [2]error
+	if defs[sideL].Connection == defs[sideR].Connection {
+		errs[sideL] = openSide(sideL, defs[sideL])
+		if errs[sideL] == nil {
+			errs[sideR] = openSide(sideR, defs[sideR])
+		}
+	} else {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			errs[sideR] = openSide(sideR, defs[sideR])
+		}()
+		errs[sideL] = openSide(sideL, defs[sideL])
+		<-done
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
 	}
 	ls, rs := r.sides[sideL], r.sides[sideR]
 	if err := r.def.CheckSchemas(ls.obj, rs.obj); err != nil {
