@@ -65,14 +65,13 @@ func TestIncrementalEchoCost(t *testing.T) {
 		args []any
 	}
 	var queries []query
-	traceQuery = func(sql string, args []any) { queries = append(queries, query{sql, args}) }
-	defer func() { traceQuery = nil }()
+	c.traceQuery = func(sql string, args []any) { queries = append(queries, query{sql, args}) }
 	start := time.Now()
 	col := &countSink{}
 	if err := c.Read(ctx, sdk.ReadRequest{Object: "contacts", Cursor: empty.cursor, Fields: fields}, col); err != nil {
 		t.Fatal(err)
 	}
-	traceQuery = nil
+	c.traceQuery = nil
 	el := time.Since(start)
 	if col.n != n {
 		t.Fatalf("incremental read returned %d records, want %d", col.n, n)
@@ -84,12 +83,11 @@ func TestIncrementalEchoCost(t *testing.T) {
 		t.Fatal(err)
 	}
 	fullEl := time.Since(start)
-	t.Logf("full read of the same rows: %v", fullEl)
 	// Before the read kept the planner from sorting, the incremental read took
 	// 9 times the full read here (3.5 s against 0.38 s); now about as long.
-	if el > 3*fullEl+500*time.Millisecond {
-		t.Errorf("incremental read took %v, the full read %v", el, fullEl)
-	}
+	// Logged, not asserted: speed belongs to make bench, the plan is checked
+	// below.
+	t.Logf("full read of the same rows: %v", fullEl)
 
 	// The second page is where it went wrong: no statistics yet, so the
 	// planner guessed 180 rows past the mark and sorted all 195,000 of them

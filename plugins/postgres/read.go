@@ -183,9 +183,6 @@ func (c *Conn) Read(ctx context.Context, req sdk.ReadRequest, sink sdk.RecordSin
 	})
 }
 
-// traceQuery, when set (by tests), sees every query a read runs.
-var traceQuery func(sql string, args []any)
-
 // reader is one Read in progress: it batches records for the sink, reusing
 // the record and value slices between batches.
 type reader struct {
@@ -202,8 +199,8 @@ type reader struct {
 // query runs sql (its select list is p's) and hands every row to the sink;
 // last is the key of the last row, hasLast whether there was one.
 func (r *reader) query(ctx context.Context, sql string, args ...any) (n int, last rowKey, err error) {
-	if traceQuery != nil {
-		traceQuery(sql, args)
+	if r.c.traceQuery != nil {
+		r.c.traceQuery(sql, args)
 	}
 	rows, err := r.tx.Query(ctx, sql, append([]any{pgx.QueryResultFormatsByOID(r.c.resultFormats)}, args...)...)
 	if err != nil {
