@@ -133,7 +133,7 @@ type Conn struct {
 	host, db      string
 	user          string
 	port          uint16
-	resultFormats map[uint32]int16 // read-only after Open
+	resultFormats map[uint32]int16             // read-only after Open
 	traceQuery    func(sql string, args []any) // tests: sees every query a read runs
 
 	mu       sync.Mutex
