@@ -20,6 +20,11 @@ func (r *run) execute(ctx context.Context) error {
 	if err := r.e.store.Commit(ctx, &r.pre); err != nil {
 		return err
 	}
+	// Matching is done: what a batch needs hangs off its items, and a
+	// record is let go with the batch that wrote it.
+	for _, s := range r.sides {
+		s.recs, s.tomb = nil, nil
+	}
 	var prev *flight
 	// abandon waits for the writes in flight before an early return: a run
 	// never returns with a goroutine still writing.
@@ -115,6 +120,9 @@ func (r *run) journal(ctx context.Context, items []*item) (*flight, error) {
 	f := &flight{items: items}
 	journal := &store.Batch{Sync: r.def.Name}
 	for _, it := range items {
+		r.buildCreate(it)
+	}
+	for _, it := range items {
 		if it.kind == itemCreate && it.ops[other(it.src)] != nil {
 			if f.batchID == "" {
 				f.batchID = store.NewID()
@@ -183,6 +191,7 @@ func (r *run) finish(ctx context.Context, f *flight) error {
 	if err := r.e.store.Commit(ctx, b); err != nil {
 		return err
 	}
+	clear(f.items) // r.items' entries: done with
 	return r.e.failpoint("committed")
 }
 

@@ -26,6 +26,7 @@ type item struct {
 	link       *store.Link // itemLink, itemDelete: the link as it will be stored
 	orig       *store.Link // itemLink of a stored link: the link as stored
 	ownBase    bool        // link.Base is the item's own copy (see setBase)
+	unbuilt    bool        // itemCreate: its op is not built yet (see buildCreate)
 	isNew      bool        // itemLink: matched this run
 	cur        [2]*rec     // current records (nil: unknown, the base stands for it)
 	src        int         // itemCreate: the record's side; itemDelete: the side it was deleted on
@@ -40,6 +41,9 @@ type item struct {
 }
 
 func (it *item) nops() int {
+	if it.unbuilt {
+		return 1 // at most: its create is built with its batch
+	}
 	n := 0
 	for _, op := range it.ops {
 		if op != nil {
@@ -455,13 +459,26 @@ func (r *run) validate(it *item, t int, op *sdk.Op, create bool) bool {
 	return false
 }
 
-// planCreate builds the create of record x (on side src) on the other side.
+// planCreate plans the create of record x (on side src) on the other side.
+// Its op is built with its batch (buildCreate): a run holding an op per
+// record of a large first fill held every value twice.
 func (r *run) planCreate(src int, x *rec) {
-	t := other(src)
-	ts := r.sides[t]
-	it := &item{kind: itemCreate, src: src}
+	it := &item{kind: itemCreate, src: src, unbuilt: true}
 	it.cur[src] = x
 	r.items = append(r.items, it)
+}
+
+// buildCreate converts and validates the create of an item planned by
+// planCreate; a record that can't be created gets its errors instead.
+func (r *run) buildCreate(it *item) {
+	if !it.unbuilt {
+		return
+	}
+	it.unbuilt = false
+	src := it.src
+	x := it.cur[src]
+	t := other(src)
+	ts := r.sides[t]
 	op := &sdk.Op{Kind: sdk.OpCreate, CorrelationID: store.NewID(),
 		Fields: make([]string, 0, len(r.maps)+1), Values: make([]sdk.Value, 0, len(r.maps)+1)}
 	it.opMaps[t] = make([]int, 0, len(r.maps)+1)

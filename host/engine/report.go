@@ -223,6 +223,7 @@ func (r *run) plan() Plan {
 		p.side(s).Queue = append(p.side(s).Queue, PlannedDelete{ID: q.RecordID, Because: q.OtherID})
 	}
 	for _, it := range r.items {
+		r.buildCreate(it)
 		errs = append(errs, it.errs...)
 		for t := range sideNames {
 			op := it.ops[t]
