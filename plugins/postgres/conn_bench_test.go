@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"runtime"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/datasync-io/datasync/scripts/testsvc"
 	"github.com/datasync-io/datasync/sdk"
@@ -16,45 +13,6 @@ import (
 // per record: wall time, this process's CPU time (the plugin's own cost,
 // without the server's) and allocations.
 const benchConnRows = 20_000
-
-type perRec struct {
-	b      *testing.B
-	n      int
-	cpu    time.Duration
-	allocs uint64
-	wall   time.Duration
-	start  time.Time
-	cpu0   time.Duration
-	m0     uint64
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func mallocs() uint64 {
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.Mallocs
-}
-
-func (p *perRec) begin() {
-	runtime.GC() // the setup's garbage is not the measured code's
-	p.start, p.cpu0, p.m0 = time.Now(), cpuTime(), mallocs()
-}
-func (p *perRec) end(n int) {
-	p.wall += time.Since(p.start)
-	p.cpu += cpuTime() - p.cpu0
-	p.allocs += mallocs() - p.m0
-	p.n += n
-}
-func (p *perRec) report() {
-	p.b.ReportMetric(float64(p.wall.Nanoseconds())/float64(p.n), "ns/rec")
-	p.b.ReportMetric(float64(p.cpu.Nanoseconds())/float64(p.n), "cpu-ns/rec")
-	p.b.ReportMetric(float64(p.allocs)/float64(p.n), "allocs/rec")
-}
 
 func benchConn(b *testing.B) (*Conn, *testDB) {
 	env := testsvc.Postgres(b)
@@ -70,7 +28,7 @@ func benchConn(b *testing.B) (*Conn, *testDB) {
 
 // benchFill creates the contacts; the time measured in p, if any, is the
 // writes' alone.
-func benchFill(b *testing.B, c *Conn, d *testDB, p *perRec) []sdk.WriteResult {
+func benchFill(b *testing.B, c *Conn, d *testDB, p *testsvc.Meter) []sdk.WriteResult {
 	ctx := context.Background()
 	if _, err := d.conn.Exec(ctx, "DROP TABLE IF EXISTS contacts; "+benchDDL); err != nil {
 		b.Fatal(err)
@@ -82,7 +40,7 @@ func benchFill(b *testing.B, c *Conn, d *testDB, p *perRec) []sdk.WriteResult {
 		batches = append(batches, benchOps(sdk.BatchRecords, from))
 	}
 	if p != nil {
-		p.begin()
+		p.Begin()
 	}
 	for _, ops := range batches {
 		res, err := c.Write(ctx, sdk.WriteRequest{Object: "contacts", Fields: benchFields, Ops: ops})
@@ -102,31 +60,31 @@ func benchFill(b *testing.B, c *Conn, d *testDB, p *perRec) []sdk.WriteResult {
 // BenchmarkConnCreate: creates into an empty table (the COPY path).
 func BenchmarkConnCreate(b *testing.B) {
 	c, d := benchConn(b)
-	p := &perRec{b: b}
+	p := testsvc.NewMeter(b)
 	for b.Loop() {
 		benchFill(b, c, d, p)
-		p.end(benchConnRows)
+		p.End(benchConnRows)
 	}
-	p.report()
+	p.Report()
 }
 
 // BenchmarkConnRead: a full read of the table.
 func BenchmarkConnRead(b *testing.B) {
 	c, d := benchConn(b)
 	benchFill(b, c, d, nil)
-	p := &perRec{b: b}
+	p := testsvc.NewMeter(b)
 	for b.Loop() {
-		p.begin()
+		p.Begin()
 		col := &countSink{}
 		if err := c.Read(context.Background(), sdk.ReadRequest{Object: "contacts", Fields: benchFields}, col); err != nil {
 			b.Fatal(err)
 		}
-		p.end(col.n)
+		p.End(col.n)
 		if col.n != benchConnRows {
 			b.Fatal(col.n)
 		}
 	}
-	p.report()
+	p.Report()
 }
 
 // BenchmarkConnUpdate: updates of every record (two fields changed, all ten
@@ -135,7 +93,7 @@ func BenchmarkConnUpdate(b *testing.B) {
 	c, d := benchConn(b)
 	created := benchFill(b, c, d, nil)
 	ctx := context.Background()
-	p := &perRec{b: b}
+	p := testsvc.NewMeter(b)
 	versions := make([]string, len(created))
 	for i, r := range created {
 		versions[i] = r.Version
@@ -152,7 +110,7 @@ func BenchmarkConnUpdate(b *testing.B) {
 			}
 			batches = append(batches, ops)
 		}
-		p.begin()
+		p.Begin()
 		for bi, ops := range batches {
 			from := bi * sdk.BatchRecords
 			for k := range ops {
@@ -169,7 +127,7 @@ func BenchmarkConnUpdate(b *testing.B) {
 				versions[from+k] = r.Version
 			}
 		}
-		p.end(benchConnRows)
+		p.End(benchConnRows)
 	}
-	p.report()
+	p.Report()
 }

@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"runtime"
-	"syscall"
 	"testing"
-	"time"
 
+	"github.com/datasync-io/datasync/scripts/testsvc"
 	"github.com/datasync-io/datasync/sdk"
 )
 
@@ -35,50 +33,10 @@ func textOps(n, from int) []sdk.Op {
 	return ops
 }
 
-type perRec struct {
-	b         *testing.B
-	n         int
-	cpu, wall time.Duration
-	allocs    uint64
-	start     time.Time
-	cpu0      time.Duration
-	m0        uint64
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func mallocs() uint64 {
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.Mallocs
-}
-
-func (p *perRec) begin() {
-	runtime.GC()
-	p.start, p.cpu0, p.m0 = time.Now(), cpuTime(), mallocs()
-}
-
-func (p *perRec) end(n int) {
-	p.wall += time.Since(p.start)
-	p.cpu += cpuTime() - p.cpu0
-	p.allocs += mallocs() - p.m0
-	p.n += n
-}
-
-func (p *perRec) report() {
-	p.b.ReportMetric(float64(p.wall.Nanoseconds())/float64(p.n), "ns/rec")
-	p.b.ReportMetric(float64(p.cpu.Nanoseconds())/float64(p.n), "cpu-ns/rec")
-	p.b.ReportMetric(float64(p.allocs)/float64(p.n), "allocs/rec")
-}
-
-func textWrite(b *testing.B, c *conn, batches [][]sdk.Op, p *perRec) []sdk.WriteResult {
+func textWrite(b *testing.B, c *conn, batches [][]sdk.Op, p *testsvc.Meter) []sdk.WriteResult {
 	var all []sdk.WriteResult
 	if p != nil {
-		p.begin()
+		p.Begin()
 	}
 	for _, ops := range batches {
 		res, err := c.Write(context.Background(), sdk.WriteRequest{Object: "contacts", Fields: textFields, Ops: ops})
@@ -93,7 +51,7 @@ func textWrite(b *testing.B, c *conn, batches [][]sdk.Op, p *perRec) []sdk.Write
 		all = append(all, res...)
 	}
 	if p != nil {
-		p.end(textRows)
+		p.End(textRows)
 	}
 	return all
 }
@@ -108,31 +66,31 @@ func textCreates() [][]sdk.Op {
 
 // BenchmarkConnCreateText: creates into an empty table.
 func BenchmarkConnCreateText(b *testing.B) {
-	p := &perRec{b: b}
+	p := testsvc.NewMeter(b)
 	for b.Loop() {
 		c := openConn(b, newDB(b, textDDL))
 		textWrite(b, c, textCreates(), p)
 	}
-	p.report()
+	p.Report()
 }
 
 // BenchmarkConnReadText: a full read.
 func BenchmarkConnReadText(b *testing.B) {
 	c := openConn(b, newDB(b, textDDL))
 	textWrite(b, c, textCreates(), nil)
-	p := &perRec{b: b}
+	p := testsvc.NewMeter(b)
 	for b.Loop() {
-		p.begin()
+		p.Begin()
 		sink := &countSink{}
 		if err := c.Read(context.Background(), sdk.ReadRequest{Object: "contacts", Fields: textFields}, sink); err != nil {
 			b.Fatal(err)
 		}
-		p.end(sink.n)
+		p.End(sink.n)
 		if sink.n != textRows {
 			b.Fatal(sink.n)
 		}
 	}
-	p.report()
+	p.Report()
 }
 
 // BenchmarkConnUpdateText: every record updated (two fields changed, all
@@ -140,7 +98,7 @@ func BenchmarkConnReadText(b *testing.B) {
 func BenchmarkConnUpdateText(b *testing.B) {
 	c := openConn(b, newDB(b, textDDL))
 	created := textWrite(b, c, textCreates(), nil)
-	p := &perRec{b: b}
+	p := testsvc.NewMeter(b)
 	for it := 0; b.Loop(); it++ {
 		batches := textCreates()
 		for bi, ops := range batches {
@@ -153,5 +111,5 @@ func BenchmarkConnUpdateText(b *testing.B) {
 		}
 		created = textWrite(b, c, batches, p)
 	}
-	p.report()
+	p.Report()
 }
