@@ -16,6 +16,7 @@ import (
 	"github.com/datasync-io/datasync/host/daemon"
 	"github.com/datasync-io/datasync/host/daemon/api"
 	"github.com/datasync-io/datasync/host/engine"
+	"github.com/datasync-io/datasync/sdk"
 )
 
 // daemonCommand is `datasync serve`; app.go picks it up by its name.
@@ -44,7 +45,7 @@ Examples:
 			&cli.StringFlag{Name: "listen", Usage: "`ADDR` of the HTTP API, metrics and dashboard", Value: "127.0.0.1:7788", EnvVars: []string{"DATASYNC_LISTEN"}},
 			&cli.DurationFlag{Name: "default-every", Usage: "`DURATION` between runs of active syncs defined without --every; 0: they run only when asked", Value: 15 * time.Minute},
 			&cli.IntFlag{Name: "concurrency", Usage: "runs of different syncs at once (`N`)", Value: 2},
-			&cli.IntFlag{Name: "batch-size", Usage: "write ops per batch (and per commit)", Value: 500},
+			&cli.IntFlag{Name: "batch-size", Usage: "write ops per batch (and per commit)", Value: sdk.BatchRecords},
 		},
 		Action: e.serve,
 	}
