@@ -214,8 +214,6 @@ func (e *env) jsonOrText(c *cli.Context, v any, text func() error) error {
 	return text()
 }
 
-func decodeJSON(b []byte, v any) error { return json.Unmarshal(b, v) }
-
 // nameArg returns the first argument of a command taking NAME and more.
 func nameArg(c *cli.Context, want int, what string) ([]string, error) {
 	if c.NArg() != want {

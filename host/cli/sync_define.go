@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/datasync-io/datasync/host/engine"
 	"github.com/datasync-io/datasync/host/filter"
 	"github.com/datasync-io/datasync/host/mapping"
 	"github.com/datasync-io/datasync/host/store"
@@ -503,7 +504,7 @@ type syncListEntry struct {
 	Right     string            `json:"right"`
 	Direction mapping.Direction `json:"direction"`
 	Every     string            `json:"every,omitempty"`
-	LastRun   *runView          `json:"last_run"`
+	LastRun   *engine.RunView   `json:"last_run"`
 }
 
 func (e *env) syncList(c *cli.Context) error {
@@ -535,7 +536,7 @@ func (e *env) syncList(c *cli.Context) error {
 			return err
 		}
 		if len(runs) > 0 {
-			v := newRunView(runs[0])
+			v := engine.NewRunView(runs[0])
 			en.LastRun = &v
 		}
 		out = append(out, en)

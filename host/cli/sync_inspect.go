@@ -41,12 +41,12 @@ type sideTotals struct {
 }
 
 type statusView struct {
-	Name    string   `json:"name"`
-	State   string   `json:"state"`
-	Left    string   `json:"left"`
-	Right   string   `json:"right"`
-	LastRun *runView `json:"last_run"`
-	Runs    int      `json:"runs"`
+	Name    string          `json:"name"`
+	State   string          `json:"state"`
+	Left    string          `json:"left"`
+	Right   string          `json:"right"`
+	LastRun *engine.RunView `json:"last_run"`
+	Runs    int             `json:"runs"`
 	Records struct {
 		Linked       int `json:"linked"`
 		Syncing      int `json:"syncing"`
@@ -74,7 +74,7 @@ func (e *env) syncStatus(c *cli.Context) error {
 		}
 		v.Runs = len(runs)
 		for i, r := range runs {
-			rv := newRunView(r)
+			rv := engine.NewRunView(r)
 			if i == 0 {
 				v.LastRun = &rv
 			}

@@ -302,35 +302,6 @@ Examples:
 	}
 }
 
-// runView is a stored run as status and list show it.
-type runView struct {
-	ID       string        `json:"id"`
-	Status   string        `json:"status"`
-	Started  time.Time     `json:"started"`
-	Finished *time.Time    `json:"finished,omitempty"`
-	Left     engine.Counts `json:"left"`
-	Right    engine.Counts `json:"right"`
-	Errors   int           `json:"errors"`
-	Error    string        `json:"error,omitempty"`
-}
-
-func newRunView(r store.Run) runView {
-	v := runView{ID: r.ID, Status: r.Status, Started: r.Started, Error: r.Error}
-	if !r.Finished.IsZero() {
-		f := r.Finished
-		v.Finished = &f
-	}
-	var counts struct {
-		Left   engine.Counts `json:"left"`
-		Right  engine.Counts `json:"right"`
-		Errors int           `json:"errors"`
-	}
-	if len(r.Counts) > 0 && decodeJSON(r.Counts, &counts) == nil {
-		v.Left, v.Right, v.Errors = counts.Left, counts.Right, counts.Errors
-	}
-	return v
-}
-
 // runResult is `sync run --json`: the engine's report and the outcome.
 type runResult struct {
 	engine.Report

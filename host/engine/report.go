@@ -65,14 +65,44 @@ func (r *Report) side(s int) *Counts {
 	return &r.Right
 }
 
+// runCounts is what a stored run's Counts hold (store.Run.Counts).
+type runCounts struct {
+	Left    Counts `json:"left"`
+	Right   Counts `json:"right"`
+	Settled int    `json:"settled,omitempty"`
+	Errors  int    `json:"errors"`
+}
+
 func (r Report) countsJSON() json.RawMessage {
-	b, _ := json.Marshal(struct {
-		Left    Counts `json:"left"`
-		Right   Counts `json:"right"`
-		Settled int    `json:"settled,omitempty"`
-		Errors  int    `json:"errors"`
-	}{r.Left, r.Right, r.Settled, r.errorCount()})
+	b, _ := json.Marshal(runCounts{r.Left, r.Right, r.Settled, r.errorCount()})
 	return b
+}
+
+// RunView is a stored run with the counts its engine run wrote, as the CLI
+// and the API show it. Finished is null while the run is running.
+type RunView struct {
+	ID       string     `json:"id"`
+	Status   string     `json:"status"`
+	Started  time.Time  `json:"started"`
+	Finished *time.Time `json:"finished"`
+	Left     Counts     `json:"left"`
+	Right    Counts     `json:"right"`
+	Errors   int        `json:"errors"`
+	Error    string     `json:"error,omitempty"`
+}
+
+// NewRunView decodes a stored run; counts it cannot read are left zero.
+func NewRunView(r store.Run) RunView {
+	v := RunView{ID: r.ID, Status: r.Status, Started: r.Started, Error: r.Error}
+	if !r.Finished.IsZero() {
+		f := r.Finished
+		v.Finished = &f
+	}
+	var c runCounts
+	if len(r.Counts) > 0 && json.Unmarshal(r.Counts, &c) == nil {
+		v.Left, v.Right, v.Errors = c.Left, c.Right, c.Errors
+	}
+	return v
 }
 
 func (r Report) errorCount() int {

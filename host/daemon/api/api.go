@@ -145,48 +145,19 @@ type Health struct {
 
 // SyncView is a sync in the list and detail endpoints.
 type SyncView struct {
-	Name      string     `json:"name"`
-	Left      string     `json:"left"`
-	Right     string     `json:"right"`
-	State     string     `json:"state"`
-	Every     string     `json:"every"`
-	Running   bool       `json:"running"`
-	Queued    bool       `json:"queued"`
-	Held      string     `json:"held,omitempty"`
-	NextRun   *time.Time `json:"next_run"`
-	LastRun   *RunView   `json:"last_run"`
-	LastOK    *time.Time `json:"last_ok"`
-	LastError string     `json:"last_error,omitempty"`
-	Health    Health     `json:"health"`
-}
-
-// RunView is a stored run.
-type RunView struct {
-	ID       string        `json:"id"`
-	Status   string        `json:"status"`
-	Started  time.Time     `json:"started"`
-	Finished *time.Time    `json:"finished"`
-	Left     engine.Counts `json:"left"`
-	Right    engine.Counts `json:"right"`
-	Errors   int           `json:"errors"`
-	Error    string        `json:"error,omitempty"`
-}
-
-func newRunView(r store.Run) RunView {
-	v := RunView{ID: r.ID, Status: r.Status, Started: r.Started, Error: r.Error}
-	if !r.Finished.IsZero() {
-		f := r.Finished
-		v.Finished = &f
-	}
-	var c struct {
-		Left   engine.Counts `json:"left"`
-		Right  engine.Counts `json:"right"`
-		Errors int           `json:"errors"`
-	}
-	if json.Unmarshal(r.Counts, &c) == nil {
-		v.Left, v.Right, v.Errors = c.Left, c.Right, c.Errors
-	}
-	return v
+	Name      string          `json:"name"`
+	Left      string          `json:"left"`
+	Right     string          `json:"right"`
+	State     string          `json:"state"`
+	Every     string          `json:"every"`
+	Running   bool            `json:"running"`
+	Queued    bool            `json:"queued"`
+	Held      string          `json:"held,omitempty"`
+	NextRun   *time.Time      `json:"next_run"`
+	LastRun   *engine.RunView `json:"last_run"`
+	LastOK    *time.Time      `json:"last_ok"`
+	LastError string          `json:"last_error,omitempty"`
+	Health    Health          `json:"health"`
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -224,7 +195,7 @@ func (s *Server) syncView(ctx context.Context, st daemon.SyncStatus) (SyncView, 
 		return v, err
 	}
 	if len(runs) > 0 {
-		rv := newRunView(runs[0])
+		rv := engine.NewRunView(runs[0])
 		v.LastRun = &rv
 		if v.LastOK == nil && rv.Status == store.RunOK {
 			v.LastOK = rv.Finished
@@ -447,9 +418,9 @@ func (s *Server) getRuns(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	out := make([]RunView, 0, len(runs))
+	out := make([]engine.RunView, 0, len(runs))
 	for _, run := range runs {
-		out = append(out, newRunView(run))
+		out = append(out, engine.NewRunView(run))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
