@@ -654,3 +654,39 @@ func TestStateFileDeletedRelinks(t *testing.T) {
 	}
 	e.quiet()
 }
+
+// A failing record backs off on complete reads too: read again unchanged,
+// it is left alone until its retry is due; changed, it is tried at once.
+func TestBackoffHoldsOnFullReads(t *testing.T) {
+	e := newEnv(t, nil)
+	e.right.SetFailer(func(op string) error {
+		if op == "write.create" {
+			return sdk.Errorf(sdk.CategoryPermanent, "refused")
+		}
+		return nil
+	})
+	a := e.create(e.left, map[string]sdk.Value{"email": s("a@x.io")})
+	e.create(e.left, map[string]sdk.Value{"email": s("b@x.io")})
+	// Three failed attempts: the next retry is 4 minutes away, while the
+	// update below moves the clock by one.
+	for i := 0; i < 3; i++ {
+		if rep := e.run(Options{Full: true, RetryAll: i > 0}); findGroup(rep, "permanent") == nil {
+			t.Fatalf("want permanent failures: %+v", rep.Errors)
+		}
+	}
+	e.right.SetFailer(nil)
+	if rep := e.run(Options{Full: true}); rep.Writes() != 0 || len(rep.Errors) != 0 {
+		t.Fatalf("backed-off records retried by a complete read: %+v %+v", rep.Right, rep.Errors)
+	}
+	if got := e.storedErrors(""); len(got) != 2 {
+		t.Fatalf("the failures should stay, waiting: %v", got)
+	}
+	e.update(e.left, a, map[string]sdk.Value{"first_name": s("Ann")})
+	if rep := e.run(Options{Full: true}); rep.Right.Created != 1 || byEmail(e.right)["a@x.io"].ID == "" {
+		t.Fatalf("a changed record is retried at once, the other waits: %+v", rep.Right)
+	}
+	if rep := e.run(Options{Full: true, RetryAll: true}); rep.Right.Created != 1 {
+		t.Fatalf("retry all: %+v", rep.Right)
+	}
+	e.quiet()
+}

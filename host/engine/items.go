@@ -141,7 +141,7 @@ func (r *run) processLinks() ([2][]*rec, error) {
 		}
 		active := false
 		for _, c := range cur {
-			active = active || c != nil && (c.read || c.due)
+			active = active || c != nil && (c.read && !c.held || c.due)
 		}
 		if !active {
 			continue
@@ -154,7 +154,7 @@ func (r *run) processLinks() ([2][]*rec, error) {
 	var out [2][]*rec
 	for i, s := range r.sides {
 		for _, x := range s.recs {
-			if r.linked(i, x.id) || !(x.read || x.pending && x.due) {
+			if r.linked(i, x.id) || !(x.read && !x.held || x.pending && x.due) {
 				continue
 			}
 			out[i] = append(out[i], x)
@@ -164,13 +164,13 @@ func (r *run) processLinks() ([2][]*rec, error) {
 	return out, nil
 }
 
-// unchanged reports whether a syncing link needs nothing at all: one of its
-// records at least was read this run, each one read carries the version it was last synced at (an
-// echo of the engine's own write, or a record no one touched: versions
-// change on every write), and none has pending work, errors or conflicts.
-// The merge would find nothing to do; a no-change run skips it per link.
-// Only when the definition is the one the last complete run synced with:
-// a new mapping or filter must look at every record again.
+// unchanged reports whether a syncing link needs nothing at all: at least
+// one of its records was read this run, each one read carries the version
+// it was last synced at (an echo of the engine's own write, or a record no
+// one touched: versions change on every write), and none has pending work,
+// errors or conflicts. The merge would find nothing to do; a no-change run
+// skips it per link. Only while the definition is the one the last complete
+// run synced with: a new mapping or filter must look at every record again.
 func (r *run) unchanged(l *store.Link, cur [2]*rec) bool {
 	if !r.trustVersions || l.State != store.LinkSyncing || cur[sideL] == nil && cur[sideR] == nil {
 		return false

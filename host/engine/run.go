@@ -35,6 +35,7 @@ type rec struct {
 	read    bool        // read this run (else: a pending snapshot or a lookup hit)
 	pending bool        // came from a pending snapshot
 	due     bool        // pending snapshot due for a retry
+	held    bool        // read, but unchanged since it failed and not due: left alone
 	lookup  bool        // found by Lookup, only a match candidate
 	passed  *bool       // filter verdict, computed once
 }
@@ -539,7 +540,10 @@ func linkVersion(l *store.Link, s int) string {
 	return l.RightVersion
 }
 
-// addPending adds the pending snapshots of records not read this run.
+// addPending adds the pending snapshots of records not read this run, and
+// holds back the failing records a complete read returned unchanged (same
+// version as their snapshot) until their retry is due: backoff holds on
+// full reads as on incremental ones, and a changed record is tried at once.
 func (r *run) addPending() {
 	keys := make([][2]string, 0, len(r.pending))
 	for k := range r.pending {
@@ -554,7 +558,10 @@ func (r *run) addPending() {
 		if p.Side == syncdef.Right {
 			s = r.sides[sideR]
 		}
-		if _, ok := s.recs[p.RecordID]; ok {
+		if x, ok := s.recs[p.RecordID]; ok {
+			if x.read && x.version != "" && x.version == p.Version && len(r.errs[k]) > 0 && !r.due(p.Side, p.RecordID) {
+				x.held = true
+			}
 			continue
 		}
 		if s.tomb[p.RecordID] || s.full {
