@@ -690,3 +690,33 @@ func TestBackoffHoldsOnFullReads(t *testing.T) {
 	}
 	e.quiet()
 }
+
+// crashed stands for pluginhost.CrashError, which the engine knows only by
+// its PluginCrashed method.
+type crashed struct{}
+
+func (crashed) Error() string       { return "plugin news crashed: panic: boom" }
+func (crashed) PluginCrashed() bool { return true }
+
+// A crashed plugin is one run error, filed as plugin_crashed with its hint.
+func TestPluginCrashIsFiledAsSuch(t *testing.T) {
+	e := newEnv(t, nil)
+	e.create(e.left, map[string]sdk.Value{"email": s("a@x.io")})
+	e.right.SetFailer(func(op string) error {
+		if op == "write" {
+			return crashed{}
+		}
+		return nil
+	})
+	if _, err := e.eng.Run(e.ctx, e.def, Options{}); err == nil {
+		t.Fatal("a crash must fail the run")
+	}
+	errs, _ := e.st.Errors(e.ctx, e.def.Name, "")
+	if len(errs) != 1 || errs[0].Category != "plugin_crashed" || errs[0].Hint != hintFor("plugin_crashed", "right") {
+		t.Fatalf("want one plugin_crashed error, got %+v", errs)
+	}
+	e.right.SetFailer(nil)
+	if rep := e.run(Options{}); rep.Right.Created != 1 {
+		t.Fatalf("after the crash: %+v", rep.Right)
+	}
+}

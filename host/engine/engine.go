@@ -217,8 +217,12 @@ func (e *Engine) recordRunError(ctx context.Context, def syncdef.Definition, err
 		return
 	}
 	cat := re.Category.String()
-	if errors.Is(err, ErrMassDelete) {
+	var crash interface{ PluginCrashed() bool }
+	switch {
+	case errors.Is(err, ErrMassDelete):
 		cat = "safety_stop"
+	case errors.As(err, &crash) && crash.PluginCrashed():
+		cat = "plugin_crashed" // the error of a crashed connector's plugin process
 	}
 	_ = e.store.Commit(context.WithoutCancel(ctx), &store.Batch{Sync: def.Name, PutErrors: []store.RecordError{{
 		Side: re.Side, Category: cat, Message: re.Error(), Hint: hintFor(cat, re.Side), NextRetry: e.now(),

@@ -73,3 +73,10 @@ func (e *CrashError) Error() string {
 }
 
 func (e *CrashError) Unwrap() error { return e.Err }
+
+// PluginCrashed marks the error for callers that must not import this
+// package (the engine files it as "plugin_crashed").
+func (e *CrashError) PluginCrashed() bool { return true }
+
+// The engine recognizes a crash by this method.
+var _ interface{ PluginCrashed() bool } = (*CrashError)(nil)
