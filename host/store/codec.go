@@ -66,21 +66,8 @@ func (b Base) Equal(o Base) bool {
 	return true
 }
 
-// MarshalJSON writes the base as an object keyed by mapping key.
-func (b Base) MarshalJSON() ([]byte, error) {
-	out := []byte{'{'}
-	for i, f := range b {
-		if i > 0 {
-			out = append(out, ',')
-		}
-		out = appendJSONString(out, f.Key)
-		out = append(out, ':')
-		out = f.BasePair.appendJSON(out)
-	}
-	return append(out, '}'), nil
-}
-
-// UnmarshalJSON reads the object form of MarshalJSON.
+// UnmarshalJSON reads the JSON object form (keyed by mapping key) that bases
+// were stored in before the compact form.
 func (b *Base) UnmarshalJSON(data []byte) error {
 	var m map[string]BasePair
 	if err := json.Unmarshal(data, &m); err != nil {
@@ -402,14 +389,6 @@ func appendJSONValue(b []byte, v sdk.Value) []byte {
 		}
 		b = append(b, ']')
 	}
-	return append(b, '}')
-}
-
-func (p BasePair) appendJSON(b []byte) []byte {
-	b = append(b, `{"l":`...)
-	b = appendJSONValue(b, p.Left)
-	b = append(b, `,"r":`...)
-	b = appendJSONValue(b, p.Right)
 	return append(b, '}')
 }
 

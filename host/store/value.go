@@ -74,9 +74,6 @@ type jsonPair struct {
 	R jsonValue `json:"r"`
 }
 
-// MarshalJSON implements json.Marshaler.
-func (p BasePair) MarshalJSON() ([]byte, error) { return p.appendJSON(nil), nil }
-
 // UnmarshalJSON implements json.Unmarshaler.
 func (p *BasePair) UnmarshalJSON(b []byte) error {
 	var j jsonPair
