@@ -121,8 +121,6 @@ func (r *run) journal(ctx context.Context, items []*item) (*flight, error) {
 	journal := &store.Batch{Sync: r.def.Name}
 	for _, it := range items {
 		r.buildCreate(it)
-	}
-	for _, it := range items {
 		if it.kind == itemCreate && it.ops[other(it.src)] != nil {
 			if f.batchID == "" {
 				f.batchID = store.NewID()
