@@ -139,6 +139,11 @@ Examples:
 // interrupted explains a call cut short by the user (ctx) or by --timeout
 // (cctx); nil when neither happened.
 func interrupted(ctx, cctx context.Context, c *cli.Context) error {
+	if dl, ok := cctx.Deadline(); ok && time.Until(dl) < 100*time.Millisecond {
+		// The plugin gets the deadline with the call and may give up a
+		// moment before ours fires: its "context canceled" is our timeout.
+		<-cctx.Done()
+	}
 	switch {
 	case ctx.Err() != nil:
 		return errors.New("interrupted")
