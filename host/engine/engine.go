@@ -54,6 +54,11 @@ type Engine struct {
 	// lazyMax is how many records of a side a lazy run looks up links for
 	// by id before it considers loading them all (tests lower it).
 	lazyMax int
+	// noNarrow turns off narrow first reads (see readBoth), for tests
+	// that compare runs with and without them.
+	noNarrow bool
+	// noStream turns off streamed first runs (see stream.go), likewise.
+	noStream bool
 }
 
 // Option configures an Engine.

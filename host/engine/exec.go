@@ -12,10 +12,8 @@ import (
 )
 
 // execute writes the items in batches, committing state after each batch,
-// then moves the cursors. Batches are pipelined: while the connectors write
-// batch k, the host finalizes and commits batch k-1 and journals batch k+1,
-// so host and plugins work at the same time. Writes stay in order: batch k
-// is sent only when batch k-1's writes returned.
+// then moves the cursors. A streamed run (see stream.go) plans and writes
+// its items as the streamed side is read.
 func (r *run) execute(ctx context.Context) error {
 	if err := r.e.store.Commit(ctx, &r.pre); err != nil {
 		return err
@@ -23,54 +21,22 @@ func (r *run) execute(ctx context.Context) error {
 	// Matching is done: what a batch needs hangs off its items, and a
 	// record is let go with the batch that wrote it.
 	for _, s := range r.sides {
-		s.recs, s.tomb = nil, nil
+		if r.stream == nil || s.i == r.stream.p {
+			s.recs, s.tomb = nil, nil
+		}
 	}
-	var prev *flight
-	// abandon waits for the writes in flight before an early return: a run
-	// never returns with a goroutine still writing.
-	abandon := func(err error) error {
-		if prev != nil {
-			prev.wait()
-		}
-		return err
+	p := &pipeline{r: r}
+	var err error
+	if r.stream != nil {
+		err = r.executeStream(ctx, p)
+	} else {
+		_, err = p.send(ctx, r.items, true)
 	}
-	for start := 0; start < len(r.items); {
-		if r.stopped() {
-			if prev != nil {
-				if err := r.finish(ctx, prev); err != nil {
-					return err
-				}
-			}
-			return ErrStopped
-		}
-		end, ops := start, 0
-		for end < len(r.items) && (ops == 0 || ops+r.items[end].nops() <= r.e.batch) {
-			ops += r.items[end].nops()
-			end++
-		}
-		f, err := r.journal(ctx, r.items[start:end])
-		if err != nil {
-			return abandon(err)
-		}
-		if prev != nil {
-			if err := prev.wait(); err != nil {
-				return err
-			}
-		}
-		f.start(ctx, r)
-		if prev != nil {
-			if err := r.finish(ctx, prev); err != nil {
-				prev = f
-				return abandon(err)
-			}
-		}
-		prev = f
-		start = end
+	if err == nil {
+		err = p.close(ctx)
 	}
-	if prev != nil {
-		if err := r.finish(ctx, prev); err != nil {
-			return err
-		}
+	if err != nil {
+		return p.abandon(err)
 	}
 	final := &store.Batch{Sync: r.def.Name}
 	for _, s := range r.sides {
@@ -93,6 +59,78 @@ func (r *run) execute(ctx context.Context) error {
 	}
 	r.report.Errors = groupErrors(r.issues)
 	return r.e.failpoint("cursors")
+}
+
+// pipeline writes items in batches of up to Engine.batch ops. Batches are
+// pipelined: while the connectors write batch k, the host finalizes and
+// commits batch k-1 and journals batch k+1, so host and plugins work at the
+// same time. Writes stay in order: batch k is sent only when batch k-1's
+// writes returned.
+type pipeline struct {
+	r    *run
+	prev *flight // the batch being written
+}
+
+// send writes items. all: every one of them; else only whole batches, and
+// the items short of one are returned, to be sent with later ones.
+func (p *pipeline) send(ctx context.Context, items []*item, all bool) ([]*item, error) {
+	r := p.r
+	for start := 0; start < len(items); {
+		if r.stopped() {
+			if err := p.close(ctx); err != nil {
+				return nil, err
+			}
+			return nil, ErrStopped
+		}
+		end, ops := start, 0
+		for end < len(items) && (ops == 0 || ops+items[end].nops() <= r.e.batch) {
+			ops += items[end].nops()
+			end++
+		}
+		if !all && end == len(items) && ops < r.e.batch {
+			return items[start:], nil
+		}
+		f, err := r.journal(ctx, items[start:end])
+		if err != nil {
+			return nil, err
+		}
+		if p.prev != nil {
+			if err := p.prev.wait(); err != nil {
+				p.prev = nil
+				return nil, err
+			}
+		}
+		f.start(ctx, r)
+		prev := p.prev
+		p.prev = f
+		if prev != nil {
+			if err := r.finish(ctx, prev); err != nil {
+				return nil, err
+			}
+		}
+		start = end
+	}
+	return nil, nil
+}
+
+// close commits the batch in flight.
+func (p *pipeline) close(ctx context.Context) error {
+	f := p.prev
+	p.prev = nil
+	if f == nil {
+		return nil
+	}
+	return p.r.finish(ctx, f)
+}
+
+// abandon waits for the writes in flight before an early return: a run
+// never returns with a goroutine still writing.
+func (p *pipeline) abandon(err error) error {
+	if p.prev != nil {
+		p.prev.wait()
+		p.prev = nil
+	}
+	return err
 }
 
 // flight is one batch on its way: journaled, then written by a goroutine of

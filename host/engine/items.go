@@ -2,6 +2,8 @@ package engine
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -65,12 +67,7 @@ func (r *run) fail(it *item, sideIdx int, id, category, field, value, msg, hint 
 // processLinks decides what each link needs; it returns the records of each
 // side that belong to no link, for matching.
 func (r *run) processLinks() ([2][]*rec, error) {
-	ids := make([]string, 0, len(r.links))
-	for id := range r.links {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
+	for _, id := range slices.Sorted(maps.Keys(r.links)) {
 		l := r.links[id]
 		cur := [2]*rec{r.sides[sideL].recs[l.LeftID], r.sides[sideR].recs[l.RightID]}
 		del := [2]bool{r.sides[sideL].tomb[l.LeftID], r.sides[sideR].tomb[l.RightID]}
@@ -78,6 +75,14 @@ func (r *run) processLinks() ([2][]*rec, error) {
 			r.report.Left.Unchanged++
 			r.report.Right.Unchanged++
 			continue
+		}
+		for s, x := range cur {
+			if x != nil && x.settled {
+				// Read without its values (see readBoth): unchanged since
+				// the last sync, so, as for a record not read, the base
+				// stands for it.
+				cur[s] = nil
+			}
 		}
 		// Bases are loaded encoded: only the links merged here are decoded.
 		if err := l.DecodeBase(); err != nil {
@@ -172,34 +177,67 @@ func (r *run) processLinks() ([2][]*rec, error) {
 // skips it per link. Only while the definition is the one the last complete
 // run synced with: a new mapping or filter must look at every record again.
 func (r *run) unchanged(l *store.Link, cur [2]*rec) bool {
-	if !r.trustVersions || l.State != store.LinkSyncing || cur[sideL] == nil && cur[sideR] == nil {
+	if cur[sideL] == nil && cur[sideR] == nil {
 		return false
 	}
 	for s, x := range cur {
-		if x == nil {
-			continue
-		}
-		k := [2]string{sideNames[s], x.id}
-		if !x.read || x.version == "" || x.version != linkVersion(l, s) || len(r.errs[k]) > 0 {
-			return false
-		}
-		if _, ok := r.pending[k]; ok {
+		if x != nil && !r.atLinkedVersion(l, s, x) {
 			return false
 		}
 	}
-	for i, fm := range r.maps {
-		if _, ok := r.confl[[2]string{l.LeftID, fm.key}]; ok {
-			return false
+	return r.settledLink(l)
+}
+
+// atLinkedVersion reports whether record x (on side s), read this run, is
+// at the version link l holds for it and has no pending work or errors.
+func (r *run) atLinkedVersion(l *store.Link, s int, x *rec) bool {
+	if !x.read || x.version == "" || x.version != linkVersion(l, s) {
+		return false
+	}
+	if len(r.errs) == 0 && len(r.pending) == 0 {
+		return true // the common case, without hashing the key twice
+	}
+	k := [2]string{sideNames[s], x.id}
+	if len(r.errs[k]) > 0 {
+		return false
+	}
+	_, ok := r.pending[k]
+	return !ok
+}
+
+// settledLink reports whether a link, with its records at its versions,
+// needs nothing: versions are trusted, it syncs, has no conflicts, and its
+// base covers every mapping.
+func (r *run) settledLink(l *store.Link) bool {
+	if !r.trustVersions || l.State != store.LinkSyncing {
+		return false
+	}
+	if len(r.confl) > 0 {
+		for _, fm := range r.maps {
+			if _, ok := r.confl[[2]string{l.LeftID, fm.key}]; ok {
+				return false
+			}
 		}
+	}
+	if l.Base == nil {
+		// Still encoded: asked once or twice per link of a large run.
+		c, ok := r.covers[l]
+		if !ok {
+			c = store.BaseCovers(l.RawBase, r.mapKeys)
+			r.covers[l] = c
+		}
+		return c
+	}
+	for i, fm := range r.maps {
 		// A mapping without a base (a link settled from the journal, a
 		// mapping added since) is merged as a first match: the merge must run.
-		if l.Base != nil && (i >= len(l.Base) || l.Base[i].Key != fm.key) {
+		if i >= len(l.Base) || l.Base[i].Key != fm.key {
 			if _, ok := l.Base.Get(fm.key); !ok {
 				return false
 			}
 		}
 	}
-	return l.Base != nil || store.BaseCovers(l.RawBase, r.mapKeys)
+	return true
 }
 
 func (r *run) linked(s int, id string) bool {

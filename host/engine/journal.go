@@ -18,6 +18,11 @@ func (r *run) settleJournal(ctx context.Context) error {
 	if err != nil || len(entries) == 0 {
 		return err
 	}
+	if r.allLinks {
+		if err := r.loadAllLinks(ctx); err != nil {
+			return err
+		}
+	}
 	b := &store.Batch{Sync: r.def.Name}
 	settled := map[string]bool{}
 	for _, j := range entries {

@@ -3,7 +3,8 @@ package engine
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/datasync-io/datasync/host/mapping"
@@ -36,18 +37,13 @@ func (r *run) match(ctx context.Context, unlinked [2][]*rec) error {
 		for k := range r.keys {
 			index[s][k] = map[string][]*rec{}
 		}
-		ids := make([]string, 0, len(sd.recs))
-		for id := range sd.recs {
-			ids = append(ids, id)
-		}
-		sort.Strings(ids)
-		for _, id := range ids {
+		for _, id := range slices.Sorted(maps.Keys(sd.recs)) {
 			x := sd.recs[id]
 			if r.deleting[s][id] {
 				continue // about to go: its key is free for a newcomer
 			}
 			for k := range r.keys {
-				if n := r.keyNorm(s, k, r.postValue(s, x, r.keys[k][s])); n != "" {
+				if n := r.keyNorm(s, k, r.keyValue(s, x, k)); n != "" {
 					index[s][k][n] = append(index[s][k][n], x)
 				}
 			}
@@ -109,16 +105,7 @@ func (r *run) match(ctx context.Context, unlinked [2][]*rec) error {
 				}
 			case found != nil:
 				matched[x], matched[found] = true, true
-				l := &store.Link{State: store.LinkSyncing}
-				it := &item{kind: itemLink, link: l, isNew: true}
-				it.cur[src], it.cur[t] = x, found
-				if src == sideL {
-					l.LeftID, l.RightID = x.id, found.id
-				} else {
-					l.LeftID, l.RightID = found.id, x.id
-				}
-				r.items = append(r.items, it)
-				r.planLink(it)
+				r.pair(src, x, found)
 			case !pass:
 				r.report.side(src).Excluded++
 				r.forget(src, x.id) // an old snapshot must not sync it later
@@ -137,6 +124,21 @@ func (r *run) match(ctx context.Context, unlinked [2][]*rec) error {
 		}
 	}
 	return nil
+}
+
+// pair links record x of side src with record y of the other side, newly
+// matched, and plans the merge.
+func (r *run) pair(src int, x, y *rec) {
+	l := &store.Link{State: store.LinkSyncing}
+	it := &item{kind: itemLink, link: l, isNew: true}
+	it.cur[src], it.cur[other(src)] = x, y
+	if src == sideL {
+		l.LeftID, l.RightID = x.id, y.id
+	} else {
+		l.LeftID, l.RightID = y.id, x.id
+	}
+	r.items = append(r.items, it)
+	r.planLink(it)
 }
 
 func recIDs(xs []*rec) []string {

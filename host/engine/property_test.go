@@ -104,6 +104,9 @@ func TestPropertySync(t *testing.T) {
 		// Small limits make lazy runs switch to loading every link (see
 		// readBoth): both ways are exercised.
 		e.eng.lazyMax = lazyMax
+		// Runs with and without narrow first reads must sync alike.
+		e.eng.noNarrow = rapid.Bool().Draw(rt, "no-narrow")
+		e.eng.noStream = rapid.Bool().Draw(rt, "no-stream")
 		m.e, m.apps = e, [2]*memory.Connector{e.left, e.right}
 		m.lastSync = map[string]store.Link{}
 		m.reset()

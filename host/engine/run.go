@@ -37,14 +37,21 @@ type rec struct {
 	due     bool        // pending snapshot due for a retry
 	held    bool        // read, but unchanged since it failed and not due: left alone
 	lookup  bool        // found by Lookup, only a match candidate
-	passed  *bool       // filter verdict, computed once
+	// settled: read by a narrow read (see readBoth) and at its linked
+	// version; vals holds only its match keys, in the order of run.keys.
+	settled bool
+	passed  *bool // filter verdict, computed once
 }
 
-// postValue is record x's value of field i (on side s) as it will be after this
-// run's planned writes: keys are matched on what the records will hold.
-func (r *run) postValue(s int, x *rec, i int) sdk.Value {
+// keyValue is record x's value of match key k (on side s) as it will be
+// after this run's planned writes.
+func (r *run) keyValue(s int, x *rec, k int) sdk.Value {
+	i := r.keys[k][s]
 	if v, ok := r.posts[s][x.id][i]; ok {
 		return v
+	}
+	if x.settled {
+		return x.vals[k]
 	}
 	return x.vals[i]
 }
@@ -64,9 +71,9 @@ type side struct {
 	recs    map[string]*rec
 	tomb    map[string]bool // deleted this run (tombstone, or absent from a full read)
 	full    bool            // this run read the side completely
+	narrow  []string        // a narrow read's fields: the match keys, in the order of run.keys
 	cursor  string
 	hasCurs bool
-	nread   int
 }
 
 // fmap is one mapping resolved against the schemas.
@@ -115,9 +122,13 @@ type run struct {
 	// trustVersions: the last complete run synced this definition, so a
 	// record still at its linked version needs nothing (see unchanged).
 	trustVersions bool
+	hasLinks      bool
+	allLinks      bool    // every link is to be loaded, and is not yet (see loadLinks)
+	stream        *stream // a streamed first run (see stream.go)
 	cursors       map[string]store.Cursor
-	queried       [2]map[string]bool // ids whose links were looked up
-	loaded        map[string]bool    // left ids of links loaded: a dropped one is not loaded again
+	queried       [2]map[string]bool   // ids whose links were looked up
+	loaded        map[string]bool      // left ids of links loaded: a dropped one is not loaded again
+	covers        map[*store.Link]bool // whether an encoded base covers every mapping (see settledLink)
 }
 
 func (e *Engine) prepare(ctx context.Context, def syncdef.Definition, opts Options, runID string) (*run, error) {
@@ -129,7 +140,7 @@ func (e *Engine) prepare(ctx context.Context, def syncdef.Definition, opts Optio
 		links: map[string]*store.Link{}, byRight: map[string]*store.Link{},
 		pending: map[[2]string]store.Pending{}, errs: map[[2]string][]store.RecordError{},
 		confl: map[[2]string]store.Conflict{}, posts: [2]map[string]map[int]sdk.Value{{}, {}},
-		deleting: [2]map[string]bool{{}, {}}}
+		deleting: [2]map[string]bool{{}, {}}, covers: map[*store.Link]bool{}}
 	r.pre.Sync = def.Name
 	r.report.Sync = def.Name
 	if err := r.open(ctx); err != nil {
@@ -143,6 +154,9 @@ func (e *Engine) prepare(ctx context.Context, def syncdef.Definition, opts Optio
 	}
 	if err := r.settleJournal(ctx); err != nil {
 		return nil, err
+	}
+	if r.canStream() {
+		return r, r.startStream(ctx)
 	}
 	if err := r.readBoth(ctx); err != nil {
 		return nil, err
@@ -284,7 +298,7 @@ func (r *run) loadLinks(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.cursors = cursors
+	r.cursors, r.hasLinks = cursors, has
 	lc, rc := cursors[syncdef.Left], cursors[syncdef.Right]
 	r.trustVersions = lc.Fingerprint == r.fp && rc.Fingerprint == r.fp
 	anyFull := false
@@ -295,7 +309,10 @@ func (r *run) loadLinks(ctx context.Context) error {
 		anyFull = anyFull || s.full
 	}
 	if anyFull || !has {
-		return r.loadAllLinks(ctx)
+		// All of them, while the sides are read (readBoth), unless the
+		// journal needs them first.
+		r.allLinks = has
+		return nil
 	}
 	r.lazy = true
 	r.queried = [2]map[string]bool{{}, {}}
@@ -327,6 +344,7 @@ func sideIndex(name string) int {
 // loadAllLinks loads every link; after it, the run is no longer lazy. Links
 // a lazy run loaded (or dropped) before stay as they are.
 func (r *run) loadAllLinks(ctx context.Context) error {
+	r.allLinks = false
 	links, err := r.e.store.EncodedLinks(ctx, r.def.Name)
 	if err != nil {
 		return err
@@ -338,7 +356,9 @@ func (r *run) loadAllLinks(ctx context.Context) error {
 		}
 		r.links[l.LeftID], r.byRight[l.RightID] = l, l
 	}
-	r.lazy = false
+	if r.lazy {
+		r.lazy = false
+	}
 	return nil
 }
 
@@ -415,27 +435,35 @@ func (r *run) due(sideName, id string) bool {
 	return true
 }
 
-// sink collects a read's records.
+// sink collects a read's records. A narrow sink's records carry only the
+// match keys (side.narrow); a second, wide read of a side keeps the records
+// that the narrow one settled as they are when they come back unchanged.
 type sink struct {
-	s   *side
-	run *run
+	s      *side
+	narrow bool
 }
 
 func (k *sink) Records(recs []sdk.Record) error {
+	want := len(k.s.fields)
+	if k.narrow {
+		want = len(k.s.narrow)
+	}
 	for _, x := range recs {
-		k.s.nread++
 		if x.Deleted {
 			k.s.tomb[x.ID] = true
 			delete(k.s.recs, x.ID)
 			continue
 		}
-		if len(x.Values) != len(k.s.fields) {
-			return fmt.Errorf("record %s has %d values for %d fields", x.ID, len(x.Values), len(k.s.fields))
+		if len(x.Values) != want {
+			return fmt.Errorf("record %s has %d values for %d fields", x.ID, len(x.Values), want)
 		}
 		delete(k.s.tomb, x.ID)
+		if old := k.s.recs[x.ID]; old != nil && old.settled && old.version == x.Version {
+			continue
+		}
 		// Kept as handed over: a connector does not change values it has
 		// given a sink (sdk.RecordSink).
-		k.s.recs[x.ID] = &rec{id: x.ID, version: x.Version, mod: x.ModifiedAt, vals: x.Values, read: true}
+		k.s.recs[x.ID] = &rec{id: x.ID, version: x.Version, mod: x.ModifiedAt, vals: x.Values, read: true, settled: k.narrow}
 	}
 	return nil
 }
@@ -445,21 +473,111 @@ func (k *sink) Checkpoint(cursor string) error {
 	return nil
 }
 
-// readBoth reads both sides at the same time (each into its own side), then
-// takes in what was read, left first.
+// readBoth reads both sides at the same time, then takes in what was read.
+//
+// When the last complete run's versions can be trusted and there are links,
+// most records are usually where the last run left them (the echoes of its
+// writes, or untouched), so a side is first read narrow: ids, versions and
+// match keys only. A record at its linked version, with no pending work, is
+// settled by that alone; only if some records are not is the side read
+// again with every field, and the settled ones that come back at the same
+// version are left as they are. A no-change run so moves and holds a few
+// bytes per record instead of all its values.
 func (r *run) readBoth(ctx context.Context) error {
+	narrow := r.trustVersions && len(r.keys) > 0 && r.hasLinks && !r.e.noNarrow
+	if narrow {
+		for _, s := range r.sides {
+			s.narrow = s.narrow[:0]
+			for k := range r.keys {
+				if f := s.fields[r.keys[k][s.i]]; !slices.Contains(s.narrow, f) {
+					s.narrow = append(s.narrow, f)
+				}
+			}
+			if len(s.narrow) != len(r.keys) {
+				narrow = false // two keys on one field: vals could not be indexed by key
+			}
+		}
+	}
+	if err := r.readPass(ctx, [2]bool{true, true}, narrow); err != nil {
+		return err
+	}
+	if narrow {
+		// Decided for both sides before anything is dropped: a record is
+		// settled only while its partner is not gone.
+		var drop [2][]string
+		for i, s := range r.sides {
+			for id, x := range s.recs {
+				if !r.settles(i, x) {
+					drop[i] = append(drop[i], id)
+				}
+			}
+		}
+		var again [2]bool
+		for i, s := range r.sides {
+			for _, id := range drop[i] {
+				delete(s.recs, id) // read again, with its values
+			}
+			again[i] = len(drop[i]) > 0
+		}
+		if err := r.readPass(ctx, again, false); err != nil {
+			return err
+		}
+	}
+	for _, s := range r.sides {
+		r.afterRead(s)
+	}
+	return nil
+}
+
+// settles reports whether a record of side s read narrow needs no values:
+// it is at its linked version, its link needs nothing, and its partner was
+// not deleted (a survivor may be written, or matched anew).
+func (r *run) settles(s int, x *rec) bool {
+	l := r.linkOf(s, x.id)
+	if l == nil || !r.atLinkedVersion(l, s, x) || !r.settledLink(l) {
+		return false
+	}
+	o := r.sides[other(s)]
+	pid := linkID(l, o.i)
+	return !o.tomb[pid] && (!o.full || o.recs[pid] != nil)
+}
+
+// readPass reads the sides marked in which, at the same time (each into its
+// own side), then loads the links of what was read, left first.
+func (r *run) readPass(ctx context.Context, which [2]bool, narrow bool) error {
 	cursors := r.cursors
 	var errs [2]error
-	done := make(chan int, 2)
-	for i, s := range r.sides {
+	var linkErr error
+	done := make(chan int, 3)
+	n := 0
+	if r.allLinks {
+		// Loaded while the sides are read: the sinks do not look at links.
+		n++
 		go func() {
-			errs[i] = r.read(ctx, s, cursors[s.name])
+			linkErr = r.loadAllLinks(ctx)
+			done <- -1
+		}()
+	}
+	for i, s := range r.sides {
+		if !which[i] {
+			continue
+		}
+		n++
+		go func() {
+			errs[i] = r.read(ctx, s, cursors[s.name], narrow)
 			done <- i
 		}()
 	}
-	<-done
-	<-done
+	for range n {
+		<-done
+	}
+	if linkErr != nil {
+		return linkErr
+	}
 	for i, s := range r.sides {
+		if !which[i] {
+			continue
+		}
 		if errs[i] != nil {
 			return errs[i]
 		}
@@ -488,19 +606,22 @@ func (r *run) readBoth(ctx context.Context) error {
 				return err
 			}
 		}
-		r.afterRead(s)
 	}
 	return nil
 }
 
 // read reads one side, incrementally from its cursor unless loadLinks chose
-// a complete read. It touches nothing but s.
-func (r *run) read(ctx context.Context, s *side, c store.Cursor) error {
+// a complete read; narrow: only the match keys (side.narrow). It touches
+// nothing but s.
+func (r *run) read(ctx context.Context, s *side, c store.Cursor, narrow bool) error {
 	req := sdk.ReadRequest{Object: s.obj.Name, Fields: s.fields}
+	if narrow {
+		req.Fields = s.narrow
+	}
 	if !s.full {
 		req.Cursor = c.Cursor
 	}
-	if err := s.conn.Read(ctx, req, &sink{s: s, run: r}); err != nil {
+	if err := s.conn.Read(ctx, req, &sink{s: s, narrow: narrow}); err != nil {
 		return &RunError{Side: s.name, Connection: s.def.Connection, Category: sdk.CategoryOf(err), Err: fmt.Errorf("read %s: %w", s.obj.Name, err)}
 	}
 	return nil

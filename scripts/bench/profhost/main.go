@@ -1,5 +1,7 @@
 // Command profhost is the datasync CLI with profiling hooks, for finding the host's hot spots:
-// DATASYNC_CPUPROFILE=FILE writes a CPU profile, DATASYNC_MEMPROFILE=FILE an allocation profile.
+// DATASYNC_CPUPROFILE=FILE writes a CPU profile, DATASYNC_MEMPROFILE=FILE an allocation profile,
+// DATASYNC_HEAPPROFILE=PREFIX the live heap each second, as PREFIX.1, PREFIX.2, … (compare two
+// with go tool pprof -diff_base to see what a run keeps).
 package main
 
 import (
@@ -8,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"time"
 
 	"github.com/datasync-io/datasync/host/cli"
 )
@@ -28,10 +31,22 @@ func run() int {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if path := os.Getenv("DATASYNC_HEAPPROFILE"); path != "" {
+		go func() {
+			for i := 1; ; i++ {
+				time.Sleep(time.Second)
+				runtime.GC()
+				if err := writeProfile(fmt.Sprintf("%s.%d", path, i), "heap"); err != nil {
+					fmt.Fprintln(os.Stderr, "profhost:", err)
+					return
+				}
+			}
+		}()
+	}
 	code := cli.Run(context.Background(), os.Args)
 	if path := os.Getenv("DATASYNC_MEMPROFILE"); path != "" {
 		runtime.GC()
-		if err := writeAllocs(path); err != nil {
+		if err := writeProfile(path, "allocs"); err != nil {
 			fmt.Fprintln(os.Stderr, "profhost:", err)
 			return 1
 		}
@@ -39,11 +54,11 @@ func run() int {
 	return code
 }
 
-func writeAllocs(path string) error {
+func writeProfile(path, name string) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	return pprof.Lookup("allocs").WriteTo(f, 0)
+	return pprof.Lookup(name).WriteTo(f, 0)
 }

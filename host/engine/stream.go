@@ -1,0 +1,366 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/datasync-io/datasync/sdk"
+)
+
+// stream is how a first run goes when it can: with no links, nothing
+// pending and one match key, each record of the larger side (p) is matched
+// against the other side (b, read whole first) as it is read, then written
+// with its batch and let go. What stays in memory is b's records, the key
+// values of p (from a narrow read, for its own duplicates), and the few p
+// records that b's leftovers might pair with. A first fill of a million
+// records so holds kilobytes per batch, not gigabytes per run, and writing
+// starts while reading goes on. It matches exactly as match does.
+type stream struct {
+	p, b int
+	// counts: how many p records hold each key norm, from the narrow read;
+	// a norm whose record was matched or created is set to -1, so one that
+	// turns up again (changed between the two reads) is not created twice.
+	counts  map[string]int32
+	index   map[string][]*rec // b's records by key norm
+	byNorm  map[string][]*rec // p's records under a norm b holds (matched ones by id only)
+	dups    map[string][]*rec // p's records that share their norm, reported at the end
+	dupIDs  map[string][]string
+	matched map[*rec]bool
+	read    int
+}
+
+// canStream reports whether the run can be streamed (see stream).
+func (r *run) canStream() bool {
+	if r.opts.dry || r.e.noStream || r.hasLinks || len(r.links) > 0 || len(r.keys) != 1 ||
+		len(r.pending) > 0 || len(r.confl) > 0 || !r.sides[sideL].full || !r.sides[sideR].full {
+		return false
+	}
+	for k := range r.errs {
+		if k[1] != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// countSink counts a narrow read's key norms.
+type countSink struct {
+	r      *run
+	s      int
+	counts map[string]int32
+}
+
+func (k *countSink) Records(recs []sdk.Record) error {
+	for _, x := range recs {
+		if x.Deleted {
+			continue
+		}
+		if len(x.Values) != 1 {
+			return fmt.Errorf("record %s has %d values for 1 field", x.ID, len(x.Values))
+		}
+		if n := k.r.keyNorm(k.s, 0, x.Values[0]); n != "" {
+			if _, ok := k.counts[n]; !ok {
+				n = strings.Clone(n) // not a slice of the record's wire bytes, which it would keep
+			}
+			k.counts[n]++
+		}
+	}
+	return nil
+}
+
+func (k *countSink) Checkpoint(string) error { return nil }
+
+// startStream counts both sides' keys, picks the side to stream (the one
+// with more records), and reads the other whole.
+func (r *run) startStream(ctx context.Context) error {
+	var counts [2]map[string]int32
+	var n [2]int
+	var errs [2]error
+	done := make(chan struct{})
+	for i, s := range r.sides {
+		counts[i] = map[string]int32{}
+		go func() {
+			defer func() { done <- struct{}{} }()
+			k := &countSink{r: r, s: i, counts: counts[i]}
+			f := s.fields[r.keys[0][i]]
+			c := &recordCounter{RecordSink: k}
+			if err := s.conn.Read(ctx, sdk.ReadRequest{Object: s.obj.Name, Fields: []string{f}}, c); err != nil {
+				errs[i] = &RunError{Side: s.name, Connection: s.def.Connection, Category: sdk.CategoryOf(err), Err: fmt.Errorf("read %s: %w", s.obj.Name, err)}
+			}
+			n[i] = c.n
+		}()
+	}
+	<-done
+	<-done
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	st := &stream{p: sideL, b: sideR, index: map[string][]*rec{}, byNorm: map[string][]*rec{},
+		dups: map[string][]*rec{}, dupIDs: map[string][]string{}, matched: map[*rec]bool{}}
+	if n[sideR] > n[sideL] || n[sideR] == n[sideL] && !r.def.CreatesIn(sideNames[sideR]) {
+		st.p, st.b = sideR, sideL
+	}
+	st.counts = counts[st.p]
+	bs := r.sides[st.b]
+	if err := r.read(ctx, bs, r.cursors[bs.name], false); err != nil {
+		return err
+	}
+	r.afterRead(bs)
+	for _, id := range slices.Sorted(maps.Keys(bs.recs)) {
+		x := bs.recs[id]
+		if n := r.keyNorm(st.b, 0, x.vals[r.keys[0][st.b]]); n != "" {
+			st.index[n] = append(st.index[n], x)
+		}
+	}
+	r.stream = st
+	return nil
+}
+
+// recordCounter counts the records a read hands over.
+type recordCounter struct {
+	sdk.RecordSink
+	n int
+}
+
+func (c *recordCounter) Records(recs []sdk.Record) error {
+	c.n += len(recs)
+	return c.RecordSink.Records(recs)
+}
+
+// streamSink hands a read's records over to the run as they come.
+type streamSink struct {
+	s   *side
+	ctx context.Context
+	out chan<- []*rec
+}
+
+func (k *streamSink) Records(recs []sdk.Record) error {
+	batch := make([]*rec, 0, len(recs))
+	for _, x := range recs {
+		if x.Deleted {
+			continue
+		}
+		if len(x.Values) != len(k.s.fields) {
+			return fmt.Errorf("record %s has %d values for %d fields", x.ID, len(x.Values), len(k.s.fields))
+		}
+		batch = append(batch, &rec{id: x.ID, version: x.Version, mod: x.ModifiedAt, vals: x.Values, read: true})
+	}
+	select {
+	case k.out <- batch:
+		return nil
+	case <-k.ctx.Done():
+		return k.ctx.Err()
+	}
+}
+
+func (k *streamSink) Checkpoint(cursor string) error {
+	k.s.cursor, k.s.hasCurs = cursor, true
+	return nil
+}
+
+// executeStream reads the streamed side, matching and writing its records
+// a batch at a time, then plans what is left of the other side.
+func (r *run) executeStream(ctx context.Context, p *pipeline) error {
+	st := r.stream
+	ps := r.sides[st.p]
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-r.opts.Stop:
+			cancel()
+		case <-sctx.Done():
+		}
+	}()
+	ch := make(chan []*rec, 2)
+	errc := make(chan error, 1)
+	go func() {
+		defer close(ch)
+		err := ps.conn.Read(sctx, sdk.ReadRequest{Object: ps.obj.Name, Fields: ps.fields}, &streamSink{s: ps, ctx: sctx, out: ch})
+		if err != nil {
+			err = &RunError{Side: ps.name, Connection: ps.def.Connection, Category: sdk.CategoryOf(err), Err: fmt.Errorf("read %s: %w", ps.obj.Name, err)}
+		}
+		errc <- err
+	}()
+	// stop ends the read and waits for it: a run never returns with a
+	// goroutine still reading.
+	stop := func(err error) error {
+		cancel()
+		for range ch {
+		}
+		return err
+	}
+	var pend []*item
+	for batch := range ch {
+		for _, x := range batch {
+			r.streamRecord(x)
+		}
+		pend = append(pend, r.items...)
+		r.items = nil
+		var err error
+		if pend, err = p.send(ctx, pend, false); err != nil {
+			return stop(err)
+		}
+	}
+	if err := <-errc; err != nil {
+		if r.stopped() {
+			return ErrStopped
+		}
+		return err
+	}
+	r.report.side(st.p).Read = st.read
+	r.streamLeftovers()
+	_, err := p.send(ctx, append(pend, r.items...), true)
+	r.items = nil
+	return err
+}
+
+// streamRecord matches one record of the streamed side as match would.
+func (r *run) streamRecord(x *rec) {
+	st := r.stream
+	src, t := st.p, st.b
+	st.read++
+	key := r.keys[0]
+	n := r.keyNorm(src, 0, x.vals[key[src]])
+	pass, err := r.passes(r.sides[src], x)
+	if err != nil {
+		r.reportRecord(src, x, "filter", "", "", err.Error())
+		st.keep(n, x)
+		return
+	}
+	if n == "" {
+		if !pass {
+			r.report.side(src).Excluded++
+			return
+		}
+		r.reportRecord(src, x, "missing_identifier", r.sides[src].fields[key[src]], "",
+			fmt.Sprintf("%s record %s has no value in %s, so it cannot be matched", r.sides[src].name, x.id, r.sides[src].fields[key[src]]))
+		return
+	}
+	field := r.sides[src].fields[key[src]]
+	// What stays past x's batch must not be a slice of x's wire bytes (ids,
+	// norms): it would keep all of them. Map keys included: assigning to a
+	// string key stores the new key.
+	n = strings.Clone(n)
+	switch c := st.counts[n]; {
+	case c > 1:
+		st.dupIDs[n] = append(st.dupIDs[n], strings.Clone(x.id))
+		st.keep(n, &rec{id: strings.Clone(x.id)})
+		if pass {
+			st.dups[n] = append(st.dups[n], x) // reported with every id that shares n, at the end
+		}
+		return
+	case c < 0:
+		// A second record with a key the narrow read saw once: it changed
+		// in between. The first one took the key.
+		if pass {
+			r.reportRecord(src, x, "duplicate_identifier", "", "",
+				fmt.Sprintf("%s record %s shares %s %q with a record synced earlier in this run", r.sides[src].name, x.id, field, n))
+		}
+		return
+	}
+	st.counts[n] = -1
+	cand := st.index[n]
+	switch {
+	case len(cand) > 1:
+		if pass {
+			r.reportRecord(src, x, "duplicate_identifier", "", "", fmt.Sprintf("%s records %s share %s %q",
+				r.sides[t].name, joinIDs(recIDs(cand)), r.sides[t].fields[key[t]], n))
+		}
+	case len(cand) == 1 && st.matched[cand[0]]:
+		st.keep(n, x)
+		if pass {
+			r.reportRecord(src, x, "duplicate_identifier", "", "",
+				fmt.Sprintf("%s record %s is already matched to another record by %q", r.sides[t].name, cand[0].id, n))
+		}
+	case len(cand) == 1:
+		id := &rec{id: strings.Clone(x.id)}
+		st.keep(n, id)
+		st.matched[id], st.matched[cand[0]] = true, true
+		r.pair(src, x, cand[0])
+	case !pass:
+		r.report.side(src).Excluded++
+	case r.def.CreatesIn(r.sides[t].name) && !r.sides[t].obj.ReadOnly:
+		r.planCreate(src, x)
+	}
+}
+
+// keep remembers a streamed record under norm n when the held side has
+// records with that norm: its leftovers are matched against them.
+func (st *stream) keep(n string, x *rec) {
+	if n != "" && len(st.index[n]) > 0 {
+		st.byNorm[n] = append(st.byNorm[n], x)
+	}
+}
+
+// streamLeftovers reports the streamed side's duplicates, then matches the
+// held side's records that no streamed record took, as match would.
+func (r *run) streamLeftovers() {
+	st := r.stream
+	src, t := st.b, st.p
+	key := r.keys[0]
+	norms := make([]string, 0, len(st.dups))
+	for n := range st.dups {
+		norms = append(norms, n)
+	}
+	sort.Strings(norms)
+	for _, n := range norms {
+		ids := slices.Sorted(slices.Values(st.dupIDs[n]))
+		for _, x := range st.dups[n] {
+			r.reportRecord(t, x, "duplicate_identifier", "", "", fmt.Sprintf("%s records %s share %s %q",
+				r.sides[t].name, joinIDs(ids), r.sides[t].fields[key[t]], n))
+		}
+	}
+	for _, cand := range st.byNorm {
+		sort.Slice(cand, func(i, j int) bool { return cand[i].id < cand[j].id })
+	}
+	bs := r.sides[src]
+	for _, id := range slices.Sorted(maps.Keys(bs.recs)) {
+		x := bs.recs[id]
+		if st.matched[x] {
+			continue
+		}
+		pass, err := r.passes(bs, x)
+		if err != nil {
+			r.reportRecord(src, x, "filter", "", "", err.Error())
+			continue
+		}
+		n := r.keyNorm(src, 0, x.vals[key[src]])
+		dupMsg, found := "", (*rec)(nil)
+		if n != "" {
+			own, cand := st.index[n], st.byNorm[n]
+			switch {
+			case len(own) > 1:
+				dupMsg = fmt.Sprintf("%s records %s share %s %q", bs.name, joinIDs(recIDs(own)), bs.fields[key[src]], n)
+			case len(cand) > 1:
+				dupMsg = fmt.Sprintf("%s records %s share %s %q", r.sides[t].name, joinIDs(recIDs(cand)), r.sides[t].fields[key[t]], n)
+			case len(cand) == 1 && st.matched[cand[0]]:
+				dupMsg = fmt.Sprintf("%s record %s is already matched to another record by %q", r.sides[t].name, cand[0].id, n)
+			case len(cand) == 1:
+				found = cand[0]
+			}
+		}
+		switch {
+		case dupMsg != "":
+			if pass {
+				r.reportRecord(src, x, "duplicate_identifier", "", "", dupMsg)
+			}
+		case found != nil:
+			st.matched[x], st.matched[found] = true, true
+			r.pair(src, x, found)
+		case !pass:
+			r.report.side(src).Excluded++
+		case n == "":
+			r.reportRecord(src, x, "missing_identifier", bs.fields[key[src]], "",
+				fmt.Sprintf("%s record %s has no value in %s, so it cannot be matched", bs.name, x.id, bs.fields[key[src]]))
+		case r.def.CreatesIn(r.sides[t].name) && !r.sides[t].obj.ReadOnly:
+			r.planCreate(src, x)
+		}
+	}
+}
