@@ -49,6 +49,9 @@ func (e *Engine) Resolve(ctx context.Context, def syncdef.Definition, id, take s
 	}
 	l := r.links[c.LeftID]
 	if l != nil {
+		if err := r.fillBases(ctx, []*store.Link{l}); err != nil {
+			return err
+		}
 		if err := l.DecodeBase(); err != nil {
 			return err
 		}

@@ -29,6 +29,8 @@ type Dialer func(ctx context.Context, connection string) (Conn, error)
 type Store interface {
 	Cursors(ctx context.Context, sync string) (map[string]store.Cursor, error)
 	EncodedLinks(ctx context.Context, sync string) ([]store.Link, error)
+	RunLinks(ctx context.Context, sync string, keys []string) ([]store.Link, error)
+	FillBases(ctx context.Context, sync string, links []*store.Link) error
 	LinksFor(ctx context.Context, sync, side string, ids []string) ([]store.Link, error)
 	HasLinks(ctx context.Context, sync string) (bool, error)
 	LinkCount(ctx context.Context, sync string) (int, error)

@@ -1,8 +1,8 @@
 package engine
 
 import (
+	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -66,16 +66,26 @@ func (r *run) fail(it *item, sideIdx int, id, category, field, value, msg, hint 
 
 // processLinks decides what each link needs; it returns the records of each
 // side that belong to no link, for matching.
-func (r *run) processLinks() ([2][]*rec, error) {
-	for _, id := range slices.Sorted(maps.Keys(r.links)) {
-		l := r.links[id]
+func (r *run) processLinks(ctx context.Context) ([2][]*rec, error) {
+	// The links that need nothing are set aside first, in any order; the
+	// others are done in order of left id, with their bases loaded.
+	var work []*store.Link
+	for _, l := range r.links {
 		cur := [2]*rec{r.sides[sideL].recs[l.LeftID], r.sides[sideR].recs[l.RightID]}
-		del := [2]bool{r.sides[sideL].tomb[l.LeftID], r.sides[sideR].tomb[l.RightID]}
-		if !del[sideL] && !del[sideR] && r.unchanged(l, cur) {
+		if !r.sides[sideL].tomb[l.LeftID] && !r.sides[sideR].tomb[l.RightID] && r.unchanged(l, cur) {
 			r.report.Left.Unchanged++
 			r.report.Right.Unchanged++
 			continue
 		}
+		work = append(work, l)
+	}
+	slices.SortFunc(work, func(a, b *store.Link) int { return strings.Compare(a.LeftID, b.LeftID) })
+	if err := r.fillBases(ctx, work); err != nil {
+		return [2][]*rec{}, err
+	}
+	for _, l := range work {
+		cur := [2]*rec{r.sides[sideL].recs[l.LeftID], r.sides[sideR].recs[l.RightID]}
+		del := [2]bool{r.sides[sideL].tomb[l.LeftID], r.sides[sideR].tomb[l.RightID]}
 		for s, x := range cur {
 			if x != nil && x.settled {
 				// Read without its values (see readBoth): unchanged since
@@ -169,6 +179,20 @@ func (r *run) processLinks() ([2][]*rec, error) {
 	return out, nil
 }
 
+// fillBases loads the bases that loadAllLinks left out of links.
+func (r *run) fillBases(ctx context.Context, links []*store.Link) error {
+	var omitted []*store.Link
+	for _, l := range links {
+		if l.BaseOmitted {
+			omitted = append(omitted, l)
+		}
+	}
+	if len(omitted) == 0 {
+		return nil
+	}
+	return r.e.store.FillBases(ctx, r.def.Name, omitted)
+}
+
 // unchanged reports whether a syncing link needs nothing at all: at least
 // one of its records was read this run, each one read carries the version
 // it was last synced at (an echo of the engine's own write, or a record no
@@ -218,6 +242,9 @@ func (r *run) settledLink(l *store.Link) bool {
 				return false
 			}
 		}
+	}
+	if l.BaseOmitted {
+		return true // left out because its keys are exactly the mappings' (store.RunLinks)
 	}
 	if l.Base == nil {
 		// Still encoded: asked once or twice per link of a large run.

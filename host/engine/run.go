@@ -165,7 +165,7 @@ func (e *Engine) prepare(ctx context.Context, def syncdef.Definition, opts Optio
 	if err := r.safetyCheck(); err != nil {
 		return nil, err
 	}
-	unlinked, err := r.processLinks()
+	unlinked, err := r.processLinks(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -345,7 +345,15 @@ func sideIndex(name string) int {
 // a lazy run loaded (or dropped) before stay as they are.
 func (r *run) loadAllLinks(ctx context.Context) error {
 	r.allLinks = false
-	links, err := r.e.store.EncodedLinks(ctx, r.def.Name)
+	var links []store.Link
+	var err error
+	if r.trustVersions {
+		// Most links will need nothing: their bases are left out, and
+		// loaded for those merged (fillBases).
+		links, err = r.e.store.RunLinks(ctx, r.def.Name, r.mapKeys)
+	} else {
+		links, err = r.e.store.EncodedLinks(ctx, r.def.Name)
+	}
 	if err != nil {
 		return err
 	}

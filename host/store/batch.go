@@ -145,14 +145,17 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 			if l.State == "" {
 				l.State = LinkSyncing
 			}
-			base := l.encodedBase(&scratch)
+			base, keys, err := l.encodedBase(&scratch)
+			if err != nil {
+				return err
+			}
 			if err := upsert("save link "+l.LeftID+"↔"+l.RightID,
-				`UPDATE links SET right_id = ?, left_version = ?, right_version = ?, base = ?, state = ?, excluded_by = ?,
-				updated_at = ? WHERE sync_name = ? AND left_id = ?`,
-				[]any{l.RightID, l.LeftVersion, l.RightVersion, base, l.State, l.ExcludedBy, now, b.Sync, l.LeftID},
-				`INSERT INTO links (sync_name, left_id, right_id, left_version, right_version, base, state, excluded_by,
-				created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				[]any{b.Sync, l.LeftID, l.RightID, l.LeftVersion, l.RightVersion, base, l.State, l.ExcludedBy, now, now}); err != nil {
+				`UPDATE links SET right_id = ?, left_version = ?, right_version = ?, base = ?, base_keys = ?, state = ?,
+				excluded_by = ?, updated_at = ? WHERE sync_name = ? AND left_id = ?`,
+				[]any{l.RightID, l.LeftVersion, l.RightVersion, base, keys, l.State, l.ExcludedBy, now, b.Sync, l.LeftID},
+				`INSERT INTO links (sync_name, left_id, right_id, left_version, right_version, base, base_keys, state,
+				excluded_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				[]any{b.Sync, l.LeftID, l.RightID, l.LeftVersion, l.RightVersion, base, keys, l.State, l.ExcludedBy, now, now}); err != nil {
 				return err
 			}
 		}
@@ -160,9 +163,13 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 			if l.State == "" {
 				l.State = LinkSyncing
 			}
+			base, keys, err := l.encodedBase(&scratch)
+			if err != nil {
+				return err
+			}
 			if err := ex("add link "+l.LeftID+"↔"+l.RightID, `INSERT INTO links (sync_name, left_id, right_id, left_version,
-				right_version, base, state, excluded_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				b.Sync, l.LeftID, l.RightID, l.LeftVersion, l.RightVersion, l.encodedBase(&scratch), l.State, l.ExcludedBy, now, now); err != nil {
+				right_version, base, base_keys, state, excluded_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				b.Sync, l.LeftID, l.RightID, l.LeftVersion, l.RightVersion, base, keys, l.State, l.ExcludedBy, now, now); err != nil {
 				return err
 			}
 		}

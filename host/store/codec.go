@@ -187,6 +187,56 @@ func BaseCovers(encoded string, keys []string) bool {
 	return d.err == nil && found == len(keys)
 }
 
+// BaseKeys is a digest of a set of mapping keys, whatever their order: the
+// links table keeps the digest of each base's keys (base_keys), so that a
+// run can tell which bases hold exactly its mappings without reading them.
+func BaseKeys(keys []string) string {
+	var sum uint64
+	for _, k := range keys {
+		h := uint64(14695981039346656037) // FNV-1a
+		for i := 0; i < len(k); i++ {
+			h = (h ^ uint64(k[i])) * 1099511628211
+		}
+		sum += h
+	}
+	return strconv.Itoa(len(keys)) + ":" + strconv.FormatUint(sum, 36)
+}
+
+// baseKeysOf is BaseKeys of an encoded base's keys ("" when it does not decode).
+func baseKeysOf(encoded string) string {
+	if !strings.HasPrefix(encoded, basePrefix) {
+		b, err := DecodeBase(encoded)
+		if err != nil {
+			return ""
+		}
+		return b.keys()
+	}
+	var keys []string
+	d := decoder{s: encoded, i: len(basePrefix)}
+	for d.i < len(d.s) && d.err == nil {
+		keys = append(keys, d.lenString())
+		d.skipValue()
+		if d.i < len(d.s) && d.s[d.i] == cSame {
+			d.i++
+		} else {
+			d.skipValue()
+		}
+	}
+	if d.err != nil {
+		return ""
+	}
+	return BaseKeys(keys)
+}
+
+// keys is BaseKeys of b's keys.
+func (b Base) keys() string {
+	keys := make([]string, len(b))
+	for i, f := range b {
+		keys[i] = f.Key
+	}
+	return BaseKeys(keys)
+}
+
 // skipValue moves past one value without building it.
 func (d *decoder) skipValue() {
 	if d.err != nil || d.i >= len(d.s) {

@@ -250,3 +250,70 @@ func TestBaseCovers(t *testing.T) {
 		}
 	}
 }
+
+func TestRunLinksOmitBasesOfExactlyTheKeys(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t)
+	withSync(t, s, "a")
+	var full, part Base
+	full.Set("email=email", BasePair{Left: sdk.String("a@x.io"), Right: sdk.String("a@x.io")})
+	full.Set("phone=phone", BasePair{Left: sdk.String("1"), Right: sdk.String("2")})
+	part.Set("phone=phone", BasePair{Left: sdk.String("3"), Right: sdk.String("3")})
+	if err := s.Commit(ctx, &Batch{Sync: "a", AddLinks: []Link{
+		{LeftID: "full", RightID: "r1", Base: full},
+		{LeftID: "part", RightID: "r2", Base: part},
+		{LeftID: "old", RightID: "r3", Base: full},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	// A row written before base_keys: its base is always loaded.
+	if _, err := s.db.ExecContext(ctx, `UPDATE links SET base_keys = '' WHERE left_id = 'old'`); err != nil {
+		t.Fatal(err)
+	}
+	// The keys in another order: the same set.
+	links, err := s.RunLinks(ctx, "a", []string{"phone=phone", "email=email"})
+	if err != nil || len(links) != 3 {
+		t.Fatalf("%d links, %v", len(links), err)
+	}
+	by := map[string]*Link{}
+	for i := range links {
+		by[links[i].LeftID] = &links[i]
+	}
+	if l := by["full"]; !l.BaseOmitted || l.RawBase != "" {
+		t.Fatalf("full: %+v", l)
+	}
+	for _, id := range []string{"part", "old"} {
+		if l := by[id]; l.BaseOmitted || l.RawBase == "" {
+			t.Fatalf("%s: %+v", id, l)
+		}
+	}
+	if err := by["full"].DecodeBase(); err == nil {
+		t.Fatal("an omitted base decoded")
+	}
+	if err := s.Commit(ctx, &Batch{Sync: "a", PutLinks: []Link{*by["full"]}}); err == nil {
+		t.Fatal("a link stored without its base loaded")
+	}
+	if err := s.FillBases(ctx, "a", []*Link{by["full"]}); err != nil {
+		t.Fatal(err)
+	}
+	if err := by["full"].DecodeBase(); err != nil || !by["full"].Base.Equal(full) {
+		t.Fatalf("filled base %+v, %v", by["full"].Base, err)
+	}
+	// Stored again (from the loaded encoded form): its digest is written.
+	old := *by["old"]
+	if err := s.Commit(ctx, &Batch{Sync: "a", PutLinks: []Link{old}}); err != nil {
+		t.Fatal(err)
+	}
+	links, err = s.RunLinks(ctx, "a", []string{"email=email", "phone=phone"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range links {
+		if l.BaseOmitted != (l.LeftID != "part") {
+			t.Fatalf("after rewrite: %+v", l)
+		}
+	}
+	if err := s.FillBases(ctx, "a", []*Link{{LeftID: "gone", BaseOmitted: true}}); err == nil {
+		t.Fatal("a missing link's base filled")
+	}
+}

@@ -61,21 +61,32 @@ type Link struct {
 	ExcludedBy                string // excluded: whose filter refused it ("left", "right", "both")
 	Base                      Base
 	RawBase                   string // the base as stored, when loaded still encoded (see DecodeBase)
-	Created, Updated          time.Time
+	// BaseOmitted: loaded without its base, whose keys were exactly those
+	// asked for (see RunLinks); FillBases loads it. Such a link can't be
+	// decoded or stored until then.
+	BaseOmitted      bool
+	Created, Updated time.Time
 }
 
-// encodedBase is the base to store: RawBase when it was never decoded.
-// buf is scratch space, reused across the links of a batch.
-func (l *Link) encodedBase(buf *[]byte) string {
+// encodedBase is the base to store, and the digest of its keys: RawBase
+// when it was never decoded. buf is scratch space, reused across the links
+// of a batch.
+func (l *Link) encodedBase(buf *[]byte) (base, keys string, err error) {
+	if l.BaseOmitted {
+		return "", "", fmt.Errorf("link %s↔%s: stored without its base loaded (FillBases)", l.LeftID, l.RightID)
+	}
 	if l.Base == nil && l.RawBase != "" {
-		return l.RawBase
+		return l.RawBase, baseKeysOf(l.RawBase), nil
 	}
 	*buf = appendBase((*buf)[:0], l.Base)
-	return string(*buf)
+	return string(*buf), l.Base.keys(), nil
 }
 
 // DecodeBase fills Base from RawBase, once.
 func (l *Link) DecodeBase() error {
+	if l.BaseOmitted {
+		return fmt.Errorf("base of link %s↔%s: not loaded (FillBases)", l.LeftID, l.RightID)
+	}
 	if l.Base != nil || l.RawBase == "" {
 		return nil
 	}
@@ -89,7 +100,7 @@ func (l *Link) DecodeBase() error {
 
 // Links returns every link of a sync.
 func (s *Store) Links(ctx context.Context, sync string) ([]Link, error) {
-	return s.queryLinks(ctx, sync, true, ` ORDER BY left_id`, 0)
+	return s.queryLinks(ctx, sync, true, `base`, ` ORDER BY left_id`, 0)
 }
 
 // EncodedLinks returns every link of a sync with its base left encoded
@@ -100,7 +111,60 @@ func (s *Store) EncodedLinks(ctx context.Context, sync string) ([]Link, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.queryLinks(ctx, sync, false, ``, n)
+	return s.queryLinks(ctx, sync, false, `base`, ``, n)
+}
+
+// RunLinks returns every link of a sync as EncodedLinks does, but leaves
+// out the bases that hold exactly keys (BaseOmitted): a run whose mappings
+// those are knows such a base covers them, and loads the few it merges
+// with FillBases. A no-change run so reads no bases at all.
+func (s *Store) RunLinks(ctx context.Context, sync string, keys []string) ([]Link, error) {
+	n, err := s.LinkCount(ctx, sync)
+	if err != nil {
+		return nil, err
+	}
+	// The digest is digits, letters and a colon: safe as a literal.
+	return s.queryLinks(ctx, sync, false, `CASE WHEN base_keys = '`+BaseKeys(keys)+`' THEN NULL ELSE base END`, ``, n)
+}
+
+// FillBases loads the bases RunLinks left out of links.
+func (s *Store) FillBases(ctx context.Context, sync string, links []*Link) error {
+	const chunk = 500 // well under SQLite's limit on bound parameters
+	for start := 0; start < len(links); start += chunk {
+		part := links[start:min(len(links), start+chunk)]
+		args := make([]any, 0, len(part)+1)
+		args = append(args, sync)
+		byID := make(map[string]*Link, len(part))
+		for _, l := range part {
+			args = append(args, l.LeftID)
+			byID[l.LeftID] = l
+		}
+		rows, err := s.db.QueryContext(ctx, `SELECT left_id, base FROM links WHERE sync_name = ? AND left_id IN (?`+
+			strings.Repeat(`, ?`, len(part)-1)+`)`, args...)
+		if err != nil {
+			return fmt.Errorf("load link bases of %s: %w", sync, err)
+		}
+		for rows.Next() {
+			var id, base string
+			if err := rows.Scan(&id, &base); err != nil {
+				rows.Close()
+				return fmt.Errorf("load link bases of %s: %w", sync, err)
+			}
+			if l := byID[id]; l != nil {
+				l.RawBase, l.BaseOmitted = base, false
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("load link bases of %s: %w", sync, err)
+		}
+	}
+	for _, l := range links {
+		if l.BaseOmitted {
+			return fmt.Errorf("load link bases of %s: link %s↔%s is gone", sync, l.LeftID, l.RightID)
+		}
+	}
+	return nil
 }
 
 // LinksFor returns the links of a sync whose record on side ("left" or
@@ -118,7 +182,7 @@ func (s *Store) LinksFor(ctx context.Context, sync, side string, ids []string) (
 		for _, id := range part {
 			args = append(args, id)
 		}
-		ls, err := s.queryLinks(ctx, sync, false, ` AND `+col+` IN (?`+strings.Repeat(`, ?`, len(part)-1)+`)`, len(part), args...)
+		ls, err := s.queryLinks(ctx, sync, false, `base`, ` AND `+col+` IN (?`+strings.Repeat(`, ?`, len(part)-1)+`)`, len(part), args...)
 		if err != nil {
 			return nil, err
 		}
@@ -128,10 +192,11 @@ func (s *Store) LinksFor(ctx context.Context, sync, side string, ids []string) (
 }
 
 // queryLinks loads links. decode: bases decoded and the times read (the
-// full form); else bases encoded and no times (a run's form). size is how
-// many are expected, to size the result once.
-func (s *Store) queryLinks(ctx context.Context, sync string, decode bool, cond string, size int, args ...any) ([]Link, error) {
-	cols := `left_id, right_id, left_version, right_version, base, state, excluded_by`
+// full form); else bases encoded and no times (a run's form). baseCol is the
+// base's column expression: a NULL base is one left out (BaseOmitted). size
+// is how many are expected, to size the result once.
+func (s *Store) queryLinks(ctx context.Context, sync string, decode bool, baseCol, cond string, size int, args ...any) ([]Link, error) {
+	cols := `left_id, right_id, left_version, right_version, ` + baseCol + `, state, excluded_by`
 	if decode {
 		cols += `, created_at, updated_at`
 	}
@@ -144,7 +209,8 @@ func (s *Store) queryLinks(ctx context.Context, sync string, decode bool, cond s
 	for rows.Next() {
 		out = append(out, Link{Sync: sync})
 		l := &out[len(out)-1]
-		dest := []any{&l.LeftID, &l.RightID, &l.LeftVersion, &l.RightVersion, &l.RawBase, &l.State, &l.ExcludedBy}
+		var base sql.NullString
+		dest := []any{&l.LeftID, &l.RightID, &l.LeftVersion, &l.RightVersion, &base, &l.State, &l.ExcludedBy}
 		var created, updated string
 		if decode {
 			dest = append(dest, &created, &updated)
@@ -152,6 +218,7 @@ func (s *Store) queryLinks(ctx context.Context, sync string, decode bool, cond s
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("load links of %s: %w", sync, err)
 		}
+		l.RawBase, l.BaseOmitted = base.String, !base.Valid
 		if decode {
 			if err := l.DecodeBase(); err != nil {
 				return nil, fmt.Errorf("load links of %s: %w", sync, err)
