@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"maps"
 	"slices"
 	"sort"
@@ -21,10 +22,12 @@ import (
 // starts while reading goes on. It matches exactly as match does.
 type stream struct {
 	p, b int
-	// counts: how many p records hold each key norm, from the narrow read;
-	// a norm whose record was matched or created is set to -1, so one that
+	// counts: how many p records hold each key norm (by a 128-bit hash:
+	// 24 bytes a record, where the norms took ~90), from the narrow read; a
+	// norm whose record was matched or created is set to -1, so one that
 	// turns up again (changed between the two reads) is not created twice.
-	counts  map[string]int32
+	counts  map[normHash]int32
+	seeds   [2]maphash.Seed
 	index   map[string][]*rec // b's records by key norm
 	byNorm  map[string][]*rec // p's records under a norm b holds (matched ones by id only)
 	dups    map[string][]*rec // p's records that share their norm, reported at the end
@@ -47,11 +50,20 @@ func (r *run) canStream() bool {
 	return true
 }
 
+// normHash identifies a key norm; two norms share one once in 2^64 pairs
+// of a million records (and two records would then be reported duplicates).
+type normHash [2]uint64
+
+func (st *stream) hash(n string) normHash {
+	return normHash{maphash.String(st.seeds[0], n), maphash.String(st.seeds[1], n)}
+}
+
 // countSink counts a narrow read's key norms.
 type countSink struct {
 	r      *run
 	s      int
-	counts map[string]int32
+	st     *stream
+	counts map[normHash]int32
 }
 
 func (k *countSink) Records(recs []sdk.Record) error {
@@ -63,10 +75,7 @@ func (k *countSink) Records(recs []sdk.Record) error {
 			return fmt.Errorf("record %s has %d values for 1 field", x.ID, len(x.Values))
 		}
 		if n := k.r.keyNorm(k.s, 0, x.Values[0]); n != "" {
-			if _, ok := k.counts[n]; !ok {
-				n = strings.Clone(n) // not a slice of the record's wire bytes, which it would keep
-			}
-			k.counts[n]++
+			k.counts[k.st.hash(n)]++
 		}
 	}
 	return nil
@@ -77,15 +86,18 @@ func (k *countSink) Checkpoint(string) error { return nil }
 // startStream counts both sides' keys, picks the side to stream (the one
 // with more records), and reads the other whole.
 func (r *run) startStream(ctx context.Context) error {
-	var counts [2]map[string]int32
+	var counts [2]map[normHash]int32
+	st := &stream{p: sideL, b: sideR, seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
+		index: map[string][]*rec{}, byNorm: map[string][]*rec{},
+		dups: map[string][]*rec{}, dupIDs: map[string][]string{}, matched: map[*rec]bool{}}
 	var n [2]int
 	var errs [2]error
 	done := make(chan struct{})
 	for i, s := range r.sides {
-		counts[i] = map[string]int32{}
+		counts[i] = map[normHash]int32{}
 		go func() {
 			defer func() { done <- struct{}{} }()
-			k := &countSink{r: r, s: i, counts: counts[i]}
+			k := &countSink{r: r, s: i, st: st, counts: counts[i]}
 			f := s.fields[r.keys[0][i]]
 			c := &recordCounter{RecordSink: k}
 			if err := s.conn.Read(ctx, sdk.ReadRequest{Object: s.obj.Name, Fields: []string{f}}, c); err != nil {
@@ -101,8 +113,6 @@ func (r *run) startStream(ctx context.Context) error {
 			return err
 		}
 	}
-	st := &stream{p: sideL, b: sideR, index: map[string][]*rec{}, byNorm: map[string][]*rec{},
-		dups: map[string][]*rec{}, dupIDs: map[string][]string{}, matched: map[*rec]bool{}}
 	if n[sideR] > n[sideL] || n[sideR] == n[sideL] && !r.def.CreatesIn(sideNames[sideR]) {
 		st.p, st.b = sideR, sideL
 	}
@@ -245,11 +255,11 @@ func (r *run) streamRecord(x *rec) {
 	}
 	field := r.sides[src].fields[key[src]]
 	// What stays past x's batch must not be a slice of x's wire bytes (ids,
-	// norms): it would keep all of them. Map keys included: assigning to a
-	// string key stores the new key.
-	n = strings.Clone(n)
-	switch c := st.counts[n]; {
+	// norms; see keep): it would keep all of them.
+	h := st.hash(n)
+	switch c := st.counts[h]; {
 	case c > 1:
+		n = strings.Clone(n) // a map key too: assigning to a string key stores the new key
 		st.dupIDs[n] = append(st.dupIDs[n], strings.Clone(x.id))
 		st.keep(n, &rec{id: strings.Clone(x.id)})
 		if pass {
@@ -265,7 +275,7 @@ func (r *run) streamRecord(x *rec) {
 		}
 		return
 	}
-	st.counts[n] = -1
+	st.counts[h] = -1
 	cand := st.index[n]
 	switch {
 	case len(cand) > 1:
@@ -295,6 +305,7 @@ func (r *run) streamRecord(x *rec) {
 // records with that norm: its leftovers are matched against them.
 func (st *stream) keep(n string, x *rec) {
 	if n != "" && len(st.index[n]) > 0 {
+		n = strings.Clone(n) // not x's wire bytes (see streamRecord)
 		st.byNorm[n] = append(st.byNorm[n], x)
 	}
 }
