@@ -40,6 +40,7 @@ type Store interface {
 	Conflicts(ctx context.Context, sync string) ([]store.Conflict, error)
 	Commit(ctx context.Context, b *store.Batch) error
 	StartRun(ctx context.Context, r store.Run) error
+	Runs(ctx context.Context, sync string, limit int) ([]store.Run, error)
 	FinishRun(ctx context.Context, r store.Run) error
 }
 

@@ -492,8 +492,18 @@ func (k *sink) Checkpoint(cursor string) error {
 // version are left as they are. A no-change run so moves and holds a few
 // bytes per record instead of all its values.
 func (r *run) readBoth(ctx context.Context) error {
-	narrow := r.trustVersions && len(r.keys) > 0 && r.hasLinks && !r.e.noNarrow
-	if narrow {
+	var narrow [2]bool
+	if r.trustVersions && len(r.keys) > 0 && r.hasLinks && !r.e.noNarrow {
+		// A side read incrementally returns what changed since the last
+		// run: mostly echoes only if that run wrote many records there.
+		// Else the narrow read would only double the read.
+		wrote, err := r.lastWrites(ctx)
+		if err != nil {
+			return err
+		}
+		for i, s := range r.sides {
+			narrow[i] = s.full || wrote[i] > r.e.lazyMax
+		}
 		for _, s := range r.sides {
 			s.narrow = s.narrow[:0]
 			for k := range r.keys {
@@ -502,18 +512,21 @@ func (r *run) readBoth(ctx context.Context) error {
 				}
 			}
 			if len(s.narrow) != len(r.keys) {
-				narrow = false // two keys on one field: vals could not be indexed by key
+				narrow = [2]bool{} // two keys on one field: vals could not be indexed by key
 			}
 		}
 	}
 	if err := r.readPass(ctx, [2]bool{true, true}, narrow); err != nil {
 		return err
 	}
-	if narrow {
+	if narrow[sideL] || narrow[sideR] {
 		// Decided for both sides before anything is dropped: a record is
 		// settled only while its partner is not gone.
 		var drop [2][]string
 		for i, s := range r.sides {
+			if !narrow[i] {
+				continue
+			}
 			for id, x := range s.recs {
 				if !r.settles(i, x) {
 					drop[i] = append(drop[i], id)
@@ -527,7 +540,7 @@ func (r *run) readBoth(ctx context.Context) error {
 			}
 			again[i] = len(drop[i]) > 0
 		}
-		if err := r.readPass(ctx, again, false); err != nil {
+		if err := r.readPass(ctx, again, [2]bool{}); err != nil {
 			return err
 		}
 	}
@@ -535,6 +548,26 @@ func (r *run) readBoth(ctx context.Context) error {
 		r.afterRead(s)
 	}
 	return nil
+}
+
+// lastWrites returns how many records the sync's previous run wrote to
+// each side (zeros when there is none, or its counts don't read).
+func (r *run) lastWrites(ctx context.Context) ([2]int, error) {
+	runs, err := r.e.store.Runs(ctx, r.def.Name, 2)
+	if err != nil {
+		return [2]int{}, err
+	}
+	for _, x := range runs {
+		if x.ID == r.id {
+			continue // this one
+		}
+		var c runCounts
+		if json.Unmarshal(x.Counts, &c) != nil {
+			return [2]int{}, nil
+		}
+		return [2]int{c.Left.Created + c.Left.Updated + c.Left.Deleted, c.Right.Created + c.Right.Updated + c.Right.Deleted}, nil
+	}
+	return [2]int{}, nil
 }
 
 // settles reports whether a record of side s read narrow needs no values:
@@ -552,7 +585,7 @@ func (r *run) settles(s int, x *rec) bool {
 
 // readPass reads the sides marked in which, at the same time (each into its
 // own side), then loads the links of what was read, left first.
-func (r *run) readPass(ctx context.Context, which [2]bool, narrow bool) error {
+func (r *run) readPass(ctx context.Context, which, narrow [2]bool) error {
 	cursors := r.cursors
 	var errs [2]error
 	var linkErr error
@@ -572,7 +605,7 @@ func (r *run) readPass(ctx context.Context, which [2]bool, narrow bool) error {
 		}
 		n++
 		go func() {
-			errs[i] = r.read(ctx, s, cursors[s.name], narrow)
+			errs[i] = r.read(ctx, s, cursors[s.name], narrow[i])
 			done <- i
 		}()
 	}
