@@ -124,6 +124,7 @@ type run struct {
 	trustVersions bool
 	hasLinks      bool
 	allLinks      bool    // every link is to be loaded, and is not yet (see loadLinks)
+	wrote         [2]int  // records the previous run wrote to each side (see lastWrites; incremental runs only)
 	stream        *stream // a streamed first run (see stream.go)
 	cursors       map[string]store.Cursor
 	queried       [2]map[string]bool   // ids whose links were looked up
@@ -308,6 +309,20 @@ func (r *run) loadLinks(ctx context.Context) error {
 			(!s.obj.Tombstones && r.def.Deletes != syncdef.DeletesIgnore && has)
 		anyFull = anyFull || s.full
 	}
+	if !anyFull && has && r.trustVersions {
+		// The previous run's writes come back as echoes: if they are many
+		// against the links, they are best matched against all of them.
+		if r.wrote, err = r.lastWrites(ctx); err != nil {
+			return err
+		}
+		if w := max(r.wrote[sideL], r.wrote[sideR]); w > r.e.lazyMax {
+			n, err := r.e.store.LinkCount(ctx, r.def.Name)
+			if err != nil {
+				return err
+			}
+			anyFull = 4*w > n
+		}
+	}
 	if anyFull || !has {
 		// All of them, while the sides are read (readBoth), unless the
 		// journal needs them first.
@@ -356,6 +371,10 @@ func (r *run) loadAllLinks(ctx context.Context) error {
 	}
 	if err != nil {
 		return err
+	}
+	if len(r.links) == 0 {
+		// Sized once: growing two maps of a million links cost seconds.
+		r.links, r.byRight = make(map[string]*store.Link, len(links)), make(map[string]*store.Link, len(links))
 	}
 	for i := range links {
 		l := &links[i]
@@ -497,12 +516,8 @@ func (r *run) readBoth(ctx context.Context) error {
 		// A side read incrementally returns what changed since the last
 		// run: mostly echoes only if that run wrote many records there.
 		// Else the narrow read would only double the read.
-		wrote, err := r.lastWrites(ctx)
-		if err != nil {
-			return err
-		}
 		for i, s := range r.sides {
-			narrow[i] = s.full || wrote[i] > r.e.lazyMax
+			narrow[i] = s.full || r.wrote[i] > r.e.lazyMax
 		}
 		for _, s := range r.sides {
 			s.narrow = s.narrow[:0]
