@@ -503,13 +503,14 @@ func (k *sink) Checkpoint(cursor string) error {
 // readBoth reads both sides at the same time, then takes in what was read.
 //
 // When the last complete run's versions can be trusted and there are links,
-// most records are usually where the last run left them (the echoes of its
-// writes, or untouched), so a side is first read narrow: ids, versions and
-// match keys only. A record at its linked version, with no pending work, is
-// settled by that alone; only if some records are not is the side read
-// again with every field, and the settled ones that come back at the same
-// version are left as they are. A no-change run so moves and holds a few
-// bytes per record instead of all its values.
+// the records of a side read completely, or the echoes of a previous run
+// that wrote many, are mostly where that run left them, so such a side is
+// first read narrow: ids, versions and match keys only. A record at its
+// linked version, with no pending work, is settled by that alone; only if
+// some records are not is the side read again with every field, and the
+// settled ones that come back at the same version are left as they are. A
+// no-change run so moves and holds a few bytes per record instead of all
+// its values.
 func (r *run) readBoth(ctx context.Context) error {
 	var narrow [2]bool
 	if r.trustVersions && len(r.keys) > 0 && r.hasLinks && !r.e.noNarrow {
