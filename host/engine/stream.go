@@ -27,14 +27,17 @@ type stream struct {
 	// 24 bytes a record, where the norms took ~90), from the narrow read; a
 	// norm whose record was matched or created is set to -1, so one that
 	// turns up again (changed between the two reads) is not created twice.
-	counts  map[normHash]int32
-	seeds   [2]maphash.Seed
-	index   map[string][]*rec // b's records by key norm
-	byNorm  map[string][]*rec // p's records under a norm b holds (matched ones by id only)
-	dups    map[string][]*rec // p's records that share their norm, reported at the end
-	dupIDs  map[string][]string
-	matched map[*rec]bool
-	read    int
+	counts map[normHash]int32
+	seeds  [2]maphash.Seed
+	index  map[string][]*rec // b's records by key norm
+	byNorm map[string][]*rec // p's records under a norm b holds (matched ones by id only)
+	dups   map[string][]*rec // p's records that share their norm, reported at the end
+	dupIDs map[string][]string
+	// filterErrs: streamed right records whose filter failed, reported
+	// after the left's leftovers unless one of them took the record.
+	filterErrs []filterErr
+	matched    map[*rec]bool
+	read       int
 }
 
 // canStream reports whether the run can be streamed (see stream).
@@ -239,11 +242,33 @@ func (r *run) streamRecord(x *rec) {
 	src, t := st.p, st.b
 	st.read++
 	key := r.keys[0]
+	field := r.sides[src].fields[key[src]]
 	n := r.keyNorm(src, 0, x.vals[key[src]])
+	// What stays past x's batch must not be a slice of x's wire bytes (ids,
+	// norms; see keep): it would keep all of them.
+	var h normHash
+	var c int32
+	if n != "" {
+		h = st.hash(n)
+		if c = st.counts[h]; c > 1 {
+			n = strings.Clone(n) // a map key too: assigning to a string key stores the new key
+			st.dupIDs[n] = append(st.dupIDs[n], strings.Clone(x.id))
+			st.keep(n, &rec{id: strings.Clone(x.id)})
+		}
+	}
 	pass, err := r.passes(r.sides[src], x)
 	if err != nil {
-		r.reportRecord(src, x, "filter", "", "", err.Error())
-		st.keep(n, x)
+		if n != "" && c <= 1 {
+			st.counts[h] = -1
+			st.keep(n, x) // as in match, still a candidate for b's records
+		}
+		if src == sideL {
+			r.reportRecord(src, x, "filter", "", "", err.Error())
+		} else {
+			// match does the left first: it reports this one only if no
+			// left record took it as its match (see streamLeftovers).
+			st.filterErrs = append(st.filterErrs, filterErr{x, err})
+		}
 		return
 	}
 	if n == "" {
@@ -251,19 +276,12 @@ func (r *run) streamRecord(x *rec) {
 			r.report.side(src).Excluded++
 			return
 		}
-		r.reportRecord(src, x, "missing_identifier", r.sides[src].fields[key[src]], "",
-			fmt.Sprintf("%s record %s has no value in %s, so it cannot be matched", r.sides[src].name, x.id, r.sides[src].fields[key[src]]))
+		r.reportRecord(src, x, "missing_identifier", field, "",
+			fmt.Sprintf("%s record %s has no value in %s, so it cannot be matched", r.sides[src].name, x.id, field))
 		return
 	}
-	field := r.sides[src].fields[key[src]]
-	// What stays past x's batch must not be a slice of x's wire bytes (ids,
-	// norms; see keep): it would keep all of them.
-	h := st.hash(n)
-	switch c := st.counts[h]; {
+	switch {
 	case c > 1:
-		n = strings.Clone(n) // a map key too: assigning to a string key stores the new key
-		st.dupIDs[n] = append(st.dupIDs[n], strings.Clone(x.id))
-		st.keep(n, &rec{id: strings.Clone(x.id)})
 		if pass {
 			st.dups[n] = append(st.dups[n], x) // reported with every id that shares n, at the end
 		}
@@ -303,6 +321,12 @@ func (r *run) streamRecord(x *rec) {
 	}
 }
 
+// filterErr is a streamed record whose filter failed, with the failure.
+type filterErr struct {
+	x   *rec
+	err error
+}
+
 // keep remembers a streamed record under norm n when the held side has
 // records with that norm: its leftovers are matched against them.
 func (st *stream) keep(n string, x *rec) {
@@ -336,12 +360,17 @@ func (r *run) streamLeftovers() {
 	bs := r.sides[src]
 	for _, id := range slices.Sorted(maps.Keys(bs.recs)) {
 		x := bs.recs[id]
-		if st.matched[x] {
+		// match does the left first: a left record's filter is looked at
+		// even when a right record took it; a right one taken is done.
+		if src == sideR && st.matched[x] {
 			continue
 		}
 		pass, err := r.passes(bs, x)
 		if err != nil {
 			r.reportRecord(src, x, "filter", "", "", err.Error())
+			continue
+		}
+		if st.matched[x] {
 			continue
 		}
 		n := r.keyNorm(src, 0, x.vals[key[src]])
@@ -374,6 +403,11 @@ func (r *run) streamLeftovers() {
 				fmt.Sprintf("%s record %s has no value in %s, so it cannot be matched", bs.name, x.id, bs.fields[key[src]]))
 		case r.def.CreatesIn(r.sides[t].name) && !r.sides[t].obj.ReadOnly:
 			r.planCreate(src, x)
+		}
+	}
+	for _, f := range st.filterErrs {
+		if !st.matched[f.x] {
+			r.reportRecord(t, f.x, "filter", "", "", f.err.Error())
 		}
 	}
 }

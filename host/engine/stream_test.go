@@ -27,13 +27,18 @@ func TestStreamedFirstRunMatchesPlanned(t *testing.T) {
 		}
 		defer os.RemoveAll(dir)
 		dirn := rapid.SampledFrom([]mapping.Direction{mapping.DirTwoWay, mapping.DirLeftToRight, mapping.DirRightToLeft}).Draw(rt, "direction")
-		filtered := rapid.Bool().Draw(rt, "filter")
+		// A filter on either side; int(last_name) fails to evaluate for
+		// some records: such errors must come out the same too.
+		filter := rapid.SampledFrom([]string{"", `lifecycle_stage != "lead"`, `int(last_name) > 1`}).Draw(rt, "filter")
+		filterRight := rapid.Bool().Draw(rt, "filter-right")
 		edit := func(d *syncdef.Definition) {
 			d.Direction = dirn
 			// Phones, unlike emails, may repeat within an app: duplicates.
 			d.Match = []syncdef.MatchKey{{Left: memory.FieldPhone, Right: memory.FieldPhone}}
-			if filtered {
-				d.FilterLeft = `lifecycle_stage != "lead"`
+			if filterRight {
+				d.FilterRight = filter
+			} else {
+				d.FilterLeft = filter
 			}
 		}
 		pool := []string{"", "+1 555 0100", "+1 555 0101", "+1 555 0102", "+1 555 0103", "+1 555 0104", "+1 555 0105"}
@@ -47,6 +52,9 @@ func TestStreamedFirstRunMatchesPlanned(t *testing.T) {
 				}
 				if rapid.Bool().Draw(rt, "lead") {
 					f[memory.FieldLifecycleStage] = sdk.String("lead")
+				}
+				if ln := rapid.SampledFrom([]string{"", "1", "2", "x"}).Draw(rt, "last-name"); ln != "" {
+					f[memory.FieldLastName] = sdk.String(ln)
 				}
 				recs[s] = append(recs[s], f)
 			}
