@@ -69,14 +69,12 @@ func (r *run) match(ctx context.Context, unlinked [2][]*rec) error {
 				}
 				anyKey = true
 				if own := index[src][k][n]; len(own) > 1 {
-					dupMsg = fmt.Sprintf("%s records %s share %s %q", r.sides[src].name, joinIDs(recIDs(own)),
-						r.sides[src].fields[r.keys[k][src]], n)
+					dupMsg = r.shareMsg(src, k, recIDs(own), n)
 					break
 				}
 				cand := index[t][k][n]
 				if len(cand) > 1 {
-					dupMsg = fmt.Sprintf("%s records %s share %s %q", r.sides[t].name, joinIDs(recIDs(cand)),
-						r.sides[t].fields[r.keys[k][t]], n)
+					dupMsg = r.shareMsg(t, k, recIDs(cand), n)
 					break
 				}
 				if len(cand) == 1 {
@@ -91,39 +89,61 @@ func (r *run) match(ctx context.Context, unlinked [2][]*rec) error {
 						dupMsg = fmt.Sprintf("%s %q already belongs to %s record %s (linked to %s record %s)",
 							r.sides[t].fields[r.keys[k][t]], n, r.sides[t].name, c.id, r.sides[src].name, partner)
 					} else if matched[c] {
-						dupMsg = fmt.Sprintf("%s record %s is already matched to another record by %q", r.sides[t].name, c.id, n)
+						dupMsg = r.takenMsg(t, c.id, n)
 					} else {
 						found = c
 					}
 					break
 				}
 			}
-			switch {
-			case dupMsg != "":
-				if pass {
-					r.reportRecord(src, x, "duplicate_identifier", "", "", dupMsg)
-				}
-			case found != nil:
+			if found != nil {
 				matched[x], matched[found] = true, true
-				r.pair(src, x, found)
-			case !pass:
-				r.report.side(src).Excluded++
-				r.forget(src, x.id) // an old snapshot must not sync it later
-			case !anyKey:
-				names := make([]string, len(r.keys))
-				for k := range r.keys {
-					names[k] = r.sides[src].fields[r.keys[k][src]]
-				}
-				r.reportRecord(src, x, "missing_identifier", names[0], "",
-					fmt.Sprintf("%s record %s has no value in %s, so it cannot be matched", r.sides[src].name, x.id, strings.Join(names, " or ")))
-			case r.def.CreatesIn(r.sides[t].name) && !r.sides[t].obj.ReadOnly:
-				r.planCreate(src, x)
-			default:
-				r.forget(src, x.id)
 			}
+			r.place(src, x, pass, anyKey, dupMsg, found)
 		}
 	}
 	return nil
+}
+
+// place acts on what matching found for unlinked record x of side src
+// (pass: its filter's verdict; anyKey: it has a key value): a shared key
+// (dupMsg) is reported, a match (found) paired; else x is created on the
+// other side, if the sync creates there.
+func (r *run) place(src int, x *rec, pass, anyKey bool, dupMsg string, found *rec) {
+	t := other(src)
+	switch {
+	case dupMsg != "":
+		if pass {
+			r.reportRecord(src, x, "duplicate_identifier", "", "", dupMsg)
+		}
+	case found != nil:
+		r.pair(src, x, found)
+	case !pass:
+		r.report.side(src).Excluded++
+		r.forget(src, x.id) // an old snapshot must not sync it later
+	case !anyKey:
+		names := make([]string, len(r.keys))
+		for k := range r.keys {
+			names[k] = r.sides[src].fields[r.keys[k][src]]
+		}
+		r.reportRecord(src, x, "missing_identifier", names[0], "",
+			fmt.Sprintf("%s record %s has no value in %s, so it cannot be matched", r.sides[src].name, x.id, strings.Join(names, " or ")))
+	case r.def.CreatesIn(r.sides[t].name) && !r.sides[t].obj.ReadOnly:
+		r.planCreate(src, x)
+	default:
+		r.forget(src, x.id)
+	}
+}
+
+// shareMsg says that records ids of side s share the value n of key k.
+func (r *run) shareMsg(s, k int, ids []string, n string) string {
+	return fmt.Sprintf("%s records %s share %s %q", r.sides[s].name, joinIDs(ids), r.sides[s].fields[r.keys[k][s]], n)
+}
+
+// takenMsg says that record id of side s, whose key value is n, is already
+// matched to another record.
+func (r *run) takenMsg(s int, id, n string) string {
+	return fmt.Sprintf("%s record %s is already matched to another record by %q", r.sides[s].name, id, n)
 }
 
 // pair links record x of side src with record y of the other side, newly

@@ -272,12 +272,7 @@ func (r *run) streamRecord(x *rec) {
 		return
 	}
 	if n == "" {
-		if !pass {
-			r.report.side(src).Excluded++
-			return
-		}
-		r.reportRecord(src, x, "missing_identifier", field, "",
-			fmt.Sprintf("%s record %s has no value in %s, so it cannot be matched", r.sides[src].name, x.id, field))
+		r.place(src, x, pass, false, "", nil)
 		return
 	}
 	switch {
@@ -297,28 +292,20 @@ func (r *run) streamRecord(x *rec) {
 	}
 	st.counts[h] = -1
 	cand := st.index[n]
+	dupMsg, found := "", (*rec)(nil)
 	switch {
 	case len(cand) > 1:
-		if pass {
-			r.reportRecord(src, x, "duplicate_identifier", "", "", fmt.Sprintf("%s records %s share %s %q",
-				r.sides[t].name, joinIDs(recIDs(cand)), r.sides[t].fields[key[t]], n))
-		}
+		dupMsg = r.shareMsg(t, 0, recIDs(cand), n)
 	case len(cand) == 1 && st.matched[cand[0]]:
 		st.keep(n, x)
-		if pass {
-			r.reportRecord(src, x, "duplicate_identifier", "", "",
-				fmt.Sprintf("%s record %s is already matched to another record by %q", r.sides[t].name, cand[0].id, n))
-		}
+		dupMsg = r.takenMsg(t, cand[0].id, n)
 	case len(cand) == 1:
-		id := &rec{id: strings.Clone(x.id)}
+		found = cand[0]
+		id := &rec{id: strings.Clone(x.id)} // not x: the map would keep it
 		st.keep(n, id)
-		st.matched[id], st.matched[cand[0]] = true, true
-		r.pair(src, x, cand[0])
-	case !pass:
-		r.report.side(src).Excluded++
-	case r.def.CreatesIn(r.sides[t].name) && !r.sides[t].obj.ReadOnly:
-		r.planCreate(src, x)
+		st.matched[id], st.matched[found] = true, true
 	}
+	r.place(src, x, pass, true, dupMsg, found)
 }
 
 // filterErr is a streamed record whose filter failed, with the failure.
@@ -342,16 +329,10 @@ func (r *run) streamLeftovers() {
 	st := r.stream
 	src, t := st.b, st.p
 	key := r.keys[0]
-	norms := make([]string, 0, len(st.dups))
-	for n := range st.dups {
-		norms = append(norms, n)
-	}
-	sort.Strings(norms)
-	for _, n := range norms {
+	for _, n := range slices.Sorted(maps.Keys(st.dups)) {
 		ids := slices.Sorted(slices.Values(st.dupIDs[n]))
 		for _, x := range st.dups[n] {
-			r.reportRecord(t, x, "duplicate_identifier", "", "", fmt.Sprintf("%s records %s share %s %q",
-				r.sides[t].name, joinIDs(ids), r.sides[t].fields[key[t]], n))
+			r.reportRecord(t, x, "duplicate_identifier", "", "", r.shareMsg(t, 0, ids, n))
 		}
 	}
 	for _, cand := range st.byNorm {
@@ -379,31 +360,17 @@ func (r *run) streamLeftovers() {
 			own, cand := st.index[n], st.byNorm[n]
 			switch {
 			case len(own) > 1:
-				dupMsg = fmt.Sprintf("%s records %s share %s %q", bs.name, joinIDs(recIDs(own)), bs.fields[key[src]], n)
+				dupMsg = r.shareMsg(src, 0, recIDs(own), n)
 			case len(cand) > 1:
-				dupMsg = fmt.Sprintf("%s records %s share %s %q", r.sides[t].name, joinIDs(recIDs(cand)), r.sides[t].fields[key[t]], n)
+				dupMsg = r.shareMsg(t, 0, recIDs(cand), n)
 			case len(cand) == 1 && st.matched[cand[0]]:
-				dupMsg = fmt.Sprintf("%s record %s is already matched to another record by %q", r.sides[t].name, cand[0].id, n)
+				dupMsg = r.takenMsg(t, cand[0].id, n)
 			case len(cand) == 1:
 				found = cand[0]
+				st.matched[x], st.matched[found] = true, true
 			}
 		}
-		switch {
-		case dupMsg != "":
-			if pass {
-				r.reportRecord(src, x, "duplicate_identifier", "", "", dupMsg)
-			}
-		case found != nil:
-			st.matched[x], st.matched[found] = true, true
-			r.pair(src, x, found)
-		case !pass:
-			r.report.side(src).Excluded++
-		case n == "":
-			r.reportRecord(src, x, "missing_identifier", bs.fields[key[src]], "",
-				fmt.Sprintf("%s record %s has no value in %s, so it cannot be matched", bs.name, x.id, bs.fields[key[src]]))
-		case r.def.CreatesIn(r.sides[t].name) && !r.sides[t].obj.ReadOnly:
-			r.planCreate(src, x)
-		}
+		r.place(src, x, pass, n != "", dupMsg, found)
 	}
 	for _, f := range st.filterErrs {
 		if !st.matched[f.x] {
