@@ -303,6 +303,7 @@ func (r *run) loadLinks(ctx context.Context) error {
 	lc, rc := cursors[syncdef.Left], cursors[syncdef.Right]
 	r.trustVersions = lc.Fingerprint == r.fp && rc.Fingerprint == r.fp
 	anyFull := false
+	links := -1 // how many, once counted
 	for _, s := range r.sides {
 		c := cursors[s.name]
 		s.full = r.opts.Full || c.Cursor == "" || c.Fingerprint != r.fp || !s.obj.Incremental ||
@@ -316,17 +317,34 @@ func (r *run) loadLinks(ctx context.Context) error {
 			return err
 		}
 		if w := max(r.wrote[sideL], r.wrote[sideR]); w > r.e.lazyMax {
-			n, err := r.e.store.LinkCount(ctx, r.def.Name)
-			if err != nil {
+			if links, err = r.e.store.LinkCount(ctx, r.def.Name); err != nil {
 				return err
 			}
-			anyFull = 4*w > n
+			anyFull = 4*w > links
 		}
 	}
 	if anyFull || !has {
 		// All of them, while the sides are read (readBoth), unless the
 		// journal needs them first.
 		r.allLinks = has
+		if has && links < 0 {
+			if links, err = r.e.store.LinkCount(ctx, r.def.Name); err != nil {
+				return err
+			}
+		}
+		// A side read completely returns about a record per link, the
+		// echoes of the previous run about what it wrote there: their maps
+		// are sized for that once (growing one to a million entries
+		// rehashed it twenty times).
+		for _, s := range r.sides {
+			want := r.wrote[s.i]
+			if s.full {
+				want = links
+			}
+			if want > 0 {
+				s.recs = make(map[string]*rec, want)
+			}
+		}
 		return nil
 	}
 	r.lazy = true
