@@ -87,7 +87,7 @@ func (r *run) processLinks(ctx context.Context) ([2][]*rec, error) {
 		cur := [2]*rec{r.sides[sideL].recs[l.LeftID], r.sides[sideR].recs[l.RightID]}
 		del := [2]bool{r.sides[sideL].tomb[l.LeftID], r.sides[sideR].tomb[l.RightID]}
 		for s, x := range cur {
-			if x != nil && x.settled {
+			if x != nil && x.narrow {
 				// Read without its values (see readBoth): unchanged since
 				// the last sync, so, as for a record not read, the base
 				// stands for it.

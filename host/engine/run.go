@@ -37,10 +37,11 @@ type rec struct {
 	due     bool        // pending snapshot due for a retry
 	held    bool        // read, but unchanged since it failed and not due: left alone
 	lookup  bool        // found by Lookup, only a match candidate
-	// settled: read by a narrow read (see readBoth) and at its linked
-	// version; vals holds only its match keys, in the order of run.keys.
-	settled bool
-	passed  *bool // filter verdict, computed once
+	// narrow: read by a narrow read, vals holds only its match keys, in the
+	// order of run.keys. One readBoth keeps is settled: at its linked
+	// version, needing nothing.
+	narrow bool
+	passed *bool // filter verdict, computed once
 }
 
 // keyValue is record x's value of match key k (on side s) as it will be
@@ -50,7 +51,7 @@ func (r *run) keyValue(s int, x *rec, k int) sdk.Value {
 	if v, ok := r.posts[s][x.id][i]; ok {
 		return v
 	}
-	if x.settled {
+	if x.narrow {
 		return x.vals[k]
 	}
 	return x.vals[i]
@@ -503,12 +504,12 @@ func (k *sink) Records(recs []sdk.Record) error {
 			return fmt.Errorf("record %s has %d values for %d fields", x.ID, len(x.Values), want)
 		}
 		delete(k.s.tomb, x.ID)
-		if old := k.s.recs[x.ID]; old != nil && old.settled && old.version == x.Version {
+		if old := k.s.recs[x.ID]; old != nil && old.narrow && old.version == x.Version {
 			continue
 		}
 		// Kept as handed over: a connector does not change values it has
 		// given a sink (sdk.RecordSink).
-		k.s.recs[x.ID] = &rec{id: x.ID, version: x.Version, mod: x.ModifiedAt, vals: x.Values, read: true, settled: k.narrow}
+		k.s.recs[x.ID] = &rec{id: x.ID, version: x.Version, mod: x.ModifiedAt, vals: x.Values, read: true, narrow: k.narrow}
 	}
 	return nil
 }

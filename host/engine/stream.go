@@ -13,14 +13,17 @@ import (
 )
 
 // stream is how a first run goes when it can: with no links, nothing
-// pending and one match key, each record of the larger side (p) is matched
-// against the other side (b, read whole first) as it is read, then written
-// with its batch and let go. What stays in memory is b's records, the key
-// values of p (from a narrow read, for its own duplicates), and the few p
-// records that b's leftovers might pair with. A first fill of a million
-// records so holds the batches in flight and 24 bytes a key, not every
-// record (~260 MB, where it took 3 GB), and writing starts while reading
-// goes on. It matches exactly as match does.
+// pending and one match key. The smaller side (b) is read narrow first (ids,
+// versions, keys) and held so; each record of the larger side (p) is then
+// matched against it as it is read, written with its batch and let go; last,
+// b is read again with its values and its records are paired with the p
+// records that took them, or matched and written like p's, as they come
+// (records this run created in b are skipped: b was read narrow before).
+// What stays in memory is b's narrow records, p's keys (24 bytes each, from
+// a narrow read, for its own duplicates), the p records waiting for their b
+// match, and the batches in flight. A first fill of a million records holds
+// ~260 MB where it held 3 GB, and writing starts while reading goes on.
+// Matching is exactly match's (TestStreamedFirstRunMatchesPlanned).
 type stream struct {
 	p, b int
 	// counts: how many p records hold each key norm (by a 128-bit hash:
@@ -33,11 +36,14 @@ type stream struct {
 	byNorm map[string][]*rec // p's records under a norm b holds (matched ones by id only)
 	dups   map[string][]*rec // p's records that share their norm, reported at the end
 	dupIDs map[string][]string
-	// filterErrs: streamed right records whose filter failed, reported
-	// after the left's leftovers unless one of them took the record.
+	// filterErrs: streamed right records whose filter failed, reported at
+	// the end unless a left record took them (match does the left first).
 	filterErrs []filterErr
 	matched    map[*rec]bool
-	read       int
+	// pairs: p records matched to a b record, by its id, waiting for its
+	// values (b is read again after p).
+	pairs map[string]*rec
+	read  int
 }
 
 // canStream reports whether the run can be streamed (see stream).
@@ -94,7 +100,7 @@ func (r *run) startStream(ctx context.Context) error {
 	var counts [2]map[normHash]int32
 	st := &stream{p: sideL, b: sideR, seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
 		index: map[string][]*rec{}, byNorm: map[string][]*rec{},
-		dups: map[string][]*rec{}, dupIDs: map[string][]string{}, matched: map[*rec]bool{}}
+		dups: map[string][]*rec{}, dupIDs: map[string][]string{}, matched: map[*rec]bool{}, pairs: map[string]*rec{}}
 	var n [2]int
 	var errs [2]error
 	done := make(chan struct{})
@@ -122,14 +128,17 @@ func (r *run) startStream(ctx context.Context) error {
 		st.p, st.b = sideR, sideL
 	}
 	st.counts = counts[st.p]
+	// b is held narrow (ids, versions, keys): its values are read again,
+	// streamed, once p is done (see executeStream).
 	bs := r.sides[st.b]
-	if err := r.read(ctx, bs, r.cursors[bs.name], false); err != nil {
+	bs.narrow = []string{bs.fields[r.keys[0][st.b]]}
+	if err := r.read(ctx, bs, r.cursors[bs.name], true); err != nil {
 		return err
 	}
 	r.afterRead(bs)
 	for _, id := range slices.Sorted(maps.Keys(bs.recs)) {
 		x := bs.recs[id]
-		if n := r.keyNorm(st.b, 0, x.vals[r.keys[0][st.b]]); n != "" {
+		if n := r.keyNorm(st.b, 0, r.keyValue(st.b, x, 0)); n != "" {
 			st.index[n] = append(st.index[n], x)
 		}
 	}
@@ -150,9 +159,10 @@ func (c *recordCounter) Records(recs []sdk.Record) error {
 
 // streamSink hands a read's records over to the run as they come.
 type streamSink struct {
-	s   *side
-	ctx context.Context
-	out chan<- []*rec
+	s      *side
+	ctx    context.Context
+	out    chan<- []*rec
+	cursor bool // its checkpoints are the side's cursor
 }
 
 func (k *streamSink) Records(recs []sdk.Record) error {
@@ -175,15 +185,37 @@ func (k *streamSink) Records(recs []sdk.Record) error {
 }
 
 func (k *streamSink) Checkpoint(cursor string) error {
-	k.s.cursor, k.s.hasCurs = cursor, true
+	if k.cursor {
+		k.s.cursor, k.s.hasCurs = cursor, true
+	}
 	return nil
 }
 
 // executeStream reads the streamed side, matching and writing its records
-// a batch at a time, then plans what is left of the other side.
+// a batch at a time, then reads the held side's values again, likewise.
 func (r *run) executeStream(ctx context.Context, p *pipeline) error {
 	st := r.stream
-	ps := r.sides[st.p]
+	pend, err := r.streamRead(ctx, p, r.sides[st.p], nil, r.streamRecord, true)
+	if err != nil {
+		return err
+	}
+	r.report.side(st.p).Read = st.read
+	r.streamDups()
+	// The held side's cursor stays its narrow read's: this read may see
+	// records this run created there (skipped), and what came after them.
+	if pend, err = r.streamRead(ctx, p, r.sides[st.b], pend, r.streamHeld, false); err != nil {
+		return err
+	}
+	r.streamEnd()
+	_, err = p.send(ctx, append(pend, r.items...), true)
+	r.items = nil
+	return err
+}
+
+// streamRead reads side s whole, handing each record to handle and the
+// items planned to the pipeline (pend: those short of a batch, returned
+// likewise); cursor: the read's checkpoints are the side's cursor.
+func (r *run) streamRead(ctx context.Context, p *pipeline, s *side, pend []*item, handle func(*rec), cursor bool) ([]*item, error) {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
@@ -197,43 +229,35 @@ func (r *run) executeStream(ctx context.Context, p *pipeline) error {
 	errc := make(chan error, 1)
 	go func() {
 		defer close(ch)
-		err := ps.conn.Read(sctx, sdk.ReadRequest{Object: ps.obj.Name, Fields: ps.fields}, &streamSink{s: ps, ctx: sctx, out: ch})
+		err := s.conn.Read(sctx, sdk.ReadRequest{Object: s.obj.Name, Fields: s.fields}, &streamSink{s: s, ctx: sctx, out: ch, cursor: cursor})
 		if err != nil {
-			err = &RunError{Side: ps.name, Connection: ps.def.Connection, Category: sdk.CategoryOf(err), Err: fmt.Errorf("read %s: %w", ps.obj.Name, err)}
+			err = &RunError{Side: s.name, Connection: s.def.Connection, Category: sdk.CategoryOf(err), Err: fmt.Errorf("read %s: %w", s.obj.Name, err)}
 		}
 		errc <- err
 	}()
-	// stop ends the read and waits for it: a run never returns with a
-	// goroutine still reading.
-	stop := func(err error) error {
-		cancel()
-		for range ch {
-		}
-		return err
-	}
-	var pend []*item
 	for batch := range ch {
 		for _, x := range batch {
-			r.streamRecord(x)
+			handle(x)
 		}
 		pend = append(pend, r.items...)
 		r.items = nil
 		var err error
 		if pend, err = p.send(ctx, pend, false); err != nil {
-			return stop(err)
+			// The read ends, and is waited for: a run never returns with
+			// a goroutine still reading.
+			cancel()
+			for range ch {
+			}
+			return nil, err
 		}
 	}
 	if err := <-errc; err != nil {
 		if r.stopped() {
-			return ErrStopped
+			return nil, ErrStopped
 		}
-		return err
+		return nil, err
 	}
-	r.report.side(st.p).Read = st.read
-	r.streamLeftovers()
-	_, err := p.send(ctx, append(pend, r.items...), true)
-	r.items = nil
-	return err
+	return append(pend, r.items...), nil
 }
 
 // streamRecord matches one record of the streamed side as match would.
@@ -292,7 +316,7 @@ func (r *run) streamRecord(x *rec) {
 	}
 	st.counts[h] = -1
 	cand := st.index[n]
-	dupMsg, found := "", (*rec)(nil)
+	dupMsg := ""
 	switch {
 	case len(cand) > 1:
 		dupMsg = r.shareMsg(t, 0, recIDs(cand), n)
@@ -300,12 +324,13 @@ func (r *run) streamRecord(x *rec) {
 		st.keep(n, x)
 		dupMsg = r.takenMsg(t, cand[0].id, n)
 	case len(cand) == 1:
-		found = cand[0]
 		id := &rec{id: strings.Clone(x.id)} // not x: the map would keep it
 		st.keep(n, id)
-		st.matched[id], st.matched[found] = true, true
+		st.matched[id], st.matched[cand[0]] = true, true
+		st.pairs[cand[0].id] = x // paired when b's values come
+		return
 	}
-	r.place(src, x, pass, true, dupMsg, found)
+	r.place(src, x, pass, true, dupMsg, nil)
 }
 
 // filterErr is a streamed record whose filter failed, with the failure.
@@ -323,12 +348,12 @@ func (st *stream) keep(n string, x *rec) {
 	}
 }
 
-// streamLeftovers reports the streamed side's duplicates, then matches the
-// held side's records that no streamed record took, as match would.
-func (r *run) streamLeftovers() {
+// streamDups reports the streamed side's records that share their key, now
+// that every id is known, and sorts what the held side's records will be
+// matched against.
+func (r *run) streamDups() {
 	st := r.stream
-	src, t := st.b, st.p
-	key := r.keys[0]
+	t := st.p
 	for _, n := range slices.Sorted(maps.Keys(st.dups)) {
 		ids := slices.Sorted(slices.Values(st.dupIDs[n]))
 		for _, x := range st.dups[n] {
@@ -338,43 +363,74 @@ func (r *run) streamLeftovers() {
 	for _, cand := range st.byNorm {
 		sort.Slice(cand, func(i, j int) bool { return cand[i].id < cand[j].id })
 	}
+}
+
+// streamHeld matches a record of the held side, read again with its values,
+// as match would: with the streamed record that took it, or like any other.
+func (r *run) streamHeld(y *rec) {
+	st := r.stream
+	src, t := st.b, st.p
 	bs := r.sides[src]
-	for _, id := range slices.Sorted(maps.Keys(bs.recs)) {
-		x := bs.recs[id]
-		// match does the left first: a left record's filter is looked at
-		// even when a right record took it; a right one taken is done.
-		if src == sideR && st.matched[x] {
-			continue
+	x := bs.recs[y.id] // as held: the key index and matches refer to it
+	if x == nil {
+		return // not there when the side was read narrow: created by this run (or since, for the next one)
+	}
+	delete(bs.recs, y.id)
+	key := r.keys[0]
+	partner := st.pairs[y.id]
+	delete(st.pairs, y.id)
+	// match does the left first: a left record's filter is looked at even
+	// when a right record took it; a right one taken is done.
+	if partner != nil && src == sideR {
+		r.pair(t, partner, y)
+		return
+	}
+	pass, err := r.passes(bs, y)
+	if err != nil {
+		r.reportRecord(src, y, "filter", "", "", err.Error())
+	}
+	if partner != nil {
+		r.pair(t, partner, y)
+		return
+	}
+	if err != nil {
+		return
+	}
+	n := r.keyNorm(src, 0, y.vals[key[src]])
+	dupMsg, found := "", (*rec)(nil)
+	if n != "" {
+		own, cand := st.index[n], st.byNorm[n]
+		switch {
+		case len(own) > 1:
+			dupMsg = r.shareMsg(src, 0, recIDs(own), n)
+		case len(cand) > 1:
+			dupMsg = r.shareMsg(t, 0, recIDs(cand), n)
+		case len(cand) == 1 && st.matched[cand[0]]:
+			dupMsg = r.takenMsg(t, cand[0].id, n)
+		case len(cand) == 1:
+			found = cand[0]
+			st.matched[x], st.matched[found] = true, true
 		}
-		pass, err := r.passes(bs, x)
-		if err != nil {
-			r.reportRecord(src, x, "filter", "", "", err.Error())
-			continue
+	}
+	r.place(src, y, pass, n != "", dupMsg, found)
+}
+
+// streamEnd syncs the streamed records whose match was not read again (it
+// went in between) as records without one, and reports the filter failures
+// left for the end.
+func (r *run) streamEnd() {
+	st := r.stream
+	src := st.p
+	for _, id := range slices.Sorted(maps.Keys(st.pairs)) {
+		x := st.pairs[id]
+		pass, err := r.passes(r.sides[src], x)
+		if err == nil {
+			r.place(src, x, pass, true, "", nil)
 		}
-		if st.matched[x] {
-			continue
-		}
-		n := r.keyNorm(src, 0, x.vals[key[src]])
-		dupMsg, found := "", (*rec)(nil)
-		if n != "" {
-			own, cand := st.index[n], st.byNorm[n]
-			switch {
-			case len(own) > 1:
-				dupMsg = r.shareMsg(src, 0, recIDs(own), n)
-			case len(cand) > 1:
-				dupMsg = r.shareMsg(t, 0, recIDs(cand), n)
-			case len(cand) == 1 && st.matched[cand[0]]:
-				dupMsg = r.takenMsg(t, cand[0].id, n)
-			case len(cand) == 1:
-				found = cand[0]
-				st.matched[x], st.matched[found] = true, true
-			}
-		}
-		r.place(src, x, pass, n != "", dupMsg, found)
 	}
 	for _, f := range st.filterErrs {
 		if !st.matched[f.x] {
-			r.reportRecord(t, f.x, "filter", "", "", f.err.Error())
+			r.reportRecord(src, f.x, "filter", "", "", f.err.Error())
 		}
 	}
 }
