@@ -137,10 +137,7 @@ func (w *writer) updates(ctx context.Context, run []int) error {
 		if !isOpError(err) {
 			return err
 		}
-		if _, rerr := w.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT ds_update"); rerr != nil {
-			return rerr
-		}
-		if _, rerr := w.tx.Exec(ctx, "RELEASE SAVEPOINT ds_update"); rerr != nil {
+		if rerr := w.undo(ctx, "ds_update"); rerr != nil {
 			return rerr
 		}
 		for _, i := range run {
@@ -320,10 +317,7 @@ func (w *writer) changesEach(ctx context.Context, run []int) error {
 		if !isOpError(ferr) {
 			return ferr
 		}
-		if _, err := w.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT ds_op"); err != nil {
-			return err
-		}
-		if _, err := w.tx.Exec(ctx, "RELEASE SAVEPOINT ds_op"); err != nil {
+		if err := w.undo(ctx, "ds_op"); err != nil {
 			return err
 		}
 		i := run[failed]

@@ -158,6 +158,16 @@ func (w *writer) paramSlots(n int) []*string {
 }
 
 // run walks the ops in order: creates in runs, updates and deletes pipelined.
+// undo rolls the transaction back to savepoint name and releases it: the
+// statements since are as if never sent, the transaction goes on.
+func (w *writer) undo(ctx context.Context, name string) error {
+	if _, err := w.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT "+name); err != nil {
+		return err
+	}
+	_, err := w.tx.Exec(ctx, "RELEASE SAVEPOINT "+name)
+	return err
+}
+
 func (w *writer) run(ctx context.Context) error {
 	ops := w.req.Ops
 	for i := 0; i < len(ops); {
@@ -238,10 +248,7 @@ func (w *writer) creates(ctx context.Context, run []int, tryCopy bool) error {
 	if !isOpError(err) && !(copied && !w.tx.Conn().IsClosed() && !catalogChanged(err)) {
 		return err
 	}
-	if _, rerr := w.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT ds_create"); rerr != nil {
-		return rerr
-	}
-	if _, rerr := w.tx.Exec(ctx, "RELEASE SAVEPOINT ds_create"); rerr != nil {
+	if rerr := w.undo(ctx, "ds_create"); rerr != nil {
 		return rerr
 	}
 	for _, i := range run {
