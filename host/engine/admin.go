@@ -12,11 +12,7 @@ import (
 // adminRun opens both sides of def for a one-off admin action.
 func (e *Engine) adminRun(ctx context.Context, def syncdef.Definition) (*run, error) {
 	def = def.WithDefaults()
-	r := &run{e: e, ctx: ctx, def: def, now: e.now(), id: store.NewID(),
-		links: map[string]*store.Link{}, byRight: map[string]*store.Link{},
-		pending: map[[2]string]store.Pending{}, errs: map[[2]string][]store.RecordError{},
-		confl: map[[2]string]store.Conflict{}, posts: [2]map[string]map[int]sdk.Value{{}, {}},
-		deleting: [2]map[string]bool{{}, {}}}
+	r := e.newRun(ctx, def, Options{}, store.NewID())
 	if err := r.open(ctx); err != nil {
 		return nil, err
 	}

@@ -76,6 +76,7 @@ func (r *run) settleJournal(ctx context.Context) error {
 	if err := r.e.store.Commit(ctx, b); err != nil {
 		return err
 	}
+	r.nlinks = -1 // links were added: count again if asked
 	return r.e.failpoint("settled")
 }
 

@@ -125,6 +125,7 @@ type run struct {
 	trustVersions bool
 	hasLinks      bool
 	allLinks      bool    // every link is to be loaded, and is not yet (see loadLinks)
+	nlinks        int     // how many links, once countLinks counted them (-1 before)
 	wrote         [2]int  // records the previous run wrote to each side (see lastWrites; incremental runs only)
 	stream        *stream // a streamed first run (see stream.go)
 	cursors       map[string]store.Cursor
@@ -138,13 +139,7 @@ func (e *Engine) prepare(ctx context.Context, def syncdef.Definition, opts Optio
 	if err := def.Validate(); err != nil {
 		return nil, fmt.Errorf("sync %s: %w", def.Name, err)
 	}
-	r := &run{e: e, ctx: ctx, def: def, opts: opts, id: runID, now: e.now(),
-		links: map[string]*store.Link{}, byRight: map[string]*store.Link{},
-		pending: map[[2]string]store.Pending{}, errs: map[[2]string][]store.RecordError{},
-		confl: map[[2]string]store.Conflict{}, posts: [2]map[string]map[int]sdk.Value{{}, {}},
-		deleting: [2]map[string]bool{{}, {}}, covers: map[*store.Link]bool{}}
-	r.pre.Sync = def.Name
-	r.report.Sync = def.Name
+	r := e.newRun(ctx, def, opts, runID)
 	if err := r.open(ctx); err != nil {
 		return nil, err
 	}
@@ -175,6 +170,19 @@ func (e *Engine) prepare(ctx context.Context, def syncdef.Definition, opts Optio
 		return nil, err
 	}
 	return r, nil
+}
+
+// newRun returns the state of a run (or plan, or admin action) of def,
+// before anything is opened or read.
+func (e *Engine) newRun(ctx context.Context, def syncdef.Definition, opts Options, runID string) *run {
+	r := &run{e: e, ctx: ctx, def: def, opts: opts, id: runID, now: e.now(),
+		links: map[string]*store.Link{}, byRight: map[string]*store.Link{},
+		pending: map[[2]string]store.Pending{}, errs: map[[2]string][]store.RecordError{},
+		confl: map[[2]string]store.Conflict{}, posts: [2]map[string]map[int]sdk.Value{{}, {}},
+		deleting: [2]map[string]bool{{}, {}}, covers: map[*store.Link]bool{}, nlinks: -1}
+	r.pre.Sync = def.Name
+	r.report.Sync = def.Name
+	return r
 }
 
 // open dials both sides, loads their schemas and resolves the mappings.
@@ -304,7 +312,6 @@ func (r *run) loadLinks(ctx context.Context) error {
 	lc, rc := cursors[syncdef.Left], cursors[syncdef.Right]
 	r.trustVersions = lc.Fingerprint == r.fp && rc.Fingerprint == r.fp
 	anyFull := false
-	links := -1 // how many, once counted
 	for _, s := range r.sides {
 		c := cursors[s.name]
 		s.full = r.opts.Full || c.Cursor == "" || c.Fingerprint != r.fp || !s.obj.Incremental ||
@@ -318,18 +325,20 @@ func (r *run) loadLinks(ctx context.Context) error {
 			return err
 		}
 		if w := max(r.wrote[sideL], r.wrote[sideR]); w > r.e.lazyMax {
-			if links, err = r.e.store.LinkCount(ctx, r.def.Name); err != nil {
+			n, err := r.countLinks(ctx)
+			if err != nil {
 				return err
 			}
-			anyFull = 4*w > links
+			anyFull = 4*w > n
 		}
 	}
 	if anyFull || !has {
 		// All of them, while the sides are read (readBoth), unless the
 		// journal needs them first.
 		r.allLinks = has
-		if has && links < 0 {
-			if links, err = r.e.store.LinkCount(ctx, r.def.Name); err != nil {
+		links := 0
+		if has {
+			if links, err = r.countLinks(ctx); err != nil {
 				return err
 			}
 		}
@@ -373,6 +382,19 @@ func sideIndex(name string) int {
 		return sideR
 	}
 	return sideL
+}
+
+// countLinks returns how many links the sync has, counted once a run: it
+// only sizes maps and picks between loading all links or some.
+func (r *run) countLinks(ctx context.Context) (int, error) {
+	if r.nlinks < 0 {
+		n, err := r.e.store.LinkCount(ctx, r.def.Name)
+		if err != nil {
+			return 0, err
+		}
+		r.nlinks = n
+	}
+	return r.nlinks, nil
 }
 
 // loadAllLinks loads every link; after it, the run is no longer lazy. Links
@@ -660,7 +682,7 @@ func (r *run) readPass(ctx context.Context, which, narrow [2]bool) error {
 		if r.lazy && len(s.recs)+len(s.tomb) > r.e.lazyMax {
 			// Many records read (echoes of a large run, say): one scan of
 			// every link beats this many lookups by id.
-			n, err := r.e.store.LinkCount(ctx, r.def.Name)
+			n, err := r.countLinks(ctx)
 			if err != nil {
 				return err
 			}
