@@ -87,7 +87,7 @@ func (c *remoteConn) Schema(ctx context.Context) (Schema, error) {
 func (c *remoteConn) Read(ctx context.Context, req ReadRequest, sink RecordSink) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stream, err := c.client.Read(ctx, &pb.ReadRequest{Config: c.cfg, Object: req.Object, Cursor: req.Cursor, Fields: req.Fields})
+	stream, err := c.client.Read(ctx, &pb.ReadRequest{Config: c.cfg, Object: req.Object, Cursor: req.Cursor, Fields: req.Fields, Skip: req.Skip})
 	if err != nil {
 		return fromStatus("read "+req.Object, err)
 	}

@@ -201,7 +201,7 @@ func appendWriteResult(b []byte, r *WriteResult, vals []Value) []byte {
 		errb, _ = proto.Marshal(errorToPB(r.Err))
 	}
 	us := timeToMicros(r.ModifiedAt)
-	n := sizeString(1, r.CorrelationID) + sizeString(2, r.ID) + sizeString(3, r.Version) + sizeSint(4, us) + sizeValues(vals)
+	n := sizeString(1, r.CorrelationID) + sizeString(2, r.ID) + sizeString(3, r.Version) + sizeSint(4, us) + sizeValues(vals) + sizeString(7, r.Mark)
 	if r.Err != nil {
 		n += 1 + protowire.SizeBytes(len(errb))
 	}
@@ -218,7 +218,7 @@ func appendWriteResult(b []byte, r *WriteResult, vals []Value) []byte {
 		b = protowire.AppendTag(b, 6, protowire.BytesType)
 		b = protowire.AppendBytes(b, errb)
 	}
-	return b
+	return appendString(b, 7, r.Mark)
 }
 
 // appendWriteOp appends one pb.WriteOp as WriteBatch.ops; idx are its field
@@ -706,6 +706,8 @@ func decodeResult(b []byte, slab *valueSlab) (WriteResult, error) {
 				return r, err
 			}
 			r.Err = errorFromPB(pe)
+		case f.num == 7 && f.typ == protowire.BytesType:
+			r.Mark = strIn(s, base, f.b)
 		}
 		b = b[n:]
 	}

@@ -167,6 +167,7 @@ func TestWriteEncodingMatchesGenerated(t *testing.T) {
 		case 1:
 			res[i].Values = append([]Value{String("changed")}, op.Values[min(1, len(op.Values)):]...)
 			res[i].ModifiedAt = time.UnixMicro(int64(i)).UTC()
+			res[i].Mark = fmt.Sprint("tx", i/8)
 		case 2:
 			res[i] = WriteResult{CorrelationID: op.CorrelationID, Err: &Error{Category: CategoryRateLimited, Message: "slow", Field: "s", RetryAfter: 1500 * time.Millisecond}}
 		}
@@ -192,7 +193,7 @@ func TestWriteEncodingMatchesGenerated(t *testing.T) {
 		if len(r.Values) > 0 {
 			vals = valuesFromPB(r.Values, make([]Value, len(r.Values)))
 		}
-		if g.CorrelationID != r.CorrelationId || g.ID != r.Id || g.Version != r.Version || !g.ModifiedAt.Equal(microsToTime(r.ModifiedAtUs)) ||
+		if g.CorrelationID != r.CorrelationId || g.ID != r.Id || g.Version != r.Version || g.Mark != r.Mark || !g.ModifiedAt.Equal(microsToTime(r.ModifiedAtUs)) ||
 			!reflect.DeepEqual(g.Err, errorFromPB(r.Error)) || (g.Values == nil) != (vals == nil) {
 			t.Fatalf("result %d: %+v, want %+v", i, g, r)
 		}

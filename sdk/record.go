@@ -17,6 +17,11 @@ type ReadRequest struct {
 	Object string
 	Cursor string   // empty: a full read
 	Fields []string // values come in this order; the SDK fills it when the host sends none
+	// Skip (incremental reads only) holds marks of the host's earlier
+	// writes (WriteResult.Mark). A record whose last change is one of them
+	// may be left out, though the cursor must still move past it: the host
+	// knows what it wrote. Ignoring Skip is correct, only slower.
+	Skip []string
 }
 
 // RecordSink receives what a Read produces, in order. A connector may hand
@@ -89,6 +94,11 @@ type WriteResult struct {
 	ModifiedAt    time.Time
 	Values        []Value // stored values in WriteRequest.Fields order; nil: stored as sent (or not reported)
 	Err           *Error
+	// Mark, optional, is a token by which a later incremental read knows
+	// this change for the host's own (ReadRequest.Skip). Set it only when a
+	// read can tell that a record's current state is this write's and no
+	// one else's, such as the id of the transaction that wrote it.
+	Mark string
 }
 
 // LookupRequest asks for the records whose Field equals one of Values.

@@ -214,7 +214,7 @@ func (s *server) Read(req *pb.ReadRequest, stream pb.Connector_ReadServer) error
 	}
 	out := newSendPipe(func(b []byte) error { return stream.SendMsg(&rawMessage{b: b}) })
 	sink := &readSink{send: out.send, fields: fields}
-	err = conn.Read(ctx, ReadRequest{Object: req.Object, Cursor: req.Cursor, Fields: fields}, sink)
+	err = conn.Read(ctx, ReadRequest{Object: req.Object, Cursor: req.Cursor, Fields: fields, Skip: req.Skip}, sink)
 	if err == nil {
 		err = sink.flush("")
 	}

@@ -49,7 +49,7 @@ func resultsToPB(rs []WriteResult, req WriteRequest) *pb.WriteResponse {
 	out := &pb.WriteResponse{Results: make([]*pb.WriteResult, len(rs))}
 	for i, r := range rs {
 		p := &pb.WriteResult{CorrelationId: r.CorrelationID, Id: r.ID, Version: r.Version,
-			ModifiedAtUs: timeToMicros(r.ModifiedAt), Error: errorToPB(r.Err)}
+			ModifiedAtUs: timeToMicros(r.ModifiedAt), Error: errorToPB(r.Err), Mark: r.Mark}
 		if r.Err == nil && len(r.Values) == len(req.Fields) && !storedAsSent(r.Values, req.Ops[i], len(req.Fields)) {
 			p.Values = valuesToPB(r.Values, make([]pb.Value, len(r.Values)))
 		}

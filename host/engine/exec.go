@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/datasync-io/datasync/host/mapping"
@@ -42,9 +43,13 @@ func (r *run) execute(ctx context.Context) error {
 	for _, s := range r.sides {
 		// Written even without a new cursor: the fingerprint records that
 		// this definition was synced completely (see trustVersions).
-		c := store.Cursor{Side: s.name, Cursor: r.cursors[s.name].Cursor, Fingerprint: r.fp}
+		old := r.cursors[s.name]
+		c := store.Cursor{Side: s.name, Cursor: old.Cursor, Fingerprint: r.fp, Skip: s.marks}
 		if s.hasCurs {
 			c.Cursor = s.cursor
+		} else if c.Cursor != "" {
+			// The old cursor stays, and with it the echoes its marks name.
+			c.Skip = append(slices.Clip(old.Skip), s.marks...)
 		}
 		final.Cursors = append(final.Cursors, c)
 		if len(r.errs[[2]string{s.name, ""}]) > 0 {
@@ -337,6 +342,9 @@ func (r *run) write(ctx context.Context, s *side, ops []*sdk.Op) ([]sdk.WriteRes
 					}
 				}
 				x.Values = vals
+			}
+			if x.Err == nil && x.Mark != "" {
+				s.mark(x.Mark)
 			}
 			out[i] = x
 		}

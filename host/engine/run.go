@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/datasync-io/datasync/host/filter"
@@ -75,6 +76,34 @@ type side struct {
 	narrow  []string        // a narrow read's fields: the match keys, in the order of run.keys
 	cursor  string
 	hasCurs bool
+	// marks: of this run's writes to the side (sdk.WriteResult.Mark), for
+	// its next incremental read to skip; marked, their set.
+	marks   []string
+	marked  map[string]bool
+	tooMany bool // more than maxMarks: none are kept, the echoes are read
+}
+
+// maxMarks bounds the marks kept for a side: a connector marking every
+// record (one transaction each) would otherwise hand its next read a list
+// as long as the run's writes.
+const maxMarks = 20000
+
+// mark notes a write's mark. A mark is a slice of the write response's
+// bytes: it is kept as a copy, not to pin them.
+func (s *side) mark(m string) {
+	if s.tooMany || s.marked[m] {
+		return
+	}
+	if len(s.marks) == maxMarks {
+		s.tooMany, s.marks, s.marked = true, nil, nil
+		return
+	}
+	if s.marked == nil {
+		s.marked = map[string]bool{}
+	}
+	m = strings.Clone(m)
+	s.marked[m] = true
+	s.marks = append(s.marks, m)
 }
 
 // fmap is one mapping resolved against the schemas.
@@ -323,6 +352,11 @@ func (r *run) loadLinks(ctx context.Context) error {
 		// against the links, they are best matched against all of them.
 		if r.wrote, err = r.lastWrites(ctx); err != nil {
 			return err
+		}
+		for _, s := range r.sides {
+			if len(cursors[s.name].Skip) > 0 {
+				r.wrote[s.i] = 0 // its echoes are marked: the connector leaves them out
+			}
 		}
 		if w := max(r.wrote[sideL], r.wrote[sideR]); w > r.e.lazyMax {
 			n, err := r.countLinks(ctx)
@@ -717,7 +751,7 @@ func (r *run) read(ctx context.Context, s *side, c store.Cursor, narrow bool) er
 		req.Fields = s.narrow
 	}
 	if !s.full {
-		req.Cursor = c.Cursor
+		req.Cursor, req.Skip = c.Cursor, c.Skip
 	}
 	if err := s.conn.Read(ctx, req, &sink{s: s, narrow: narrow}); err != nil {
 		return &RunError{Side: s.name, Connection: s.def.Connection, Category: sdk.CategoryOf(err), Err: fmt.Errorf("read %s: %w", s.obj.Name, err)}

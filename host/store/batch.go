@@ -271,11 +271,16 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 			}
 		}
 		for _, c := range b.Cursors {
+			skip := ""
+			if len(c.Skip) > 0 {
+				j, _ := json.Marshal(c.Skip) // strings: cannot fail
+				skip = string(j)
+			}
 			if err := upsert("save cursor of "+c.Side,
-				`UPDATE cursors SET cursor = ?, fingerprint = ?, updated_at = ? WHERE sync_name = ? AND side = ?`,
-				[]any{c.Cursor, c.Fingerprint, now, b.Sync, c.Side},
-				`INSERT INTO cursors (sync_name, side, cursor, fingerprint, updated_at) VALUES (?, ?, ?, ?, ?)`,
-				[]any{b.Sync, c.Side, c.Cursor, c.Fingerprint, now}); err != nil {
+				`UPDATE cursors SET cursor = ?, fingerprint = ?, skip = ?, updated_at = ? WHERE sync_name = ? AND side = ?`,
+				[]any{c.Cursor, c.Fingerprint, skip, now, b.Sync, c.Side},
+				`INSERT INTO cursors (sync_name, side, cursor, fingerprint, skip, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
+				[]any{b.Sync, c.Side, c.Cursor, c.Fingerprint, skip, now}); err != nil {
 				return err
 			}
 		}

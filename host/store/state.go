@@ -19,12 +19,15 @@ type Cursor struct {
 	Sync, Side  string
 	Cursor      string
 	Fingerprint string
-	Updated     time.Time
+	// Skip: marks of the writes made to the side since Cursor was read
+	// (sdk.ReadRequest.Skip), for its next incremental read.
+	Skip    []string
+	Updated time.Time
 }
 
 // Cursors returns a sync's cursors by side.
 func (s *Store) Cursors(ctx context.Context, sync string) (map[string]Cursor, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT side, cursor, fingerprint, updated_at FROM cursors WHERE sync_name = ?`, sync)
+	rows, err := s.db.QueryContext(ctx, `SELECT side, cursor, fingerprint, skip, updated_at FROM cursors WHERE sync_name = ?`, sync)
 	if err != nil {
 		return nil, fmt.Errorf("load cursors of %s: %w", sync, err)
 	}
@@ -32,9 +35,12 @@ func (s *Store) Cursors(ctx context.Context, sync string) (map[string]Cursor, er
 	out := map[string]Cursor{}
 	for rows.Next() {
 		c := Cursor{Sync: sync}
-		var updated string
-		if err := rows.Scan(&c.Side, &c.Cursor, &c.Fingerprint, &updated); err != nil {
+		var updated, skip string
+		if err := rows.Scan(&c.Side, &c.Cursor, &c.Fingerprint, &skip, &updated); err != nil {
 			return nil, fmt.Errorf("load cursors of %s: %w", sync, err)
+		}
+		if skip != "" && json.Unmarshal([]byte(skip), &c.Skip) != nil {
+			c.Skip = nil // unreadable marks: the echoes are read, which is only slower
 		}
 		c.Updated = parseTime(updated)
 		out[c.Side] = c

@@ -26,7 +26,8 @@ func echoRows() int {
 // as the host writes them, with their external ids) into a freshly made
 // table, then an incremental read from that cursor, which returns them all
 // (the host's echoes). It logs the read's cost per row and the plans of its
-// queries.
+// queries; then the same read skipping the writes' marks, which returns none
+// of them.
 func TestIncrementalEchoCost(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: writes 200,000 rows")
@@ -44,6 +45,7 @@ func TestIncrementalEchoCost(t *testing.T) {
 	if len(empty.recs) != 0 {
 		t.Fatalf("empty table read %d records", len(empty.recs))
 	}
+	var marks []string
 	for from := 0; from < n; from += sdk.BatchRecords {
 		ops := benchOps(min(sdk.BatchRecords, n-from), from)
 		for i := range ops {
@@ -59,6 +61,7 @@ func TestIncrementalEchoCost(t *testing.T) {
 				t.Fatal(r.Err)
 			}
 		}
+		marks = append(marks, marksOf(res)...)
 	}
 	type query struct {
 		sql  string
@@ -88,6 +91,21 @@ func TestIncrementalEchoCost(t *testing.T) {
 	// Logged, not asserted: speed belongs to make bench, the plan is checked
 	// below.
 	t.Logf("full read of the same rows: %v", fullEl)
+
+	// With the marks (one per write: its COPY's subtransaction) the echoes
+	// stay in the database, and the cursor still moves past them.
+	start = time.Now()
+	skipping := &countSink{}
+	if err := c.Read(ctx, sdk.ReadRequest{Object: "contacts", Cursor: empty.cursor, Fields: fields, Skip: marks}, skipping); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("incremental read skipping %d marks: %v, %d records", len(marks), time.Since(start), skipping.n)
+	if skipping.n != 0 {
+		t.Fatalf("incremental read skipping the marks returned %d records, want none", skipping.n)
+	}
+	if again := read(t, c, "contacts", skipping.cursor, fields...); len(again.recs) != 0 {
+		t.Fatalf("read from the skipping read's cursor: %d records, want none", len(again.recs))
+	}
 
 	// The second page is where it went wrong: no statistics yet, so the
 	// planner guessed 180 rows past the mark and sorted all 195,000 of them

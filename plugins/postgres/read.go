@@ -170,7 +170,7 @@ func (c *Conn) Read(ctx context.Context, req sdk.ReadRequest, sink sdk.RecordSin
 		if req.Cursor == "" || !incremental {
 			err = r.full(ctx, snap, incremental)
 		} else {
-			err = r.incremental(ctx, cur, snap)
+			err = r.incremental(ctx, cur, snap, parseSkip(req.Skip))
 		}
 		if catalogChanged(err) {
 			c.forgetCatalog()
@@ -258,13 +258,23 @@ func (r *reader) full(ctx context.Context, snap snapshot, incremental bool) erro
 		return r.flush()
 	}
 	cur := cursor{Xmax: snap.xmax, Pending: snap.pending, Since: snap.since}
-	// The high-water mark in the database's own ordering of the key.
 	ts := "t." + r.t.cols[r.t.updatedAt].ident
-	sql := "SELECT " + ts + "::text, " + castKeysText(r.t) + " FROM " + r.t.qname + " t WHERE " + ts +
-		" IS NOT NULL AND " + ts + " < 'infinity' ORDER BY " + ts + " DESC, " + r.keysDesc() + " LIMIT 1"
+	if err := r.highWater(ctx, &cur, ts+" IS NOT NULL AND "+ts+" < 'infinity'"); err != nil {
+		return err
+	}
+	return r.checkpoint(cur)
+}
+
+// highWater moves cur to the greatest (updated_at, key) of the rows matching
+// where (over alias t, with args), in the database's own ordering of the
+// key; it leaves cur as it is when no row matches.
+func (r *reader) highWater(ctx context.Context, cur *cursor, where string, args ...any) error {
+	ts := "t." + r.t.cols[r.t.updatedAt].ident
+	sql := "SELECT " + ts + "::text, " + castKeysText(r.t) + " FROM " + r.t.qname + " t WHERE " + where +
+		" ORDER BY " + ts + " DESC, " + r.keysDesc() + " LIMIT 1"
 	var tsText string
 	var keyTexts []string
-	err := r.tx.QueryRow(ctx, sql).Scan(&tsText, &keyTexts)
+	err := r.tx.QueryRow(ctx, sql, args...).Scan(&tsText, &keyTexts)
 	switch {
 	case err == pgx.ErrNoRows:
 	case err != nil:
@@ -277,7 +287,7 @@ func (r *reader) full(ctx context.Context, snap snapshot, incremental bool) erro
 		us := tm.UnixMicro()
 		cur.TS, cur.Key = &us, keyTexts
 	}
-	return r.checkpoint(cur)
+	return nil
 }
 
 // keyList is the key columns over alias t, comma-separated.
@@ -334,8 +344,9 @@ func tsParam(us int64) string {
 }
 
 // incremental reads the late rows (catch-up), then pages of rows past the
-// high-water mark, checkpointing after each.
-func (r *reader) incremental(ctx context.Context, cur cursor, snap snapshot) error {
+// high-water mark, checkpointing after each. Rows written by the xids in
+// skip (the host's own writes, see mark.go) are left out of both.
+func (r *reader) incremental(ctx context.Context, cur cursor, snap snapshot, skip []uint64) error {
 	t := r.t
 	ts := "t." + t.cols[t.updatedAt].ident
 	tsCast := t.cols[t.updatedAt].castType
@@ -348,6 +359,13 @@ func (r *reader) incremental(ctx context.Context, cur cursor, snap snapshot) err
 		return strings.Join(ps, ",")
 	}
 	notInfinite := " AND " + ts + " < 'infinity'"
+	skipped := skipFilter(snap.xmax, skip)
+	var opts []any // query options ahead of the parameters
+	if skipped != "" {
+		// Not prepared: each read's list differs, and pgx's statement cache
+		// would keep every such statement, list and all, on both ends.
+		opts = []any{pgx.QueryExecModeDescribeExec}
+	}
 	from := int64(0)
 	if cur.TS != nil {
 		from = *cur.TS - r.c.set.lateWindow.Microseconds()
@@ -366,11 +384,10 @@ func (r *reader) incremental(ctx context.Context, cur cursor, snap snapshot) err
 				lower = x
 			}
 		}
-		fullXmin := fmt.Sprintf("(%d::int8 - (((%d::int8 %% 4294967296) - t.xmin::text::int8 + 4294967296) %% 4294967296))", snap.xmax, snap.xmax)
 		sql := "SELECT " + r.p.sql + " FROM " + t.qname + " t WHERE " + ts + " > " + param(1, tsCast) +
 			" AND (" + ts + "," + keys + ") <= (" + param(2, tsCast) + "," + keyParams(3) + ")" +
-			" AND " + fullXmin + " >= " + strconv.FormatUint(lower, 10)
-		args := []any{tsParam(from), tsParam(*cur.TS)}
+			" AND " + fullXmin(snap.xmax) + " >= " + strconv.FormatUint(lower, 10) + skipped
+		args := append(opts, tsParam(from), tsParam(*cur.TS))
 		for _, k := range cur.Key {
 			args = append(args, k)
 		}
@@ -394,28 +411,37 @@ func (r *reader) incremental(ctx context.Context, cur cursor, snap snapshot) err
 		return fmt.Errorf("read %s: %w", t.name, err)
 	}
 	next := cursor{TS: cur.TS, Key: cur.Key, Xmax: snap.xmax, Pending: snap.pending, Since: snap.since}
-	for {
-		var sql string
-		var args []any
-		if next.TS == nil {
-			sql = "SELECT " + r.p.sql + " FROM " + t.qname + " t WHERE " + ts + " IS NOT NULL" + notInfinite +
-				" ORDER BY " + ts + "," + keys + " LIMIT " + strconv.Itoa(pageSize)
-		} else {
-			sql = "SELECT " + r.p.sql + " FROM " + t.qname + " t WHERE " + ts + " >= " + param(1, tsCast) + notInfinite +
-				" AND (" + ts + "," + keys + ") > (" + param(1, tsCast) + "," + keyParams(2) + ")" +
-				" ORDER BY " + ts + "," + keys + " LIMIT " + strconv.Itoa(pageSize)
-			args = append(args, tsParam(*next.TS))
-			for _, k := range next.Key {
-				args = append(args, k)
-			}
+	// past is the condition on the rows after c's mark, and its parameters.
+	past := func(c cursor) (string, []any) {
+		if c.TS == nil {
+			return ts + " IS NOT NULL" + notInfinite, nil
 		}
-		n, last, err := r.query(ctx, sql, args...)
+		args := []any{tsParam(*c.TS)}
+		for _, k := range c.Key {
+			args = append(args, k)
+		}
+		return ts + " >= " + param(1, tsCast) + notInfinite +
+			" AND (" + ts + "," + keys + ") > (" + param(1, tsCast) + "," + keyParams(2) + ")", args
+	}
+	for {
+		where, args := past(next)
+		sql := "SELECT " + r.p.sql + " FROM " + t.qname + " t WHERE " + where + skipped +
+			" ORDER BY " + ts + "," + keys + " LIMIT " + strconv.Itoa(pageSize)
+		n, last, err := r.query(ctx, sql, append(opts, args...)...)
 		if err != nil {
 			return err
 		}
 		if n > 0 && last.hasT {
 			us := last.ts.UnixMicro()
 			next.TS, next.Key = &us, last.keys
+		}
+		if n < pageSize && skipped != "" {
+			// The last page: every row past it was skipped. The cursor moves
+			// past them too, or the next read would walk them again.
+			where, args := past(next)
+			if err := r.highWater(ctx, &next, where, args...); err != nil {
+				return err
+			}
 		}
 		if err := r.checkpoint(next); err != nil {
 			return err

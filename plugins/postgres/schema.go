@@ -50,6 +50,7 @@ type table struct {
 	version    int
 	intVersion bool              // version column is an integer the connector increments
 	triggers   bool              // user triggers may change what is written
+	spills     bool              // a write may change other rows too: rules, ON UPDATE actions of foreign keys referencing it
 	constraint map[string]string // unique/check constraint or unique index name → its column
 	obj        sdk.ObjectType
 }
@@ -72,7 +73,8 @@ SELECT c.relname, c.relkind::text, a.attname, a.attnotnull, a.atthasdef, a.attid
        COALESCE(NULLIF(bt.oid, 0), t.oid)::int8,
        CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, NULL) ELSE '' END,
        COALESCE(CASE WHEN a.atthasdef OR a.attidentity <> '' THEN pg_get_serial_sequence(c.oid::regclass::text, a.attname) END, ''),
-       EXISTS (SELECT 1 FROM pg_trigger tg WHERE tg.tgrelid = c.oid AND NOT tg.tgisinternal)
+       EXISTS (SELECT 1 FROM pg_trigger tg WHERE tg.tgrelid = c.oid AND NOT tg.tgisinternal),
+       c.relhasrules OR EXISTS (SELECT 1 FROM pg_constraint fk WHERE fk.confrelid = c.oid AND fk.contype = 'f' AND fk.confupdtype NOT IN ('a', 'r'))
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -183,6 +185,7 @@ type rawColumn struct {
 	domainBase                   string
 	sequence                     string // the sequence behind a serial or identity column
 	triggers                     bool   // the relation has user triggers
+	spills                       bool   // rules, or foreign keys cascading updates from it
 }
 
 func (c *Conn) loadTables(ctx context.Context, pc *pgx.Conn) (map[string]*table, error) {
@@ -219,7 +222,7 @@ func (c *Conn) loadTables(ctx context.Context, pc *pgx.Conn) (map[string]*table,
 	for rows.Next() {
 		var r rawColumn
 		if err := rows.Scan(&r.rel, &r.kind, &r.name, &r.notNull, &r.hasDefault, &r.identity, &r.generated,
-			&r.castType, &r.typmod, &r.typName, &r.typType, &r.baseName, &r.baseType, &r.elemName, &r.enumOID, &r.domainBase, &r.sequence, &r.triggers); err != nil {
+			&r.castType, &r.typmod, &r.typName, &r.typType, &r.baseName, &r.baseType, &r.elemName, &r.enumOID, &r.domainBase, &r.sequence, &r.triggers, &r.spills); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("read columns: %w", err)
 		}
@@ -275,7 +278,7 @@ func (c *Conn) buildTable(raws []rawColumn, keys []keyInfo, enums map[int64][]st
 	r0 := raws[0]
 	t := &table{name: r0.rel, qname: pgx.Identifier{c.set.schema, r0.rel}.Sanitize(), view: r0.kind == "v" || r0.kind == "m",
 		byName: map[string]int{}, updatedAt: -1, softDelete: -1, version: -1, constraint: map[string]string{},
-		triggers: r0.triggers}
+		triggers: r0.triggers, spills: r0.spills}
 	unique := map[string]bool{}
 	for _, k := range keys {
 		switch {

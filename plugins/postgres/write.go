@@ -21,6 +21,8 @@ const createChunk = 5000
 // fails, the run is split in halves (each under a savepoint) until the
 // failing ops stand alone, so one bad op costs a few statements, not the
 // batch. Updates and deletes are pipelined, each under its own savepoint.
+// Results of the rows written carry echo marks where the table allows
+// (mark.go).
 func (c *Conn) Write(ctx context.Context, req sdk.WriteRequest) ([]sdk.WriteResult, error) {
 	t, err := c.table(ctx, req.Object)
 	if err != nil {
@@ -61,6 +63,9 @@ func (c *Conn) Write(ctx context.Context, req sdk.WriteRequest) ([]sdk.WriteResu
 				c.forgetCatalog()
 				return sdk.Errorf(sdk.CategoryTransient, "write %s: the table changed while writing (%v); retry", t.name, err)
 			}
+			return mapQueryError(fmt.Errorf("write %s: %w", t.name, err))
+		}
+		if err := w.mark(ctx); err != nil {
 			return mapQueryError(fmt.Errorf("write %s: %w", t.name, err))
 		}
 		if err := tx.Commit(ctx); err != nil {

@@ -72,6 +72,7 @@ func Run(t *testing.T, h Harness) {
 		{"Schema", s.testSchema},
 		{"Read/Full", s.testReadFull},
 		{"Read/Incremental", s.testReadIncremental},
+		{"Read/SkipMarks", s.testSkipMarks},
 		{"Write/Create", s.testCreate},
 		{"Write/Update", s.testUpdate},
 		{"Write/Delete", s.testDelete},

@@ -149,6 +149,25 @@ func brokenCases() map[string]struct {
 				return c.Write(ctx, req)
 			}}
 		}, "Write/MixedBatch"},
+		"OneMarkForEveryWrite": {func(c sdk.Conn, _ sdk.Config) sdk.Conn {
+			return conn{Conn: c, write: func(ctx context.Context, req sdk.WriteRequest) ([]sdk.WriteResult, error) {
+				res, err := c.Write(ctx, req)
+				for i := range res {
+					if res[i].Mark != "" {
+						res[i].Mark = "mem:0-999999"
+					}
+				}
+				return res, err
+			}}
+		}, "Read/SkipMarks"},
+		"SkippingReadKeepsItsCursor": {func(c sdk.Conn, _ sdk.Config) sdk.Conn {
+			return conn{Conn: c, read: func(ctx context.Context, req sdk.ReadRequest, sink sdk.RecordSink) error {
+				if len(req.Skip) == 0 {
+					return c.Read(ctx, req, sink)
+				}
+				return c.Read(ctx, req, stuckSink{sink, req.Cursor})
+			}}
+		}, "Read/SkipMarks"},
 		"AcceptsAnyToken": {func(c sdk.Conn, cfg sdk.Config) sdk.Conn {
 			if cfg.Secrets["token"] != "secret" {
 				return conn{Conn: &okCheck{c}}
@@ -157,6 +176,14 @@ func brokenCases() map[string]struct {
 		}, "Check/Bad"},
 	}
 }
+
+// stuckSink checkpoints at the cursor the read started from.
+type stuckSink struct {
+	sdk.RecordSink
+	cursor string
+}
+
+func (s stuckSink) Checkpoint(string) error { return s.RecordSink.Checkpoint(s.cursor) }
 
 type okCheck struct{ sdk.Conn }
 

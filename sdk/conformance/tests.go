@@ -253,6 +253,87 @@ func (s *suite) testReadIncremental(t *testing.T, ctx context.Context) {
 	}
 }
 
+// testSkipMarks: an incremental read given the marks of a write leaves out
+// that write's records, but not a later change to another record (another
+// write, another mark), and its cursor moves past them all. Skipped when
+// the connector marks nothing.
+func (s *suite) testSkipMarks(t *testing.T, ctx context.Context) {
+	if !s.obj.Incremental {
+		t.Skipf("object %s is not Incremental", s.obj.Name)
+	}
+	recs := s.createN(t, ctx, 3)
+	a, b := recs[0], recs[1]
+	_, c0 := s.readFull(t, ctx)
+	time.Sleep(s.h.ChangeDelay)
+
+	n := s.nextI()
+	res := s.write(t, ctx, CreateOp(s.h.NewRecord(n)), UpdateOp(a.id, "", s.h.Update(a.i)))
+	var marks []string
+	for i, r := range res {
+		if r.Err != nil {
+			t.Fatalf("write op %d: %v", i, r.Err)
+		}
+		if r.Mark != "" && !slices.Contains(marks, r.Mark) {
+			marks = append(marks, r.Mark)
+		}
+	}
+	if len(marks) == 0 {
+		t.Skip("the connector sets no write marks")
+	}
+	c := res[0].ID
+	t.Cleanup(func() { s.cleanup(t, []string{c}) })
+	other := s.writeOK(t, ctx, UpdateOp(b.id, "", s.h.Update(b.i)))
+	if slices.Contains(marks, other.Mark) && other.Mark != "" {
+		t.Fatalf("two writes share the mark %q: a read skipping the first would lose the second", other.Mark)
+	}
+
+	plain := s.read(t, ctx, c0.Cursor, s.fields)
+	if ids := sortedIDs(mustByID(t, plain.All)); !slices.Equal(ids, sorted(a.id, b.id, c)) {
+		t.Fatalf("read from cursor without marks: got %v, want %v", ids, sorted(a.id, b.id, c))
+	}
+	for _, skip := range [][]string{{"not-a-mark"}, {"", "x:1-2"}} {
+		got := sortedIDs(mustByID(t, s.readSkipping(t, ctx, c0.Cursor, skip).All))
+		if !slices.Equal(got, sorted(a.id, b.id, c)) {
+			t.Errorf("read skipping foreign marks %q: got %v, want every change %v", skip, got, sorted(a.id, b.id, c))
+		}
+	}
+	skipped := s.readSkipping(t, ctx, c0.Cursor, marks)
+	if got := sortedIDs(mustByID(t, skipped.All)); !slices.Equal(got, []string{b.id}) {
+		t.Fatalf("read skipping marks %q of the write that created %s and updated %s: got %v, want only %s (changed by a later write)",
+			marks, c, a.id, got, b.id)
+	}
+	if again := s.read(t, ctx, skipped.Cursor, s.fields); len(again.All) != 0 {
+		t.Errorf("read from the cursor of the skipping read: got %v, want nothing (the cursor must move past skipped records)", idsOf(again.All))
+	}
+}
+
+// readSkipping is read with skip marks.
+func (s *suite) readSkipping(t *testing.T, ctx context.Context, cursor string, skip []string) *Collector {
+	t.Helper()
+	c, err := ReadAll(ctx, s.conn, sdk.ReadRequest{Object: s.h.Object, Cursor: cursor, Fields: s.fields, Skip: skip})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.obj.Incremental && c.Cursor == "" {
+		t.Fatalf("read from %q skipping %q: no checkpoint with a cursor", cursor, skip)
+	}
+	return c
+}
+
+func mustByID(t *testing.T, recs []sdk.Record) map[string]sdk.Record {
+	t.Helper()
+	m, err := ByID(recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func sorted(ids ...string) []string {
+	slices.Sort(ids)
+	return ids
+}
+
 func idsOf(recs []sdk.Record) []string {
 	out := make([]string, len(recs))
 	for i, r := range recs {

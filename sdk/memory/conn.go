@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/datasync-io/datasync/sdk"
 )
@@ -104,9 +105,15 @@ func (cn *conn) Read(ctx context.Context, req sdk.ReadRequest, sink sdk.RecordSi
 			"cursor %d is ahead of the data (seq %d): the data was reset; do a full read", after, c.data.seq))
 	}
 	recs := c.data.object(req.Object).changedSince(after, req.Cursor == "")
-	out := make([]sdk.Record, len(recs))
-	for i, r := range recs {
-		out[i] = r.sdkRecord(fields)
+	var skip []seqRange
+	if req.Cursor != "" {
+		skip = parseMarks(req.Skip)
+	}
+	out := make([]sdk.Record, 0, len(recs))
+	for _, r := range recs {
+		if !inRanges(skip, r.seq) {
+			out = append(out, r.sdkRecord(fields))
+		}
 	}
 	cursor := strconv.FormatUint(c.data.seq, 10)
 	c.mu.Unlock()
@@ -152,6 +159,9 @@ func (cn *conn) Write(ctx context.Context, req sdk.WriteRequest) ([]sdk.WriteRes
 	o := c.data.object(req.Object)
 	results := make([]sdk.WriteResult, len(req.Ops))
 	changed := false
+	// The lock is held throughout, so this write's changes are exactly the
+	// seqs after first: that range is the mark its echoes are known by.
+	first := c.data.seq
 	for i, op := range req.Ops {
 		res := &results[i]
 		res.CorrelationID = op.CorrelationID
@@ -174,6 +184,12 @@ func (cn *conn) Write(ctx context.Context, req sdk.WriteRequest) ([]sdk.WriteRes
 	if changed {
 		if err := c.save(); err != nil {
 			return nil, fmt.Errorf("write %s: %w", req.Object, err)
+		}
+		mark := seqRange{first, c.data.seq}.mark()
+		for i := range results {
+			if results[i].Err == nil {
+				results[i].Mark = mark
+			}
 		}
 	}
 	return results, nil
@@ -256,3 +272,36 @@ func matches(field string, have, want sdk.Value) bool {
 }
 
 func (cn *conn) Close() error { return nil }
+
+// seqRange is the seqs (from, to] of one write's changes.
+type seqRange struct{ from, to uint64 }
+
+const markPrefix = "mem:"
+
+func (r seqRange) mark() string {
+	return markPrefix + strconv.FormatUint(r.from, 10) + "-" + strconv.FormatUint(r.to, 10)
+}
+
+// parseMarks reads the marks this connector made; others are ignored, which
+// only means their records are read.
+func parseMarks(marks []string) []seqRange {
+	var out []seqRange
+	for _, m := range marks {
+		from, to, ok := strings.Cut(strings.TrimPrefix(m, markPrefix), "-")
+		a, err1 := strconv.ParseUint(from, 10, 64)
+		b, err2 := strconv.ParseUint(to, 10, 64)
+		if ok && strings.HasPrefix(m, markPrefix) && err1 == nil && err2 == nil && a < b {
+			out = append(out, seqRange{a, b})
+		}
+	}
+	return out
+}
+
+func inRanges(rs []seqRange, seq uint64) bool {
+	for _, r := range rs {
+		if seq > r.from && seq <= r.to {
+			return true
+		}
+	}
+	return false
+}

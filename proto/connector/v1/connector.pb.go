@@ -1366,7 +1366,12 @@ type ReadRequest struct {
 	// Empty: a full read.
 	Cursor string `protobuf:"bytes,3,opt,name=cursor,proto3" json:"cursor,omitempty"`
 	// Fields wanted, in the order values must come; empty: all fields.
-	Fields        []string `protobuf:"bytes,4,rep,name=fields,proto3" json:"fields,omitempty"`
+	Fields []string `protobuf:"bytes,4,rep,name=fields,proto3" json:"fields,omitempty"`
+	// Incremental reads only: marks of earlier writes (WriteResult.mark). A
+	// record whose last change is one of those writes may be left out: the
+	// host wrote it and knows its version. The cursor still moves past it.
+	// A connector that ignores this is correct, only slower.
+	Skip          []string `protobuf:"bytes,5,rep,name=skip,proto3" json:"skip,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1425,6 +1430,13 @@ func (x *ReadRequest) GetCursor() string {
 func (x *ReadRequest) GetFields() []string {
 	if x != nil {
 		return x.Fields
+	}
+	return nil
+}
+
+func (x *ReadRequest) GetSkip() []string {
+	if x != nil {
+		return x.Skip
 	}
 	return nil
 }
@@ -1772,8 +1784,13 @@ type WriteResult struct {
 	Version       string                 `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
 	ModifiedAtUs  int64                  `protobuf:"zigzag64,4,opt,name=modified_at_us,json=modifiedAtUs,proto3" json:"modified_at_us,omitempty"`
 	// Stored values in the header's field order; empty when not reported.
-	Values        []*Value `protobuf:"bytes,5,rep,name=values,proto3" json:"values,omitempty"`
-	Error         *Error   `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
+	Values []*Value `protobuf:"bytes,5,rep,name=values,proto3" json:"values,omitempty"`
+	Error  *Error   `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
+	// Optional: a token by which a later incremental read recognizes this
+	// write's change as the host's own (ReadRequest.skip). Set it only when a
+	// read can tell that the record's current state is this write's and no
+	// one else's; many results may share one mark.
+	Mark          string `protobuf:"bytes,7,opt,name=mark,proto3" json:"mark,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1848,6 +1865,13 @@ func (x *WriteResult) GetError() *Error {
 		return x.Error
 	}
 	return nil
+}
+
+func (x *WriteResult) GetMark() string {
+	if x != nil {
+		return x.Mark
+	}
+	return ""
 }
 
 // One response per request batch, with one result per op, in order.
@@ -2117,12 +2141,13 @@ const file_connector_v1_connector_proto_rawDesc = "" +
 	"\rSchemaRequest\x125\n" +
 	"\x06config\x18\x01 \x01(\v2\x1d.datasync.connector.v1.ConfigR\x06config\"M\n" +
 	"\x0eSchemaResponse\x12;\n" +
-	"\aobjects\x18\x01 \x03(\v2!.datasync.connector.v1.ObjectTypeR\aobjects\"\x8c\x01\n" +
+	"\aobjects\x18\x01 \x03(\v2!.datasync.connector.v1.ObjectTypeR\aobjects\"\xa0\x01\n" +
 	"\vReadRequest\x125\n" +
 	"\x06config\x18\x01 \x01(\v2\x1d.datasync.connector.v1.ConfigR\x06config\x12\x16\n" +
 	"\x06object\x18\x02 \x01(\tR\x06object\x12\x16\n" +
 	"\x06cursor\x18\x03 \x01(\tR\x06cursor\x12\x16\n" +
-	"\x06fields\x18\x04 \x03(\tR\x06fields\"w\n" +
+	"\x06fields\x18\x04 \x03(\tR\x06fields\x12\x12\n" +
+	"\x04skip\x18\x05 \x03(\tR\x04skip\"w\n" +
 	"\fReadResponse\x12\x16\n" +
 	"\x06fields\x18\x01 \x03(\tR\x06fields\x127\n" +
 	"\arecords\x18\x02 \x03(\v2\x1d.datasync.connector.v1.RecordR\arecords\x12\x16\n" +
@@ -2145,14 +2170,15 @@ const file_connector_v1_connector_proto_rawDesc = "" +
 	"\fWriteRequest\x12<\n" +
 	"\x06header\x18\x01 \x01(\v2\".datasync.connector.v1.WriteHeaderH\x00R\x06header\x129\n" +
 	"\x05batch\x18\x02 \x01(\v2!.datasync.connector.v1.WriteBatchH\x00R\x05batchB\x05\n" +
-	"\x03msg\"\xee\x01\n" +
+	"\x03msg\"\x82\x02\n" +
 	"\vWriteResult\x12%\n" +
 	"\x0ecorrelation_id\x18\x01 \x01(\tR\rcorrelationId\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\tR\aversion\x12$\n" +
 	"\x0emodified_at_us\x18\x04 \x01(\x12R\fmodifiedAtUs\x124\n" +
 	"\x06values\x18\x05 \x03(\v2\x1c.datasync.connector.v1.ValueR\x06values\x122\n" +
-	"\x05error\x18\x06 \x01(\v2\x1c.datasync.connector.v1.ErrorR\x05error\"M\n" +
+	"\x05error\x18\x06 \x01(\v2\x1c.datasync.connector.v1.ErrorR\x05error\x12\x12\n" +
+	"\x04mark\x18\a \x01(\tR\x04mark\"M\n" +
 	"\rWriteResponse\x12<\n" +
 	"\aresults\x18\x01 \x03(\v2\".datasync.connector.v1.WriteResultR\aresults\"\xc2\x01\n" +
 	"\rLookupRequest\x125\n" +
