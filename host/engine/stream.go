@@ -19,18 +19,18 @@ import (
 // b is read again with its values and its records are paired with the p
 // records that took them, or matched and written like p's, as they come
 // (records this run created in b are skipped: b was read narrow before).
-// What stays in memory is b's narrow records, p's keys (24 bytes each, from
+// What stays in memory is b's narrow records, p's keys (~17 bytes each, from
 // a narrow read, for its own duplicates), the p records waiting for their b
 // match, and the batches in flight. A first fill of a million records holds
 // ~260 MB where it held 3 GB, and writing starts while reading goes on.
 // Matching is exactly match's (TestStreamedFirstRunMatchesPlanned).
 type stream struct {
 	p, b int
-	// counts: how many p records hold each key norm (by a 128-bit hash:
-	// 24 bytes a record, where the norms took ~90), from the narrow read; a
+	// counts: how many p records hold each key norm (by a 128-bit hash,
+	// ~17 bytes a record, where the norms took ~90), from the narrow read; a
 	// norm whose record was matched or created is set to -1, so one that
 	// turns up again (changed between the two reads) is not created twice.
-	counts map[normHash]int32
+	counts *keyCounts
 	seeds  [2]maphash.Seed
 	index  map[string][]*rec // b's records by key norm
 	byNorm map[string][]*rec // p's records under a norm b holds (matched ones by id only)
@@ -74,7 +74,7 @@ type countSink struct {
 	r      *run
 	s      int
 	st     *stream
-	counts map[normHash]int32
+	counts *keyCounts
 }
 
 func (k *countSink) Records(recs []sdk.Record) error {
@@ -86,7 +86,7 @@ func (k *countSink) Records(recs []sdk.Record) error {
 			return fmt.Errorf("record %s has %d values for 1 field", x.ID, len(x.Values))
 		}
 		if n := k.r.keyNorm(k.s, 0, x.Values[0]); n != "" {
-			k.counts[k.st.hash(n)]++
+			k.counts.add(k.st.hash(n))
 		}
 	}
 	return nil
@@ -97,7 +97,7 @@ func (k *countSink) Checkpoint(string) error { return nil }
 // startStream counts both sides' keys, picks the side to stream (the one
 // with more records), and reads the other whole.
 func (r *run) startStream(ctx context.Context) error {
-	var counts [2]map[normHash]int32
+	var counts [2]*keyCounts
 	st := &stream{p: sideL, b: sideR, seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
 		index: map[string][]*rec{}, byNorm: map[string][]*rec{},
 		dups: map[string][]*rec{}, dupIDs: map[string][]string{}, matched: map[*rec]bool{}, pairs: map[string]*rec{}}
@@ -105,7 +105,7 @@ func (r *run) startStream(ctx context.Context) error {
 	var errs [2]error
 	done := make(chan struct{})
 	for i, s := range r.sides {
-		counts[i] = map[normHash]int32{}
+		counts[i] = &keyCounts{}
 		go func() {
 			defer func() { done <- struct{}{} }()
 			k := &countSink{r: r, s: i, st: st, counts: counts[i]}
@@ -128,6 +128,7 @@ func (r *run) startStream(ctx context.Context) error {
 		st.p, st.b = sideR, sideL
 	}
 	st.counts = counts[st.p]
+	st.counts.seal()
 	// b is held narrow (ids, versions, keys): its values are read again,
 	// streamed, once p is done (see executeStream).
 	bs := r.sides[st.b]
@@ -271,10 +272,10 @@ func (r *run) streamRecord(x *rec) {
 	// What stays past x's batch must not be a slice of x's wire bytes (ids,
 	// norms; see keep): it would keep all of them.
 	var h normHash
-	var c int32
+	var c int8
 	if n != "" {
 		h = st.hash(n)
-		if c = st.counts[h]; c > 1 {
+		if c = st.counts.get(h); c > 1 {
 			n = strings.Clone(n) // a map key too: assigning to a string key stores the new key
 			st.dupIDs[n] = append(st.dupIDs[n], strings.Clone(x.id))
 			st.keep(n, &rec{id: strings.Clone(x.id)})
@@ -283,7 +284,7 @@ func (r *run) streamRecord(x *rec) {
 	pass, err := r.passes(r.sides[src], x)
 	if err != nil {
 		if n != "" && c <= 1 {
-			st.counts[h] = -1
+			st.counts.set(h, -1)
 			st.keep(n, x) // as in match, still a candidate for b's records
 		}
 		if src == sideL {
@@ -314,7 +315,7 @@ func (r *run) streamRecord(x *rec) {
 		}
 		return
 	}
-	st.counts[h] = -1
+	st.counts.set(h, -1)
 	cand := st.index[n]
 	dupMsg := ""
 	switch {
