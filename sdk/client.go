@@ -87,7 +87,8 @@ func (c *remoteConn) Schema(ctx context.Context) (Schema, error) {
 func (c *remoteConn) Read(ctx context.Context, req ReadRequest, sink RecordSink) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stream, err := c.client.Read(ctx, &pb.ReadRequest{Config: c.cfg, Object: req.Object, Cursor: req.Cursor, Fields: req.Fields, Skip: req.Skip})
+	stream, err := c.client.Read(ctx, &pb.ReadRequest{Config: c.cfg, Object: req.Object, Cursor: req.Cursor, Fields: req.Fields, Skip: req.Skip,
+		DigestBuckets: uint32(req.DigestBuckets)})
 	if err != nil {
 		return fromStatus("read "+req.Object, err)
 	}
@@ -109,6 +110,14 @@ func (c *remoteConn) Read(ctx context.Context, req ReadRequest, sink RecordSink)
 		}
 		if len(msg.recs) > 0 {
 			if err := sink.Records(msg.recs); err != nil {
+				return err
+			}
+		}
+		if msg.digests != nil {
+			if req.Digests == nil || len(msg.digests) != req.DigestBuckets {
+				return Errorf(CategoryPermanent, "read %s: plugin sent %d digests, asked for %d", req.Object, len(msg.digests), req.DigestBuckets)
+			}
+			if err := req.Digests(msg.digests); err != nil {
 				return err
 			}
 		}

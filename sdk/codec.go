@@ -479,6 +479,7 @@ type readMsg struct {
 	fields  []string
 	cursor  string
 	recs    []Record
+	digests []Digest // a digest read's result
 }
 
 func (m *readMsg) decodeWire(b []byte) error {
@@ -506,6 +507,22 @@ func (m *readMsg) decodeWire(b []byte) error {
 			slab.left--
 		case f.num == 3 && f.typ == protowire.BytesType:
 			m.cursor = string(f.b)
+		case f.num == 4 && f.typ == protowire.BytesType:
+			for p := f.b; len(p) > 0; p = p[8:] {
+				v, n := protowire.ConsumeFixed64(p)
+				if n < 0 {
+					return errTruncated
+				}
+				m.digests = append(m.digests, Digest{Sum: v})
+			}
+		case f.num == 5 && f.typ == protowire.BytesType:
+			for i, p := 0, f.b; len(p) > 0; i++ {
+				v, n := protowire.ConsumeVarint(p)
+				if n < 0 || i >= len(m.digests) {
+					return fmt.Errorf("read response: digest counts without their sums")
+				}
+				m.digests[i].Count, p = v, p[n:]
+			}
 		}
 		b = b[n:]
 	}

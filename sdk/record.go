@@ -22,6 +22,11 @@ type ReadRequest struct {
 	// may be left out, though the cursor must still move past it: the host
 	// knows what it wrote. Ignoring Skip is correct, only slower.
 	Skip []string
+	// DigestBuckets, on a full read, asks for sums instead of records (see
+	// Digest, ReadDigest), which the host receives through Digests once the
+	// read is done. The SDK answers such reads; connectors never see them.
+	DigestBuckets int
+	Digests       func([]Digest) error
 }
 
 // RecordSink receives what a Read produces, in order. A connector may hand

@@ -212,6 +212,14 @@ func (s *server) Read(req *pb.ReadRequest, stream pb.Connector_ReadServer) error
 	if err != nil {
 		return toStatus(err)
 	}
+	if req.DigestBuckets > 0 {
+		d, cursor, err := ReadDigest(ctx, conn, ReadRequest{Object: req.Object, Fields: fields, Cursor: req.Cursor, DigestBuckets: int(req.DigestBuckets)})
+		if err != nil {
+			return toStatus(err)
+		}
+		sink := &readSink{send: func(b []byte) error { return stream.SendMsg(&rawMessage{b: b}) }, fields: fields}
+		return toStatus(sink.digests(d, cursor))
+	}
 	out := newSendPipe(func(b []byte) error { return stream.SendMsg(&rawMessage{b: b}) })
 	sink := &readSink{send: out.send, fields: fields}
 	err = conn.Read(ctx, ReadRequest{Object: req.Object, Cursor: req.Cursor, Fields: fields, Skip: req.Skip}, sink)
@@ -325,6 +333,21 @@ func (w *readSink) begin() {
 }
 
 func (w *readSink) Checkpoint(cursor string) error { return w.flush(cursor) }
+
+// digests sends a digest read's result: one message with the sums (packed
+// fields 4 and 5) and the cursor.
+func (w *readSink) digests(d []Digest, cursor string) error {
+	w.begin()
+	sums := make([]byte, 0, 8*len(d))
+	var counts []byte
+	for _, x := range d {
+		sums = protowire.AppendFixed64(sums, x.Sum)
+		counts = protowire.AppendVarint(counts, x.Count)
+	}
+	w.buf = protowire.AppendBytes(protowire.AppendTag(w.buf, 4, protowire.BytesType), sums)
+	w.buf = protowire.AppendBytes(protowire.AppendTag(w.buf, 5, protowire.BytesType), counts)
+	return w.flush(cursor)
+}
 
 func (w *readSink) flush(cursor string) error {
 	if w.n == 0 && cursor == "" && w.started {

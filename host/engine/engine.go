@@ -34,6 +34,7 @@ type Store interface {
 	LinksFor(ctx context.Context, sync, side string, ids []string) ([]store.Link, error)
 	HasLinks(ctx context.Context, sync string) (bool, error)
 	LinkCount(ctx context.Context, sync string) (int, error)
+	LinkDigests(ctx context.Context, sync string, buckets int) (left, right []sdk.Digest, err error)
 	Pending(ctx context.Context, sync string) ([]store.Pending, error)
 	Journal(ctx context.Context, sync string) ([]store.JournalEntry, error)
 	Errors(ctx context.Context, sync, category string) ([]store.RecordError, error)
@@ -62,6 +63,9 @@ type Engine struct {
 	noNarrow bool
 	// noStream turns off streamed first runs (see stream.go), likewise.
 	noStream bool
+	// noDigest turns off digest checks before complete reads (see
+	// verifyByDigest), likewise.
+	noDigest bool
 }
 
 // Option configures an Engine.

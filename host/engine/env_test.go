@@ -79,7 +79,7 @@ func newEnvAt(t tb, dir string, edit func(*syncdef.Definition), opts ...Option) 
 		if err != nil {
 			t.Fatal(err)
 		}
-		e.conns[name] = conn
+		e.conns[name] = sdk.Local(conn) // digest reads, as a plugin answers them
 	}
 	e.def = baseDef()
 	if edit != nil {

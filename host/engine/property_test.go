@@ -107,6 +107,7 @@ func TestPropertySync(t *testing.T) {
 		// Runs with and without narrow first reads must sync alike.
 		e.eng.noNarrow = rapid.Bool().Draw(rt, "no-narrow")
 		e.eng.noStream = rapid.Bool().Draw(rt, "no-stream")
+		e.eng.noDigest = rapid.Bool().Draw(rt, "no-digest")
 		m.e, m.apps = e, [2]*memory.Connector{e.left, e.right}
 		m.lastSync = map[string]store.Link{}
 		m.reset()
@@ -322,7 +323,9 @@ func strict(d syncdef.Definition, fm mapping.FieldMap) bool {
 
 func (m *model) sync(t *rapid.T) {
 	e := m.e
-	rep, err := e.eng.Run(e.ctx, e.def, Options{RetryAll: true, Force: true})
+	// A complete read (digest-verified where nothing changed) must sync
+	// as the incremental one does.
+	rep, err := e.eng.Run(e.ctx, e.def, Options{RetryAll: true, Force: true, Full: rapid.Bool().Draw(t, "full")})
 	if err != nil {
 		t.Fatalf("clean run failed: %v", err)
 	}
@@ -455,8 +458,8 @@ func (m *model) sync(t *rapid.T) {
 		}
 	}
 
-	// A second run right after writes nothing.
-	rep2, err := e.eng.Run(e.ctx, e.def, Options{})
+	// A second run right after writes nothing, complete or not.
+	rep2, err := e.eng.Run(e.ctx, e.def, Options{Full: rapid.Bool().Draw(t, "full-second")})
 	if err != nil {
 		t.Fatalf("second run: %v", err)
 	}

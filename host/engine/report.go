@@ -19,6 +19,7 @@ type Counts struct {
 	Failed    int `json:"failed"`    // writes to this side that failed
 	Excluded  int `json:"excluded"`  // this side's records a filter keeps out
 	Unchanged int `json:"unchanged"` // linked records looked at that needed nothing
+	Verified  int `json:"verified"`  // records a digest showed unchanged, without reading them (see verifyByDigest)
 	Conflicts int `json:"conflicts"` // manual conflicts left open
 	Queued    int `json:"queued"`    // deletes of this side's records waiting for approval
 }

@@ -81,6 +81,9 @@ type side struct {
 	marks   []string
 	marked  map[string]bool
 	tooMany bool // more than maxMarks: none are kept, the echoes are read
+	// digested: a complete read was spared, as a digest showed every record
+	// at its linked version (see verifyByDigest); the side is not read.
+	digested bool
 }
 
 // maxMarks bounds the marks kept for a side: a connector marking every
@@ -346,6 +349,12 @@ func (r *run) loadLinks(ctx context.Context) error {
 		s.full = r.opts.Full || c.Cursor == "" || c.Fingerprint != r.fp || !s.obj.Incremental ||
 			(!s.obj.Tombstones && r.def.Deletes != syncdef.DeletesIgnore && has)
 		anyFull = anyFull || s.full
+	}
+	if anyFull && has && r.trustVersions && len(r.pending) == 0 && len(r.errs) == 0 && !r.e.noDigest {
+		if err := r.verifyByDigest(ctx); err != nil {
+			return err
+		}
+		anyFull = r.sides[sideL].full || r.sides[sideR].full
 	}
 	if !anyFull && has && r.trustVersions {
 		// The previous run's writes come back as echoes: if they are many
@@ -746,6 +755,9 @@ func (r *run) readPass(ctx context.Context, which, narrow [2]bool) error {
 // a complete read; narrow: only the match keys (side.narrow). It touches
 // nothing but s.
 func (r *run) read(ctx context.Context, s *side, c store.Cursor, narrow bool) error {
+	if s.digested {
+		return nil // nothing changed there (verifyByDigest)
+	}
 	req := sdk.ReadRequest{Object: s.obj.Name, Fields: s.fields}
 	if narrow {
 		req.Fields = s.narrow

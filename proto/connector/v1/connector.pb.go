@@ -1371,7 +1371,13 @@ type ReadRequest struct {
 	// record whose last change is one of those writes may be left out: the
 	// host wrote it and knows its version. The cursor still moves past it.
 	// A connector that ignores this is correct, only slower.
-	Skip          []string `protobuf:"bytes,5,rep,name=skip,proto3" json:"skip,omitempty"`
+	Skip []string `protobuf:"bytes,5,rep,name=skip,proto3" json:"skip,omitempty"`
+	// Full reads only, handled by the SDK inside the plugin: when > 0, no
+	// records are sent; the read's records are summed into this many buckets
+	// by id (sdk.DigestBucket, sdk.DigestOf) and the sums come in the last
+	// message, with the read's cursor. A plugin built on an SDK without it
+	// sends records instead, which the host takes for "not supported".
+	DigestBuckets uint32 `protobuf:"varint,6,opt,name=digest_buckets,json=digestBuckets,proto3" json:"digest_buckets,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1441,6 +1447,13 @@ func (x *ReadRequest) GetSkip() []string {
 	return nil
 }
 
+func (x *ReadRequest) GetDigestBuckets() uint32 {
+	if x != nil {
+		return x.DigestBuckets
+	}
+	return 0
+}
+
 type ReadResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Set in the first message of a stream only.
@@ -1448,7 +1461,10 @@ type ReadResponse struct {
 	Records []*Record `protobuf:"bytes,2,rep,name=records,proto3" json:"records,omitempty"`
 	// When set, every record up to and including this message is covered:
 	// reading again from this cursor loses nothing.
-	Cursor        string `protobuf:"bytes,3,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	Cursor string `protobuf:"bytes,3,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// A digest read's result, per bucket (see ReadRequest.digest_buckets).
+	DigestSums    []uint64 `protobuf:"fixed64,4,rep,packed,name=digest_sums,json=digestSums,proto3" json:"digest_sums,omitempty"`
+	DigestCounts  []uint64 `protobuf:"varint,5,rep,packed,name=digest_counts,json=digestCounts,proto3" json:"digest_counts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1502,6 +1518,20 @@ func (x *ReadResponse) GetCursor() string {
 		return x.Cursor
 	}
 	return ""
+}
+
+func (x *ReadResponse) GetDigestSums() []uint64 {
+	if x != nil {
+		return x.DigestSums
+	}
+	return nil
+}
+
+func (x *ReadResponse) GetDigestCounts() []uint64 {
+	if x != nil {
+		return x.DigestCounts
+	}
+	return nil
 }
 
 type WriteHeader struct {
@@ -2141,17 +2171,21 @@ const file_connector_v1_connector_proto_rawDesc = "" +
 	"\rSchemaRequest\x125\n" +
 	"\x06config\x18\x01 \x01(\v2\x1d.datasync.connector.v1.ConfigR\x06config\"M\n" +
 	"\x0eSchemaResponse\x12;\n" +
-	"\aobjects\x18\x01 \x03(\v2!.datasync.connector.v1.ObjectTypeR\aobjects\"\xa0\x01\n" +
+	"\aobjects\x18\x01 \x03(\v2!.datasync.connector.v1.ObjectTypeR\aobjects\"\xc7\x01\n" +
 	"\vReadRequest\x125\n" +
 	"\x06config\x18\x01 \x01(\v2\x1d.datasync.connector.v1.ConfigR\x06config\x12\x16\n" +
 	"\x06object\x18\x02 \x01(\tR\x06object\x12\x16\n" +
 	"\x06cursor\x18\x03 \x01(\tR\x06cursor\x12\x16\n" +
 	"\x06fields\x18\x04 \x03(\tR\x06fields\x12\x12\n" +
-	"\x04skip\x18\x05 \x03(\tR\x04skip\"w\n" +
+	"\x04skip\x18\x05 \x03(\tR\x04skip\x12%\n" +
+	"\x0edigest_buckets\x18\x06 \x01(\rR\rdigestBuckets\"\xbd\x01\n" +
 	"\fReadResponse\x12\x16\n" +
 	"\x06fields\x18\x01 \x03(\tR\x06fields\x127\n" +
 	"\arecords\x18\x02 \x03(\v2\x1d.datasync.connector.v1.RecordR\arecords\x12\x16\n" +
-	"\x06cursor\x18\x03 \x01(\tR\x06cursor\"t\n" +
+	"\x06cursor\x18\x03 \x01(\tR\x06cursor\x12\x1f\n" +
+	"\vdigest_sums\x18\x04 \x03(\x06R\n" +
+	"digestSums\x12#\n" +
+	"\rdigest_counts\x18\x05 \x03(\x04R\fdigestCounts\"t\n" +
 	"\vWriteHeader\x125\n" +
 	"\x06config\x18\x01 \x01(\v2\x1d.datasync.connector.v1.ConfigR\x06config\x12\x16\n" +
 	"\x06object\x18\x02 \x01(\tR\x06object\x12\x16\n" +
