@@ -68,3 +68,25 @@ func TestDigestOfTellsSetsApart(t *testing.T) {
 		}
 	}
 }
+
+// DigestOf and DigestBucket are a contract between host, SDK and the
+// databases that compute them in SQL: these values (from Python's hashlib)
+// must never change.
+func TestDigestDefinitionIsFixed(t *testing.T) {
+	for _, c := range []struct {
+		id, version string
+		want        uint64
+	}{
+		{"42", "7", 1903767389805327141},
+		{"rec-1", "12345", 8612546186175419346},
+		{"", "", 11104890293668690132},
+		{"héllo", "v", 8211919333196041713}, // the length is in bytes
+	} {
+		if got := DigestOf(c.id, c.version); got != c.want {
+			t.Errorf("DigestOf(%q, %q) = %d, want %d", c.id, c.version, got, c.want)
+		}
+	}
+	if got := DigestBucket("42", 7); got != 5 {
+		t.Errorf("DigestBucket(42, 7) = %d, want 5", got)
+	}
+}

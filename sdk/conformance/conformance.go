@@ -73,6 +73,7 @@ func Run(t *testing.T, h Harness) {
 		{"Read/Full", s.testReadFull},
 		{"Read/Incremental", s.testReadIncremental},
 		{"Read/SkipMarks", s.testSkipMarks},
+		{"Read/Digest", s.testDigest},
 		{"Write/Create", s.testCreate},
 		{"Write/Update", s.testUpdate},
 		{"Write/Delete", s.testDelete},

@@ -307,6 +307,53 @@ func (s *suite) testSkipMarks(t *testing.T, ctx context.Context) {
 	}
 }
 
+// testDigest: a digest read (sdk.ReadDigest: the connector's own Digest
+// where it has one, else the SDK's sums over a full read) sums exactly the
+// (id, version) pairs a full read returns, per bucket, and its cursor
+// resumes after them.
+func (s *suite) testDigest(t *testing.T, ctx context.Context) {
+	recs := s.createN(t, ctx, 5)
+	all, _ := s.readFull(t, ctx)
+	for _, buckets := range []int{1, 3} {
+		want := make([]sdk.Digest, buckets)
+		for _, r := range all {
+			b := &want[sdk.DigestBucket(r.ID, buckets)]
+			b.Count++
+			b.Sum += sdk.DigestOf(r.ID, r.Version)
+		}
+		got, cursor, err := sdk.ReadDigest(ctx, s.conn, sdk.ReadRequest{Object: s.h.Object, Fields: s.fields[:1], DigestBuckets: buckets})
+		if err != nil {
+			t.Fatalf("digest read, %d buckets: %v", buckets, err)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("digest read, %d buckets: %v; the full read's %d records sum to %v", buckets, got, len(all), want)
+		}
+		if s.obj.Incremental {
+			if cursor == "" {
+				t.Fatalf("digest read, %d buckets: no cursor", buckets)
+			}
+			if again := s.read(t, ctx, cursor, s.fields); len(again.All) != 0 {
+				t.Fatalf("read from the digest read's cursor: got %v, want nothing", idsOf(again.All))
+			}
+		}
+	}
+	// A change moves the sum.
+	time.Sleep(s.h.ChangeDelay)
+	s.writeOK(t, ctx, UpdateOp(recs[0].id, "", s.h.Update(recs[0].i)))
+	after, _, err := sdk.ReadDigest(ctx, s.conn, sdk.ReadRequest{Object: s.h.Object, Fields: s.fields[:1], DigestBuckets: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, _ = s.readFull(t, ctx)
+	var sum uint64
+	for _, r := range all {
+		sum += sdk.DigestOf(r.ID, r.Version)
+	}
+	if after[0].Sum != sum || after[0].Count != uint64(len(all)) {
+		t.Fatalf("digest after an update: %v, want count %d sum %d", after[0], len(all), sum)
+	}
+}
+
 // readSkipping is read with skip marks.
 func (s *suite) readSkipping(t *testing.T, ctx context.Context, cursor string, skip []string) *Collector {
 	t.Helper()
