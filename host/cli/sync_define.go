@@ -44,39 +44,91 @@ Examples:
    datasync sync create crm-news --left crm/contacts --right news/subscribers --default-mappings
    datasync sync create crm-ldap --left crm/contacts --right ldap/people --match email=mail \
        --direction left-to-right --create-in right --filter-left 'lifecycle_stage == "customer"'`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "left", Usage: "the left side, `CONN/OBJECT`"},
 			&cli.StringFlag{Name: "right", Usage: "the right side, `CONN/OBJECT`"},
-			&cli.StringSliceFlag{Name: "match", Usage: "a match key, `LEFT_FIELD=RIGHT_FIELD` (repeatable: fallbacks; default: the email fields)"},
-			&cli.StringFlag{Name: "direction", Usage: "where updates flow: two-way, left-to-right or right-to-left", Value: string(syncdef.DefaultDirection)},
-			&cli.StringFlag{Name: "create-in", Usage: "where new records may be created: both, left, right or none", Value: string(syncdef.DefaultCreateIn)},
-			&cli.StringFlag{Name: "conflict", Usage: "rule for a field changed differently on both sides: most-recent, prefer-left, prefer-right, fill-only or manual", Value: string(syncdef.DefaultConflict)},
-			&cli.StringFlag{Name: "source-of-truth", Usage: "the side that wins most-recent conflicts too close in time to tell: left or right", Value: syncdef.DefaultSource},
-			&cli.StringFlag{Name: "deletes", Usage: "what a delete does to the linked record: ignore, propagate or queue", Value: string(syncdef.DefaultDeletes)},
-			&cli.StringFlag{Name: "filter-left", Usage: "CEL `EXPR` over left fields: which left records sync"},
-			&cli.StringFlag{Name: "filter-right", Usage: "CEL `EXPR` over right fields: which right records sync"},
 			&cli.BoolFlag{Name: "default-mappings", Usage: "map fields whose names and types match across the two schemas"},
-			&cli.StringFlag{Name: "every", Usage: "the daemon's schedule once active, e.g. 5m (default: serve --default-every, 15m)"},
-		},
+		}, optionFlags(false)...),
 		Action: e.syncCreate,
 	}
 }
 
-// parseOptions reads the choice flags shared by create into def.
-func parseOptions(c *cli.Context, def *syncdef.Definition) error {
+// optionFlags are the options "sync create" and "sync set" share. For set
+// (change) they have no defaults: only those given change.
+func optionFlags(change bool) []cli.Flag {
+	def := func(v string) string {
+		if change {
+			return ""
+		}
+		return v
+	}
+	match := "a match key, `LEFT_FIELD=RIGHT_FIELD` (repeatable: fallbacks; default: the email fields)"
+	every := "the daemon's schedule once active, e.g. 5m (default: serve --default-every, 15m)"
+	none := ""
+	if change {
+		match = "the match keys, `LEFT_FIELD=RIGHT_FIELD` (repeatable; replaces them all)"
+		every = "the daemon's schedule, e.g. 5m (0: serve's --default-every)"
+		none = " (empty: none)"
+	}
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "match", Usage: match},
+		&cli.StringFlag{Name: "direction", Usage: "where updates flow: two-way, left-to-right or right-to-left", Value: def(string(syncdef.DefaultDirection))},
+		&cli.StringFlag{Name: "create-in", Usage: "where new records may be created: both, left, right or none", Value: def(string(syncdef.DefaultCreateIn))},
+		&cli.StringFlag{Name: "conflict", Usage: "rule for a field changed differently on both sides: most-recent, prefer-left, prefer-right, fill-only or manual", Value: def(string(syncdef.DefaultConflict))},
+		&cli.StringFlag{Name: "source-of-truth", Usage: "the side that wins most-recent conflicts too close in time to tell: left or right", Value: def(syncdef.DefaultSource)},
+		&cli.StringFlag{Name: "deletes", Usage: "what a delete does to the linked record: ignore, propagate or queue", Value: def(string(syncdef.DefaultDeletes))},
+		&cli.StringFlag{Name: "filter-left", Usage: "CEL `EXPR` over left fields: which left records sync" + none},
+		&cli.StringFlag{Name: "filter-right", Usage: "CEL `EXPR` over right fields: which right records sync" + none},
+		&cli.StringFlag{Name: "every", Usage: every},
+	}
+}
+
+// applyOptions sets def's options from the flags of optionFlags: every one
+// (create), or only those given (set).
+func applyOptions(c *cli.Context, def *syncdef.Definition, all bool) error {
+	given := func(name string) bool { return all || c.IsSet(name) }
 	var err error
-	if def.Direction, err = mapping.ParseDirection(c.String("direction")); err != nil {
-		return usageErrorf(c, "--direction: %v", err)
+	if given("match") {
+		def.Match = nil
+		for _, m := range c.StringSlice("match") {
+			l, r, err := parseFieldPair(c, "match", m)
+			if err != nil {
+				return err
+			}
+			def.Match = append(def.Match, syncdef.MatchKey{Left: l, Right: r})
+		}
 	}
-	if def.Conflict, err = mapping.ParseRule(c.String("conflict")); err != nil {
-		return usageErrorf(c, "--conflict: %v", err)
+	if given("direction") {
+		if def.Direction, err = mapping.ParseDirection(c.String("direction")); err != nil {
+			return usageErrorf(c, "--direction: %v", err)
+		}
 	}
-	def.CreateIn = syncdef.CreateIn(c.String("create-in"))
-	def.Deletes = syncdef.Deletes(c.String("deletes"))
-	def.SourceOfTruth = c.String("source-of-truth")
-	if s := c.String("every"); s != "" {
-		if err := def.Every.UnmarshalText([]byte(s)); err != nil {
-			return usageErrorf(c, "--every: %v", err)
+	if given("conflict") {
+		if def.Conflict, err = mapping.ParseRule(c.String("conflict")); err != nil {
+			return usageErrorf(c, "--conflict: %v", err)
+		}
+	}
+	if given("create-in") {
+		def.CreateIn = syncdef.CreateIn(c.String("create-in"))
+	}
+	if given("source-of-truth") {
+		def.SourceOfTruth = c.String("source-of-truth")
+	}
+	if given("deletes") {
+		def.Deletes = syncdef.Deletes(c.String("deletes"))
+	}
+	if given("filter-left") {
+		def.FilterLeft = c.String("filter-left")
+	}
+	if given("filter-right") {
+		def.FilterRight = c.String("filter-right")
+	}
+	if given("every") {
+		def.Every = 0
+		if s := c.String("every"); s != "0" && s != "" {
+			if err := def.Every.UnmarshalText([]byte(s)); err != nil {
+				return usageErrorf(c, "--every: %v", err)
+			}
 		}
 	}
 	return nil
@@ -169,7 +221,7 @@ func (e *env) syncCreate(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	def := syncdef.Definition{Name: name, FilterLeft: c.String("filter-left"), FilterRight: c.String("filter-right")}
+	def := syncdef.Definition{Name: name}
 	sides := map[string]string{syncdef.Left: c.String("left"), syncdef.Right: c.String("right")}
 	var missing []sdk.ConfigField
 	for _, s := range []string{syncdef.Left, syncdef.Right} {
@@ -192,15 +244,8 @@ func (e *env) syncCreate(c *cli.Context) error {
 	if def.Right, err = syncdef.ParseSide(sides[syncdef.Right]); err != nil {
 		return usageErrorf(c, "--right: %v", err)
 	}
-	if err := parseOptions(c, &def); err != nil {
+	if err := applyOptions(c, &def, true); err != nil {
 		return err
-	}
-	for _, m := range c.StringSlice("match") {
-		l, r, err := parseFieldPair(c, "match", m)
-		if err != nil {
-			return err
-		}
-		def.Match = append(def.Match, syncdef.MatchKey{Left: l, Right: r})
 	}
 	def = def.WithDefaults()
 	st, err := e.openStore(ctx)
@@ -623,17 +668,7 @@ Examples:
    datasync sync set crm-news --every 10m
    datasync sync set crm-news --filter-left 'lifecycle_stage == "customer"'
    datasync sync set crm-news --match email=email --match phone=telephoneNumber`,
-		Flags: []cli.Flag{
-			&cli.StringSliceFlag{Name: "match", Usage: "the match keys, `LEFT_FIELD=RIGHT_FIELD` (repeatable; replaces them all)"},
-			&cli.StringFlag{Name: "direction", Usage: "two-way, left-to-right or right-to-left"},
-			&cli.StringFlag{Name: "create-in", Usage: "both, left, right or none"},
-			&cli.StringFlag{Name: "conflict", Usage: "most-recent, prefer-left, prefer-right, fill-only or manual"},
-			&cli.StringFlag{Name: "source-of-truth", Usage: "left or right"},
-			&cli.StringFlag{Name: "deletes", Usage: "ignore, propagate or queue"},
-			&cli.StringFlag{Name: "filter-left", Usage: "CEL `EXPR` over left fields (empty: none)"},
-			&cli.StringFlag{Name: "filter-right", Usage: "CEL `EXPR` over right fields (empty: none)"},
-			&cli.StringFlag{Name: "every", Usage: "the daemon's schedule, e.g. 5m (0: serve's --default-every)"},
-		},
+		Flags:  optionFlags(true),
 		Action: e.syncSet,
 	}
 }
@@ -656,48 +691,8 @@ func (e *env) syncSet(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if c.IsSet("match") {
-		def.Match = nil
-		for _, m := range c.StringSlice("match") {
-			l, r, err := parseFieldPair(c, "match", m)
-			if err != nil {
-				return err
-			}
-			def.Match = append(def.Match, syncdef.MatchKey{Left: l, Right: r})
-		}
-	}
-	if c.IsSet("direction") {
-		if def.Direction, err = mapping.ParseDirection(c.String("direction")); err != nil {
-			return usageErrorf(c, "--direction: %v", err)
-		}
-	}
-	if c.IsSet("conflict") {
-		if def.Conflict, err = mapping.ParseRule(c.String("conflict")); err != nil {
-			return usageErrorf(c, "--conflict: %v", err)
-		}
-	}
-	if c.IsSet("create-in") {
-		def.CreateIn = syncdef.CreateIn(c.String("create-in"))
-	}
-	if c.IsSet("source-of-truth") {
-		def.SourceOfTruth = c.String("source-of-truth")
-	}
-	if c.IsSet("deletes") {
-		def.Deletes = syncdef.Deletes(c.String("deletes"))
-	}
-	if c.IsSet("filter-left") {
-		def.FilterLeft = c.String("filter-left")
-	}
-	if c.IsSet("filter-right") {
-		def.FilterRight = c.String("filter-right")
-	}
-	if c.IsSet("every") {
-		def.Every = 0
-		if s := c.String("every"); s != "0" && s != "" {
-			if err := def.Every.UnmarshalText([]byte(s)); err != nil {
-				return usageErrorf(c, "--every: %v", err)
-			}
-		}
+	if err := applyOptions(c, &def, false); err != nil {
+		return err
 	}
 	if c.IsSet("match") || c.IsSet("filter-left") && def.FilterLeft != "" || c.IsSet("filter-right") && def.FilterRight != "" {
 		conns := e.newSideConns()

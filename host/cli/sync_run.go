@@ -391,6 +391,9 @@ func countsLine(c engine.Counts) string {
 		s += fmt.Sprintf(", %d writes failed", c.Failed)
 	}
 	s += fmt.Sprintf(" (%d read", c.Read)
+	if c.Verified > 0 {
+		s += fmt.Sprintf(", %d verified unchanged by digest", c.Verified)
+	}
 	if c.Excluded > 0 {
 		s += fmt.Sprintf(", %d excluded", c.Excluded)
 	}
