@@ -146,4 +146,13 @@ func TestPeopleLDAPToPostgres(t *testing.T) {
 		t.Errorf("postgres has %d people, want 5", len(rows))
 	}
 	ds.noErrors("people")
+
+	// A complete run. The directory's entries are all linked and unchanged:
+	// its plugin only sums them (a digest read) and none is read. Postgres
+	// holds a row no link names (pgonly), so its sums disagree and it is read
+	// in full.
+	r = ds.syncRun("people", "--full")
+	if r.Left.Read != 0 || r.Left.Verified != 4 || r.Right.Read != 5 || r.Right.Verified != 0 || r.Writes != 0 {
+		t.Errorf("complete run: %+v, want the directory's 4 entries verified by digest, postgres's 5 rows read, nothing written", r)
+	}
 }

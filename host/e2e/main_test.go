@@ -127,7 +127,7 @@ func (c cli) json(v any, args ...string) {
 
 // counts are one side's counts of a run, as `sync run --json` prints them.
 type counts struct {
-	Read, Created, Updated, Deleted, Failed, Excluded, Unchanged, Conflicts, Queued int
+	Read, Created, Updated, Deleted, Failed, Excluded, Unchanged, Verified, Conflicts, Queued int
 }
 
 // writes is what a run changed on the side.
@@ -143,12 +143,12 @@ type runOut struct {
 	Left, Right counts
 }
 
-// syncRun runs a sync once and fails the test unless the run completed with
-// no failed record.
-func (c cli) syncRun(name string) runOut {
+// syncRun runs a sync once (with flags such as --full) and fails the test
+// unless the run completed with no failed record.
+func (c cli) syncRun(name string, flags ...string) runOut {
 	c.t.Helper()
 	var r runOut
-	c.json(&r, "sync", "run", name)
+	c.json(&r, append([]string{"sync", "run", name}, flags...)...)
 	if r.Status != "ok" || r.Failed != 0 || r.Left.Failed+r.Right.Failed != 0 {
 		c.t.Fatalf("sync run %s: %+v\nerrors: %s", name, r, c.ok("sync", "errors", name))
 	}
