@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -204,6 +205,26 @@ func checkAgainst(def syncdef.Definition, lo, ro sdk.ObjectType) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkAndSave validates a changed definition, against both sides' schemas
+// when schemas (launching their plugins: new fields or filters to check),
+// and saves it.
+func (e *env) checkAndSave(ctx context.Context, st *store.Store, def syncdef.Definition, state string, schemas bool) error {
+	if schemas {
+		conns := e.newSideConns()
+		defer conns.close()
+		lo, ro, err := conns.objects(ctx, def)
+		if err != nil {
+			return err
+		}
+		if err := checkAgainst(def, lo, ro); err != nil {
+			return invalidDefinition(def.Name, err)
+		}
+	} else if err := def.Validate(); err != nil {
+		return invalidDefinition(def.Name, err)
+	}
+	return saveSync(ctx, st, def, state)
 }
 
 // invalidDefinition presents validation problems one per line.
@@ -416,20 +437,7 @@ func (e *env) syncMap(c *cli.Context) error {
 			changed = &def.Mappings[len(def.Mappings)-1]
 		}
 	}
-	if add != "" {
-		conns := e.newSideConns()
-		defer conns.close()
-		lo, ro, err := conns.objects(ctx, def)
-		if err != nil {
-			return err
-		}
-		if err := checkAgainst(def, lo, ro); err != nil {
-			return invalidDefinition(name, err)
-		}
-	} else if err := def.Validate(); err != nil {
-		return invalidDefinition(name, err)
-	}
-	if err := saveSync(ctx, st, def, sy.State); err != nil {
+	if err := e.checkAndSave(ctx, st, def, sy.State, add != ""); err != nil {
 		return err
 	}
 	if changed != nil {
@@ -694,20 +702,8 @@ func (e *env) syncSet(c *cli.Context) error {
 	if err := applyOptions(c, &def, false); err != nil {
 		return err
 	}
-	if c.IsSet("match") || c.IsSet("filter-left") && def.FilterLeft != "" || c.IsSet("filter-right") && def.FilterRight != "" {
-		conns := e.newSideConns()
-		defer conns.close()
-		lo, ro, err := conns.objects(ctx, def)
-		if err != nil {
-			return err
-		}
-		if err := checkAgainst(def, lo, ro); err != nil {
-			return invalidDefinition(name, err)
-		}
-	} else if err := def.Validate(); err != nil {
-		return invalidDefinition(name, err)
-	}
-	if err := saveSync(ctx, st, def, sy.State); err != nil {
+	schemas := c.IsSet("match") || c.IsSet("filter-left") && def.FilterLeft != "" || c.IsSet("filter-right") && def.FilterRight != ""
+	if err := e.checkAndSave(ctx, st, def, sy.State, schemas); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "Changed sync %s\n", name)
