@@ -2,10 +2,7 @@ package sdk
 
 import (
 	"context"
-	"crypto/md5"
-	"encoding/binary"
 	"fmt"
-	"strconv"
 )
 
 // Digest sums the records of one bucket of a digest read
@@ -17,36 +14,43 @@ type Digest struct {
 	Sum   uint64
 }
 
-// DigestOf is one record's share of a digest: the first 8 bytes, read
-// big-endian, of the MD5 of the id's length in bytes (decimal), a colon,
-// the id and the version. Host, SDK and connectors must agree on it, so it
-// is fixed here; MD5 because databases compute it themselves (PostgreSQL:
-// md5(octet_length(id) || ':' || id || version)), the length so that no
-// split between id and version reads as another.
+// DigestOf is one record's share of a digest: a 64-bit hash of its id and
+// version. Host and SDK must agree on it, so it is fixed here (test
+// vectors in digest_test.go): FNV-1a over the id, a zero byte and the
+// version, then splitmix64's finalizer to spread the bits. (An MD5, which a
+// database could compute in a query, was tried: PostgreSQL's md5() made such
+// a query slower than reading the ids and versions into the plugin.)
 func DigestOf(id, version string) uint64 {
-	var buf [96]byte
-	b := strconv.AppendInt(buf[:0], int64(len(id)), 10)
-	b = append(append(append(b, ':'), id...), version...)
-	sum := md5.Sum(b)
-	return binary.BigEndian.Uint64(sum[:8])
+	h := fnvString(fnvOffset, id) * fnvPrime // and a zero byte: "ab"+"c" is not "a"+"bc"
+	return mix64(fnvString(h, version))
 }
 
-// DigestBucket is the bucket of n that a record with this id falls in: the
-// first 8 bytes of MD5(id), read big-endian, modulo n.
+// DigestBucket is the bucket of n that a record with this id falls in.
 func DigestBucket(id string, n int) int {
 	if n <= 1 {
 		return 0
 	}
-	sum := md5.Sum([]byte(id))
-	return int(binary.BigEndian.Uint64(sum[:8]) % uint64(n))
+	return int(mix64(fnvString(fnvOffset, id)) % uint64(n))
 }
 
-// Digester is implemented by a connection that answers a digest read in its
-// source (one query summing DigestOf) instead of reading every record into
-// the plugin. Its sums and cursor must be those of a full read at that
-// moment: the conformance suite (Read/Digest) compares them.
-type Digester interface {
-	Digest(ctx context.Context, req ReadRequest) ([]Digest, string, error)
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+func fnvString(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint64(s[i])) * fnvPrime
+	}
+	return h
+}
+
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 // maxDigestBuckets bounds what a host may ask for.
@@ -63,13 +67,6 @@ func ReadDigest(ctx context.Context, conn Conn, req ReadRequest) ([]Digest, stri
 	}
 	if req.DigestBuckets <= 0 || req.DigestBuckets > maxDigestBuckets {
 		return nil, "", Errorf(CategoryPermanent, "read %s: %d digest buckets: ask for 1 to %d", req.Object, req.DigestBuckets, maxDigestBuckets)
-	}
-	if dg, ok := conn.(Digester); ok {
-		d, cursor, err := dg.Digest(ctx, req)
-		if err == nil && len(d) != req.DigestBuckets {
-			err = Errorf(CategoryPermanent, "read %s: %d digests for %d buckets", req.Object, len(d), req.DigestBuckets)
-		}
-		return d, cursor, err
 	}
 	k := &digester{d: make([]Digest, req.DigestBuckets)}
 	req.DigestBuckets, req.Digests = 0, nil

@@ -168,9 +168,6 @@ func brokenCases() map[string]struct {
 				return c.Read(ctx, req, stuckSink{sink, req.Cursor})
 			}}
 		}, "Read/SkipMarks"},
-		"DigestOffByOne": {func(c sdk.Conn, _ sdk.Config) sdk.Conn {
-			return offByOne{conn{Conn: c}}
-		}, "Read/Digest"},
 		"AcceptsAnyToken": {func(c sdk.Conn, cfg sdk.Config) sdk.Conn {
 			if cfg.Secrets["token"] != "secret" {
 				return conn{Conn: &okCheck{c}}
@@ -178,17 +175,6 @@ func brokenCases() map[string]struct {
 			return c
 		}, "Check/Bad"},
 	}
-}
-
-// offByOne computes its own digests, one record short.
-type offByOne struct{ conn }
-
-func (c offByOne) Digest(ctx context.Context, req sdk.ReadRequest) ([]sdk.Digest, string, error) {
-	d, cursor, err := sdk.ReadDigest(ctx, c.conn, req) // conn is no Digester: the SDK's sums
-	if err == nil && d[0].Count > 0 {
-		d[0].Count--
-	}
-	return d, cursor, err
 }
 
 // stuckSink checkpoints at the cursor the read started from.

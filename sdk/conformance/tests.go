@@ -307,10 +307,10 @@ func (s *suite) testSkipMarks(t *testing.T, ctx context.Context) {
 	}
 }
 
-// testDigest: a digest read (sdk.ReadDigest: the connector's own Digest
-// where it has one, else the SDK's sums over a full read) sums exactly the
-// (id, version) pairs a full read returns, per bucket, and its cursor
-// resumes after them.
+// testDigest: a digest read (sdk.ReadDigest, as the SDK answers the host)
+// sums exactly the (id, version) pairs a full read returns, per bucket, and
+// its cursor resumes after them: a connector's full reads must be
+// repeatable and their cursors complete.
 func (s *suite) testDigest(t *testing.T, ctx context.Context) {
 	recs := s.createN(t, ctx, 5)
 	all, _ := s.readFull(t, ctx)
