@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"unsafe"
 
 	"github.com/datasync-io/datasync/sdk"
@@ -15,29 +16,41 @@ import (
 // A record gone from its side (left_deleted, right_deleted) is left out of
 // that side's sums. One pass over the links, holding none of them.
 func (s *Store) LinkDigests(ctx context.Context, sync string, buckets int) (left, right []sdk.Digest, err error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT left_id, left_version, right_id, right_version, state FROM links WHERE sync_name = ?`, sync)
+	// One column a row, the five joined by NUL bytes: each column costs the
+	// driver three cgo calls and a copy, and these are most of the scan. An
+	// id holding a NUL would be split wrongly: its sums then disagree with
+	// the plugin's, and the side is read in full, which is only slower.
+	rows, err := s.db.QueryContext(ctx, `SELECT left_id || x'00' || left_version || x'00' || right_id || x'00' ||
+		right_version || x'00' || state FROM links WHERE sync_name = ?`, sync)
 	if err != nil {
 		return nil, nil, fmt.Errorf("sum links of %s: %w", sync, err)
 	}
 	defer rows.Close()
 	left, right = make([]sdk.Digest, buckets), make([]sdk.Digest, buckets)
-	var lid, lver, rid, rver, state sql.RawBytes
-	add := func(d []sdk.Digest, id, ver sql.RawBytes) {
-		// Views of the row's bytes, not copies: they are hashed, not kept.
-		i, v := view(id), view(ver)
-		b := &d[sdk.DigestBucket(i, buckets)]
+	add := func(d []sdk.Digest, id, ver string) {
+		b := &d[sdk.DigestBucket(id, buckets)]
 		b.Count++
-		b.Sum += sdk.DigestOf(i, v)
+		b.Sum += sdk.DigestOf(id, ver)
 	}
+	var row sql.RawBytes
 	for rows.Next() {
-		if err := rows.Scan(&lid, &lver, &rid, &rver, &state); err != nil {
+		if err := rows.Scan(&row); err != nil {
 			return nil, nil, fmt.Errorf("sum links of %s: %w", sync, err)
 		}
-		if st := view(state); st != LinkLeftDeleted {
-			add(left, lid, lver)
+		// A view of the row's bytes, not a copy: it is hashed, not kept.
+		var f [5]string
+		rest, ok := view(row), true
+		for i := range 4 {
+			if f[i], rest, ok = strings.Cut(rest, "\x00"); !ok {
+				return nil, nil, fmt.Errorf("sum links of %s: a link row without its five parts", sync)
+			}
 		}
-		if st := view(state); st != LinkRightDeleted {
-			add(right, rid, rver)
+		f[4] = rest
+		if f[4] != LinkLeftDeleted {
+			add(left, f[0], f[1])
+		}
+		if f[4] != LinkRightDeleted {
+			add(right, f[2], f[3])
 		}
 	}
 	if err := rows.Err(); err != nil {

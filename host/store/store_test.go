@@ -34,8 +34,8 @@ func TestMigrationsIdempotent(t *testing.T) {
 	s, path := open(t)
 	withSync(t, s, "a")
 	v, err := s.SchemaVersion(ctx)
-	if err != nil || v != 4 {
-		t.Fatalf("schema version %d, %v; want 4", v, err)
+	if err != nil || v != 5 {
+		t.Fatalf("schema version %d, %v; want 5", v, err)
 	}
 	s.Close()
 	s2, err := Open(ctx, path)
@@ -44,7 +44,7 @@ func TestMigrationsIdempotent(t *testing.T) {
 	}
 	defer s2.Close()
 	var n int
-	if err := s2.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != 4 {
+	if err := s2.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != 5 {
 		t.Fatalf("schema_migrations has %d rows (%v), want 3", n, err)
 	}
 	if _, err := s2.Sync(ctx, "a"); err != nil {

@@ -46,7 +46,7 @@ func (d datasync) run(ctx context.Context, args ...string) ([]byte, error) {
 
 // sideCounts and runResult are the parts of `sync run --json` the benchmark checks.
 type sideCounts struct {
-	Read, Created, Updated, Deleted, Failed, Unchanged, Conflicts int
+	Read, Created, Updated, Deleted, Failed, Unchanged, Verified, Conflicts int
 }
 
 type runResult struct {
@@ -109,8 +109,8 @@ func (d datasync) syncRun(ctx context.Context, name, phase string, extra ...stri
 	r.Wall = wall
 	r.HostRSS, r.Plugins = s.result(c)
 	if d.log != nil {
-		fmt.Fprintf(d.log, "bench:   %s %s: %v, read %d/%d, writes %d, host RSS %s\n", filepath.Base(filepath.Dir(d.home))+"/"+filepath.Base(d.home),
-			phase, wall.Round(time.Millisecond), r.Left.Read, r.Right.Read, r.Writes, mb(r.HostRSS))
+		fmt.Fprintf(d.log, "bench:   %s %s: %v, read %d/%d, verified by digest %d/%d, writes %d, host RSS %s\n", filepath.Base(filepath.Dir(d.home))+"/"+filepath.Base(d.home),
+			phase, wall.Round(time.Millisecond), r.Left.Read, r.Right.Read, r.Left.Verified, r.Right.Verified, r.Writes, mb(r.HostRSS))
 	}
 	return r, nil
 }

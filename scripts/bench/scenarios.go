@@ -13,7 +13,7 @@ type runFigures struct {
 	Records   int           // records the initial run moves or matches
 	Initial   runResult     // first run into an empty (or unlinked) side
 	NoChange  runResult     // re-run right after, incremental reads
-	Full      runResult     // re-run with --full: every record read and compared
+	Full      runResult     // re-run with --full: every record compared (read, or verified by digest)
 	Changed   int64         // records changed on the sides before Incr
 	Incr      runResult     // re-run after Changed records changed
 	Baseline  time.Duration // the raw copy of the same rows
