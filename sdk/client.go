@@ -88,7 +88,7 @@ func (c *remoteConn) Read(ctx context.Context, req ReadRequest, sink RecordSink)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stream, err := c.client.Read(ctx, &pb.ReadRequest{Config: c.cfg, Object: req.Object, Cursor: req.Cursor, Fields: req.Fields, Skip: req.Skip,
-		DigestBuckets: uint32(req.DigestBuckets)})
+		DigestBuckets: uint32(req.DigestBuckets), Buckets: wireBuckets(req.Buckets)})
 	if err != nil {
 		return fromStatus("read "+req.Object, err)
 	}

@@ -113,6 +113,11 @@ func (c localConn) Read(ctx context.Context, req ReadRequest, sink RecordSink) e
 	if req.DigestBuckets == 0 {
 		return c.Conn.Read(ctx, req, sink)
 	}
+	if len(req.Buckets) > 0 {
+		n, buckets := req.DigestBuckets, req.Buckets
+		req.DigestBuckets, req.Digests, req.Buckets = 0, nil, nil
+		return c.Conn.Read(ctx, req, BucketSink(sink, n, buckets))
+	}
 	d, cursor, err := ReadDigest(ctx, c.Conn, req)
 	if err != nil {
 		return err
@@ -127,4 +132,55 @@ func (c localConn) Read(ctx context.Context, req ReadRequest, sink RecordSink) e
 		return sink.Checkpoint(cursor)
 	}
 	return nil
+}
+
+// BucketSink passes on the records whose id falls in one of buckets (of n,
+// DigestBucket), and every checkpoint: what a read filtered by bucket hands
+// over. The SDK's server filters with it; a host may too, behind a plugin
+// that does not.
+func BucketSink(sink RecordSink, n int, buckets []int) RecordSink {
+	in := make(map[int]bool, len(buckets))
+	for _, b := range buckets {
+		in[b] = true
+	}
+	return &bucketSink{RecordSink: sink, n: n, in: in}
+}
+
+type bucketSink struct {
+	RecordSink
+	n    int
+	in   map[int]bool
+	kept []Record
+}
+
+func (k *bucketSink) Records(recs []Record) error {
+	k.kept = k.kept[:0]
+	for _, r := range recs {
+		if k.in[DigestBucket(r.ID, k.n)] {
+			k.kept = append(k.kept, r)
+		}
+	}
+	if len(k.kept) == 0 {
+		return nil
+	}
+	return k.RecordSink.Records(k.kept)
+}
+
+func wireBuckets(b []int) []uint32 {
+	if len(b) == 0 {
+		return nil
+	}
+	out := make([]uint32, len(b))
+	for i, x := range b {
+		out[i] = uint32(x)
+	}
+	return out
+}
+
+func intBuckets(b []uint32) []int {
+	out := make([]int, len(b))
+	for i, x := range b {
+		out[i] = int(x)
+	}
+	return out
 }

@@ -89,3 +89,32 @@ func TestDigestDefinitionIsFixed(t *testing.T) {
 		t.Errorf("DigestBucket(42, 7) = %d, want 5", got)
 	}
 }
+
+// A read filtered by bucket hands over exactly the records of those
+// buckets, and the read's cursor, over the wire as in the host's process.
+func TestBucketReadKeepsOnlyItsBuckets(t *testing.T) {
+	fc := &fakeConn{}
+	const n, buckets = 3000, 16
+	want := map[string]bool{}
+	for i := range n {
+		id := fmt.Sprint("id-", i)
+		fc.recs = append(fc.recs, Record{ID: id, Version: "v", Values: sampleValues(i)})
+		if b := DigestBucket(id, buckets); b == 3 || b == 11 {
+			want[id] = true
+		}
+	}
+	for name, conn := range map[string]Conn{"over the wire": dialFake(t, fc), "local": Local(fc)} {
+		var got collect
+		if err := conn.Read(context.Background(), ReadRequest{Object: "things", DigestBuckets: buckets, Buckets: []int{11, 3}}, &got); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(got.recs) != len(want) || got.cursor != "end" {
+			t.Fatalf("%s: %d records, cursor %q; want %d and the read's cursor", name, len(got.recs), got.cursor, len(want))
+		}
+		for _, r := range got.recs {
+			if !want[r.ID] || len(r.Values) != len(fakeFields) {
+				t.Fatalf("%s: record %s (%d values) is not of buckets 3 and 11", name, r.ID, len(r.Values))
+			}
+		}
+	}
+}

@@ -27,6 +27,10 @@ type ReadRequest struct {
 	// read is done. The SDK answers such reads; connectors never see them.
 	DigestBuckets int
 	Digests       func([]Digest) error
+	// Buckets, with DigestBuckets, makes the read a full read of only the
+	// records whose id falls in these buckets (DigestBucket), not a digest:
+	// the host reads again where a digest disagreed. The SDK filters them.
+	Buckets []int
 }
 
 // RecordSink receives what a Read produces, in order. A connector may hand

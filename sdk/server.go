@@ -212,6 +212,18 @@ func (s *server) Read(req *pb.ReadRequest, stream pb.Connector_ReadServer) error
 	if err != nil {
 		return toStatus(err)
 	}
+	if req.DigestBuckets > 0 && len(req.Buckets) > 0 {
+		out := newSendPipe(func(b []byte) error { return stream.SendMsg(&rawMessage{b: b}) })
+		sink := &readSink{send: out.send, fields: fields}
+		err = conn.Read(ctx, ReadRequest{Object: req.Object, Fields: fields}, BucketSink(sink, int(req.DigestBuckets), intBuckets(req.Buckets)))
+		if err == nil {
+			err = sink.flush("")
+		}
+		if serr := out.close(); err == nil && serr != nil {
+			return serr
+		}
+		return toStatus(err)
+	}
 	if req.DigestBuckets > 0 {
 		d, cursor, err := ReadDigest(ctx, conn, ReadRequest{Object: req.Object, Fields: fields, Cursor: req.Cursor, DigestBuckets: int(req.DigestBuckets)})
 		if err != nil {

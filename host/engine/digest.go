@@ -4,22 +4,28 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/datasync-io/datasync/sdk"
 )
 
 // verifyByDigest spares the complete read of a side whose records are
 // exactly what its links say: the same ids at the same versions, none new,
-// none gone. The plugin sums its side's (id, version) pairs (a digest read:
-// the records stay in the plugin) while the store sums the links'; where
-// the two agree, the side is not read and counts as an incremental read
-// that found nothing, with the digest read's cursor. Versions must be
-// trusted (trustVersions): a record's version changes with every change.
-// A side holding records no link names (filtered out, failing) never
-// agrees, and is read as before; so is a connector whose plugin answers
-// with records (an SDK without digests).
+// none gone. The plugin sums its side's (id, version) pairs per bucket of
+// ids (a digest read: the records stay in the plugin) while the store sums
+// the links'. Where every bucket agrees, the side is not read and counts
+// as an incremental read that found nothing, with the digest read's
+// cursor. Where a few disagree, only their records are read (a partial
+// read: those of the buckets' linked records it does not return are
+// gone); where many do, the whole side, as before. Versions must be trusted
+// (trustVersions): a record's version changes with every change. Records
+// no link names (filtered out, failing) make their buckets disagree; a
+// plugin that answers with records (an SDK without digests) has its side
+// read in full.
 func (r *run) verifyByDigest(ctx context.Context) error {
+	n, err := r.digestBuckets(ctx)
+	if err != nil {
+		return err
+	}
 	var (
 		links   [2][]sdk.Digest
 		got     [2][]sdk.Digest
@@ -27,20 +33,20 @@ func (r *run) verifyByDigest(ctx context.Context) error {
 		errs    [3]error
 	)
 	done := make(chan struct{}, 3)
-	n := 1
+	waits := 1
 	go func() {
-		links[sideL], links[sideR], errs[2] = r.e.store.LinkDigests(ctx, r.def.Name, 1)
+		links[sideL], links[sideR], errs[2] = r.e.store.LinkDigests(ctx, r.def.Name, n)
 		done <- struct{}{}
 	}()
 	for i, s := range r.sides {
 		if !s.full {
 			continue
 		}
-		n++
+		waits++
 		go func() {
 			defer func() { done <- struct{}{} }()
 			k := &digestSink{}
-			req := sdk.ReadRequest{Object: s.obj.Name, Fields: r.digestFields(s), DigestBuckets: 1,
+			req := sdk.ReadRequest{Object: s.obj.Name, Fields: r.digestFields(s), DigestBuckets: n,
 				Digests: func(d []sdk.Digest) error { got[i] = d; return nil }}
 			err := s.conn.Read(ctx, req, k)
 			switch {
@@ -53,7 +59,7 @@ func (r *run) verifyByDigest(ctx context.Context) error {
 			}
 		}()
 	}
-	for range n {
+	for range waits {
 		<-done
 	}
 	for _, err := range errs {
@@ -62,15 +68,44 @@ func (r *run) verifyByDigest(ctx context.Context) error {
 		}
 	}
 	for i, s := range r.sides {
-		if s.full && got[i] != nil && slices.Equal(got[i], links[i]) {
-			s.full, s.digested = false, true
-			s.cursor, s.hasCurs = cursors[i], cursors[i] != ""
-			for _, d := range got[i] {
-				r.report.side(i).Verified += int(d.Count)
+		if !s.full || len(got[i]) != n {
+			continue
+		}
+		var differ []int
+		verified := 0
+		for b := range got[i] {
+			if got[i][b] != links[i][b] {
+				differ = append(differ, b)
+			} else {
+				verified += int(got[i][b].Count)
 			}
 		}
+		if 4*len(differ) > n {
+			continue // too many to read apart: the whole side
+		}
+		if len(differ) > 0 {
+			expect, err := r.e.store.LinkIDsInBuckets(ctx, r.def.Name, s.name, n, differ)
+			if err != nil {
+				return err
+			}
+			s.partial, s.nbuckets, s.expect = differ, n, expect
+		}
+		s.full, s.digested = false, len(differ) == 0
+		s.cursor, s.hasCurs = cursors[i], cursors[i] != ""
+		r.report.side(i).Verified = verified
 	}
 	return nil
+}
+
+// digestBuckets is how many buckets a digest sums into: about a thousand
+// links a bucket, so that a few changes have a side read again only where
+// they are, and at most 4,096.
+func (r *run) digestBuckets(ctx context.Context) (int, error) {
+	if r.e.digestBuckets > 0 {
+		return r.e.digestBuckets, nil // tests
+	}
+	n, err := r.countLinks(ctx)
+	return min(max(n/1000, 1), 4096), err
 }
 
 // digestFields is what a digest read asks for: the fewest fields a
@@ -98,5 +133,27 @@ func (k *digestSink) Records(recs []sdk.Record) error {
 
 func (k *digestSink) Checkpoint(cursor string) error {
 	k.cursor = cursor
+	return nil
+}
+
+// readBuckets reads the records of a side's partial buckets (see
+// verifyByDigest), completely: their linked records it does not return are
+// gone. The side keeps the digest read's cursor, taken before: what
+// changed since in the other buckets is read next time.
+func (r *run) readBuckets(ctx context.Context, s *side, narrow bool) error {
+	req := sdk.ReadRequest{Object: s.obj.Name, Fields: s.fields, DigestBuckets: s.nbuckets, Buckets: s.partial}
+	if narrow {
+		req.Fields = s.narrow
+	}
+	// Filtered here too: a plugin without bucket reads sends every record.
+	k := sdk.BucketSink(&sink{s: s, narrow: narrow, keepCursor: true}, s.nbuckets, s.partial)
+	if err := s.conn.Read(ctx, req, k); err != nil {
+		return &RunError{Side: s.name, Connection: s.def.Connection, Category: sdk.CategoryOf(err), Err: fmt.Errorf("read %s: %w", s.obj.Name, err)}
+	}
+	for _, id := range s.expect {
+		if s.recs[id] == nil {
+			s.tomb[id] = true
+		}
+	}
 	return nil
 }

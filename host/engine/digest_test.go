@@ -87,3 +87,63 @@ func TestFullRunsSpareSidesADigestShowsUnchanged(t *testing.T) {
 		}
 	}
 }
+
+// With many records in many buckets, a complete run after a few changes
+// reads only the buckets where the digest disagreed, and still finds a
+// delete there, a change, and a new record (matched on the other side).
+func TestFullRunsReadOnlyTheBucketsThatDisagree(t *testing.T) {
+	e := newEnv(t, func(d *syncdef.Definition) { d.Deletes = syncdef.DeletesPropagate })
+	e.eng.digestBuckets = 64
+	for i := range 200 {
+		e.create(e.left, map[string]sdk.Value{"email": s(fmt.Sprintf("p%d@x.io", i))})
+	}
+	e.run(Options{})
+	left := map[string]string{} // email → id
+	for id, it := range e.left.Snapshot(obj) {
+		left[it.Fields["email"].Str] = id
+	}
+	right := map[string]string{}
+	for id, it := range e.right.Snapshot(obj) {
+		right[it.Fields["email"].Str] = id
+	}
+	e.update(e.left, left["p7@x.io"], map[string]sdk.Value{"company": s("Globex")})
+	if err := e.left.Delete(obj, left["p8@x.io"]); err != nil {
+		t.Fatal(err)
+	}
+	e.create(e.right, map[string]sdk.Value{"email": s("new@x.io")})
+
+	rep := e.run(Options{Full: true})
+	// The left read two buckets at most (of the update and the delete),
+	// the right one (of the new record).
+	bucketSize := func(ids map[string]string, which ...string) int {
+		in := map[int]bool{}
+		for _, w := range which {
+			in[sdk.DigestBucket(ids[w], 64)] = true
+		}
+		n := 0
+		for email, id := range ids {
+			if in[sdk.DigestBucket(id, 64)] && email != "p8@x.io" {
+				n++
+			}
+		}
+		return n
+	}
+	if want := bucketSize(left, "p7@x.io", "p8@x.io"); rep.Left.Read != want || rep.Left.Verified != 199-want {
+		t.Fatalf("left: read %d, verified %d; want %d read (the buckets of the change and the delete), %d verified", rep.Left.Read, rep.Left.Verified, want, 199-want)
+	}
+	if rep.Right.Read >= 200 || rep.Right.Verified == 0 {
+		t.Fatalf("right: read %d, verified %d; want only the new record's bucket read", rep.Right.Read, rep.Right.Verified)
+	}
+	if rep.Right.Updated != 1 || rep.Right.Deleted != 1 || rep.Left.Created != 1 {
+		t.Fatalf("left %+v / right %+v; want the change and the delete on the right, the new record on the left", rep.Left, rep.Right)
+	}
+	if it := e.right.Snapshot(obj)[right["p7@x.io"]]; it.Fields["company"].Str != "Globex" {
+		t.Fatalf("right p7: company %#v", it.Fields["company"])
+	}
+	if _, ok := e.right.Snapshot(obj)[right["p8@x.io"]]; ok {
+		t.Fatal("right p8 survived its partner's delete")
+	}
+	if rep := e.run(Options{Full: true}); rep.Writes() != 0 || rep.Left.Read+rep.Right.Read != 0 || rep.Left.Verified != 200 || rep.Right.Verified != 200 {
+		t.Fatalf("complete run after: left %+v / right %+v; want everything verified, nothing read or written", rep.Left, rep.Right)
+	}
+}

@@ -35,6 +35,7 @@ type Store interface {
 	HasLinks(ctx context.Context, sync string) (bool, error)
 	LinkCount(ctx context.Context, sync string) (int, error)
 	LinkDigests(ctx context.Context, sync string, buckets int) (left, right []sdk.Digest, err error)
+	LinkIDsInBuckets(ctx context.Context, sync, side string, n int, buckets []int) ([]string, error)
 	Pending(ctx context.Context, sync string) ([]store.Pending, error)
 	Journal(ctx context.Context, sync string) ([]store.JournalEntry, error)
 	Errors(ctx context.Context, sync, category string) ([]store.RecordError, error)
@@ -64,8 +65,10 @@ type Engine struct {
 	// noStream turns off streamed first runs (see stream.go), likewise.
 	noStream bool
 	// noDigest turns off digest checks before complete reads (see
-	// verifyByDigest), likewise.
-	noDigest bool
+	// verifyByDigest), likewise; digestBuckets, when set, is how many
+	// buckets they sum into.
+	noDigest      bool
+	digestBuckets int
 }
 
 // Option configures an Engine.

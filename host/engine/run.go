@@ -84,6 +84,12 @@ type side struct {
 	// digested: a complete read was spared, as a digest showed every record
 	// at its linked version (see verifyByDigest); the side is not read.
 	digested bool
+	// partial: the buckets (of nbuckets) where the digest disagreed, the
+	// only ones read; expect: the ids of their linked records, those the
+	// read does not return being gone.
+	partial  []int
+	nbuckets int
+	expect   []string
 }
 
 // maxMarks bounds the marks kept for a side: a connector marking every
@@ -550,8 +556,9 @@ func (r *run) due(sideName, id string) bool {
 // match keys (side.narrow); a second, wide read of a side keeps the records
 // that the narrow one settled as they are when they come back unchanged.
 type sink struct {
-	s      *side
-	narrow bool
+	s          *side
+	narrow     bool
+	keepCursor bool // the side's cursor is another read's
 }
 
 func (k *sink) Records(recs []sdk.Record) error {
@@ -580,7 +587,9 @@ func (k *sink) Records(recs []sdk.Record) error {
 }
 
 func (k *sink) Checkpoint(cursor string) error {
-	k.s.cursor, k.s.hasCurs = cursor, true
+	if !k.keepCursor {
+		k.s.cursor, k.s.hasCurs = cursor, true
+	}
 	return nil
 }
 
@@ -757,6 +766,9 @@ func (r *run) readPass(ctx context.Context, which, narrow [2]bool) error {
 func (r *run) read(ctx context.Context, s *side, c store.Cursor, narrow bool) error {
 	if s.digested {
 		return nil // nothing changed there (verifyByDigest)
+	}
+	if s.partial != nil {
+		return r.readBuckets(ctx, s, narrow)
 	}
 	req := sdk.ReadRequest{Object: s.obj.Name, Fields: s.fields}
 	if narrow {

@@ -65,3 +65,37 @@ func view(b sql.RawBytes) string {
 	}
 	return unsafe.String(&b[0], len(b))
 }
+
+// LinkIDsInBuckets returns the ids on side ("left" or "right") of the
+// links whose record there falls in one of buckets (of n, DigestBucket)
+// and is not gone from it: what a read of just those buckets must return,
+// the rest being deletes.
+func (s *Store) LinkIDsInBuckets(ctx context.Context, sync, side string, n int, buckets []int) ([]string, error) {
+	col, gone := "left_id", LinkLeftDeleted
+	if side == "right" {
+		col, gone = "right_id", LinkRightDeleted
+	}
+	in := make(map[int]bool, len(buckets))
+	for _, b := range buckets {
+		in[b] = true
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+col+` FROM links WHERE sync_name = ? AND state <> ?`, sync, gone)
+	if err != nil {
+		return nil, fmt.Errorf("find links of %s by bucket: %w", sync, err)
+	}
+	defer rows.Close()
+	var out []string
+	var id sql.RawBytes
+	for rows.Next() {
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("find links of %s by bucket: %w", sync, err)
+		}
+		if in[sdk.DigestBucket(view(id), n)] {
+			out = append(out, string(id))
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find links of %s by bucket: %w", sync, err)
+	}
+	return out, nil
+}

@@ -29,6 +29,30 @@ func TestLinkDigestsSumWhatEachSideHolds(t *testing.T) {
 	if err := s.Commit(ctx, &Batch{Sync: "b", AddLinks: []Link{{LeftID: "l1", RightID: "other", LeftVersion: "x", State: LinkSyncing}}}); err != nil {
 		t.Fatal(err)
 	}
+	for side, gone := range map[string]string{"left": LinkLeftDeleted, "right": LinkRightDeleted} {
+		want := map[string]bool{}
+		for _, l := range links {
+			id := l.LeftID
+			if side == "right" {
+				id = l.RightID
+			}
+			if b := sdk.DigestBucket(id, 3); l.State != gone && (b == 0 || b == 2) {
+				want[id] = true
+			}
+		}
+		ids, err := s.LinkIDsInBuckets(ctx, "a", side, 3, []int{2, 0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ids) != len(want) {
+			t.Fatalf("%s ids in buckets 0 and 2: %v, want %v", side, ids, want)
+		}
+		for _, id := range ids {
+			if !want[id] {
+				t.Fatalf("%s ids in buckets 0 and 2: %v, want %v", side, ids, want)
+			}
+		}
+	}
 	for _, buckets := range []int{1, 4} {
 		want := [2][]sdk.Digest{make([]sdk.Digest, buckets), make([]sdk.Digest, buckets)}
 		add := func(side int, id, ver string) {

@@ -1378,6 +1378,10 @@ type ReadRequest struct {
 	// message, with the read's cursor. A plugin built on an SDK without it
 	// sends records instead, which the host takes for "not supported".
 	DigestBuckets uint32 `protobuf:"varint,6,opt,name=digest_buckets,json=digestBuckets,proto3" json:"digest_buckets,omitempty"`
+	// With digest_buckets n, a full read of only the records whose id falls
+	// in these of its n buckets, instead of their sums: the host reads again
+	// just where a digest disagreed. The SDK filters inside the plugin.
+	Buckets       []uint32 `protobuf:"varint,7,rep,packed,name=buckets,proto3" json:"buckets,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1452,6 +1456,13 @@ func (x *ReadRequest) GetDigestBuckets() uint32 {
 		return x.DigestBuckets
 	}
 	return 0
+}
+
+func (x *ReadRequest) GetBuckets() []uint32 {
+	if x != nil {
+		return x.Buckets
+	}
+	return nil
 }
 
 type ReadResponse struct {
@@ -2171,14 +2182,15 @@ const file_connector_v1_connector_proto_rawDesc = "" +
 	"\rSchemaRequest\x125\n" +
 	"\x06config\x18\x01 \x01(\v2\x1d.datasync.connector.v1.ConfigR\x06config\"M\n" +
 	"\x0eSchemaResponse\x12;\n" +
-	"\aobjects\x18\x01 \x03(\v2!.datasync.connector.v1.ObjectTypeR\aobjects\"\xc7\x01\n" +
+	"\aobjects\x18\x01 \x03(\v2!.datasync.connector.v1.ObjectTypeR\aobjects\"\xe1\x01\n" +
 	"\vReadRequest\x125\n" +
 	"\x06config\x18\x01 \x01(\v2\x1d.datasync.connector.v1.ConfigR\x06config\x12\x16\n" +
 	"\x06object\x18\x02 \x01(\tR\x06object\x12\x16\n" +
 	"\x06cursor\x18\x03 \x01(\tR\x06cursor\x12\x16\n" +
 	"\x06fields\x18\x04 \x03(\tR\x06fields\x12\x12\n" +
 	"\x04skip\x18\x05 \x03(\tR\x04skip\x12%\n" +
-	"\x0edigest_buckets\x18\x06 \x01(\rR\rdigestBuckets\"\xbd\x01\n" +
+	"\x0edigest_buckets\x18\x06 \x01(\rR\rdigestBuckets\x12\x18\n" +
+	"\abuckets\x18\a \x03(\rR\abuckets\"\xbd\x01\n" +
 	"\fReadResponse\x12\x16\n" +
 	"\x06fields\x18\x01 \x03(\tR\x06fields\x127\n" +
 	"\arecords\x18\x02 \x03(\v2\x1d.datasync.connector.v1.RecordR\arecords\x12\x16\n" +
