@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -146,4 +148,34 @@ func TestFullRunsReadOnlyTheBucketsThatDisagree(t *testing.T) {
 	if rep := e.run(Options{Full: true}); rep.Writes() != 0 || rep.Left.Read+rep.Right.Read != 0 || rep.Left.Verified != 200 || rep.Right.Verified != 200 {
 		t.Fatalf("complete run after: left %+v / right %+v; want everything verified, nothing read or written", rep.Left, rep.Right)
 	}
+}
+
+// A read of the buckets that disagree that comes back empty is an outage,
+// as an empty complete read is: the run stops rather than delete.
+func TestBucketReadsKeepTheMassDeleteGuard(t *testing.T) {
+	e := newEnv(t, func(d *syncdef.Definition) { d.Deletes = syncdef.DeletesPropagate })
+	e.eng.digestBuckets = 64
+	var ids []string
+	for i := range 200 {
+		ids = append(ids, e.create(e.left, map[string]sdk.Value{"email": s(fmt.Sprintf("p%d@x.io", i))}))
+	}
+	e.run(Options{})
+	e.update(e.left, ids[3], map[string]sdk.Value{"company": s("Globex")})
+	e.conns["crm"] = &emptyBuckets{Conn: e.conns["crm"]}
+	if _, err := e.eng.Run(e.ctx, e.def, Options{Full: true}); !errors.Is(err, ErrMassDelete) {
+		t.Fatalf("an empty read of the disagreeing buckets: %v, want a safety stop", err)
+	}
+	if n := len(e.right.Snapshot(obj)); n != 200 {
+		t.Fatalf("%d right records left, want 200", n)
+	}
+}
+
+// emptyBuckets answers reads filtered by bucket with nothing.
+type emptyBuckets struct{ Conn }
+
+func (c *emptyBuckets) Read(ctx context.Context, req sdk.ReadRequest, sink sdk.RecordSink) error {
+	if len(req.Buckets) > 0 {
+		return sink.Checkpoint("")
+	}
+	return c.Conn.Read(ctx, req, sink)
 }

@@ -874,17 +874,26 @@ func (r *run) safetyCheck() error {
 		return nil
 	}
 	for _, s := range r.sides {
-		if !s.full {
-			continue
-		}
 		linked, gone := 0, 0
-		for _, l := range r.links {
-			if l.State == store.LinkLeftDeleted && s.i == sideL || l.State == store.LinkRightDeleted && s.i == sideR {
-				continue
+		switch {
+		case s.full:
+			for _, l := range r.links {
+				if l.State == store.LinkLeftDeleted && s.i == sideL || l.State == store.LinkRightDeleted && s.i == sideR {
+					continue
+				}
+				linked++
+				if s.tomb[linkID(l, s.i)] {
+					gone++
+				}
 			}
-			linked++
-			if s.tomb[linkID(l, s.i)] {
-				gone++
+		case s.partial != nil:
+			// A complete read of some buckets (verifyByDigest): the same
+			// rule, over their linked records.
+			for _, id := range s.expect {
+				linked++
+				if s.tomb[id] {
+					gone++
+				}
 			}
 		}
 		if linked == 0 || gone == 0 {
