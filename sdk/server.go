@@ -212,19 +212,7 @@ func (s *server) Read(req *pb.ReadRequest, stream pb.Connector_ReadServer) error
 	if err != nil {
 		return toStatus(err)
 	}
-	if req.DigestBuckets > 0 && len(req.Buckets) > 0 {
-		out := newSendPipe(func(b []byte) error { return stream.SendMsg(&rawMessage{b: b}) })
-		sink := &readSink{send: out.send, fields: fields}
-		err = conn.Read(ctx, ReadRequest{Object: req.Object, Fields: fields}, BucketSink(sink, int(req.DigestBuckets), intBuckets(req.Buckets)))
-		if err == nil {
-			err = sink.flush("")
-		}
-		if serr := out.close(); err == nil && serr != nil {
-			return serr
-		}
-		return toStatus(err)
-	}
-	if req.DigestBuckets > 0 {
+	if req.DigestBuckets > 0 && len(req.Buckets) == 0 {
 		d, cursor, err := ReadDigest(ctx, conn, ReadRequest{Object: req.Object, Fields: fields, Cursor: req.Cursor, DigestBuckets: int(req.DigestBuckets)})
 		if err != nil {
 			return toStatus(err)
@@ -234,7 +222,13 @@ func (s *server) Read(req *pb.ReadRequest, stream pb.Connector_ReadServer) error
 	}
 	out := newSendPipe(func(b []byte) error { return stream.SendMsg(&rawMessage{b: b}) })
 	sink := &readSink{send: out.send, fields: fields}
-	err = conn.Read(ctx, ReadRequest{Object: req.Object, Cursor: req.Cursor, Fields: fields, Skip: req.Skip}, sink)
+	rreq, rsink := ReadRequest{Object: req.Object, Cursor: req.Cursor, Fields: fields, Skip: req.Skip}, RecordSink(sink)
+	if req.DigestBuckets > 0 {
+		// A full read of some digest buckets' records: filtered here.
+		rreq.Cursor, rreq.Skip = "", nil
+		rsink = BucketSink(sink, int(req.DigestBuckets), intBuckets(req.Buckets))
+	}
+	err = conn.Read(ctx, rreq, rsink)
 	if err == nil {
 		err = sink.flush("")
 	}
