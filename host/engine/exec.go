@@ -48,8 +48,11 @@ func (r *run) execute(ctx context.Context) error {
 		if s.hasCurs {
 			c.Cursor = s.cursor
 		} else if c.Cursor != "" {
-			// The old cursor stays, and with it the echoes its marks name.
-			c.Skip = append(slices.Clip(old.Skip), s.marks...)
+			// The old cursor stays, and with it the echoes its marks name
+			// (all of them read again past maxMarks, as in side.mark).
+			if c.Skip = append(slices.Clip(old.Skip), s.marks...); len(c.Skip) > maxMarks {
+				c.Skip = nil
+			}
 		}
 		final.Cursors = append(final.Cursors, c)
 		if len(r.errs[[2]string{s.name, ""}]) > 0 {
