@@ -285,7 +285,7 @@ var errTruncated = fmt.Errorf("malformed message: %w", protowire.ParseError(-1))
 type field struct {
 	num protowire.Number
 	typ protowire.Type
-	u   uint64 // varint payload
+	u   uint64 // varint or fixed64 payload
 	b   []byte // bytes payload
 }
 
@@ -310,6 +310,13 @@ func next(b []byte) (f field, n int) {
 			return f, m
 		}
 		f.b = v
+		return f, tn + m
+	case protowire.Fixed64Type:
+		v, m := protowire.ConsumeFixed64(b[tn:])
+		if m < 0 {
+			return f, m
+		}
+		f.u = v
 		return f, tn + m
 	}
 	m := protowire.ConsumeFieldValue(num, typ, b[tn:])
@@ -489,6 +496,7 @@ func (m *readMsg) decodeWire(b []byte) error {
 	}
 	m.recs = make([]Record, 0, nrec)
 	slab := &valueSlab{per: m.nfields, left: nrec}
+	var sums, counts []uint64 // digests, in either encoding of a repeated field
 	for len(b) > 0 {
 		f, n := next(b)
 		if n < 0 {
@@ -507,24 +515,38 @@ func (m *readMsg) decodeWire(b []byte) error {
 			slab.left--
 		case f.num == 3 && f.typ == protowire.BytesType:
 			m.cursor = string(f.b)
-		case f.num == 4 && f.typ == protowire.BytesType:
+		case f.num == 4 && f.typ == protowire.BytesType: // packed, as encoders write them
 			for p := f.b; len(p) > 0; p = p[8:] {
 				v, n := protowire.ConsumeFixed64(p)
 				if n < 0 {
 					return errTruncated
 				}
-				m.digests = append(m.digests, Digest{Sum: v})
+				sums = append(sums, v)
 			}
+		case f.num == 4 && f.typ == protowire.Fixed64Type:
+			sums = append(sums, f.u)
 		case f.num == 5 && f.typ == protowire.BytesType:
-			for i, p := 0, f.b; len(p) > 0; i++ {
+			for p := f.b; len(p) > 0; {
 				v, n := protowire.ConsumeVarint(p)
-				if n < 0 || i >= len(m.digests) {
-					return fmt.Errorf("read response: digest counts without their sums")
+				if n < 0 {
+					return errTruncated
 				}
-				m.digests[i].Count, p = v, p[n:]
+				counts, p = append(counts, v), p[n:]
 			}
+		case f.num == 5 && f.typ == protowire.VarintType:
+			counts = append(counts, f.u)
 		}
 		b = b[n:]
+	}
+	if len(counts) > len(sums) {
+		return fmt.Errorf("read response: %d digest counts for %d sums", len(counts), len(sums))
+	}
+	for i, sum := range sums {
+		d := Digest{Sum: sum}
+		if i < len(counts) {
+			d.Count = counts[i]
+		}
+		m.digests = append(m.digests, d)
 	}
 	return nil
 }
