@@ -56,3 +56,39 @@ func FuzzReadResponseDecoding(f *testing.F) {
 		}
 	})
 }
+
+// FuzzWriteResponseDecoding: likewise for a plugin's write results, marks
+// included.
+func FuzzWriteResponseDecoding(f *testing.F) {
+	for _, m := range []*pb.WriteResponse{
+		{Results: []*pb.WriteResult{
+			{CorrelationId: "c1", Id: "1", Version: "v", Mark: "pgx:42", Values: []*pb.Value{{Str: "a"}}},
+			{CorrelationId: "c2", Error: &pb.Error{Message: "bad", Field: "email"}}}},
+		{Results: []*pb.WriteResult{{Id: "x", ModifiedAtUs: 12345}}},
+	} {
+		b, err := proto.Marshal(m)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var m writeRespMsg
+		if m.decodeWire(b) != nil {
+			return
+		}
+		var ref pb.WriteResponse
+		if proto.Unmarshal(b, &ref) != nil {
+			return
+		}
+		if len(m.results) != len(ref.Results) {
+			t.Fatalf("%d results; the generated code reads %d", len(m.results), len(ref.Results))
+		}
+		for i, r := range ref.Results {
+			g := m.results[i]
+			if g.CorrelationID != r.CorrelationId || g.ID != r.Id || g.Version != r.Version || g.Mark != r.Mark || (g.Err != nil) != (r.Error != nil) {
+				t.Fatalf("result %d: %+v; the generated code reads %+v", i, g, r)
+			}
+		}
+	})
+}
