@@ -238,6 +238,14 @@ are summed up per side, and "sync errors NAME" says why and how to fix them.
 Exits 1 when the run itself could not complete (a connection down, a plugin
 crashed, a safety stop) and says why.
 
+--full looks at every record of both sides, not just the changes since
+the last run: it finds what incremental reads cannot (deletes in apps
+without tombstones, changes that slipped past a cursor). Each plugin first
+sums a hash of its records' ids and versions, per bucket of ids; a side
+whose sums agree with the links is not read at all (its records show as
+"verified unchanged by digest"), and of a side where a few buckets disagree
+only those buckets are read.
+
 Safety stop: when a complete read of a side lacks most of its linked
 records (or all of them), the run stops rather than reading an outage as a
 mass delete. If the deletes are real, run again with --force-deletes.
@@ -249,7 +257,7 @@ Examples:
    datasync sync run crm-news --json | jq .right.created`,
 		Flags: []cli.Flag{
 			jsonFlag(),
-			&cli.BoolFlag{Name: "full", Usage: "read both sides completely, ignoring the cursors"},
+			&cli.BoolFlag{Name: "full", Usage: "look at every record of both sides, ignoring the cursors (what digests show unchanged is not read)"},
 			&cli.BoolFlag{Name: "force-deletes", Usage: "go on although a side lost most of its linked records"},
 		},
 		Action: func(c *cli.Context) error {
