@@ -114,9 +114,8 @@ func (c localConn) Read(ctx context.Context, req ReadRequest, sink RecordSink) e
 		return c.Conn.Read(ctx, req, sink)
 	}
 	if len(req.Buckets) > 0 {
-		n, buckets := req.DigestBuckets, req.Buckets
-		req.DigestBuckets, req.Digests, req.Buckets = 0, nil, nil
-		return c.Conn.Read(ctx, req, BucketSink(sink, n, buckets))
+		req, sink := bucketRead(req, sink)
+		return c.Conn.Read(ctx, req, sink)
 	}
 	d, cursor, err := ReadDigest(ctx, c.Conn, req)
 	if err != nil {
@@ -132,6 +131,14 @@ func (c localConn) Read(ctx context.Context, req ReadRequest, sink RecordSink) e
 		return sink.Checkpoint(cursor)
 	}
 	return nil
+}
+
+// bucketRead is the plain full read to run for a read of some digest
+// buckets (ReadRequest.Buckets), and the sink that keeps their records.
+func bucketRead(req ReadRequest, sink RecordSink) (ReadRequest, RecordSink) {
+	k := BucketSink(sink, req.DigestBuckets, req.Buckets)
+	req.Cursor, req.Skip, req.DigestBuckets, req.Digests, req.Buckets = "", nil, 0, nil, nil
+	return req, k
 }
 
 // BucketSink passes on the records whose id falls in one of buckets (of n,

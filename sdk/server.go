@@ -225,8 +225,8 @@ func (s *server) Read(req *pb.ReadRequest, stream pb.Connector_ReadServer) error
 	rreq, rsink := ReadRequest{Object: req.Object, Cursor: req.Cursor, Fields: fields, Skip: req.Skip}, RecordSink(sink)
 	if req.DigestBuckets > 0 {
 		// A full read of some digest buckets' records: filtered here.
-		rreq.Cursor, rreq.Skip = "", nil
-		rsink = BucketSink(sink, int(req.DigestBuckets), intBuckets(req.Buckets))
+		rreq.DigestBuckets, rreq.Buckets = int(req.DigestBuckets), intBuckets(req.Buckets)
+		rreq, rsink = bucketRead(rreq, sink)
 	}
 	err = conn.Read(ctx, rreq, rsink)
 	if err == nil {
