@@ -25,12 +25,7 @@ func (k *keyCounts) add(h normHash) { k.hs = append(k.hs, h) }
 
 // seal sorts what add collected and folds repeats into counts.
 func (k *keyCounts) seal() {
-	slices.SortFunc(k.hs, func(a, b normHash) int {
-		if c := cmp.Compare(a[0], b[0]); c != 0 {
-			return c
-		}
-		return cmp.Compare(a[1], b[1])
-	})
+	slices.SortFunc(k.hs, compareHash)
 	k.state = make([]int8, len(k.hs))
 	w := 0
 	for i, h := range k.hs {
@@ -52,6 +47,13 @@ func (k *keyCounts) seal() {
 	}
 }
 
+func compareHash(a, b normHash) int {
+	if c := cmp.Compare(a[0], b[0]); c != 0 {
+		return c
+	}
+	return cmp.Compare(a[1], b[1])
+}
+
 // find returns h's index, or -1.
 func (k *keyCounts) find(h normHash) int {
 	if k.dir == nil {
@@ -59,12 +61,7 @@ func (k *keyCounts) find(h normHash) int {
 	}
 	t := h[0] >> (64 - keyDirBits)
 	lo, hi := int(k.dir[t]), int(k.dir[t+1])
-	i, ok := slices.BinarySearchFunc(k.hs[lo:hi], h, func(a, b normHash) int {
-		if c := cmp.Compare(a[0], b[0]); c != 0 {
-			return c
-		}
-		return cmp.Compare(a[1], b[1])
-	})
+	i, ok := slices.BinarySearchFunc(k.hs[lo:hi], h, compareHash)
 	if !ok {
 		return -1
 	}
