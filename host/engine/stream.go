@@ -75,6 +75,7 @@ type countSink struct {
 	s      int
 	st     *stream
 	counts *keyCounts
+	cursor string
 }
 
 func (k *countSink) Records(recs []sdk.Record) error {
@@ -92,7 +93,10 @@ func (k *countSink) Records(recs []sdk.Record) error {
 	return nil
 }
 
-func (k *countSink) Checkpoint(string) error { return nil }
+func (k *countSink) Checkpoint(cursor string) error {
+	k.cursor = cursor
+	return nil
+}
 
 // startStream counts both sides' keys, picks the side to stream (the one
 // with more records), and reads the other whole.
@@ -103,12 +107,14 @@ func (r *run) startStream(ctx context.Context) error {
 		dups: map[string][]*rec{}, dupIDs: map[string][]string{}, matched: map[*rec]bool{}, pairs: map[string]*rec{}}
 	var n [2]int
 	var errs [2]error
+	var sinks [2]*countSink
 	done := make(chan struct{})
 	for i, s := range r.sides {
 		counts[i] = &keyCounts{}
+		sinks[i] = &countSink{r: r, s: i, st: st, counts: counts[i]}
 		go func() {
 			defer func() { done <- struct{}{} }()
-			k := &countSink{r: r, s: i, st: st, counts: counts[i]}
+			k := sinks[i]
 			f := s.fields[r.keys[0][i]]
 			c := &recordCounter{RecordSink: k}
 			if err := s.conn.Read(ctx, sdk.ReadRequest{Object: s.obj.Name, Fields: []string{f}}, c); err != nil {
@@ -133,7 +139,11 @@ func (r *run) startStream(ctx context.Context) error {
 	// streamed, once p is done (see executeStream).
 	bs := r.sides[st.b]
 	bs.narrow = []string{bs.fields[r.keys[0][st.b]]}
-	if err := r.read(ctx, bs, r.cursors[bs.name], true); err != nil {
+	if n[st.b] == 0 {
+		// Found empty (a first fill): there is nothing to hold, and the
+		// count's read, of the same fields, gives the side its cursor.
+		bs.cursor, bs.hasCurs = sinks[st.b].cursor, sinks[st.b].cursor != ""
+	} else if err := r.read(ctx, bs, r.cursors[bs.name], true); err != nil {
 		return err
 	}
 	r.afterRead(bs)
@@ -204,8 +214,12 @@ func (r *run) executeStream(ctx context.Context, p *pipeline) error {
 	r.streamDups()
 	// The held side's cursor stays its narrow read's: this read may see
 	// records this run created there (skipped), and what came after them.
-	if pend, err = r.streamRead(ctx, p, r.sides[st.b], pend, r.streamHeld, false); err != nil {
-		return err
+	// When it held nothing (a first fill into an empty side), every record
+	// the read would return is one of those: it is not made.
+	if len(r.sides[st.b].recs) > 0 {
+		if pend, err = r.streamRead(ctx, p, r.sides[st.b], pend, r.streamHeld, false); err != nil {
+			return err
+		}
 	}
 	r.streamEnd()
 	_, err = p.send(ctx, append(pend, r.items...), true)

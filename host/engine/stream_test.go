@@ -125,3 +125,39 @@ func outcome(e *env, rep Report) string {
 	return fmt.Sprintf("left %v\nright %v\nlinks %v\nerrors %v\nleft %+v\nright %+v\n", la, ra, links, es,
 		rep.Left, rep.Right)
 }
+
+// TestFirstFillReadsTheEmptySideOnce: a streamed first run into an empty
+// side reads it once, to count its keys and find nothing; reading it narrow
+// to hold, and again for its values, would return only what the run itself
+// created there.
+func TestFirstFillReadsTheEmptySideOnce(t *testing.T) {
+	e := newEnv(t, nil)
+	w := &wrapped{Conn: e.conns["news"]}
+	e.conns["news"] = w
+	for i := range 30 {
+		e.create(e.left, map[string]sdk.Value{"email": s(fmt.Sprintf("p%d@x.io", i))})
+	}
+	rep := e.run(Options{})
+	if rep.Right.Created != 30 {
+		t.Fatalf("created %d of 30: %+v", rep.Right.Created, rep)
+	}
+	if w.fullReads != 1 {
+		t.Fatalf("the empty side was read %d times, want once", w.fullReads)
+	}
+	e.quiet()
+	// With a record there, it is counted, held narrow, read again for its
+	// values and paired.
+	e2 := newEnv(t, nil)
+	w2 := &wrapped{Conn: e2.conns["news"]}
+	e2.conns["news"] = w2
+	e2.create(e2.left, map[string]sdk.Value{"email": s("a@x.io"), "first_name": s("Ann")})
+	e2.create(e2.right, map[string]sdk.Value{"email": s("a@x.io"), "last_name": s("Lee")})
+	e2.run(Options{})
+	if w2.fullReads != 3 || len(e2.links()) != 1 {
+		t.Fatalf("held side read %d times, links %+v", w2.fullReads, e2.links())
+	}
+	if got := byEmail(e2.right)["a@x.io"]; got.Fields["first_name"].Str != "Ann" || got.Fields["last_name"].Str != "Lee" {
+		t.Fatalf("not merged: %+v", got.Fields)
+	}
+	e2.quiet()
+}
