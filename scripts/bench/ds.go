@@ -57,6 +57,8 @@ type runResult struct {
 	Right  sideCounts
 
 	Wall    time.Duration    // exec to exit, measured outside
+	HostCPU time.Duration    // user+system CPU of the datasync process itself
+	PlugCPU time.Duration    // user+system CPU of its plugins (and any other children)
 	HostRSS int64            // peak RSS (VmHWM) of the datasync process, bytes
 	Plugins map[string]int64 // peak RSS per plugin process ("name#pid"), bytes
 }
@@ -108,9 +110,11 @@ func (d datasync) syncRun(ctx context.Context, name, phase string, extra ...stri
 	}
 	r.Wall = wall
 	r.HostRSS, r.Plugins = s.result(c)
+	r.HostCPU, r.PlugCPU = s.cpu(c)
 	if d.log != nil {
-		fmt.Fprintf(d.log, "bench:   %s %s: %v, read %d/%d, verified by digest %d/%d, writes %d, host RSS %s\n", filepath.Base(filepath.Dir(d.home))+"/"+filepath.Base(d.home),
-			phase, wall.Round(time.Millisecond), r.Left.Read, r.Right.Read, r.Left.Verified, r.Right.Verified, r.Writes, mb(r.HostRSS))
+		fmt.Fprintf(d.log, "bench:   %s %s: %v, read %d/%d, verified by digest %d/%d, writes %d, host RSS %s, CPU host %v plugins %v\n", filepath.Base(filepath.Dir(d.home))+"/"+filepath.Base(d.home),
+			phase, wall.Round(time.Millisecond), r.Left.Read, r.Right.Read, r.Left.Verified, r.Right.Verified, r.Writes, mb(r.HostRSS),
+			r.HostCPU.Round(10*time.Millisecond), r.PlugCPU.Round(10*time.Millisecond))
 	}
 	return r, nil
 }
@@ -121,6 +125,7 @@ func (d datasync) syncRun(ctx context.Context, name, phase string, extra ...stri
 type sampler struct {
 	pid     int
 	host    int64
+	hostCPU time.Duration // the host's own CPU at the last sample
 	plugins map[int]int64
 	names   map[int]string
 }
@@ -146,6 +151,9 @@ func (s *sampler) sample() {
 	if v, ok := vmHWM(s.pid); ok && v > s.host {
 		s.host = v
 	}
+	if v, ok := procCPU(s.pid); ok {
+		s.hostCPU = v
+	}
 	for _, c := range children(s.pid) {
 		// Between fork and exec a child still runs the host's image (and shares its memory
 		// with vfork): only a child that has become a plugin binary is sampled.
@@ -170,6 +178,38 @@ func (s *sampler) result(c *exec.Cmd) (int64, map[string]int64) {
 		out[fmt.Sprintf("%s#%d", strings.TrimPrefix(s.names[pid], "datasync-connector-"), pid)] = v
 	}
 	return host, out
+}
+
+// cpu splits the exited command's CPU time (wait4 counts the process and the
+// children it waited for) into the host's own, as last sampled (up to one
+// sampling interval short), and the rest: its plugins'.
+func (s *sampler) cpu(c *exec.Cmd) (host, plugins time.Duration) {
+	total := c.ProcessState.UserTime() + c.ProcessState.SystemTime()
+	host = min(s.hostCPU, total)
+	return host, total - host
+}
+
+// procCPU reads the user+system CPU time pid has used itself (not its
+// children's), from /proc/<pid>/stat.
+func procCPU(pid int) (time.Duration, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	// The command name (field 2) is in parentheses and may hold spaces:
+	// fields are counted after its closing one. utime and stime are fields
+	// 14 and 15, in clock ticks (USER_HZ, 100 on Linux).
+	_, rest, ok := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0, false
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return time.Duration(ut+st) * 10 * time.Millisecond, true
 }
 
 // vmHWM reads the peak resident set size of pid in bytes.

@@ -92,6 +92,10 @@ func (s stat) rate() string {
 	return fmt.Sprintf("%s/s (%s–%s)", human(s.Med), human(s.Min), human(s.Max))
 }
 
+func (s stat) us() string {
+	return fmt.Sprintf("%.0f µs (%.0f–%.0f)", s.Med, s.Min, s.Max)
+}
+
 func (s stat) pct() string {
 	return fmt.Sprintf("%.1f %% (%.1f–%.1f)", 100*s.Med, 100*s.Min, 100*s.Max)
 }
@@ -120,6 +124,7 @@ func secs(d time.Duration) float64 { return d.Seconds() }
 type scenarioFigures struct {
 	Initial, InitialRate, Base, BaseRate, Ratio stat
 	NoChange, Full, FullRate, Incr, IncrShare   stat
+	HostCPU, PlugCPU                            stat // of the initial run, µs per record
 	NoChangeWrites, FullWrites, IncrWrites      int
 	Changed                                     int64
 	HostRSS                                     int64
@@ -134,6 +139,8 @@ func summarize(fs []runFigures) scenarioFigures {
 	s.BaseRate = each(fs, func(f runFigures) float64 { return float64(f.Records) / secs(f.Baseline) })
 	// Throughput relative to the raw copy of the same rows in the same run.
 	s.Ratio = each(fs, func(f runFigures) float64 { return secs(f.Baseline) / secs(f.Initial.Wall) })
+	s.HostCPU = each(fs, func(f runFigures) float64 { return 1e6 * secs(f.Initial.HostCPU) / float64(f.Records) })
+	s.PlugCPU = each(fs, func(f runFigures) float64 { return 1e6 * secs(f.Initial.PlugCPU) / float64(f.Records) })
 	s.NoChange = each(fs, func(f runFigures) float64 { return secs(f.NoChange.Wall) })
 	s.Full = each(fs, func(f runFigures) float64 { return secs(f.Full.Wall) })
 	s.FullRate = each(fs, func(f runFigures) float64 {
@@ -188,6 +195,7 @@ func (r *report) markdown() string {
 	w("| baseline, records/s | %s | %s |", pg.BaseRate.rate(), sq.BaseRate.rate())
 	w("| **datasync / baseline** (throughput) | **%s** — target ≥ 50 %%: %s | **%s** — target ≥ 40 %%: %s |",
 		pg.Ratio.pct(), verdict(pg.Ratio.Med >= 0.5), sq.Ratio.pct(), verdict(sq.Ratio.Med >= 0.4))
+	w("| initial run, CPU per record: host / plugins | %s / %s | %s / %s |", pg.HostCPU.us(), pg.PlugCPU.us(), sq.HostCPU.us(), sq.PlugCPU.us())
 	w("| no-change re-run (incremental reads) | %s, writes %d | %s, writes %d |", pg.NoChange.secs(), pg.NoChangeWrites, sq.NoChange.secs(), sq.NoChangeWrites)
 	w("| no-change re-run `--full`, time | %s, writes %d | %s, writes %d |", pg.Full.secs(), pg.FullWrites, sq.Full.secs(), sq.FullWrites)
 	w("| **no-change `--full`, records compared/s** | **%s** — target ≥ 300k: %s | **%s** — target ≥ 300k: %s |",
