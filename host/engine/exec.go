@@ -251,15 +251,13 @@ func (r *run) finish(ctx context.Context, f *flight) error {
 func (r *run) journalEntry(it *item, batchID string) store.JournalEntry {
 	src, t := it.src, other(it.src)
 	x := it.cur[src]
-	p := store.JournalPayload{SourceVersion: x.version, Base: r.scratch[:0]}
-	defer func() { r.scratch = p.Base }() // encoded below: the slice is reused
 	op := it.ops[t]
-	for j, i := range it.opMaps[t] {
-		if i < 0 {
-			continue
-		}
-		p.Base.Set(r.maps[i].key, pair(src, x.vals[r.maps[i].idx[src]], op.Values[j]))
-	}
+	// The base the link will have if the target stores the values as sent
+	// (finalizeCreate), encoded once for both the journal and the link.
+	r.scratch = r.createBase(r.scratch[:0], it, op.Values)
+	r.enc = store.AppendBase(r.enc[:0], r.scratch)
+	it.base = string(r.enc)
+	p := store.JournalPayload{SourceVersion: x.version, RawBase: it.base}
 	for k, key := range r.keys {
 		v := x.vals[key[src]]
 		if r.keyNorm(src, k, v) == "" {
@@ -268,6 +266,27 @@ func (r *run) journalEntry(it *item, batchID string) store.JournalEntry {
 		p.Keys = append(p.Keys, store.JournalKey{Field: r.sides[t].fields[key[t]], Value: v})
 	}
 	return store.JournalEntry{ID: op.CorrelationID, Batch: batchID, Side: r.sides[t].name, SourceID: x.id, Payload: p.Encode()}
+}
+
+// createBase appends to dst the base of a link made by the create of item
+// it: for each mapping the create wrote, the source value and vals[j] (what
+// the target stored for op field j); for each it did not (empty, or read-only
+// there), the source value and null, as far as we know.
+func (r *run) createBase(dst store.Base, it *item, vals []sdk.Value) store.Base {
+	src, t := it.src, other(it.src)
+	x := it.cur[src]
+	for j, i := range it.opMaps[t] {
+		if i >= 0 {
+			fm := r.maps[i]
+			dst = append(dst, store.BaseField{Key: fm.key, BasePair: pair(t, vals[j], x.vals[fm.idx[src]])})
+		}
+	}
+	for i, fm := range r.maps {
+		if !slices.Contains(it.opMaps[t], i) {
+			dst = append(dst, store.BaseField{Key: fm.key, BasePair: pair(src, x.vals[fm.idx[src]], sdk.Null)})
+		}
+	}
+	return dst
 }
 
 // pair builds a base pair from a value on side s and its counterpart.
@@ -291,7 +310,7 @@ func (r *run) write(ctx context.Context, s *side, ops []*sdk.Op) ([]sdk.WriteRes
 		return &RunError{Side: s.name, Connection: s.def.Connection, Category: cat, Err: fmt.Errorf("write %s: %w", s.obj.Name, err)}
 	}
 	for attempt := 0; ; attempt++ {
-		req := sdk.WriteRequest{Object: s.obj.Name}
+		req := sdk.WriteRequest{Object: s.obj.Name, Ops: make([]sdk.Op, 0, len(todo))}
 		seen := map[string]bool{}
 		for _, i := range todo {
 			req.Ops = append(req.Ops, *ops[i])
@@ -661,32 +680,44 @@ func (r *run) finalizeCreate(it *item, b *store.Batch) {
 		r.putPending(b, src, x, x.vals)
 		return
 	}
-	l := store.Link{State: store.LinkSyncing, Base: make(store.Base, 0, len(r.maps))}
+	l := store.Link{State: store.LinkSyncing}
 	if src == sideL {
 		l.LeftID, l.RightID, l.LeftVersion, l.RightVersion = x.id, res.ID, x.version, res.Version
 	} else {
 		l.LeftID, l.RightID, l.LeftVersion, l.RightVersion = res.ID, x.id, res.Version, x.version
 	}
-	written := make([]bool, len(r.maps))
-	h := store.HistoryEntry{RunID: r.id, Side: sideNames[t], RecordID: res.ID, Op: store.OpCreate, Direction: direction(t),
-		Changes: make([]store.FieldChange, 0, len(it.opMaps[t]))}
+	h := store.HistoryEntry{RunID: r.id, Side: sideNames[t], RecordID: res.ID, Op: store.OpCreate, Direction: direction(t)}
+	vals, asSent := op.Values, true
+	for j := range vals {
+		asSent = asSent && stored(res, op, j).Equal(vals[j])
+	}
+	if !asSent {
+		vals = make([]sdk.Value, len(op.Values))
+		for j := range vals {
+			vals[j] = stored(res, op, j)
+		}
+	}
+	if it.base != "" && asSent {
+		// Stored as sent: the base journaled with the create is the link's.
+		l.RawBase, l.RawBaseKeys = it.base, r.createKeys
+	} else {
+		l.Base = r.createBase(make(store.Base, 0, len(r.maps)), it, vals)
+	}
+	// The history holds the values written, encoded here rather than as a
+	// FieldChange each: a first fill records millions of them.
+	n := 0
+	for _, i := range it.opMaps[t] {
+		if i >= 0 {
+			n++
+		}
+	}
+	r.enc = store.AppendChangeCount(r.enc[:0], n)
 	for j, i := range it.opMaps[t] {
-		if i < 0 {
-			continue
-		}
-		fm := r.maps[i]
-		v := stored(res, op, j)
-		written[i] = true
-		l.Base.Set(fm.key, pair(t, v, x.vals[fm.idx[src]]))
-		h.Changes = append(h.Changes, store.FieldChange{Field: fm.field[t].Name, New: store.Value{Value: v}})
-	}
-	for i, fm := range r.maps {
-		if !written[i] {
-			// Not sent (empty, or read-only there): as far as we know the
-			// new record holds nothing there.
-			l.Base.Set(fm.key, pair(src, x.vals[fm.idx[src]], sdk.Null))
+		if i >= 0 {
+			r.enc = store.AppendChange(r.enc, r.maps[i].field[t].Name, sdk.Null, vals[j])
 		}
 	}
+	h.RawChanges = string(r.enc)
 	b.AddLinks = append(b.AddLinks, l)
 	b.History = append(b.History, h)
 	// settle, short: the base holds x's own values on its side.

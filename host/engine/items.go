@@ -29,6 +29,7 @@ type item struct {
 	orig       *store.Link // itemLink of a stored link: the link as stored
 	ownBase    bool        // link.Base is the item's own copy (see setBase)
 	unbuilt    bool        // itemCreate: its op is not built yet (see buildCreate)
+	base       string      // itemCreate: the encoded base of its link if stored as sent (see journalEntry)
 	isNew      bool        // itemLink: matched this run
 	cur        [2]*rec     // current records (nil: unknown, the base stands for it)
 	src        int         // itemCreate: the record's side; itemDelete: the side it was deleted on

@@ -154,6 +154,10 @@ type run struct {
 	items    []*item
 	report   Report
 	scratch  store.Base // reused by journalEntry
+	enc      []byte     // reused to encode bases and history
+	// createKeys: store.BaseKeys of every mapping's key, which is that of
+	// the base of every link a create makes (createBase).
+	createKeys string
 
 	// lazy: only the links of records this run deals with are loaded (both
 	// sides read incrementally), through ensureLinks; else all of them.
@@ -320,6 +324,7 @@ func (r *run) open(ctx context.Context) error {
 	for _, fm := range r.maps {
 		r.mapKeys = append(r.mapKeys, fm.key)
 	}
+	r.createKeys = store.BaseKeys(r.mapKeys)
 	r.fp = fingerprint(r.def)
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/datasync-io/datasync/host/mapping"
+	"github.com/datasync-io/datasync/host/store"
 	"github.com/datasync-io/datasync/host/syncdef"
 	"github.com/datasync-io/datasync/sdk"
 	"github.com/datasync-io/datasync/sdk/memory"
@@ -160,4 +161,47 @@ func TestFirstFillReadsTheEmptySideOnce(t *testing.T) {
 		t.Fatalf("not merged: %+v", got.Fields)
 	}
 	e2.quiet()
+}
+
+// TestCreateStoresItsBaseAndHistory: a created record's link holds, for
+// every mapping, the source value and what the target stored (null where
+// nothing was written), and its history the values written; the base is
+// the one journaled before the write (encoded once for both).
+func TestCreateStoresItsBaseAndHistory(t *testing.T) {
+	e := newEnv(t, nil)
+	e.create(e.left, map[string]sdk.Value{"email": s("a@x.io"), "first_name": s("Ann")})
+	e.run(Options{})
+	links := e.links()
+	if len(links) != 1 {
+		t.Fatalf("links %+v", links)
+	}
+	for _, f := range links[0].Base {
+		want := sdk.Null
+		switch f.Key {
+		case "email=email":
+			want = s("a@x.io")
+		case "first_name=first_name":
+			want = s("Ann")
+		}
+		if !f.Left.Equal(want) || !f.Right.Equal(want) {
+			t.Errorf("base of %s: %v / %v, want %v on both sides", f.Key, f.Left, f.Right, want)
+		}
+	}
+	if len(links[0].Base) != len(e.def.Mappings) {
+		t.Errorf("base has %d fields for %d mappings", len(links[0].Base), len(e.def.Mappings))
+	}
+	hs, err := e.st.History(e.ctx, store.HistoryQuery{Sync: e.def.Name, Op: store.OpCreate})
+	if err != nil || len(hs) != 1 {
+		t.Fatalf("history %v %+v", err, hs)
+	}
+	got := map[string]string{}
+	for _, c := range hs[0].Changes {
+		if !c.Old.IsNull() {
+			t.Errorf("create of %s: old value %v", c.Field, c.Old)
+		}
+		got[c.Field] = c.New.Str
+	}
+	if len(got) != 2 || got["email"] != "a@x.io" || got["first_name"] != "Ann" {
+		t.Errorf("history of the create: %v, want the two values written", got)
+	}
 }

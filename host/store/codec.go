@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -91,6 +92,10 @@ const basePrefix = "~1"
 func EncodeBase(b Base) string {
 	return string(appendBase(make([]byte, 0, 96*len(b)+2), b))
 }
+
+// AppendBase appends the compact form of b to dst: EncodeBase without its
+// allocation, for a caller that encodes many bases through one buffer.
+func AppendBase(dst []byte, b Base) []byte { return appendBase(dst, b) }
 
 func appendBase(out []byte, b Base) []byte {
 	out = append(out, basePrefix...)
@@ -495,6 +500,11 @@ type journalGroup struct {
 // groupJournal groups the entries that carry a Batch by (batch, side), in
 // order of first appearance.
 func groupJournal(js []JournalEntry) []journalGroup {
+	if len(js) > 0 && js[0].Batch != "" && !slices.ContainsFunc(js[1:], func(j JournalEntry) bool {
+		return j.Batch != js[0].Batch || j.Side != js[0].Side
+	}) {
+		return []journalGroup{{batch: js[0].Batch, side: js[0].Side, entries: js}} // the common case, without copying
+	}
 	var out []journalGroup
 	for _, j := range js {
 		if j.Batch == "" {
@@ -551,12 +561,15 @@ func decodeJournal(s string, row JournalEntry) ([]JournalEntry, error) {
 // groupHistory groups entries that share run, side, op, direction and time,
 // in order of first appearance: each group is one history_batches row.
 func groupHistory(hs []HistoryEntry) [][]HistoryEntry {
+	if len(hs) > 0 && !slices.ContainsFunc(hs[1:], func(h HistoryEntry) bool { return !sameHistoryRow(h, hs[0]) }) {
+		return [][]HistoryEntry{hs} // the common case, without copying
+	}
 	var out [][]HistoryEntry
 	for _, h := range hs {
 		i := 0
 		for i < len(out) {
 			g := out[i][0]
-			if g.RunID == h.RunID && g.Side == h.Side && g.Op == h.Op && g.Direction == h.Direction && g.At.Equal(h.At) {
+			if sameHistoryRow(g, h) {
 				break
 			}
 			i++
@@ -569,6 +582,11 @@ func groupHistory(hs []HistoryEntry) [][]HistoryEntry {
 	return out
 }
 
+// sameHistoryRow reports whether two entries go in one history_batches row.
+func sameHistoryRow(g, h HistoryEntry) bool {
+	return g.RunID == h.RunID && g.Side == h.Side && g.Op == h.Op && g.Direction == h.Direction && g.At.Equal(h.At)
+}
+
 // A history_batches row: "~1" then, per entry, its record id, the number of
 // changes and each change (field, old value, new value).
 func encodeHistory(hs []HistoryEntry) string {
@@ -576,15 +594,29 @@ func encodeHistory(hs []HistoryEntry) string {
 	b = append(b, basePrefix...)
 	for _, h := range hs {
 		b = appendLenString(b, h.RecordID)
-		b = strconv.AppendInt(b, int64(len(h.Changes)), 10)
-		b = append(b, ';')
+		if h.RawChanges != "" {
+			b = append(b, h.RawChanges...)
+			continue
+		}
+		b = AppendChangeCount(b, len(h.Changes))
 		for _, c := range h.Changes {
-			b = appendLenString(b, c.Field)
-			b = appendCompactValue(b, c.Old.Value)
-			b = appendCompactValue(b, c.New.Value)
+			b = AppendChange(b, c.Field, c.Old.Value, c.New.Value)
 		}
 	}
 	return string(b)
+}
+
+// AppendChangeCount and AppendChange build HistoryEntry.RawChanges: the
+// number of changes, then each change.
+func AppendChangeCount(dst []byte, n int) []byte {
+	return append(strconv.AppendInt(dst, int64(n), 10), ';')
+}
+
+// AppendChange appends one change (see AppendChangeCount).
+func AppendChange(dst []byte, field string, old, new sdk.Value) []byte {
+	dst = appendLenString(dst, field)
+	dst = appendCompactValue(dst, old)
+	return appendCompactValue(dst, new)
 }
 
 // decodeHistory returns a row's entries, each a copy of row with its own
@@ -625,6 +657,7 @@ type JournalPayload struct {
 	SourceVersion string
 	Keys          []JournalKey // match key values, as the target's fields
 	Base          Base
+	RawBase       string // Base already encoded (EncodeBase), used instead of Base when set
 }
 
 // JournalKey is one match key value of a journaled create.
@@ -644,6 +677,9 @@ func (p JournalPayload) Encode() []byte {
 	for _, k := range p.Keys {
 		b = appendLenString(b, k.Field)
 		b = appendCompactValue(b, k.Value)
+	}
+	if p.RawBase != "" {
+		return append(b, p.RawBase...)
 	}
 	return appendBase(b, p.Base)
 }

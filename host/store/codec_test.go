@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -109,7 +110,8 @@ func TestBatchRowsRoundTrip(t *testing.T) {
 			{RunID: "r", Side: "right", RecordID: "x1", Op: OpCreate, Direction: "left-to-right", At: t0,
 				Changes: []FieldChange{{Field: "email", New: Value{sdk.String("a@x.io")}}, {Field: "n", Old: Value{sdk.Int(1)}, New: Value{sdk.Null}}}},
 			{RunID: "r", Side: "left", RecordID: "y1", Op: OpLink, At: t0},
-			{RunID: "r", Side: "right", RecordID: "x2", Op: OpCreate, Direction: "left-to-right", At: t0},
+			{RunID: "r", Side: "right", RecordID: "x2", Op: OpCreate, Direction: "left-to-right", At: t0,
+				RawChanges: string(AppendChange(AppendChangeCount(nil, 1), "email", sdk.Null, sdk.String("b@x.io")))},
 			{RunID: "r", Side: "right", RecordID: "x3", Op: OpUpdate, Direction: "left-to-right", At: t0.Add(time.Hour)},
 		},
 	}
@@ -146,6 +148,12 @@ func TestBatchRowsRoundTrip(t *testing.T) {
 		cr[0].Changes[0].New.Str != "a@x.io" || cr[0].Changes[1].Old.Int != 1 || !cr[0].Changes[1].New.IsNull() || !cr[0].At.Equal(t0) {
 		t.Fatalf("created: %v %+v", err, cr)
 	}
+	// Changes stored already encoded (RawChanges) read back as Changes.
+	for _, h := range hs {
+		if h.RecordID == "x2" && (len(h.Changes) != 1 || h.Changes[0].Field != "email" || !h.Changes[0].Old.IsNull() || h.Changes[0].New.Str != "b@x.io") {
+			t.Fatalf("x2's raw changes: %+v", h.Changes)
+		}
+	}
 	if err := s.Commit(ctx, &Batch{Sync: "a", SettleBatch: []string{"B1"}, SettleJourn: []string{"c0"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -161,6 +169,12 @@ func TestJournalPayloadRoundTrip(t *testing.T) {
 	if err != nil || got.SourceVersion != p.SourceVersion || len(got.Keys) != 2 || got.Keys[1].Value.Int != 3 ||
 		got.Keys[0].Field != "email" || !got.Base.Equal(p.Base) {
 		t.Fatalf("round trip: %v %+v", err, got)
+	}
+	// Its base already encoded (RawBase): the same payload.
+	raw := p
+	raw.Base, raw.RawBase = nil, EncodeBase(p.Base)
+	if !bytes.Equal(raw.Encode(), p.Encode()) {
+		t.Fatalf("RawBase payload %q, Base payload %q", raw.Encode(), p.Encode())
 	}
 	// A create journaled by the JSON-writing version, before an upgrade.
 	old := `{"source_version":"4","keys":[{"field":"email","value":{"k":"string","s":"b@x.io"}}],"base":{"e=e":{"l":{"k":"string","s":"b"},"r":{}}}}`

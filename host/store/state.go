@@ -67,6 +67,7 @@ type Link struct {
 	ExcludedBy                string // excluded: whose filter refused it ("left", "right", "both")
 	Base                      Base
 	RawBase                   string // the base as stored, when loaded still encoded (see DecodeBase)
+	RawBaseKeys               string // BaseKeys of RawBase's keys, when the caller knows it ("": worked out)
 	// BaseOmitted: loaded without its base, whose keys were exactly those
 	// asked for (see RunLinks); FillBases loads it. Such a link can't be
 	// decoded or stored until then.
@@ -82,6 +83,9 @@ func (l *Link) encodedBase(buf *[]byte) (base, keys string, err error) {
 		return "", "", fmt.Errorf("link %s↔%s: stored without its base loaded (FillBases)", l.LeftID, l.RightID)
 	}
 	if l.Base == nil && l.RawBase != "" {
+		if l.RawBaseKeys != "" {
+			return l.RawBase, l.RawBaseKeys, nil
+		}
 		return l.RawBase, baseKeysOf(l.RawBase), nil
 	}
 	*buf = appendBase((*buf)[:0], l.Base)
@@ -564,7 +568,12 @@ type HistoryEntry struct {
 	Op        string
 	Direction string // "left-to-right" or "right-to-left"
 	Changes   []FieldChange
-	At        time.Time
+	// RawChanges, when set, is what Commit stores for Changes (which it
+	// then ignores), already encoded with AppendChangeCount and
+	// AppendChange: a first fill records its creates without building a
+	// FieldChange per value.
+	RawChanges string
+	At         time.Time
 }
 
 // HistoryQuery selects history entries; empty fields match everything.
