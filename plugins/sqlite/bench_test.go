@@ -109,3 +109,74 @@ func BenchmarkCreatePlugin(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "rows/s")
 }
+
+// BenchmarkReadEchoes measures an incremental read from a cursor taken
+// before 100k creates, written in the host's batches (sdk.BatchRecords) or
+// in one: without marks every created row comes back; skipping the writes'
+// marks, none does.
+func BenchmarkReadEchoes(b *testing.B) {
+	for _, batch := range []int{sdk.BatchRecords, 100_000} {
+		b.Run(fmt.Sprint("batch=", batch), func(b *testing.B) { benchReadEchoes(b, batch) })
+	}
+}
+
+func benchReadEchoes(b *testing.B, batch int) {
+	ctx := context.Background()
+	c := openConn(b, newDB(b, benchDDL))
+	if _, err := c.Write(ctx, sdk.WriteRequest{Object: "contacts", Fields: benchFields, Ops: benchOps(0, 1000)}); err != nil {
+		b.Fatal(err)
+	}
+	before := &cursorSink{}
+	if err := c.Read(ctx, sdk.ReadRequest{Object: "contacts", Fields: benchFields}, before); err != nil {
+		b.Fatal(err)
+	}
+	const total = 100_000
+	var marks []string
+	seen := map[string]bool{}
+	for start := 0; start < total; start += batch {
+		res, err := c.Write(ctx, sdk.WriteRequest{Object: "contacts", Fields: benchFields, Ops: benchOps(1000+start, batch)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, r := range res {
+			if r.Err != nil {
+				b.Fatal(r.Err)
+			}
+			if r.Mark != "" && !seen[r.Mark] {
+				seen[r.Mark] = true
+				marks = append(marks, r.Mark)
+			}
+		}
+	}
+	for _, skip := range []bool{false, true} {
+		b.Run(fmt.Sprint("skip=", skip), func(b *testing.B) {
+			req := sdk.ReadRequest{Object: "contacts", Cursor: before.cursor, Fields: benchFields}
+			want := total
+			if skip {
+				if len(marks) == 0 {
+					b.Skip("the connector sets no marks")
+				}
+				req.Skip, want = marks, 0
+			}
+			for b.Loop() {
+				sink := &cursorSink{}
+				if err := c.Read(ctx, req, sink); err != nil {
+					b.Fatal(err)
+				}
+				if sink.n != want {
+					b.Fatalf("read %d records, want %d", sink.n, want)
+				}
+			}
+			b.ReportMetric(float64(len(req.Skip)), "marks")
+		})
+	}
+}
+
+// cursorSink counts records and keeps the last checkpoint.
+type cursorSink struct {
+	n      int
+	cursor string
+}
+
+func (s *cursorSink) Records(recs []sdk.Record) error { s.n += len(recs); return nil }
+func (s *cursorSink) Checkpoint(c string) error       { s.cursor = c; return nil }

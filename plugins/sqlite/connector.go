@@ -260,6 +260,16 @@ func (s *stamper) next() time.Time {
 	return now
 }
 
+// advance makes every later stamp come after at: a batch that took
+// stamps from a base of its own (writer.stamp) reports its last.
+func (s *stamper) advance(at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if at.After(s.last) {
+		s.last = at
+	}
+}
+
 // stamp is the stored form of an updated-at time for table t.
 func (t *table) stamp(at time.Time) any {
 	if t.uaInt {

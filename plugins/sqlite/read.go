@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -135,10 +136,34 @@ func newScanner(t *table) *scanner {
 
 func (s *scanner) scan(rows *sql.Rows) error { return rows.Scan(s.ptrs...) }
 
+// past is the condition on the rows after (u, id) in (updated-at, id)
+// order, and its arguments; u and id as stored.
+func (t *table) past(u, id any) (string, []any) {
+	ua := t.cols[t.uaCol].q
+	if u == nil {
+		return "(" + ua + " IS NULL AND " + t.idExpr + " > ?) OR " + ua + " IS NOT NULL", []any{id}
+	}
+	return "(" + ua + ", " + t.idExpr + ") > (?, ?)", []any{u, id}
+}
+
+// asBound is v as a cursor holding it binds it (see typed).
+func asBound(v any) any {
+	b, _ := untyped(typed(v))
+	return b
+}
+
+// queryer is a database, or one connection of it holding a transaction.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
 // Read streams the table's rows. Incremental tables are read in (updated-at,
 // id) order from the cursor, with a checkpoint after every batch; others in
 // id order, in full. One statement serves the whole read, so it sees one
-// snapshot and sorts once.
+// snapshot and sorts once. Rows the host's own writes left, named by marks
+// in req.Skip (mark.go), are left out of an incremental read; the cursor
+// still moves past them.
 func (c *conn) Read(ctx context.Context, req sdk.ReadRequest, sink sdk.RecordSink) error {
 	t, err := c.table(ctx, req.Object)
 	if err != nil {
@@ -151,7 +176,11 @@ func (c *conn) Read(ctx context.Context, req sdk.ReadRequest, sink sdk.RecordSin
 	incremental := t.uaCol >= 0
 	var q strings.Builder
 	q.WriteString("SELECT " + t.sel + " FROM " + t.q)
-	var args []any
+	var (
+		where, skip string // the rows past the cursor; those the marks leave out
+		whereArgs   []any  // where's
+		args        []any
+	)
 	if incremental {
 		ua := t.cols[t.uaCol].q
 		if req.Cursor != "" {
@@ -171,20 +200,43 @@ func (c *conn) Read(ctx context.Context, req sdk.ReadRequest, sink sdk.RecordSin
 			case cur.UKind == "s" || !strings.EqualFold(cur.Col, t.cols[t.uaCol].name):
 				// From the start; or the updated-at column was reconfigured:
 				// start over.
-			case u == nil:
-				q.WriteString(" WHERE (" + ua + " IS NULL AND " + t.idExpr + " > ?) OR " + ua + " IS NOT NULL")
-				args = append(args, id)
 			default:
-				q.WriteString(" WHERE (" + ua + ", " + t.idExpr + ") > (?, ?)")
-				args = append(args, u, id)
+				where, whereArgs = t.past(u, id)
 			}
+			args = append(args, whereArgs...)
+			var skipArgs []any
+			skip, skipArgs = t.skipFilter(req.Skip)
+			switch {
+			case skip == "" && where != "":
+				q.WriteString(" WHERE " + where)
+			case skip != "" && where != "":
+				q.WriteString(" WHERE (" + where + ") AND " + skip)
+			case skip != "":
+				q.WriteString(" WHERE " + skip)
+			}
+			args = append(args, skipArgs...)
 		}
 		q.WriteString(" ORDER BY " + ua + ", " + t.idExpr)
 	} else {
 		q.WriteString(" ORDER BY " + t.idExpr)
 	}
 
-	rows, err := c.db.QueryContext(ctx, q.String(), args...)
+	var db queryer = c.db
+	if skip != "" {
+		// The read and the high-water mark below must see one snapshot: one
+		// connection, one (deferred, so read-only) transaction.
+		cn, err := c.db.Conn(ctx)
+		if err != nil {
+			return c.dbError("read "+t.name, err)
+		}
+		defer cn.Close()
+		if _, err := cn.ExecContext(ctx, "BEGIN"); err != nil {
+			return c.dbError("read "+t.name, err)
+		}
+		defer func() { _, _ = cn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK") }()
+		db = cn
+	}
+	rows, err := db.QueryContext(ctx, q.String(), args...)
 	if err != nil {
 		return c.dbError("read "+t.name, err)
 	}
@@ -194,6 +246,7 @@ func (c *conn) Read(ctx context.Context, req sdk.ReadRequest, sink sdk.RecordSin
 	var vals []sdk.Value
 	lastCursor := req.Cursor
 	var lastUA, lastID any // of the newest row handed over; the cursor is built per batch
+	handed := false
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -223,7 +276,7 @@ func (c *conn) Read(ctx context.Context, req sdk.ReadRequest, sink sdk.RecordSin
 		vals = vals[len(fieldCols):]
 		batch = append(batch, rec)
 		if incremental {
-			lastUA, lastID = sc.row[t.uaCol+1], sc.row[0]
+			lastUA, lastID, handed = sc.row[t.uaCol+1], sc.row[0], true
 		}
 		if len(batch) == readBatch {
 			if err := flush(); err != nil {
@@ -234,8 +287,23 @@ func (c *conn) Read(ctx context.Context, req sdk.ReadRequest, sink sdk.RecordSin
 	if err := rows.Err(); err != nil {
 		return c.dbError("read "+t.name, err)
 	}
+	var skipped string // the cursor past the rows left out after the last one handed over
+	if skip != "" {
+		rows.Close()
+		if handed {
+			where, whereArgs = t.past(asBound(lastUA), asBound(lastID))
+		}
+		if skipped, err = t.highWater(ctx, db, where, whereArgs); err != nil {
+			return c.dbError("read "+t.name, err)
+		}
+	}
 	if len(batch) > 0 {
-		return flush()
+		if err := flush(); err != nil || skipped == "" {
+			return err
+		}
+	}
+	if skipped != "" {
+		return sink.Checkpoint(skipped)
 	}
 	if incremental {
 		if lastCursor == "" {
@@ -245,6 +313,25 @@ func (c *conn) Read(ctx context.Context, req sdk.ReadRequest, sink sdk.RecordSin
 		return sink.Checkpoint(lastCursor)
 	}
 	return nil
+}
+
+// highWater is the cursor after the greatest (updated-at, id) of the rows
+// matching where (all rows when empty); "" when none does.
+func (t *table) highWater(ctx context.Context, db queryer, where string, args []any) (string, error) {
+	ua := t.cols[t.uaCol].q
+	q := "SELECT +" + ua + ", " + t.idExpr + " FROM " + t.q
+	if where != "" {
+		q += " WHERE " + where
+	}
+	q += " ORDER BY " + ua + " DESC, " + t.idExpr + " DESC LIMIT 1"
+	var u, id any
+	switch err := db.QueryRowContext(ctx, q, args...).Scan(&u, &id); {
+	case errors.Is(err, sql.ErrNoRows):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("high-water mark: %w", err)
+	}
+	return t.cursorAt(u, id), nil
 }
 
 // Lookup returns the rows whose column equals one of the values. Any column

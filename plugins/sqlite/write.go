@@ -54,6 +54,10 @@ func (c *conn) Write(ctx context.Context, req sdk.WriteRequest) ([]sdk.WriteResu
 		}
 	}()
 	results := make([]sdk.WriteResult, len(req.Ops))
+	var left []written // what each op stored, for its mark
+	if marksWrites(t) {
+		left = make([]written, len(req.Ops))
+	}
 	// Statements run without the caller's cancellation: the driver would
 	// start a goroutine per statement to watch it. The batch checks it
 	// between ops instead, and rolls back when it fires.
@@ -65,8 +69,18 @@ func (c *conn) Write(ctx context.Context, req sdk.WriteRequest) ([]sdk.WriteResu
 		if results[i], err = w.apply(opCtx, &req.Ops[i]); err != nil {
 			return nil, err
 		}
+		if left != nil {
+			left[i], w.stored = w.stored, written{}
+		}
 	}
 	w.closeStmts()
+	if w.used > 0 {
+		// Still in the write lock: the next batch's stamps follow these.
+		c.clock.advance(w.stamp().Add(-time.Microsecond))
+	}
+	if left != nil {
+		w.mark(results, left)
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("write %s: %w", t.name, err)
 	}
@@ -91,6 +105,28 @@ type writer struct {
 	cols    []int
 	args    []any
 	vals    []sdk.Value // unused room for result values
+	// base is the batch's first stamp, taken in the write lock; used how
+	// many successful creates and updates took one (see stamp).
+	base time.Time
+	used int
+	// stored is what the last op stored, for its mark (see written).
+	stored written
+}
+
+// stamp is the updated-at stamp for the op being applied. A batch's
+// successful creates and updates get consecutive microseconds, from one
+// stamp the clock handed out inside the write lock; an op that fails uses
+// none. So creates that get consecutive rowids get consecutive stamps,
+// and one mark names them all (mark.go). The stamps never run ahead of
+// the clock more than one stamp per op would (they follow base at one per
+// microsecond), and lag it by at most the batch's duration; they still
+// fall between this transaction's start and its commit, so they sort
+// every other writer's changes in commit order as before.
+func (w *writer) stamp() time.Time {
+	if w.base.IsZero() {
+		w.base = w.c.clock.next()
+	}
+	return w.base.Add(time.Duration(w.used) * time.Microsecond)
 }
 
 func (w *writer) closeStmts() {
@@ -183,6 +219,10 @@ func (w *writer) apply(ctx context.Context, op *sdk.Op) (sdk.WriteResult, error)
 	if res.Err != nil || op.Kind == sdk.OpDelete {
 		return res, nil
 	}
+	if !out.at.IsZero() {
+		w.used++ // the op stored its stamp
+	}
+	w.stored = w.wrote(out)
 	w.fill(&res, out, op)
 	return res, nil
 }
@@ -334,7 +374,7 @@ func (w *writer) create(ctx context.Context, op *sdk.Op) (outcome, *sdk.Error, e
 	}
 	var at time.Time
 	if t.uaCol >= 0 {
-		at = w.c.clock.next()
+		at = w.stamp()
 		w.cols = append(w.cols, t.uaCol)
 		w.args = append(w.args, t.stamp(at))
 	}
@@ -450,7 +490,7 @@ func (w *writer) update(ctx context.Context, op *sdk.Op) (outcome, *sdk.Error, e
 	}
 	var at time.Time
 	if t.uaCol >= 0 {
-		at = w.c.clock.next()
+		at = w.stamp()
 		w.cols = append(w.cols, t.uaCol)
 		w.args = append(w.args, t.stamp(at))
 	}

@@ -1,0 +1,318 @@
+package main
+
+import (
+	"encoding/json"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/datasync-io/datasync/sdk"
+)
+
+// Echo marks. SQLite has no transaction ids, but the connector stamps the
+// updated-at column itself, with stamps unique within the process: a row
+// whose id and updated-at are both what a write of ours stored is still in
+// the state that write left, as far as the host can tell (the host, too,
+// takes the same version for "unchanged"). A mark names such (row, stamp)
+// pairs exactly, and an incremental read given it leaves out, in SQL, the
+// rows still at one of them. Anyone who changed a row since, through the
+// connector or plain SQL setting updated-at, gave it another stamp, and the
+// row is read. The one way to skip a change wrongly is to store the very
+// same (id, stamp) pair again, a stamp this process already handed out.
+//
+// The stamps of one batch are consecutive microseconds (writer.stamp), so
+// a run of creates into a rowid table, which get consecutive rowids, is
+// one mark however long:
+//
+//	sq1:r:<first rowid>:<last rowid>:<stamp of the first, µs>
+//
+// rows first+k stamped stamp+k. Any other written row gets its own:
+//
+//	sq1:i:<stamp, µs>:<id kind><id text>
+//
+// (kinds as in cursors: i integer, r real, t text; the id last, as it may
+// hold ':'). The stamp is stored as the table stores it: Unix µs in an
+// integer column, stampLayout text otherwise.
+
+// markPrefix tells this connector's marks (version 1) from others'.
+const markPrefix = "sq1:"
+
+const (
+	// maxRangeTerms bounds the SQL terms range marks become (one per
+	// second a text-stamped range spans); further ranges are looked up as
+	// single rows, within maxSkipRows, and then left out: their rows are
+	// read, which is correct.
+	maxRangeTerms = 500
+	// maxSkipRows bounds the single (row, stamp) pairs of one read.
+	maxSkipRows = 50_000
+	// maxStampMicros is the last microsecond of year 9999: the stamps
+	// stampLayout can write.
+	maxStampMicros = 253402300799999999
+)
+
+// marksWrites reports whether t's writes can be marked: the connector
+// stamps the updated-at column, and no trigger can change a row behind the
+// op that stored it. The connection leaves foreign_keys off, so no foreign
+// key action changes rows for the ops either.
+func marksWrites(t *table) bool { return t.uaCol >= 0 && !t.triggers }
+
+// written is what one successful create or update stored, for its mark:
+// the row's id and its stamp. ok is false for ops that get no mark.
+type written struct {
+	ok    bool
+	rowid int64  // rowid tables
+	id    string // other tables: the id's kind and text
+	us    int64
+}
+
+// wrote returns what the op whose outcome is out stored, for its mark.
+func (w *writer) wrote(out outcome) written {
+	t := w.t
+	if !marksWrites(t) || out.at.IsZero() {
+		return written{}
+	}
+	id := out.id
+	if !out.bound {
+		// Read back: mark the row only as it is stored.
+		if out.row[t.uaCol+1] != t.stamp(out.at) {
+			return written{}
+		}
+		id = out.row[0]
+	}
+	wr := written{ok: true, us: out.at.UnixMicro()}
+	if t.id == idRowid {
+		n, ok := id.(int64)
+		wr.ok, wr.rowid = ok, n
+		return wr
+	}
+	kind, text := typed(id)
+	if kind == "n" || kind == "r" && !finite(id) {
+		return written{}
+	}
+	wr.id = kind + text
+	return wr
+}
+
+func finite(v any) bool {
+	f, ok := v.(float64)
+	return !ok || !math.IsInf(f, 0) && !math.IsNaN(f)
+}
+
+// mark sets the marks of a batch's results from what each op stored
+// (left, aligned with res): a run of rows whose rowids and stamps both go
+// up by one shares a range mark, any other row gets its own.
+func (w *writer) mark(res []sdk.WriteResult, left []written) {
+	for i := 0; i < len(left); i++ {
+		if !left[i].ok {
+			continue
+		}
+		first, last, end := left[i], left[i], i+1
+		if w.t.id == idRowid {
+			for k := i + 1; k < len(left); k++ {
+				if !left[k].ok {
+					continue // a failed op or a delete: it stored no stamp
+				}
+				if left[k].rowid != last.rowid+1 || left[k].us != last.us+1 {
+					break
+				}
+				last, end = left[k], k+1
+			}
+		}
+		var m string
+		switch {
+		case last.rowid != first.rowid:
+			m = markPrefix + "r:" + strconv.FormatInt(first.rowid, 10) + ":" + strconv.FormatInt(last.rowid, 10) +
+				":" + strconv.FormatInt(first.us, 10)
+		case w.t.id == idRowid:
+			m = markPrefix + "i:" + strconv.FormatInt(first.us, 10) + ":i" + strconv.FormatInt(first.rowid, 10)
+		default:
+			m = markPrefix + "i:" + strconv.FormatInt(first.us, 10) + ":" + first.id
+		}
+		for k := i; k < end; k++ {
+			if left[k].ok {
+				res[k].Mark = m
+			}
+		}
+		i = end - 1
+	}
+}
+
+// rowRange is a range mark: rowids first..last, stamped us, us+1, ….
+type rowRange struct{ first, last, us int64 }
+
+func (r rowRange) rows() int64 { return r.last - r.first + 1 }
+
+// rowMark is a single-row mark: the id as stored, and its stamp.
+type rowMark struct {
+	id any
+	us int64
+}
+
+// parseSkip returns this connector's marks in skip, without duplicates;
+// other marks, and ours that do not parse, are ignored: their rows are read.
+func parseSkip(skip []string) (ranges []rowRange, rows []rowMark) {
+	seen := make(map[string]bool, len(skip))
+	for _, m := range skip {
+		s, ok := strings.CutPrefix(m, markPrefix)
+		if !ok || seen[s] {
+			continue
+		}
+		seen[s] = true
+		switch {
+		case strings.HasPrefix(s, "r:"):
+			p := strings.Split(s[2:], ":")
+			if len(p) != 3 {
+				continue
+			}
+			first, err1 := strconv.ParseInt(p[0], 10, 64)
+			last, err2 := strconv.ParseInt(p[1], 10, 64)
+			us, err3 := strconv.ParseInt(p[2], 10, 64)
+			n := last - first // the range's stamps run from us to us+n
+			if err1 != nil || err2 != nil || err3 != nil || first > last || n < 0 || us < 0 || n > maxStampMicros-us {
+				continue
+			}
+			ranges = append(ranges, rowRange{first, last, us})
+		case strings.HasPrefix(s, "i:"):
+			stamp, id, ok := strings.Cut(s[2:], ":")
+			us, err := strconv.ParseInt(stamp, 10, 64)
+			if !ok || err != nil || us < 0 || us > maxStampMicros || id == "" {
+				continue
+			}
+			v, err := untyped(id[:1], id[1:])
+			if err != nil || v == nil || !finite(v) {
+				continue
+			}
+			rows = append(rows, rowMark{v, us})
+		}
+	}
+	return ranges, rows
+}
+
+// skipFilter returns the condition (to AND with the others) leaving out the
+// rows the marks in skip name at their marked stamps, and its argument; ""
+// when skip holds none of this connector's marks that apply to t.
+//
+// A range becomes "rowid BETWEEN a AND b AND updated_at IS <the stamp of
+// that rowid>": a + k's stamp is us + k, computed from the rowid in SQL,
+// as an integer or, for text stamps, as the second's text and the
+// microseconds formatted (one term per second the range spans). Single
+// rows are one JSON array parameter of [id, stamp] pairs, looked up by
+// row value. IS, never =, and the NULL guards: a NULL would make NOT
+// (…) NULL, and leave out a row no mark names.
+func (t *table) skipFilter(skip []string) (string, []any) {
+	ranges, rows := parseSkip(skip)
+	if t.id != idRowid {
+		ranges = nil // rowid ranges name nothing in this table
+	}
+	if len(ranges) == 0 && len(rows) == 0 {
+		return "", nil
+	}
+	ua, id := t.cols[t.uaCol].q, t.idExpr
+	// The longest ranges make terms; the rest are looked up row by row.
+	slices.SortFunc(ranges, func(a, b rowRange) int {
+		if a.rows() != b.rows() {
+			return -cmpInt(a.rows(), b.rows())
+		}
+		return cmpInt(a.first, b.first)
+	})
+	var terms []string
+	pairs := rows[:min(len(rows), maxSkipRows)]
+	for _, r := range ranges {
+		if ts := t.rangeTerms(r, ua, id); ts != nil && len(terms)+len(ts) <= maxRangeTerms {
+			terms = append(terms, ts...)
+		} else if int64(len(pairs))+r.rows() <= maxSkipRows {
+			for k := int64(0); k < r.rows(); k++ {
+				pairs = append(pairs, rowMark{r.first + k, r.us + k})
+			}
+		}
+	}
+	var conds []string
+	if len(terms) > 0 {
+		conds = append(conds, "NOT ("+strings.Join(terms, " OR ")+")")
+	}
+	var args []any
+	if len(pairs) > 0 {
+		conds = append(conds, "("+id+" IS NULL OR "+ua+" IS NULL OR ("+id+", "+ua+") NOT IN "+
+			"(SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)))")
+		args = append(args, t.pairsJSON(pairs))
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// rangeTerms is the SQL matching range r's rows at their marked stamps;
+// nil when it needs more than maxRangeTerms terms.
+func (t *table) rangeTerms(r rowRange, ua, id string) []string {
+	if t.uaInt {
+		return []string{"(" + id + " BETWEEN " + strconv.FormatInt(r.first, 10) + " AND " + strconv.FormatInt(r.last, 10) +
+			" AND " + ua + " IS " + id + plus(r.us-r.first) + ")"}
+	}
+	// A text stamp is "YYYY-MM-DD HH:MM:SS." and six digits of
+	// microseconds: within one second, only the digits follow the rowid.
+	var out []string
+	for first := r.first; ; {
+		us := r.us + (first - r.first)
+		last := min(r.last, first+(999_999-us%1_000_000))
+		if len(out) == maxRangeTerms {
+			return nil
+		}
+		second := time.UnixMicro(us).UTC().Format(stampLayout)[:20]
+		out = append(out, "("+id+" BETWEEN "+strconv.FormatInt(first, 10)+" AND "+strconv.FormatInt(last, 10)+
+			" AND "+ua+" IS '"+second+"' || printf('%06d', "+id+plus(us%1_000_000-first)+"))")
+		if last == r.last {
+			return out
+		}
+		first = last + 1
+	}
+}
+
+// plus is " + n" or " - |n|", to follow an SQL expression.
+func plus(n int64) string {
+	if n < 0 {
+		return " - " + strconv.FormatUint(uint64(-n), 10) // right for MinInt64 too
+	}
+	return " + " + strconv.FormatInt(n, 10)
+}
+
+// pairsJSON is the JSON array of [id, stamp] pairs, each typed as SQLite
+// stores it: json_extract returns integers as INTEGER, strings as TEXT.
+func (t *table) pairsJSON(pairs []rowMark) string {
+	b := make([]byte, 0, len(pairs)*48)
+	b = append(b, '[')
+	for i, p := range pairs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		switch v := p.id.(type) {
+		case int64:
+			b = strconv.AppendInt(b, v, 10)
+		case float64:
+			b = strconv.AppendFloat(b, v, 'g', -1, 64)
+		case string:
+			s, _ := json.Marshal(v)
+			b = append(b, s...)
+		}
+		b = append(b, ',')
+		if t.uaInt {
+			b = strconv.AppendInt(b, p.us, 10)
+		} else {
+			b = append(b, '"')
+			b = time.UnixMicro(p.us).UTC().AppendFormat(b, stampLayout)
+			b = append(b, '"')
+		}
+		b = append(b, ']')
+	}
+	return string(append(b, ']'))
+}
