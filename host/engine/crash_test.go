@@ -121,3 +121,42 @@ func TestJournalSettlesByLookup(t *testing.T) {
 	}
 	e.quiet()
 }
+
+// TestChangeAfterAnInterruptedCreateIsSynced: a run killed after a create
+// landed but before it was linked; the created record is then changed in
+// its app. The next run links it from the journal and must carry the
+// change over, not take it for the state the create left.
+func TestChangeAfterAnInterruptedCreateIsSynced(t *testing.T) {
+	armed := false
+	e := newEnv(t, nil, WithFailpoint(func(s string) error {
+		if armed && s == "written" {
+			return errors.New("killed")
+		}
+		return nil
+	}))
+	e.create(e.left, map[string]sdk.Value{"email": s("b@x.io")})
+	e.run(Options{}) // links exist: the next runs read incrementally
+	id := e.create(e.left, map[string]sdk.Value{"email": s("a@x.io"), "first_name": s("Ann")})
+	armed = true
+	if _, err := e.eng.Run(e.ctx, e.def, Options{}); err == nil {
+		t.Fatal("the run was not killed")
+	}
+	armed = false
+	r, ok := byEmail(e.right)["a@x.io"]
+	if !ok || len(e.links()) != 1 {
+		t.Fatalf("want the create landed and unlinked: right %v, links %v", e.right.Snapshot(obj), e.links())
+	}
+	e.update(e.right, r.ID, map[string]sdk.Value{"last_name": s("Lee"), "first_name": s("Anna")})
+	rep := e.run(Options{})
+	if rep.Settled != 1 {
+		t.Fatalf("the journaled create was not settled: %+v", rep)
+	}
+	l, _ := e.left.Get(obj, id)
+	if l.Fields["last_name"].Str != "Lee" || l.Fields["first_name"].Str != "Anna" {
+		t.Fatalf("the change made after the interrupted create was lost: left %+v", l.Fields)
+	}
+	if n := len(e.right.Snapshot(obj)); n != 2 {
+		t.Fatalf("right has %d records, want 2", n)
+	}
+	e.quiet()
+}

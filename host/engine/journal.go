@@ -58,11 +58,16 @@ func (r *run) settleJournal(ctx context.Context) error {
 		if found == nil || r.linked(t, found.ID) || r.linked(src, j.SourceID) {
 			continue
 		}
+		// The created record's version is left unknown (""): the one it has
+		// now may be a later change's, made after the create, which its
+		// version would mark as synced, and lose. Unknown, the record is
+		// compared with the base the next time it is read, and a change is
+		// found (or its version taken, when there is none).
 		l := &store.Link{State: store.LinkSyncing, Base: p.Base}
 		if t == sideR {
-			l.LeftID, l.RightID, l.LeftVersion, l.RightVersion = j.SourceID, found.ID, p.SourceVersion, found.Version
+			l.LeftID, l.RightID, l.LeftVersion = j.SourceID, found.ID, p.SourceVersion
 		} else {
-			l.LeftID, l.RightID, l.LeftVersion, l.RightVersion = found.ID, j.SourceID, found.Version, p.SourceVersion
+			l.LeftID, l.RightID, l.RightVersion = found.ID, j.SourceID, p.SourceVersion
 		}
 		r.links[l.LeftID], r.byRight[l.RightID] = l, l
 		b.AddLinks = append(b.AddLinks, *l)
