@@ -720,3 +720,39 @@ func TestPluginCrashIsFiledAsSuch(t *testing.T) {
 		t.Fatalf("after the crash: %+v", rep.Right)
 	}
 }
+
+// TestDeleteAfterAMergeWithAnOpenConflict: a first match writes both
+// records and leaves a manual conflict open. The runs after it must keep
+// the versions the writes left (not the read's, kept with the pending
+// snapshot), or a delete on one side is refused on the other as a change
+// no one made.
+func TestDeleteAfterAMergeWithAnOpenConflict(t *testing.T) {
+	e := newEnv(t, func(d *syncdef.Definition) {
+		d.Deletes = syncdef.DeletesPropagate
+		for i := range d.Mappings {
+			if d.Mappings[i].Left == "phone" {
+				d.Mappings[i].Rule = mapping.RuleManual
+			}
+		}
+	})
+	e.create(e.right, map[string]sdk.Value{"email": s("p7@x.io"), "last_name": s("Cleo"), "phone": s("+1 555 0100")})
+	l := e.create(e.left, map[string]sdk.Value{"email": s("P7@x.io"), "company": s("Cleo"), "phone": s("+44 20 7946 0958")})
+	rep := e.run(Options{})
+	if rep.Left.Updated != 1 || rep.Right.Updated != 1 || rep.Left.Conflicts != 1 {
+		t.Fatalf("first match: %+v", rep)
+	}
+	e.run(Options{}) // the conflict is still open: the link is looked at again
+	links := e.links()
+	lr, _ := e.left.Get(obj, l)
+	rr := byEmail(e.right)["p7@x.io"]
+	if len(links) != 1 || links[0].LeftVersion != lr.Version || links[0].RightVersion != rr.Version {
+		t.Fatalf("link %+v, records at %s and %s", links, lr.Version, rr.Version)
+	}
+	if err := e.left.Delete(obj, l); err != nil {
+		t.Fatal(err)
+	}
+	rep = e.run(Options{})
+	if rep.Right.Deleted != 1 || len(e.right.Snapshot(obj)) != 0 {
+		t.Fatalf("delete not propagated: %+v", rep)
+	}
+}

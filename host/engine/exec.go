@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -519,6 +520,15 @@ func (r *run) finalizeLink(it *item, b *store.Batch) {
 	r.putLink(b, it)
 	for s := range sideNames {
 		if x := it.cur[s]; x != nil {
+			if wrote[s] {
+				// A snapshot kept pending (a conflict stays open) is of the
+				// record as this write left it: at the read's version, a
+				// later run would take it back for the link's, and a delete
+				// would then be refused as if someone had changed it.
+				y := *x
+				y.version, y.mod = it.res[s].Version, cmp.Or(it.res[s].ModifiedAt, x.mod)
+				x = &y
+			}
 			r.settle(b, l, s, x, post[s])
 		}
 	}
