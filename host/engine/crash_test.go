@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/datasync-io/datasync/host/store"
 	"github.com/datasync-io/datasync/sdk"
 	"github.com/datasync-io/datasync/sdk/memory"
 )
@@ -159,4 +160,39 @@ func TestChangeAfterAnInterruptedCreateIsSynced(t *testing.T) {
 		t.Fatalf("right has %d records, want 2", n)
 	}
 	e.quiet()
+}
+
+// TestCompleteRunAfterAnInterruptedCreateReadsTheSides: a complete run
+// whose digests agree with the links reads neither side; but an interrupted
+// run's journaled creates are settled into links no digest summed, and
+// their records must be read: here the source of one was deleted since.
+func TestCompleteRunAfterAnInterruptedCreateReadsTheSides(t *testing.T) {
+	armed := false
+	e := newEnv(t, nil, WithFailpoint(func(s string) error {
+		if armed && s == "written" {
+			return errors.New("killed")
+		}
+		return nil
+	}))
+	e.create(e.left, map[string]sdk.Value{"email": s("b@x.io")})
+	e.run(Options{})
+	src := e.create(e.right, map[string]sdk.Value{"email": s("a@x.io")})
+	armed = true
+	if _, err := e.eng.Run(e.ctx, e.def, Options{}); err == nil {
+		t.Fatal("the run was not killed")
+	}
+	armed = false
+	if err := e.right.Delete(obj, src); err != nil {
+		t.Fatal(err)
+	}
+	rep := e.run(Options{Full: true})
+	if rep.Settled != 1 {
+		t.Fatalf("the journaled create was not settled: %+v", rep)
+	}
+	right := e.right.Snapshot(obj)
+	for _, l := range e.links() {
+		if _, ok := right[l.RightID]; !ok && l.State == store.LinkSyncing {
+			t.Fatalf("link %s↔%s is syncing, but right %s is gone (report %+v)", l.LeftID, l.RightID, l.RightID, rep)
+		}
+	}
 }

@@ -154,7 +154,10 @@ type run struct {
 	items    []*item
 	report   Report
 	scratch  store.Base // reused by journalEntry
-	enc      []byte     // reused to encode bases and history
+	// journaled: the creates an interrupted run left in the journal, as
+	// loadLinks found them, for settleJournal.
+	journaled []store.JournalEntry
+	enc       []byte // reused to encode bases and history
 	// createKeys: store.BaseKeys of every mapping's key, which is that of
 	// the base of every link a create makes (createBase).
 	createKeys string
@@ -352,6 +355,11 @@ func (r *run) loadLinks(ctx context.Context) error {
 		return err
 	}
 	r.cursors, r.hasLinks = cursors, has
+	// Creates an interrupted run journaled are settled before the reads
+	// (settleJournal), into links no digest below would have summed.
+	if r.journaled, err = r.e.store.Journal(ctx, r.def.Name); err != nil {
+		return err
+	}
 	lc, rc := cursors[syncdef.Left], cursors[syncdef.Right]
 	r.trustVersions = lc.Fingerprint == r.fp && rc.Fingerprint == r.fp
 	anyFull := false
@@ -361,7 +369,7 @@ func (r *run) loadLinks(ctx context.Context) error {
 			(!s.obj.Tombstones && r.def.Deletes != syncdef.DeletesIgnore && has)
 		anyFull = anyFull || s.full
 	}
-	if anyFull && has && r.trustVersions && len(r.pending) == 0 && len(r.errs) == 0 && !r.e.noDigest {
+	if anyFull && has && r.trustVersions && len(r.pending) == 0 && len(r.errs) == 0 && len(r.journaled) == 0 && !r.e.noDigest {
 		if err := r.verifyByDigest(ctx); err != nil {
 			return err
 		}
