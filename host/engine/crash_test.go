@@ -89,22 +89,36 @@ func TestCrashAtEachStep(t *testing.T) {
 	}
 }
 
-// TestJournalSettlesByLookup: creates sent before a crash are found by their
-// correlation id and linked, not created again.
-func TestJournalSettlesByLookup(t *testing.T) {
-	crash := true
+// killedAtWritten returns an env whose next run, once armed, is killed
+// right after its first batch is written (before it is committed), and a
+// function that arms it and makes that run.
+func killedAtWritten(t *testing.T) (*env, func()) {
+	t.Helper()
+	armed := false
 	e := newEnv(t, nil, WithFailpoint(func(s string) error {
-		if crash && s == "written" {
+		if armed && s == "written" {
 			return errors.New("killed")
 		}
 		return nil
 	}))
+	return e, func() {
+		t.Helper()
+		armed = true
+		defer func() { armed = false }()
+		if _, err := e.eng.Run(e.ctx, e.def, Options{}); err == nil {
+			t.Fatal("the run was not killed")
+		}
+	}
+}
+
+// TestJournalSettlesByLookup: creates sent before a crash are found by their
+// correlation id and linked, not created again.
+func TestJournalSettlesByLookup(t *testing.T) {
+	e, runKilled := killedAtWritten(t)
 	for i := 0; i < 3; i++ {
 		e.create(e.left, map[string]sdk.Value{"email": s(fmt.Sprintf("a%d@x.io", i))})
 	}
-	if _, err := e.eng.Run(e.ctx, e.def, Options{}); err == nil {
-		t.Fatal("failpoint did not stop the run")
-	}
+	runKilled()
 	if n := len(e.right.Snapshot(obj)); n != 3 {
 		t.Fatalf("creates not sent before the crash: %d", n)
 	}
@@ -112,7 +126,6 @@ func TestJournalSettlesByLookup(t *testing.T) {
 	if len(j) != 3 {
 		t.Fatalf("journal holds %d entries, want 3", len(j))
 	}
-	crash = false
 	rep := e.run(Options{})
 	if rep.Settled != 3 || rep.Right.Created != 0 || len(e.right.Snapshot(obj)) != 3 {
 		t.Fatalf("settle: %+v, right has %d", rep, len(e.right.Snapshot(obj)))
@@ -128,21 +141,11 @@ func TestJournalSettlesByLookup(t *testing.T) {
 // its app. The next run links it from the journal and must carry the
 // change over, not take it for the state the create left.
 func TestChangeAfterAnInterruptedCreateIsSynced(t *testing.T) {
-	armed := false
-	e := newEnv(t, nil, WithFailpoint(func(s string) error {
-		if armed && s == "written" {
-			return errors.New("killed")
-		}
-		return nil
-	}))
+	e, runKilled := killedAtWritten(t)
 	e.create(e.left, map[string]sdk.Value{"email": s("b@x.io")})
 	e.run(Options{}) // links exist: the next runs read incrementally
 	id := e.create(e.left, map[string]sdk.Value{"email": s("a@x.io"), "first_name": s("Ann")})
-	armed = true
-	if _, err := e.eng.Run(e.ctx, e.def, Options{}); err == nil {
-		t.Fatal("the run was not killed")
-	}
-	armed = false
+	runKilled()
 	r, ok := byEmail(e.right)["a@x.io"]
 	if !ok || len(e.links()) != 1 {
 		t.Fatalf("want the create landed and unlinked: right %v, links %v", e.right.Snapshot(obj), e.links())
@@ -167,21 +170,11 @@ func TestChangeAfterAnInterruptedCreateIsSynced(t *testing.T) {
 // run's journaled creates are settled into links no digest summed, and
 // their records must be read: here the source of one was deleted since.
 func TestCompleteRunAfterAnInterruptedCreateReadsTheSides(t *testing.T) {
-	armed := false
-	e := newEnv(t, nil, WithFailpoint(func(s string) error {
-		if armed && s == "written" {
-			return errors.New("killed")
-		}
-		return nil
-	}))
+	e, runKilled := killedAtWritten(t)
 	e.create(e.left, map[string]sdk.Value{"email": s("b@x.io")})
 	e.run(Options{})
 	src := e.create(e.right, map[string]sdk.Value{"email": s("a@x.io")})
-	armed = true
-	if _, err := e.eng.Run(e.ctx, e.def, Options{}); err == nil {
-		t.Fatal("the run was not killed")
-	}
-	armed = false
+	runKilled()
 	if err := e.right.Delete(obj, src); err != nil {
 		t.Fatal(err)
 	}

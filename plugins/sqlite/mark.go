@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"math"
 	"slices"
@@ -213,9 +214,9 @@ func (t *table) skipFilter(skip []string) (string, []any) {
 	// The longest ranges make terms; the rest are looked up row by row.
 	slices.SortFunc(ranges, func(a, b rowRange) int {
 		if a.rows() != b.rows() {
-			return -cmpInt(a.rows(), b.rows())
+			return cmp.Compare(b.rows(), a.rows())
 		}
-		return cmpInt(a.first, b.first)
+		return cmp.Compare(a.first, b.first)
 	})
 	var terms []string
 	pairs := rows[:min(len(rows), maxSkipRows)]
@@ -239,16 +240,6 @@ func (t *table) skipFilter(skip []string) (string, []any) {
 		args = append(args, t.pairsJSON(pairs))
 	}
 	return strings.Join(conds, " AND "), args
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // rangeTerms is the SQL matching range r's rows at their marked stamps;

@@ -1,6 +1,7 @@
 package hubspottest
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -162,7 +163,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 			c = -c
 		}
 		if c == 0 {
-			return cmpInt(a.id, b.id)
+			return cmp.Compare(a.id, b.id)
 		}
 		return c
 	})
@@ -175,16 +176,6 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		body["paging"] = map[string]any{"next": map[string]string{"after": strconv.Itoa(offset + req.Limit)}}
 	}
 	writeJSON(w, http.StatusOK, body)
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // key turns a stored or filter value into something comparable for the
