@@ -146,6 +146,34 @@ func (t *table) past(u, id any) (string, []any) {
 	return "(" + ua + ", " + t.idExpr + ") > (?, ?)", []any{u, id}
 }
 
+// readSel is the select list of a read of fieldCols: t.sel's, column for
+// column, but a column the read needs for nothing (not asked for, not the
+// id or the updated-at) is NULL unless the row's updated-at is, when its
+// version is a hash of the whole row (version). A narrow read (a key, or
+// ids and versions for a digest) then moves three values a row out of
+// SQLite, not every column's.
+func (t *table) readSel(fieldCols []int) string {
+	if t.uaCol < 0 || len(fieldCols) >= len(t.cols) {
+		return t.sel
+	}
+	need := make([]bool, len(t.cols))
+	need[t.uaCol] = true
+	for _, ci := range fieldCols {
+		need[ci] = true
+	}
+	parts := make([]string, 0, len(t.cols)+1)
+	parts = append(parts, t.idExpr)
+	ua := t.cols[t.uaCol].q
+	for i, c := range t.cols {
+		if need[i] {
+			parts = append(parts, "+"+c.q)
+		} else {
+			parts = append(parts, "CASE WHEN "+ua+" IS NULL THEN +"+c.q+" END")
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
 // asBound is v as a cursor holding it binds it (see typed).
 func asBound(v any) any {
 	b, _ := untyped(typed(v))
@@ -175,7 +203,7 @@ func (c *conn) Read(ctx context.Context, req sdk.ReadRequest, sink sdk.RecordSin
 	}
 	incremental := t.uaCol >= 0
 	var q strings.Builder
-	q.WriteString("SELECT " + t.sel + " FROM " + t.q)
+	q.WriteString("SELECT " + t.readSel(fieldCols) + " FROM " + t.q)
 	var (
 		where, skip string // the rows past the cursor; those the marks leave out
 		whereArgs   []any  // where's

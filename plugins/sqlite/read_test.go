@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"testing"
@@ -318,5 +319,41 @@ func TestModifiedAt(t *testing.T) {
 	}
 	if r.Values[1].Kind != sdk.KindInteger || r.Version != fmt.Sprint(r.Values[1].Int) {
 		t.Errorf("updated_at value %#v, version %q", r.Values[1], r.Version)
+	}
+}
+
+// TestNarrowReadKeepsVersions: a read of a few fields (as the host's key
+// and digest reads are) moves only the columns it needs, yet gives every
+// record the version a read of all fields gives, rows without an
+// updated-at included, whose version is a hash of the whole row.
+func TestNarrowReadKeepsVersions(t *testing.T) {
+	path := newDB(t,
+		`CREATE TABLE items (id INTEGER PRIMARY KEY, email TEXT, name TEXT, note TEXT, updated_at TEXT)`,
+		`INSERT INTO items (id, email, name, note, updated_at) VALUES (1, 'a@x.io', 'a', 'x', NULL),
+			(2, 'b@x.io', 'b', 'y', '2025-01-01 00:00:00'), (3, NULL, 'c', NULL, NULL)`,
+	)
+	c := openConn(t, path)
+	versions := func(col *conformance.Collector) map[string]string {
+		m := map[string]string{}
+		for _, r := range col.All {
+			m[r.ID] = r.Version
+		}
+		return m
+	}
+	full := versions(readAll(t, c, "items", "", "email", "name", "note"))
+	narrow := readAll(t, c, "items", "", "email")
+	if got := versions(narrow); !maps.Equal(got, full) {
+		t.Fatalf("narrow read versions %v, full read's %v", got, full)
+	}
+	if v := narrow.All[0].Values; len(v) != 1 || v[0].Text() != "a@x.io" {
+		t.Fatalf("narrow read of row 1: %v", v)
+	}
+	// A change to a column the narrow read does not return still changes
+	// the version of a row without an updated-at.
+	if _, err := rawDB(t, path).Exec(`UPDATE items SET note = 'z' WHERE id = 1`); err != nil {
+		t.Fatal(err)
+	}
+	if got := versions(readAll(t, c, "items", "", "email")); got["1"] == full["1"] || got["2"] != full["2"] {
+		t.Fatalf("after a change to row 1's note: versions %v, before %v", got, full)
 	}
 }
