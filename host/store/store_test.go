@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"maps"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -306,5 +307,60 @@ func TestResetSyncState(t *testing.T) {
 	}
 	if _, err := s.Sync(ctx, "a"); err != nil {
 		t.Fatalf("reset removed the definition: %v", err)
+	}
+}
+
+// A put link keeps its right id, moves to a new one, or is new: each way,
+// what is stored is the put link (the first is an UPDATE that leaves the
+// right-id index alone, the others fall back to rewriting it or inserting).
+func TestPutLinkRightID(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t)
+	withSync(t, s, "a")
+	put := func(l Link) {
+		t.Helper()
+		if err := s.Commit(ctx, &Batch{Sync: "a", PutLinks: []Link{l}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(Link{LeftID: "l1", RightID: "r1", LeftVersion: "1", RightVersion: "1"})
+	for _, tc := range []struct {
+		name string
+		put  Link
+		want map[string]string // right id → left id, of every link
+	}{
+		{"same right id", Link{LeftID: "l1", RightID: "r1", LeftVersion: "2", RightVersion: "3", State: LinkFailing},
+			map[string]string{"r1": "l1"}},
+		{"new right id", Link{LeftID: "l1", RightID: "r2", LeftVersion: "4", RightVersion: "5"},
+			map[string]string{"r2": "l1"}},
+		{"new link on the freed right id", Link{LeftID: "l2", RightID: "r1", LeftVersion: "6", RightVersion: "7"},
+			map[string]string{"r2": "l1", "r1": "l2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			put(tc.put)
+			links, err := s.Links(ctx, "a")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{}
+			for _, l := range links {
+				got[l.RightID] = l.LeftID
+			}
+			if !maps.Equal(got, tc.want) {
+				t.Fatalf("links by right id %v, want %v", got, tc.want)
+			}
+			by, err := s.LinksFor(ctx, "a", "right", []string{tc.put.RightID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := tc.put
+			if want.State == "" {
+				want.State = LinkSyncing
+			}
+			if len(by) != 1 || by[0].LeftID != want.LeftID || by[0].LeftVersion != want.LeftVersion ||
+				by[0].RightVersion != want.RightVersion || by[0].State != want.State {
+				t.Fatalf("link of %s: %+v, want %+v", tc.put.RightID, by, want)
+			}
+		})
 	}
 }
