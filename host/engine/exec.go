@@ -84,6 +84,10 @@ type pipeline struct {
 // the items short of one are returned, to be sent with later ones.
 func (p *pipeline) send(ctx context.Context, items []*item, all bool) ([]*item, error) {
 	r := p.r
+	limit := r.e.batch
+	if all {
+		limit = splitBatch(items, limit)
+	}
 	for start := 0; start < len(items); {
 		if r.stopped() {
 			if err := p.close(ctx); err != nil {
@@ -92,11 +96,11 @@ func (p *pipeline) send(ctx context.Context, items []*item, all bool) ([]*item, 
 			return nil, ErrStopped
 		}
 		end, ops := start, 0
-		for end < len(items) && (ops == 0 || ops+items[end].nops() <= r.e.batch) {
+		for end < len(items) && (ops == 0 || ops+items[end].nops() <= limit) {
 			ops += items[end].nops()
 			end++
 		}
-		if !all && end == len(items) && ops < r.e.batch {
+		if !all && end == len(items) && ops < limit {
 			return items[start:], nil
 		}
 		f, err := r.journal(ctx, items[start:end])
@@ -120,6 +124,28 @@ func (p *pipeline) send(ctx context.Context, items []*item, all bool) ([]*item, 
 		start = end
 	}
 	return nil, nil
+}
+
+// Writes of fewer than pipelineDepth full batches are split into
+// pipelineDepth smaller ones (of at least minSplit ops): a batch's commit
+// overlaps only the next batch's write, so a run of one or two batches
+// would write, then commit, with nothing at the same time.
+const (
+	pipelineDepth = 4
+	minSplit      = 250
+)
+
+// splitBatch returns the ops per batch for writing all of items, given the
+// engine's batch size.
+func splitBatch(items []*item, batch int) int {
+	ops := 0
+	for _, it := range items {
+		ops += it.nops()
+	}
+	if ops >= pipelineDepth*batch {
+		return batch
+	}
+	return min(batch, max(minSplit, (ops+pipelineDepth-1)/pipelineDepth))
 }
 
 // close commits the batch in flight.
