@@ -313,6 +313,57 @@ func TestTamperedBinaryRefused(t *testing.T) {
 	}
 }
 
+// A launch remembers that it checked the binary; a binary changed after
+// that, even in place with its size and modification time kept, is
+// hashed again and refused.
+func TestTamperedAfterLaunchRefused(t *testing.T) {
+	ctx := context.Background()
+	m := pluginhost.New(t.TempDir(), nil)
+	man, err := m.Install(ctx, bins.tiny)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the second launch goes by the record
+		p, err := m.Launch(ctx, "tiny")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Close()
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(man.Path), ".verified")); err != nil {
+		t.Fatalf("no record of the check: %v", err)
+	}
+	fi, err := os.Stat(man.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(man.Path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The last byte flipped: same size, and the mtime is put back below.
+	b := make([]byte, 1)
+	r, _ := os.Open(man.Path)
+	r.ReadAt(b, fi.Size()-1)
+	r.Close()
+	if _, err := f.WriteAt([]byte{^b[0]}, fi.Size()-1); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := os.Chtimes(man.Path, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	p, err := m.Launch(ctx, "tiny")
+	if err == nil {
+		p.Close()
+		t.Fatal("a binary changed after its checked launch was launched")
+	}
+	var ce *pluginhost.ChecksumError
+	if !errors.As(err, &ce) {
+		t.Fatalf("error is %T %v, want *ChecksumError", err, err)
+	}
+}
+
 // syncBuffer is a bytes.Buffer safe for the log relay's goroutine.
 type syncBuffer struct {
 	mu sync.Mutex
