@@ -69,7 +69,7 @@ func ReadDigest(ctx context.Context, conn Conn, req ReadRequest) ([]Digest, stri
 		return nil, "", Errorf(CategoryPermanent, "read %s: %d digest buckets: ask for 1 to %d", req.Object, req.DigestBuckets, maxDigestBuckets)
 	}
 	k := &digester{d: make([]Digest, req.DigestBuckets)}
-	req.DigestBuckets, req.Digests = 0, nil
+	req.DigestBuckets, req.Digests, req.VersionsOnly = 0, nil, true
 	if err := conn.Read(ctx, req, k); err != nil {
 		return nil, "", err
 	}

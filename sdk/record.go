@@ -31,6 +31,11 @@ type ReadRequest struct {
 	// records whose id falls in these buckets (DigestBucket), not a digest:
 	// the host reads again where a digest disagreed. The SDK filters them.
 	Buckets []int
+	// VersionsOnly says the reader needs each record's id and version, not
+	// its values (the SDK sets it for a digest read; it is not sent over
+	// the wire). A connector may then leave Values empty and read none of
+	// Fields; ignoring it is correct, only slower.
+	VersionsOnly bool
 }
 
 // RecordSink receives what a Read produces, in order. A connector may hand

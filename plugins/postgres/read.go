@@ -139,6 +139,9 @@ func (c *Conn) Read(ctx context.Context, req sdk.ReadRequest, sink sdk.RecordSin
 	if err != nil {
 		return err
 	}
+	if req.VersionsOnly {
+		p, _ = newProjection(t, nil) // keys, version and updated-at: fewer bytes to move and decode
+	}
 	incremental := t.obj.Incremental
 	var cur cursor
 	if req.Cursor != "" && incremental {

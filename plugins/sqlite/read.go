@@ -201,6 +201,12 @@ func (c *conn) Read(ctx context.Context, req sdk.ReadRequest, sink sdk.RecordSin
 	if err != nil {
 		return err
 	}
+	if req.VersionsOnly {
+		// No column but the id and the updated-at (the whole row where that
+		// is NULL): the read walks the updated-at index alone, where a
+		// field would cost a seek into the table for every row.
+		fieldCols = nil
+	}
 	incremental := t.uaCol >= 0
 	var q strings.Builder
 	q.WriteString("SELECT " + t.readSel(fieldCols) + " FROM " + t.q)

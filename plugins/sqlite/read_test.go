@@ -348,6 +348,19 @@ func TestNarrowReadKeepsVersions(t *testing.T) {
 	if v := narrow.All[0].Values; len(v) != 1 || v[0].Text() != "a@x.io" {
 		t.Fatalf("narrow read of row 1: %v", v)
 	}
+	// A digest read reads versions only (sdk.ReadRequest.VersionsOnly): it
+	// sums the full read's versions, rows without an updated-at too.
+	var want uint64
+	for id, v := range full {
+		want += sdk.DigestOf(id, v)
+	}
+	d, _, err := sdk.ReadDigest(context.Background(), c, sdk.ReadRequest{Object: "items", Fields: []string{"email"}, DigestBuckets: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d[0].Count != 3 || d[0].Sum != want {
+		t.Fatalf("digest %+v, want 3 records summing to %d", d[0], want)
+	}
 	// A change to a column the narrow read does not return still changes
 	// the version of a row without an updated-at.
 	if _, err := rawDB(t, path).Exec(`UPDATE items SET note = 'z' WHERE id = 1`); err != nil {
