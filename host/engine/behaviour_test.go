@@ -519,6 +519,48 @@ func TestOneWayAndReadOnly(t *testing.T) {
 	e.quiet()
 }
 
+// TestOneWayFieldClearedOnTheReceiverStaysCleared: once the left's value of
+// a left-to-right field reached the right, clearing it on the right is a
+// right-side change, which the mapping does not carry back; the left's old
+// value is not pushed again either, until the left changes it.
+func TestOneWayFieldClearedOnTheReceiverStaysCleared(t *testing.T) {
+	e := newEnv(t, func(d *syncdef.Definition) {
+		d.Conflict = mapping.RulePreferLeft
+		for i := range d.Mappings {
+			if d.Mappings[i].Left == "last_name" {
+				d.Mappings[i].Direction = mapping.DirLeftToRight
+			}
+		}
+	})
+	id := e.create(e.left, map[string]sdk.Value{"email": s("a@x.io")})
+	e.run(Options{})
+	e.update(e.left, id, map[string]sdk.Value{"last_name": s("Dmitri")})
+	e.run(Options{})
+	r := byEmail(e.right)["a@x.io"]
+	if got := r.Fields["last_name"].Str; got != "Dmitri" {
+		t.Fatalf("left change did not flow: %q", got)
+	}
+	e.update(e.right, r.ID, map[string]sdk.Value{"last_name": sdk.Null, "first_name": s("Cleo")})
+	e.run(Options{RetryAll: true, Force: true})
+	if got := byEmail(e.right)["a@x.io"].Fields["last_name"]; !got.IsNull() {
+		t.Fatalf("right's clear was overwritten: %#v", got)
+	}
+	l, _ := e.left.Get(obj, id)
+	if got := l.Fields["last_name"].Str; got != "Dmitri" {
+		t.Fatalf("right's clear flowed to the left: %q", got)
+	}
+	if got := l.Fields["first_name"].Str; got != "Cleo" {
+		t.Fatalf("two-way field did not flow: %q", got)
+	}
+	e.quiet()
+	e.update(e.left, id, map[string]sdk.Value{"last_name": s("Bob")})
+	e.run(Options{})
+	if got := byEmail(e.right)["a@x.io"].Fields["last_name"].Str; got != "Bob" {
+		t.Fatalf("a later left change did not flow: %q", got)
+	}
+	e.quiet()
+}
+
 func TestManualConflictAndResolve(t *testing.T) {
 	e := newEnv(t, func(d *syncdef.Definition) { d.Conflict = mapping.RuleManual })
 	id := e.create(e.left, map[string]sdk.Value{"email": s("a@x.io"), "company": s("Base")})
