@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"encoding/binary"
 	"encoding/hex"
@@ -17,7 +18,7 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3" // the SQLite driver
+	"github.com/mattn/go-sqlite3"
 )
 
 // FileName is the state database's name inside $DATASYNC_HOME.
@@ -51,10 +52,14 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	q.Set("_synchronous", "NORMAL")
 	q.Set("_cache_size", "-16384") // KiB: a run's link and history pages stay cached
 	q.Set("_txlock", "immediate")  // writers queue on busy_timeout instead of failing on upgrade
-	db, err := sql.Open("sqlite3", "file:"+abs+"?"+q.Encode())
-	if err != nil {
-		return nil, fmt.Errorf("open state %s: %w", abs, err)
-	}
+	db := sql.OpenDB(connector{dsn: "file:" + abs + "?" + q.Encode(), drv: &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+		// A checkpoint copies the WAL into the database and syncs both:
+		// two fsyncs of ~15 ms here, whatever their size. At SQLite's
+		// default of 1,000 pages, every batch commit of an incremental run
+		// (~2 dirty pages a link) paid one: three quarters of its time.
+		_, err := c.Exec(fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", walCheckpointPages), nil)
+		return err
+	}}})
 	// One idle connection: database/sql hands out idle connections oldest
 	// first, so with two a run would alternate between them, and each
 	// SQLite connection drops its page cache whenever another one wrote.
@@ -66,6 +71,20 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	return s, nil
 }
+
+// walCheckpointPages is how large the WAL grows (in 4 KiB pages) before a
+// commit checkpoints it: 32 MiB.
+const walCheckpointPages = 8192
+
+// connector opens SQLite connections with the store's per-connection
+// settings (those the driver's DSN has no parameter for).
+type connector struct {
+	dsn string
+	drv *sqlite3.SQLiteDriver
+}
+
+func (c connector) Connect(context.Context) (driver.Conn, error) { return c.drv.Open(c.dsn) }
+func (c connector) Driver() driver.Driver                        { return c.drv }
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }

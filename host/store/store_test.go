@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"maps"
 	"path/filepath"
@@ -362,5 +363,30 @@ func TestPutLinkRightID(t *testing.T) {
 				t.Fatalf("link of %s: %+v, want %+v", tc.put.RightID, by, want)
 			}
 		})
+	}
+}
+
+// Every connection of the pool checkpoints at walCheckpointPages, not at
+// SQLite's default of 1,000 (a ConnectHook sets it, as the DSN cannot).
+func TestConnectionsCheckpointLate(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t)
+	var conns []*sql.Conn
+	for range 2 { // two at once: the second is a new connection
+		c, err := s.db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	for i, c := range conns {
+		var n int
+		if err := c.QueryRowContext(ctx, "PRAGMA wal_autocheckpoint").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != walCheckpointPages {
+			t.Errorf("connection %d checkpoints at %d pages, want %d", i, n, walCheckpointPages)
+		}
+		c.Close()
 	}
 }
