@@ -33,8 +33,9 @@ var migrations embed.FS
 // Store is datasync's state in one SQLite database (WAL, foreign keys on).
 // It is safe for concurrent use.
 type Store struct {
-	db  *sql.DB
-	now func() time.Time
+	db   *sql.DB
+	now  func() time.Time
+	ckpt *checkpointer
 }
 
 // Open opens (creating when missing) the state database at path and brings
@@ -69,6 +70,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open state %s: %w", abs, err)
 	}
+	if s.ckpt, err = startCheckpointer(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open state %s: %w", abs, err)
+	}
 	return s, nil
 }
 
@@ -87,7 +92,10 @@ func (c connector) Connect(context.Context) (driver.Conn, error) { return c.drv.
 func (c connector) Driver() driver.Driver                        { return c.drv }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.ckpt.stop()
+	return s.db.Close()
+}
 
 // SetClock replaces time.Now, for tests.
 func (s *Store) SetClock(now func() time.Time) { s.now = now }
@@ -153,7 +161,11 @@ func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
 		tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	s.ckpt.committed()
+	return nil
 }
 
 // timeLayout is fixed-width so timestamps sort and compare as text.
