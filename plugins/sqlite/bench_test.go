@@ -201,6 +201,56 @@ func benchReadEchoes(b *testing.B, batch int) {
 	}
 }
 
+// BenchmarkReadScatteredEchoes reads past 1,000 scattered updates (every
+// 100th of 100k rows, as an incremental run writes them back), each a
+// single-row mark the read leaves out, and 1,000 other scattered changes,
+// which it returns: an incremental read after an incremental run.
+func BenchmarkReadScatteredEchoes(b *testing.B) {
+	ctx := context.Background()
+	c := openConn(b, newDB(b, benchDDL, `CREATE INDEX contacts_updated ON contacts (updated_at, id)`))
+	const total = 100_000
+	for start := 0; start < total; start += 5000 {
+		if _, err := c.Write(ctx, sdk.WriteRequest{Object: "contacts", Fields: benchFields, Ops: benchOps(start, 5000)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	before := &cursorSink{}
+	if err := c.Read(ctx, sdk.ReadRequest{Object: "contacts", Fields: benchFields}, before); err != nil {
+		b.Fatal(err)
+	}
+	var ops []sdk.Op
+	for i := 1; i <= total; i += 100 {
+		ops = append(ops, sdk.Op{Kind: sdk.OpUpdate, ID: fmt.Sprint(i), Fields: []string{"phone"}, Values: []sdk.Value{sdk.String("+1 555 0199")}})
+	}
+	res, err := c.Write(ctx, sdk.WriteRequest{Object: "contacts", Fields: []string{"phone"}, Ops: ops})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var marks []string
+	for _, r := range res {
+		if r.Err != nil || r.Mark == "" {
+			b.Fatalf("update: %v, mark %q", r.Err, r.Mark)
+		}
+		marks = append(marks, r.Mark)
+	}
+	for k := range ops {
+		ops[k].ID = fmt.Sprint(51 + 100*k) // someone else's changes: their marks are dropped
+	}
+	if _, err := c.Write(ctx, sdk.WriteRequest{Object: "contacts", Fields: []string{"phone"}, Ops: ops}); err != nil {
+		b.Fatal(err)
+	}
+	req := sdk.ReadRequest{Object: "contacts", Cursor: before.cursor, Fields: benchFields, Skip: marks}
+	for b.Loop() {
+		sink := &cursorSink{}
+		if err := c.Read(ctx, req, sink); err != nil {
+			b.Fatal(err)
+		}
+		if sink.n != len(ops) {
+			b.Fatalf("read %d records, want %d", sink.n, len(ops))
+		}
+	}
+}
+
 // cursorSink counts records and keeps the last checkpoint.
 type cursorSink struct {
 	n      int

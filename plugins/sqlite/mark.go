@@ -234,10 +234,13 @@ func (t *table) skipFilter(skip []string) (string, []any) {
 		conds = append(conds, "NOT ("+strings.Join(terms, " OR ")+")")
 	}
 	var args []any
-	if len(pairs) > 0 {
-		conds = append(conds, "("+id+" IS NULL OR "+ua+" IS NULL OR ("+id+", "+ua+") NOT IN "+
-			"(SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)))")
-		args = append(args, t.pairsJSON(pairs))
+	if keys := t.markKeysJSON(pairs); keys != "" {
+		// One text key a row, not the pair: SQLite matches a row value
+		// against a subquery row by row, a scalar through an index (900
+		// marks over 900 rows: 25-35 ms against 2).
+		conds = append(conds, "("+id+" IS NULL OR "+ua+" IS NULL OR "+id+" || '|' || "+ua+" NOT IN "+
+			"(SELECT value FROM json_each(?)))")
+		args = append(args, keys)
 	}
 	return strings.Join(conds, " AND "), args
 }
@@ -276,34 +279,39 @@ func plus(n int64) string {
 	return " + " + strconv.FormatInt(n, 10)
 }
 
-// pairsJSON is the JSON array of [id, stamp] pairs, each typed as SQLite
-// stores it: json_extract returns integers as INTEGER, strings as TEXT.
-func (t *table) pairsJSON(pairs []rowMark) string {
+// markKeysJSON is the JSON array of the pairs' keys as the filter builds
+// them from a row: its id and its stamp as SQLite writes them as text,
+// joined by "|" (stamps hold none, so the last one splits them). Pairs
+// whose id is not an integer or a text are left out, and their rows read.
+func (t *table) markKeysJSON(pairs []rowMark) string {
 	b := make([]byte, 0, len(pairs)*48)
 	b = append(b, '[')
-	for i, p := range pairs {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, '[')
+	n := 0
+	for _, p := range pairs {
+		var key []byte
 		switch v := p.id.(type) {
 		case int64:
-			b = strconv.AppendInt(b, v, 10)
-		case float64:
-			b = strconv.AppendFloat(b, v, 'g', -1, 64)
+			key = strconv.AppendInt(key, v, 10)
 		case string:
-			s, _ := json.Marshal(v)
-			b = append(b, s...)
+			key = append(key, v...)
+		default:
+			continue // a REAL's text form is SQLite's to choose
 		}
-		b = append(b, ',')
+		key = append(key, '|')
 		if t.uaInt {
-			b = strconv.AppendInt(b, p.us, 10)
+			key = strconv.AppendInt(key, p.us, 10)
 		} else {
-			b = append(b, '"')
-			b = time.UnixMicro(p.us).UTC().AppendFormat(b, stampLayout)
-			b = append(b, '"')
+			key = time.UnixMicro(p.us).UTC().AppendFormat(key, stampLayout)
 		}
-		b = append(b, ']')
+		if n > 0 {
+			b = append(b, ',')
+		}
+		js, _ := json.Marshal(string(key))
+		b = append(b, js...)
+		n++
+	}
+	if n == 0 {
+		return ""
 	}
 	return string(append(b, ']'))
 }
