@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/mattn/go-sqlite3"
+
+	_ "github.com/datasync-io/datasync/sdk/cmalloc" // the C heap SQLite uses, set up for VMs
 )
 
 // FileName is the state database's name inside $DATASYNC_HOME.
@@ -45,7 +47,6 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open state %s: %w", path, err)
 	}
-	keepCHeap()
 	q := url.Values{}
 	q.Set("_journal_mode", "WAL")
 	q.Set("_busy_timeout", "10000")

@@ -17,6 +17,7 @@ import (
 	"github.com/mattn/go-sqlite3"
 
 	"github.com/datasync-io/datasync/sdk"
+	_ "github.com/datasync-io/datasync/sdk/cmalloc" // the C heap SQLite uses, set up for VMs
 )
 
 // Version is the connector's release.
