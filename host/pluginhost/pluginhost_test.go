@@ -298,15 +298,7 @@ func TestTamperedBinaryRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	p, err := m.Launch(ctx, "tiny")
-	if err == nil {
-		p.Close()
-		t.Fatal("a tampered binary was launched")
-	}
-	var ce *pluginhost.ChecksumError
-	if !errors.As(err, &ce) {
-		t.Fatalf("error is %T %v, want *ChecksumError", err, err)
-	}
+	err = launchRefused(t, m, "tiny")
 	want := "plugin tiny 1.0.0: binary changed since it was installed (checksum mismatch); reinstall it with `datasync plugin install PATH`"
 	if err.Error() != want {
 		t.Fatalf("error = %q\nwant    %q", err, want)
@@ -337,15 +329,15 @@ func TestTamperedAfterLaunchRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.OpenFile(man.Path, os.O_WRONLY, 0)
+	f, err := os.OpenFile(man.Path, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The last byte flipped: same size, and the mtime is put back below.
 	b := make([]byte, 1)
-	r, _ := os.Open(man.Path)
-	r.ReadAt(b, fi.Size()-1)
-	r.Close()
+	if _, err := f.ReadAt(b, fi.Size()-1); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := f.WriteAt([]byte{^b[0]}, fi.Size()-1); err != nil {
 		t.Fatal(err)
 	}
@@ -353,15 +345,23 @@ func TestTamperedAfterLaunchRefused(t *testing.T) {
 	if err := os.Chtimes(man.Path, fi.ModTime(), fi.ModTime()); err != nil {
 		t.Fatal(err)
 	}
-	p, err := m.Launch(ctx, "tiny")
+	launchRefused(t, m, "tiny")
+}
+
+// launchRefused launches ref, which must be refused as a changed binary,
+// and returns the refusal.
+func launchRefused(t *testing.T, m *pluginhost.Manager, ref string) error {
+	t.Helper()
+	p, err := m.Launch(context.Background(), ref)
 	if err == nil {
 		p.Close()
-		t.Fatal("a binary changed after its checked launch was launched")
+		t.Fatalf("%s was launched, though its binary changed", ref)
 	}
 	var ce *pluginhost.ChecksumError
 	if !errors.As(err, &ce) {
 		t.Fatalf("error is %T %v, want *ChecksumError", err, err)
 	}
+	return err
 }
 
 // syncBuffer is a bytes.Buffer safe for the log relay's goroutine.
