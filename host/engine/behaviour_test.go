@@ -798,3 +798,42 @@ func TestDeleteAfterAMergeWithAnOpenConflict(t *testing.T) {
 		t.Fatalf("delete not propagated: %+v", rep)
 	}
 }
+
+// TestDeleteAgainstAnUnsyncedEdit: a manual conflict leaves the right's
+// edit of a field untaken; a delete on the left then meets a partner that
+// changed since the link's base, and modify beats delete: the right lives
+// on, copied back to the left, edit and all. (A conflict whose value was
+// the partner's own from the first match does not count as a change:
+// TestDeleteAfterAMergeWithAnOpenConflict.)
+func TestDeleteAgainstAnUnsyncedEdit(t *testing.T) {
+	e := newEnv(t, func(d *syncdef.Definition) {
+		d.Deletes = syncdef.DeletesPropagate
+		for i := range d.Mappings {
+			if d.Mappings[i].Left == "first_name" {
+				d.Mappings[i].Rule = mapping.RuleManual
+			}
+		}
+	})
+	l := e.create(e.left, map[string]sdk.Value{"email": s("P1@x.io")})
+	e.run(Options{})
+	r := byEmail(e.right)["P1@x.io"]
+	e.update(e.right, r.ID, map[string]sdk.Value{"first_name": s("Ann"), "last_name": s("Ann")})
+	e.update(e.left, l, map[string]sdk.Value{"first_name": s("Dmitri"), "phone": s("+1 555 0100")})
+	if rep := e.run(Options{}); rep.Left.Conflicts != 1 {
+		t.Fatalf("both edits of first_name: %+v", rep)
+	}
+	if err := e.left.Delete(obj, l); err != nil {
+		t.Fatal(err)
+	}
+	rep := e.run(Options{})
+	if rep.Right.Deleted != 0 || rep.Left.Created != 1 {
+		t.Fatalf("delete against an unsynced edit: %+v", rep)
+	}
+	back := byEmail(e.left)["P1@x.io"]
+	if back.ID == l || back.Fields["first_name"].Str != "Ann" || back.Fields["last_name"].Str != "Ann" {
+		t.Fatalf("the right record copied back to the left as %+v", back)
+	}
+	if links := e.links(); len(links) != 1 || links[0].LeftID != back.ID || links[0].RightID != r.ID {
+		t.Fatalf("links %+v", links)
+	}
+}

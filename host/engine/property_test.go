@@ -344,6 +344,14 @@ func (m *model) sync(t *rapid.T) {
 	e := m.e
 	// A complete read (digest-verified where nothing changed) must sync
 	// as the incremental one does.
+	// Links with a manual conflict open before the run: each side may hold
+	// a value the other never took.
+	conflicted := map[string]bool{}
+	if open, err := e.st.Conflicts(e.ctx, e.def.Name); err == nil {
+		for _, c := range open {
+			conflicted[c.LeftID] = true
+		}
+	}
 	rep, err := e.eng.Run(e.ctx, e.def, Options{RetryAll: true, Force: true, Full: rapid.Bool().Draw(t, "full")})
 	if err != nil {
 		t.Fatalf("clean run failed: %v", err)
@@ -390,6 +398,11 @@ func (m *model) sync(t *rapid.T) {
 			}
 			l, linked := byID[s][id]
 			if oid, ok := emails[email]; ok {
+				if !passes(e.def, s, it) && !passes(e.def, other(s), snap[other(s)][oid]) {
+					// Both filtered out: neither is in the sync, and the
+					// one may still be linked (excluded) to an old partner.
+					continue
+				}
 				if !linked || linkID(&l, other(s)) != oid {
 					t.Fatalf("%s %s and %s %s share %s but are not linked together (links %+v)", sideNames[s], id, sideNames[other(s)], oid, email, links)
 				}
@@ -466,7 +479,11 @@ func (m *model) sync(t *rapid.T) {
 			partner := linkID(&old, other(s))
 			_, alive := snap[other(s)][partner]
 			modified := m.modRun[other(s)][partner]
-			if m.unsure[other(s)][partner] {
+			if m.unsure[other(s)][partner] || conflicted[old.LeftID] {
+				// With a manual conflict open, the partner may hold a value
+				// the deleted side never took: it survives when it differs
+				// from the link's base (modify beats delete), which this
+				// model does not keep (TestDeleteAgainstAnUnsyncedEdit).
 				continue
 			}
 			if modified && !m.gone[other(s)][partner] && !alive {
