@@ -129,11 +129,7 @@ func TestKeyAlreadyLinkedIsDuplicate(t *testing.T) {
 
 func TestValidationFailureReportedRestGoesOn(t *testing.T) {
 	e := newEnv(t, func(d *syncdef.Definition) {
-		for i := range d.Mappings {
-			if d.Mappings[i].Left == "lifecycle_stage" {
-				d.Mappings[i].ValueMap = map[string]string{"lead": "lead", "customer": "Kunde"}
-			}
-		}
+		mappingOf(d, "lifecycle_stage").ValueMap = map[string]string{"lead": "lead", "customer": "Kunde"}
 	})
 	bad := e.create(e.left, map[string]sdk.Value{"email": s("bad@x.io"), "lifecycle_stage": s("customer")})
 	e.create(e.left, map[string]sdk.Value{"email": s("good@x.io"), "lifecycle_stage": s("lead")})
@@ -201,11 +197,7 @@ func TestExcludedPairMergesAsFirstMatchWhenIncluded(t *testing.T) {
 	e := newEnv(t, func(d *syncdef.Definition) {
 		d.Direction = mapping.DirLeftToRight
 		d.FilterRight = `lifecycle_stage != "other"`
-		for i := range d.Mappings {
-			if d.Mappings[i].Left == memory.FieldLifecycleStage {
-				d.Mappings[i].Direction = mapping.DirRightToLeft
-			}
-		}
+		mappingOf(d, memory.FieldLifecycleStage).Direction = mapping.DirRightToLeft
 	})
 	lid := e.create(e.left, map[string]sdk.Value{"email": s("a@x.io"), "lifecycle_stage": s("other")})
 	rid := e.create(e.right, map[string]sdk.Value{"email": s("a@x.io"), "lifecycle_stage": s("other")})
@@ -420,11 +412,7 @@ func TestRateLimitedOpsRetried(t *testing.T) {
 
 func TestPlanWritesNothing(t *testing.T) {
 	e := newEnv(t, func(d *syncdef.Definition) {
-		for i := range d.Mappings {
-			if d.Mappings[i].Left == "lifecycle_stage" {
-				d.Mappings[i].ValueMap = map[string]string{"lead": "lead", "customer": "Kunde"}
-			}
-		}
+		mappingOf(d, "lifecycle_stage").ValueMap = map[string]string{"lead": "lead", "customer": "Kunde"}
 	})
 	id := e.create(e.left, map[string]sdk.Value{"email": s("a@x.io"), "first_name": s("A")})
 	e.run(Options{})
@@ -526,11 +514,7 @@ func TestOneWayAndReadOnly(t *testing.T) {
 func TestOneWayFieldClearedOnTheReceiverStaysCleared(t *testing.T) {
 	e := newEnv(t, func(d *syncdef.Definition) {
 		d.Conflict = mapping.RulePreferLeft
-		for i := range d.Mappings {
-			if d.Mappings[i].Left == "last_name" {
-				d.Mappings[i].Direction = mapping.DirLeftToRight
-			}
-		}
+		mappingOf(d, "last_name").Direction = mapping.DirLeftToRight
 	})
 	id := e.create(e.left, map[string]sdk.Value{"email": s("a@x.io")})
 	e.run(Options{})
@@ -771,11 +755,7 @@ func TestPluginCrashIsFiledAsSuch(t *testing.T) {
 func TestDeleteAfterAMergeWithAnOpenConflict(t *testing.T) {
 	e := newEnv(t, func(d *syncdef.Definition) {
 		d.Deletes = syncdef.DeletesPropagate
-		for i := range d.Mappings {
-			if d.Mappings[i].Left == "phone" {
-				d.Mappings[i].Rule = mapping.RuleManual
-			}
-		}
+		mappingOf(d, "phone").Rule = mapping.RuleManual
 	})
 	e.create(e.right, map[string]sdk.Value{"email": s("p7@x.io"), "last_name": s("Cleo"), "phone": s("+1 555 0100")})
 	l := e.create(e.left, map[string]sdk.Value{"email": s("P7@x.io"), "company": s("Cleo"), "phone": s("+44 20 7946 0958")})
@@ -808,11 +788,7 @@ func TestDeleteAfterAMergeWithAnOpenConflict(t *testing.T) {
 func TestDeleteAgainstAnUnsyncedEdit(t *testing.T) {
 	e := newEnv(t, func(d *syncdef.Definition) {
 		d.Deletes = syncdef.DeletesPropagate
-		for i := range d.Mappings {
-			if d.Mappings[i].Left == "first_name" {
-				d.Mappings[i].Rule = mapping.RuleManual
-			}
-		}
+		mappingOf(d, "first_name").Rule = mapping.RuleManual
 	})
 	l := e.create(e.left, map[string]sdk.Value{"email": s("P1@x.io")})
 	e.run(Options{})

@@ -165,3 +165,14 @@ func (e *env) links() []store.Link {
 	}
 	return l
 }
+
+// mappingOf returns d's mapping of the left field left, for a test to
+// adjust; a test naming a field d does not map is a broken test.
+func mappingOf(d *syncdef.Definition, left string) *mapping.FieldMap {
+	for i := range d.Mappings {
+		if d.Mappings[i].Left == left {
+			return &d.Mappings[i]
+		}
+	}
+	panic("no mapping of left field " + left)
+}
