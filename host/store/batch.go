@@ -66,33 +66,30 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 				st.Close()
 			}
 		}()
-		ex := func(what, q string, args ...any) error {
+		run := func(what, q string, args ...any) (sql.Result, error) {
 			st, ok := stmts[q]
 			if !ok {
 				var err error
 				if st, err = tx.PrepareContext(ctx, q); err != nil {
-					return fmt.Errorf("%s: %w", what, err)
-				}
-				stmts[q] = st
-			}
-			if _, err := st.ExecContext(ctx, args...); err != nil {
-				return fmt.Errorf("%s: %w", what, err)
-			}
-			return nil
-		}
-		// affects runs a statement and reports whether it changed a row.
-		affects := func(what, q string, args ...any) (bool, error) {
-			st, ok := stmts[q]
-			if !ok {
-				var err error
-				if st, err = tx.PrepareContext(ctx, q); err != nil {
-					return false, fmt.Errorf("%s: %w", what, err)
+					return nil, fmt.Errorf("%s: %w", what, err)
 				}
 				stmts[q] = st
 			}
 			res, err := st.ExecContext(ctx, args...)
 			if err != nil {
-				return false, fmt.Errorf("%s: %w", what, err)
+				return nil, fmt.Errorf("%s: %w", what, err)
+			}
+			return res, nil
+		}
+		ex := func(what, q string, args ...any) error {
+			_, err := run(what, q, args...)
+			return err
+		}
+		// affects runs a statement and reports whether it changed a row.
+		affects := func(what, q string, args ...any) (bool, error) {
+			res, err := run(what, q, args...)
+			if err != nil {
+				return false, err
 			}
 			n, err := res.RowsAffected()
 			return n > 0, err
