@@ -7,6 +7,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+
+	_ "github.com/datasync-io/datasync/sdk/hugeheap" // a plugin's heap faults in 2 MiB pages
 )
 
 // Serve runs c as a connector plugin: call it from main. It logs hclog JSON
