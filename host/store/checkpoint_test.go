@@ -46,3 +46,29 @@ func TestCommitsAreCheckpointedInTheBackground(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// Close leaves the WAL, with the commits not yet copied, for the next Open:
+// no checkpoint and its fsyncs as the process exits. Nothing is lost.
+func TestCloseKeepsTheWAL(t *testing.T) {
+	ctx := context.Background()
+	s, path := open(t)
+	withSync(t, s, "a")
+	if err := s.Commit(ctx, &Batch{Sync: "a", PutLinks: []Link{{LeftID: "l", RightID: "r", LeftVersion: "1", RightVersion: "1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path + "-wal"); err != nil || fi.Size() == 0 {
+		t.Fatalf("after Close, the WAL is gone or empty (%v): Close checkpointed it", err)
+	}
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	links, err := s.LinksFor(ctx, "a", "left", []string{"l"})
+	if err != nil || len(links) != 1 || links[0].RightID != "r" {
+		t.Fatalf("after reopening: links %+v, %v; want l-r", links, err)
+	}
+}
