@@ -143,9 +143,13 @@ func (s *sideConns) open(ctx context.Context, name string) (sdk.Conn, error) {
 func (s *sideConns) close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// At once: each waits for its plugin to exit (~10-20 ms), the last
+	// moments of every run.
+	var wg sync.WaitGroup
 	for _, f := range s.closes {
-		f()
+		wg.Go(f)
 	}
+	wg.Wait()
 	s.closes, s.conns = nil, map[string]sdk.Conn{}
 }
 
