@@ -12,8 +12,8 @@ int sqlite3_auto_extension(void (*)(void));
 // datasyncKeepWAL runs on every SQLite connection this process opens (only
 // state stores: connectors run in their own processes). By default the
 // last connection to close checkpoints the WAL into the database and
-// deletes it: two fsyncs and an unlink, ~45 ms of every CLI run's exit
-// here, after the background checkpointer had copied nearly all of it.
+// deletes it: two fsyncs and an unlink, 41-47 ms of an incremental run's
+// exit here, after the background checkpointer had copied nearly all of it.
 // Without that, the WAL stays beside state.db for the next process, which
 // reads through it and checkpoints as usual. A commit is exactly as
 // durable (synchronous=NORMAL syncs the WAL at checkpoints, not commits).
