@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/datasync-io/datasync/sdk"
 )
@@ -95,6 +96,40 @@ func TestCheck(t *testing.T) {
 		cfg := sdk.Config{Settings: map[string]string{"url": d.cfg.Settings["url"], s[0]: s[1]}}
 		if _, err := New().Open(ctx, cfg); sdk.AsError(err).Field != s[0] {
 			t.Errorf("%s: open gave %v, want a validation error on %s", name, err, s[0])
+		}
+	}
+}
+
+// A user who may not use the schema is told which grant is missing, and a
+// schema that exists under another letter case is not taken for it.
+func TestCheckSchemaWithoutUsage(t *testing.T) {
+	d := newTestDB(t)
+	ctx := context.Background()
+	d.exec(t, `CREATE SCHEMA locked`)
+	role := "ds_nousage_" + strconv.FormatInt(time.Now().UnixNano()%1_000_000_000, 10)
+	admin := adminConn(t, d.env.AdminURL)
+	if _, err := admin.Exec(ctx, `CREATE ROLE `+role+` LOGIN PASSWORD 'pw'`); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = admin.Exec(context.Background(), `DROP ROLE `+role) })
+	for _, tc := range []struct {
+		schema string
+		cat    sdk.Category
+		says   string
+	}{
+		{"locked", sdk.CategoryForbidden, `may not use schema "locked" (GRANT USAGE ON SCHEMA locked TO ` + role + `)`},
+		{"LOCKED", sdk.CategoryValidation, `schema "LOCKED" does not exist`},
+	} {
+		url := strings.Replace(d.cfg.Settings["url"], "//"+d.env.User+"@", "//"+role+"@", 1)
+		cfg := sdk.Config{Settings: map[string]string{"url": url, "schema": tc.schema}, Secrets: map[string]string{"password": "pw"}}
+		conn, err := New().Open(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = conn.Check(ctx)
+		conn.Close()
+		if e := sdk.AsError(err); e == nil || e.Category != tc.cat || !strings.Contains(e.Message, tc.says) {
+			t.Errorf("schema %s: check gave %v; want a %s error saying %q", tc.schema, err, tc.cat, tc.says)
 		}
 	}
 }

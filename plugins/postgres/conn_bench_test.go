@@ -131,3 +131,20 @@ func BenchmarkConnUpdate(b *testing.B) {
 	}
 	p.Report()
 }
+
+// BenchmarkCheckFresh opens a connection and checks the account, as every
+// run does first: a login and a fresh backend each time.
+func BenchmarkCheckFresh(b *testing.B) {
+	_, d := benchConn(b)
+	ctx := context.Background()
+	for b.Loop() {
+		c, err := New().Open(ctx, d.cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Check(ctx); err != nil {
+			b.Fatal(err)
+		}
+		_ = c.Close()
+	}
+}

@@ -161,39 +161,38 @@ func (c *Conn) withConn(ctx context.Context, f func(*pgx.Conn) error) error {
 func (c *Conn) Check(ctx context.Context) (sdk.Account, error) {
 	var acct sdk.Account
 	err := c.withConn(ctx, func(pc *pgx.Conn) error {
+		// One statement for what every run checks, sent unprepared: on the
+		// fresh backend of a run each prepared statement cost a round trip
+		// of its own, four of them before the first read.
 		var db, user string
-		if err := pc.QueryRow(ctx, "SELECT current_database(), current_user").Scan(&db, &user); err != nil {
+		var exists, usable bool
+		if err := pc.QueryRow(ctx, `SELECT current_database(), current_user, n.oid IS NOT NULL,
+			COALESCE(has_schema_privilege(n.oid, 'USAGE'), false)
+			FROM (SELECT 1) one LEFT JOIN pg_namespace n ON n.nspname = $1`,
+			pgx.QueryExecModeSimpleProtocol, c.set.schema).Scan(&db, &user, &exists, &usable); err != nil {
 			return mapQueryError(fmt.Errorf("check: %w", err))
+		}
+		if !exists {
+			return sdk.FieldError("schema", "schema %q does not exist in database %q", c.set.schema, db)
+		}
+		if !usable {
+			return sdk.Errorf(sdk.CategoryForbidden, "user %q may not use schema %q (GRANT USAGE ON SCHEMA %s TO %s)", user, c.set.schema, c.set.schema, user)
 		}
 		id := ""
 		// pg_control_system is not granted to everyone: fall back to the address.
-		if err := pc.QueryRow(ctx, "SELECT system_identifier::text FROM pg_control_system()").Scan(&id); err != nil {
+		if err := pc.QueryRow(ctx, "SELECT system_identifier::text FROM pg_control_system()", pgx.QueryExecModeSimpleProtocol).Scan(&id); err != nil {
 			if pc.PgConn().TxStatus() != 'I' || pc.IsClosed() {
 				return mapQueryError(fmt.Errorf("check: %w", err))
 			}
 			var addr *string
 			var port *int
-			if err := pc.QueryRow(ctx, "SELECT host(inet_server_addr()), inet_server_port()").Scan(&addr, &port); err != nil {
+			if err := pc.QueryRow(ctx, "SELECT host(inet_server_addr()), inet_server_port()", pgx.QueryExecModeSimpleProtocol).Scan(&addr, &port); err != nil {
 				return mapQueryError(fmt.Errorf("check: %w", err))
 			}
 			id = c.host
 			if addr != nil && port != nil {
 				id = fmt.Sprintf("%s:%d", *addr, *port)
 			}
-		}
-		var exists bool
-		if err := pc.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", c.set.schema).Scan(&exists); err != nil {
-			return mapQueryError(fmt.Errorf("check: %w", err))
-		}
-		if !exists {
-			return sdk.FieldError("schema", "schema %q does not exist in database %q", c.set.schema, db)
-		}
-		var usable bool
-		if err := pc.QueryRow(ctx, "SELECT has_schema_privilege($1, 'USAGE')", c.set.schema).Scan(&usable); err != nil {
-			return mapQueryError(fmt.Errorf("check: %w", err))
-		}
-		if !usable {
-			return sdk.Errorf(sdk.CategoryForbidden, "user %q may not use schema %q (GRANT USAGE ON SCHEMA %s TO %s)", user, c.set.schema, c.set.schema, user)
 		}
 		acct = sdk.Account{
 			Fingerprint: "postgres:" + id + "/" + db,
