@@ -3,31 +3,19 @@
 package cmalloc
 
 import (
-	"bufio"
-	"os"
-	"strings"
 	"testing"
+
+	"github.com/datasync-io/datasync/sdk/internal/smaps"
 )
 
 // The heap block set up at load asks for huge pages: some mapping of the
 // C heap carries the "hg" (MADV_HUGEPAGE) flag.
 func TestHeapAsksForHugePages(t *testing.T) {
-	f, err := os.Open("/proc/self/smaps")
+	n, err := smaps.HugePageBytes(func(name string) bool { return name == "[heap]" })
 	if err != nil {
-		t.Skip("no /proc/self/smaps:", err)
+		t.Skip(err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	heap := false
-	for sc.Scan() {
-		line := sc.Text()
-		if fields := strings.Fields(line); len(fields) >= 5 && strings.Contains(fields[0], "-") {
-			heap = strings.HasSuffix(line, "[heap]")
-			continue
-		}
-		if heap && strings.HasPrefix(line, "VmFlags:") && strings.Contains(line, " hg") {
-			return
-		}
+	if n == 0 {
+		t.Fatal("no C heap mapping asks for huge pages (VmFlags hg)")
 	}
-	t.Fatal("no C heap mapping asks for huge pages (VmFlags hg)")
 }
