@@ -464,11 +464,13 @@ func (r *run) planLink(it *item) {
 		}
 		if ok && r.validate(it, t, op, false) {
 			it.ops[t] = op
-			post := map[int]sdk.Value{}
-			for j, i := range it.opMaps[t] {
-				post[r.maps[i].idx[t]] = op.Values[j]
+			if r.posts[t] != nil {
+				post := map[int]sdk.Value{}
+				for j, i := range it.opMaps[t] {
+					post[r.maps[i].idx[t]] = op.Values[j]
+				}
+				r.posts[t][op.ID] = post
 			}
-			r.posts[t][op.ID] = post
 		} else {
 			it.opMaps[t] = nil
 		}

@@ -49,6 +49,9 @@ func (r *run) match(ctx context.Context, unlinked [2][]*rec) error {
 			}
 		}
 	}
+	// The index holds the keys as planned writes leave them; the pairs
+	// planned from here on are not indexed again.
+	r.posts = [2]map[string]map[int]sdk.Value{}
 	matched := map[*rec]bool{}
 	for src := range sideNames {
 		t := other(src)

@@ -147,9 +147,12 @@ type run struct {
 	confl   map[[2]string]store.Conflict // (left id, mapping key)
 	fp      string
 
-	posts    [2]map[string]map[int]sdk.Value // side → id → field index → value about to be written
-	deleting [2]map[string]bool              // records this run is about to delete
-	pre      store.Batch                     // link removals and state changes that need no write
+	// posts: side → id → field index → value about to be written, for
+	// match's key index; nil once it is built (or in a streamed run, which
+	// has none): what is planned after it is not looked at again.
+	posts    [2]map[string]map[int]sdk.Value
+	deleting [2]map[string]bool // records this run is about to delete
+	pre      store.Batch        // link removals and state changes that need no write
 	issues   []store.RecordError
 	items    []*item
 	report   Report

@@ -13,17 +13,19 @@ import (
 )
 
 // stream is how a first run goes when it can: with no links, nothing
-// pending and one match key. The smaller side (b) is read narrow first (ids,
-// versions, keys) and held so; each record of the larger side (p) is then
-// matched against it as it is read, written with its batch and let go; last,
-// b is read again with its values and its records are paired with the p
-// records that took them, or matched and written like p's, as they come
-// (records this run created in b are skipped: b was read narrow before).
-// What stays in memory is b's narrow records, p's keys (~17 bytes each, from
-// a narrow read, for its own duplicates), the p records waiting for their b
-// match, and the batches in flight. A first fill of a million records holds
-// ~260 MB where it held 3 GB, and writing starts while reading goes on.
-// Matching is exactly match's (TestStreamedFirstRunMatchesPlanned).
+// pending and one match key. Both sides are read narrow first (ids and
+// keys), to count their keys; the smaller side (b) is held as that read
+// found it, compactly (heldSet: its ids and key hashes); each record of the
+// larger side (p) is then matched against it as it is read, written with
+// its batch and let go; last, b is read again with its values and its
+// records are paired with the p records that took them, or matched and
+// written like p's, as they come (records this run created in b are
+// skipped: b was read narrow before). What stays in memory is b's held
+// set (~50 bytes a record), p's key counts (~17 bytes a record, for its own
+// duplicates), the p records waiting for their b match (one in ten, in
+// scenario 2 of BENCHMARKS.md), and the batches in flight; writing starts
+// while reading goes on. Matching is exactly match's
+// (TestStreamedFirstRunMatchesPlanned).
 type stream struct {
 	p, b int
 	// counts: how many p records hold each key norm (by a 128-bit hash,
@@ -32,17 +34,17 @@ type stream struct {
 	// turns up again (changed between the two reads) is not created twice.
 	counts *keyCounts
 	seeds  [2]maphash.Seed
-	index  map[string][]*rec // b's records by key norm
+	held   *heldSet          // b's records: ids and key hashes
 	byNorm map[string][]*rec // p's records under a norm b holds (matched ones by id only)
 	dups   map[string][]*rec // p's records that share their norm, reported at the end
 	dupIDs map[string][]string
 	// filterErrs: streamed right records whose filter failed, reported at
 	// the end unless a left record took them (match does the left first).
 	filterErrs []filterErr
-	matched    map[*rec]bool
-	// pairs: p records matched to a b record, by its id, waiting for its
-	// values (b is read again after p).
-	pairs map[string]*rec
+	matched    map[*rec]bool // p's records matched
+	// pairs: p records matched to a b record, by its index in held,
+	// waiting for its values (b is read again after p).
+	pairs map[int32]*rec
 	read  int
 }
 
@@ -69,26 +71,32 @@ func (st *stream) hash(n string) normHash {
 	return normHash{maphash.String(st.seeds[0], n), maphash.String(st.seeds[1], n)}
 }
 
-// countSink counts a narrow read's key norms.
+// countSink counts a narrow read's key norms, and holds its records
+// compactly for when its side is the one held.
 type countSink struct {
 	r      *run
 	s      int
 	st     *stream
 	counts *keyCounts
+	held   *heldSet
 	cursor string
 }
 
 func (k *countSink) Records(recs []sdk.Record) error {
 	for _, x := range recs {
 		if x.Deleted {
+			k.held.add(x.ID, normHash{}, true)
 			continue
 		}
 		if len(x.Values) != 1 {
 			return fmt.Errorf("record %s has %d values for 1 field", x.ID, len(x.Values))
 		}
+		var h normHash
 		if n := k.r.keyNorm(k.s, 0, x.Values[0]); n != "" {
-			k.counts.add(k.st.hash(n))
+			h = k.st.hash(n)
+			k.counts.add(h)
 		}
+		k.held.add(x.ID, h, false)
 	}
 	return nil
 }
@@ -98,20 +106,20 @@ func (k *countSink) Checkpoint(cursor string) error {
 	return nil
 }
 
-// startStream counts both sides' keys, picks the side to stream (the one
-// with more records), and reads the other whole.
+// startStream reads both sides narrow, counting their keys, picks the side
+// to stream (the one with more records) and holds the other as read.
 func (r *run) startStream(ctx context.Context) error {
 	var counts [2]*keyCounts
 	st := &stream{p: sideL, b: sideR, seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
-		index: map[string][]*rec{}, byNorm: map[string][]*rec{},
-		dups: map[string][]*rec{}, dupIDs: map[string][]string{}, matched: map[*rec]bool{}, pairs: map[string]*rec{}}
+		byNorm: map[string][]*rec{},
+		dups:   map[string][]*rec{}, dupIDs: map[string][]string{}, matched: map[*rec]bool{}, pairs: map[int32]*rec{}}
 	var n [2]int
 	var errs [2]error
 	var sinks [2]*countSink
 	done := make(chan struct{})
 	for i, s := range r.sides {
 		counts[i] = &keyCounts{}
-		sinks[i] = &countSink{r: r, s: i, st: st, counts: counts[i]}
+		sinks[i] = &countSink{r: r, s: i, st: st, counts: counts[i], held: &heldSet{}}
 		go func() {
 			defer func() { done <- struct{}{} }()
 			k := sinks[i]
@@ -135,24 +143,15 @@ func (r *run) startStream(ctx context.Context) error {
 	}
 	st.counts = counts[st.p]
 	st.counts.seal()
-	// b is held narrow (ids, versions, keys): its values are read again,
-	// streamed, once p is done (see executeStream).
+	// b is held as its count's read found it (ids and key hashes): its
+	// values are read again, streamed, once p is done (see executeStream),
+	// and its cursor is that read's.
 	bs := r.sides[st.b]
-	bs.narrow = []string{bs.fields[r.keys[0][st.b]]}
-	if n[st.b] == 0 {
-		// Found empty (a first fill): there is nothing to hold, and the
-		// count's read, of the same fields, gives the side its cursor.
-		bs.cursor, bs.hasCurs = sinks[st.b].cursor, sinks[st.b].cursor != ""
-	} else if err := r.read(ctx, bs, r.cursors[bs.name], true); err != nil {
-		return err
-	}
-	r.afterRead(bs)
-	for _, id := range slices.Sorted(maps.Keys(bs.recs)) {
-		x := bs.recs[id]
-		if n := r.keyNorm(st.b, 0, r.keyValue(st.b, x, 0)); n != "" {
-			st.index[n] = append(st.index[n], x)
-		}
-	}
+	st.held = sinks[st.b].held
+	st.held.seal()
+	bs.cursor, bs.hasCurs = sinks[st.b].cursor, sinks[st.b].cursor != ""
+	r.report.side(st.b).Read = st.held.live
+	r.posts = [2]map[string]map[int]sdk.Value{} // no key index to build (see run.posts)
 	r.stream = st
 	return nil
 }
@@ -216,7 +215,7 @@ func (r *run) executeStream(ctx context.Context, p *pipeline) error {
 	// records this run created there (skipped), and what came after them.
 	// When it held nothing (a first fill into an empty side), every record
 	// the read would return is one of those: it is not made.
-	if len(r.sides[st.b].recs) > 0 {
+	if st.held.live > 0 {
 		if pend, err = r.streamRead(ctx, p, r.sides[st.b], pend, r.streamHeld, false); err != nil {
 			return err
 		}
@@ -292,14 +291,14 @@ func (r *run) streamRecord(x *rec) {
 		if c = st.counts.get(h); c > 1 {
 			n = strings.Clone(n) // a map key too: assigning to a string key stores the new key
 			st.dupIDs[n] = append(st.dupIDs[n], strings.Clone(x.id))
-			st.keep(n, &rec{id: strings.Clone(x.id)})
+			st.keep(n, h, &rec{id: strings.Clone(x.id)})
 		}
 	}
 	pass, err := r.passes(r.sides[src], x)
 	if err != nil {
 		if n != "" && c <= 1 {
 			st.counts.set(h, -1)
-			st.keep(n, x) // as in match, still a candidate for b's records
+			st.keep(n, h, x) // as in match, still a candidate for b's records
 		}
 		if src == sideL {
 			r.reportRecord(src, x, "filter", "", "", err.Error())
@@ -317,7 +316,7 @@ func (r *run) streamRecord(x *rec) {
 	switch {
 	case c > 1:
 		if pass {
-			st.dups[n] = append(st.dups[n], x) // reported with every id that shares n, at the end
+			st.dups[n] = append(st.dups[n], x.detach()) // reported with every id that shares n, at the end
 		}
 		return
 	case c < 0:
@@ -330,22 +329,33 @@ func (r *run) streamRecord(x *rec) {
 		return
 	}
 	st.counts.set(h, -1)
-	cand := st.index[n]
+	cand := st.held.withKey(h)
 	dupMsg := ""
 	switch {
 	case len(cand) > 1:
-		dupMsg = r.shareMsg(t, 0, recIDs(cand), n)
-	case len(cand) == 1 && st.matched[cand[0]]:
-		st.keep(n, x)
-		dupMsg = r.takenMsg(t, cand[0].id, n)
+		dupMsg = r.shareMsg(t, 0, st.held.ids(cand), n)
+	case len(cand) == 1 && st.held.matched(cand[0]):
+		st.keep(n, h, x)
+		dupMsg = r.takenMsg(t, st.held.id(cand[0]), n)
 	case len(cand) == 1:
 		id := &rec{id: strings.Clone(x.id)} // not x: the map would keep it
-		st.keep(n, id)
-		st.matched[id], st.matched[cand[0]] = true, true
-		st.pairs[cand[0].id] = x // paired when b's values come
+		st.keep(n, h, id)
+		st.matched[id] = true
+		st.held.match(cand[0])
+		st.pairs[cand[0]] = x.detach() // paired when b's values come
 		return
 	}
 	r.place(src, x, pass, true, dupMsg, nil)
+}
+
+// detach gives x its own copy of its values: a record kept past its batch
+// would else keep the decoder's slab of the batch's values (some forty
+// records' worth) with it, and with one record in ten kept, as a two-way
+// first run keeps the streamed side's shared records, that was all of them.
+// Its strings are slices of its own message's bytes only.
+func (x *rec) detach() *rec {
+	x.vals = slices.Clone(x.vals)
+	return x
 }
 
 // filterErr is a streamed record whose filter failed, with the failure.
@@ -354,12 +364,12 @@ type filterErr struct {
 	err error
 }
 
-// keep remembers a streamed record under norm n when the held side has
-// records with that norm: its leftovers are matched against them.
-func (st *stream) keep(n string, x *rec) {
-	if n != "" && len(st.index[n]) > 0 {
+// keep remembers a streamed record under norm n (of hash h) when the held
+// side has records with that norm: its leftovers are matched against them.
+func (st *stream) keep(n string, h normHash, x *rec) {
+	if n != "" && len(st.held.withKey(h)) > 0 {
 		n = strings.Clone(n) // not x's wire bytes (see streamRecord)
-		st.byNorm[n] = append(st.byNorm[n], x)
+		st.byNorm[n] = append(st.byNorm[n], x.detach())
 	}
 }
 
@@ -386,14 +396,13 @@ func (r *run) streamHeld(y *rec) {
 	st := r.stream
 	src, t := st.b, st.p
 	bs := r.sides[src]
-	x := bs.recs[y.id] // as held: the key index and matches refer to it
-	if x == nil {
+	i, ok := st.held.take(y.id)
+	if !ok {
 		return // not there when the side was read narrow: created by this run (or since, for the next one)
 	}
-	delete(bs.recs, y.id)
 	key := r.keys[0]
-	partner := st.pairs[y.id]
-	delete(st.pairs, y.id)
+	partner := st.pairs[i]
+	delete(st.pairs, i)
 	// match does the left first: a left record's filter is looked at even
 	// when a right record took it; a right one taken is done.
 	if partner != nil && src == sideR {
@@ -414,17 +423,18 @@ func (r *run) streamHeld(y *rec) {
 	n := r.keyNorm(src, 0, y.vals[key[src]])
 	dupMsg, found := "", (*rec)(nil)
 	if n != "" {
-		own, cand := st.index[n], st.byNorm[n]
+		own, cand := st.held.withKey(st.hash(n)), st.byNorm[n]
 		switch {
 		case len(own) > 1:
-			dupMsg = r.shareMsg(src, 0, recIDs(own), n)
+			dupMsg = r.shareMsg(src, 0, st.held.ids(own), n)
 		case len(cand) > 1:
 			dupMsg = r.shareMsg(t, 0, recIDs(cand), n)
 		case len(cand) == 1 && st.matched[cand[0]]:
 			dupMsg = r.takenMsg(t, cand[0].id, n)
 		case len(cand) == 1:
 			found = cand[0]
-			st.matched[x], st.matched[found] = true, true
+			st.held.match(i)
+			st.matched[found] = true
 		}
 	}
 	r.place(src, y, pass, n != "", dupMsg, found)
@@ -436,8 +446,9 @@ func (r *run) streamHeld(y *rec) {
 func (r *run) streamEnd() {
 	st := r.stream
 	src := st.p
-	for _, id := range slices.Sorted(maps.Keys(st.pairs)) {
-		x := st.pairs[id]
+	left := slices.SortedFunc(maps.Keys(st.pairs), func(a, b int32) int { return strings.Compare(st.held.id(a), st.held.id(b)) })
+	for _, i := range left {
+		x := st.pairs[i]
 		pass, err := r.passes(r.sides[src], x)
 		if err == nil {
 			r.place(src, x, pass, true, "", nil)

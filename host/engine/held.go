@@ -1,0 +1,180 @@
+package engine
+
+import (
+	"cmp"
+	"hash/maphash"
+	"slices"
+)
+
+// heldSet is the held side of a streamed first run (see stream): for each
+// record its id, in one arena, and its key norm's hash. ~50 bytes a record,
+// where a rec in the run's maps, with its decoded value and the key index,
+// took ~450: at 500,000 records a side that was most of a two-way first
+// run's memory. Records are added as the narrow read hands them over, then
+// seal builds the two ways in: by key hash (sorted, with a directory by the
+// top bits, as keyCounts) and by id (a map of the ids' hashes).
+type heldSet struct {
+	arena []byte // the ids, as add appends them; seal makes them strs
+	strs  string // record i's id is strs[ends[i-1]:ends[i]]
+	ends  []uint32
+	hash  []normHash
+	flags []uint8 // heldDead, heldMatched
+	live  int
+
+	// Built by seal.
+	order []int32  // live records with a key, by hash, then id
+	dir   []uint32 // dir[t]: the first index of order whose hash has top bits >= t
+	seed  maphash.Seed
+	byID  map[uint64]int32
+	clash map[string]int32 // ids whose hash another id has (~1e-8 at a million)
+	// hashID overrides the ids' hash (tests force clashes with it).
+	hashID func(string) uint64
+}
+
+const (
+	// heldDead: replaced by a later record with its id, deleted, or read
+	// again (see take).
+	heldDead uint8 = 1 << iota
+	heldMatched
+)
+
+// add appends a record read; h is the zero hash when it has no key.
+func (s *heldSet) add(id string, h normHash, deleted bool) {
+	s.arena = append(s.arena, id...)
+	s.ends = append(s.ends, uint32(len(s.arena)))
+	s.hash = append(s.hash, h)
+	f := uint8(0)
+	if deleted {
+		f = heldDead
+	}
+	s.flags = append(s.flags, f)
+}
+
+func (s *heldSet) id(i int32) string {
+	start := uint32(0)
+	if i > 0 {
+		start = s.ends[i-1]
+	}
+	return s.strs[start:s.ends[i]]
+}
+
+// seal settles what add collected: a record replaces an earlier one with
+// its id (a deleted one removes it, as the run's sink does), and the
+// indexes are built.
+func (s *heldSet) seal() {
+	s.strs, s.arena = string(s.arena), nil
+	s.seed = maphash.MakeSeed()
+	s.byID = make(map[uint64]int32, len(s.ends))
+	for i := range int32(len(s.ends)) {
+		if j, ok := s.find(s.id(i)); ok {
+			s.flags[j] |= heldDead
+			s.unmap(s.id(i))
+		}
+		if s.flags[i]&heldDead == 0 {
+			s.put(s.id(i), i)
+		}
+	}
+	for i, f := range s.flags {
+		if f&heldDead != 0 {
+			continue
+		}
+		s.live++
+		if s.hash[i] != (normHash{}) {
+			s.order = append(s.order, int32(i))
+		}
+	}
+	slices.SortFunc(s.order, func(a, b int32) int {
+		if c := compareHash(s.hash[a], s.hash[b]); c != 0 {
+			return c
+		}
+		return cmp.Compare(s.id(a), s.id(b))
+	})
+	s.dir = make([]uint32, 1<<keyDirBits+1)
+	i := 0
+	for t := range s.dir {
+		for i < len(s.order) && s.hash[s.order[i]][0]>>(64-keyDirBits) < uint64(t) {
+			i++
+		}
+		s.dir[t] = uint32(i)
+	}
+}
+
+func (s *heldSet) idHash(id string) uint64 {
+	if s.hashID != nil {
+		return s.hashID(id)
+	}
+	return maphash.String(s.seed, id)
+}
+
+func (s *heldSet) put(id string, i int32) {
+	h := s.idHash(id)
+	if _, taken := s.byID[h]; taken {
+		if s.clash == nil {
+			s.clash = map[string]int32{}
+		}
+		s.clash[id] = i
+		return
+	}
+	s.byID[h] = i
+}
+
+func (s *heldSet) unmap(id string) {
+	if _, ok := s.clash[id]; ok {
+		delete(s.clash, id)
+		return
+	}
+	delete(s.byID, s.idHash(id))
+}
+
+// find returns the live record with id.
+func (s *heldSet) find(id string) (int32, bool) {
+	if i, ok := s.byID[s.idHash(id)]; ok && s.id(i) == id {
+		return i, true
+	}
+	i, ok := s.clash[id]
+	return i, ok
+}
+
+// take finds the live record with id and marks it read again: a second
+// record with that id in the same read is not one the set held.
+func (s *heldSet) take(id string) (int32, bool) {
+	i, ok := s.find(id)
+	if ok {
+		s.flags[i] |= heldDead
+		s.unmap(id)
+	}
+	return i, ok
+}
+
+func (s *heldSet) matched(i int32) bool { return s.flags[i]&heldMatched != 0 }
+
+func (s *heldSet) match(i int32) { s.flags[i] |= heldMatched }
+
+// withKey returns the records whose key norm has hash h, by id, as a
+// range of order.
+func (s *heldSet) withKey(h normHash) []int32 {
+	if s.dir == nil || h == (normHash{}) {
+		return nil
+	}
+	t := h[0] >> (64 - keyDirBits)
+	lo, hi := int(s.dir[t]), int(s.dir[t+1])
+	i, ok := slices.BinarySearchFunc(s.order[lo:hi], h, func(x int32, h normHash) int { return compareHash(s.hash[x], h) })
+	if !ok {
+		return nil
+	}
+	j := lo + i
+	k := j + 1
+	for k < hi && s.hash[s.order[k]] == h {
+		k++
+	}
+	return s.order[j:k]
+}
+
+// ids returns the ids of records xs.
+func (s *heldSet) ids(xs []int32) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = s.id(x)
+	}
+	return out
+}

@@ -1,0 +1,93 @@
+package engine
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestHeldSet(t *testing.T) {
+	h1, h2 := normHash{1, 1}, normHash{1 << 63, 2}
+	type rec struct {
+		id      string
+		h       normHash
+		deleted bool
+	}
+	tests := []struct {
+		name  string
+		recs  []rec
+		clash bool // every id hashes alike
+		live  int
+		key   map[normHash][]string // withKey's ids, in order
+		find  map[string]bool
+	}{
+		{
+			name: "ids by key, sorted",
+			recs: []rec{{"b", h1, false}, {"a", h1, false}, {"c", h2, false}, {"d", normHash{}, false}},
+			live: 4,
+			key:  map[normHash][]string{h1: {"a", "b"}, h2: {"c"}, {9, 9}: nil, {}: nil},
+			find: map[string]bool{"a": true, "d": true, "e": false},
+		},
+		{
+			name: "a later record replaces one with its id",
+			recs: []rec{{"a", h1, false}, {"b", h1, false}, {"a", h2, false}},
+			live: 2,
+			key:  map[normHash][]string{h1: {"b"}, h2: {"a"}},
+			find: map[string]bool{"a": true, "b": true},
+		},
+		{
+			name: "a delete removes the record",
+			recs: []rec{{"a", h1, false}, {"a", normHash{}, true}, {"b", h2, true}},
+			live: 0,
+			key:  map[normHash][]string{h1: nil, h2: nil},
+			find: map[string]bool{"a": false, "b": false},
+		},
+		{
+			name:  "ids whose hashes clash",
+			recs:  []rec{{"a", h1, false}, {"b", h1, false}, {"c", h2, false}, {"b", h2, false}},
+			clash: true,
+			live:  3,
+			key:   map[normHash][]string{h1: {"a"}, h2: {"b", "c"}},
+			find:  map[string]bool{"a": true, "b": true, "c": true, "d": false},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &heldSet{}
+			if tt.clash {
+				s.hashID = func(string) uint64 { return 7 }
+			}
+			for _, r := range tt.recs {
+				s.add(r.id, r.h, r.deleted)
+			}
+			s.seal()
+			if s.live != tt.live {
+				t.Errorf("live %d, want %d", s.live, tt.live)
+			}
+			for h, want := range tt.key {
+				if got := s.ids(s.withKey(h)); !slices.Equal(got, want) && len(got)+len(want) > 0 {
+					t.Errorf("withKey(%v): %v, want %v", h, got, want)
+				}
+			}
+			for id, want := range tt.find {
+				if i, ok := s.find(id); ok != want || ok && s.id(i) != id {
+					t.Errorf("find(%q): %d %v, want %v", id, i, ok, want)
+				}
+			}
+			// Taken once: a second record with the id is not held.
+			for id, want := range tt.find {
+				if _, ok := s.take(id); ok != want {
+					t.Errorf("take(%q): %v, want %v", id, ok, want)
+				}
+				if _, ok := s.take(id); ok {
+					t.Errorf("take(%q) twice", id)
+				}
+			}
+			// A taken record still holds its key (for own duplicates).
+			for h, want := range tt.key {
+				if got := len(s.withKey(h)); got != len(want) {
+					t.Errorf("after take, withKey(%v) has %d, want %d", h, got, len(want))
+				}
+			}
+		})
+	}
+}
