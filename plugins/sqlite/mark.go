@@ -62,10 +62,11 @@ func marksWrites(t *table) bool { return t.uaCol >= 0 && !t.triggers }
 // written is what one successful create or update stored, for its mark:
 // the row's id and its stamp. ok is false for ops that get no mark.
 type written struct {
-	ok    bool
-	rowid int64  // rowid tables
-	id    string // other tables: the id's kind and text
-	us    int64
+	ok     bool
+	create bool
+	rowid  int64  // rowid tables
+	id     string // other tables: the id's kind and text
+	us     int64
 }
 
 // wrote returns what the op whose outcome is out stored, for its mark.
@@ -102,18 +103,20 @@ func finite(v any) bool {
 }
 
 // mark sets the marks of a batch's results from what each op stored
-// (left, aligned with res): a run of rows whose rowids and stamps both go
-// up by one shares a range mark, any other row gets its own.
+// (left, aligned with res): a run of creates, or of updates, whose rowids
+// and stamps both go up by one shares a range mark, though ops of the
+// other kind come between them (the two kinds' stamps are apart, see
+// writer.stamp); any other row gets its own.
 func (w *writer) mark(res []sdk.WriteResult, left []written) {
 	for i := 0; i < len(left); i++ {
-		if !left[i].ok {
+		if !left[i].ok || res[i].Mark != "" {
 			continue
 		}
 		first, last, end := left[i], left[i], i+1
 		if w.t.id == idRowid {
 			for k := i + 1; k < len(left); k++ {
-				if !left[k].ok {
-					continue // a failed op or a delete: it stored no stamp
+				if !left[k].ok || left[k].create != first.create {
+					continue // a failed op, a delete or one of the other kind: not in the run
 				}
 				if left[k].rowid != last.rowid+1 || left[k].us != last.us+1 {
 					break
@@ -132,11 +135,10 @@ func (w *writer) mark(res []sdk.WriteResult, left []written) {
 			m = markPrefix + "i:" + strconv.FormatInt(first.us, 10) + ":" + first.id
 		}
 		for k := i; k < end; k++ {
-			if left[k].ok {
+			if left[k].ok && left[k].create == first.create {
 				res[k].Mark = m
 			}
 		}
-		i = end - 1
 	}
 }
 

@@ -63,6 +63,11 @@ func (c *conn) Write(ctx context.Context, req sdk.WriteRequest) ([]sdk.WriteResu
 	// between ops instead, and rolls back when it fires.
 	opCtx := context.WithoutCancel(ctx)
 	for i := range req.Ops {
+		if req.Ops[i].Kind == sdk.OpCreate {
+			w.creates++
+		}
+	}
+	for i := range req.Ops {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("write %s: %w", t.name, err)
 		}
@@ -74,9 +79,9 @@ func (c *conn) Write(ctx context.Context, req sdk.WriteRequest) ([]sdk.WriteResu
 		}
 	}
 	w.closeStmts()
-	if w.used > 0 {
+	if last, ok := w.lastStamp(); ok {
 		// Still in the write lock: the next batch's stamps follow these.
-		c.clock.advance(w.stamp().Add(-time.Microsecond))
+		c.clock.advance(last)
 	}
 	if left != nil {
 		w.mark(results, left)
@@ -105,28 +110,46 @@ type writer struct {
 	cols    []int
 	args    []any
 	vals    []sdk.Value // unused room for result values
-	// base is the batch's first stamp, taken in the write lock; used how
-	// many successful creates and updates took one (see stamp).
-	base time.Time
-	used int
+	// base is the batch's first stamp, taken in the write lock; creates,
+	// the batch's create ops; usedC and usedU, how many successful creates
+	// and updates took a stamp (see stamp).
+	base         time.Time
+	creates      int
+	usedC, usedU int
 	// stored is what the last op stored, for its mark (see written).
 	stored written
 }
 
-// stamp is the updated-at stamp for the op being applied. A batch's
-// successful creates and updates get consecutive microseconds, from one
-// stamp the clock handed out inside the write lock; an op that fails uses
-// none. So creates that get consecutive rowids get consecutive stamps,
-// and one mark names them all (mark.go). The stamps never run ahead of
-// the clock more than one stamp per op would (they follow base at one per
-// microsecond), and lag it by at most the batch's duration; they still
-// fall between this transaction's start and its commit, so they sort
-// every other writer's changes in commit order as before.
-func (w *writer) stamp() time.Time {
+// stamp is the updated-at stamp for the create (or update) being applied.
+// A batch's successful creates get consecutive microseconds from one stamp
+// the clock handed out inside the write lock, and its updates the ones
+// after those; an op that fails uses none. So creates that get consecutive
+// rowids get consecutive stamps even with updates between them (a two-way
+// first run writes both, interleaved), and one mark names them all
+// (mark.go). The stamps never run ahead of the clock more than one stamp
+// per op would (they follow base at one per microsecond), and lag it by at
+// most the batch's duration; they still fall between this transaction's
+// start and its commit, so they sort every other writer's changes in
+// commit order as before.
+func (w *writer) stamp(create bool) time.Time {
 	if w.base.IsZero() {
 		w.base = w.c.clock.next()
 	}
-	return w.base.Add(time.Duration(w.used) * time.Microsecond)
+	if create {
+		return w.base.Add(time.Duration(w.usedC) * time.Microsecond)
+	}
+	return w.base.Add(time.Duration(w.creates+w.usedU) * time.Microsecond)
+}
+
+// lastStamp returns the latest stamp the batch stored, if any.
+func (w *writer) lastStamp() (time.Time, bool) {
+	switch {
+	case w.usedU > 0:
+		return w.base.Add(time.Duration(w.creates+w.usedU-1) * time.Microsecond), true
+	case w.usedC > 0:
+		return w.base.Add(time.Duration(w.usedC-1) * time.Microsecond), true
+	}
+	return time.Time{}, false
 }
 
 func (w *writer) closeStmts() {
@@ -219,10 +242,16 @@ func (w *writer) apply(ctx context.Context, op *sdk.Op) (sdk.WriteResult, error)
 	if res.Err != nil || op.Kind == sdk.OpDelete {
 		return res, nil
 	}
-	if !out.at.IsZero() {
-		w.used++ // the op stored its stamp
+	create := op.Kind == sdk.OpCreate
+	if !out.at.IsZero() { // the op stored its stamp
+		if create {
+			w.usedC++
+		} else {
+			w.usedU++
+		}
 	}
 	w.stored = w.wrote(out)
+	w.stored.create = create
 	w.fill(&res, out, op)
 	return res, nil
 }
@@ -374,7 +403,7 @@ func (w *writer) create(ctx context.Context, op *sdk.Op) (outcome, *sdk.Error, e
 	}
 	var at time.Time
 	if t.uaCol >= 0 {
-		at = w.stamp()
+		at = w.stamp(true)
 		w.cols = append(w.cols, t.uaCol)
 		w.args = append(w.args, t.stamp(at))
 	}
@@ -490,7 +519,7 @@ func (w *writer) update(ctx context.Context, op *sdk.Op) (outcome, *sdk.Error, e
 	}
 	var at time.Time
 	if t.uaCol >= 0 {
-		at = w.stamp()
+		at = w.stamp(false)
 		w.cols = append(w.cols, t.uaCol)
 		w.args = append(w.args, t.stamp(at))
 	}
