@@ -168,3 +168,30 @@ func TestRecordSize(t *testing.T) {
 		t.Errorf("contact has %d values for %d fields", len(contact(7, 0)), len(fields))
 	}
 }
+
+// TestSideSpreadsShared: a side's rows hold each of its contacts once, its shared ones on
+// every 10th row (ids 10, 20, …), so the ids the incremental re-run changes (1, 101, …) are
+// its own.
+func TestSideSpreadsShared(t *testing.T) {
+	for _, n := range []int{1000, 1010, 20} {
+		half, shared := n/2, n/20
+		for _, sd := range []side{
+			{ownLo: 0, ownN: half - shared, sharedLo: half - shared, sharedN: shared},
+			{ownLo: half, ownN: half - shared, sharedLo: half - shared, sharedN: shared},
+		} {
+			seen := map[int]bool{}
+			for k := range sd.rows() {
+				i := sd.contact(k)
+				isShared := i >= sd.sharedLo && i < sd.sharedLo+sd.sharedN
+				own := i >= sd.ownLo && i < sd.ownLo+sd.ownN
+				if seen[i] || isShared == own {
+					t.Fatalf("n %d %+v: row %d holds contact %d (seen %v, shared %v, own %v)", n, sd, k, i, seen[i], isShared, own)
+				}
+				seen[i] = true
+				if id := k + 1; isShared != (id%10 == 0) || id%100 == 1 && isShared {
+					t.Fatalf("n %d %+v: row id %d holds contact %d, shared %v", n, sd, id, i, isShared)
+				}
+			}
+		}
+	}
+}

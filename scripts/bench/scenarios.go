@@ -115,11 +115,14 @@ func sqliteRun(ctx context.Context, cfg config, run int) (runFigures, error) {
 		return f, fmt.Errorf("create %s: %w", dir, err)
 	}
 	now := time.Now()
+	// Contacts half-shared..half-1 are on both sides.
+	ls := side{ownLo: 0, ownN: half - shared, sharedLo: half - shared, sharedN: shared}
+	rs := side{ownLo: half, ownN: half - shared, sharedLo: half - shared, sharedN: shared}
 	seed := func(left, right string) error {
-		if err := sqliteSeed(ctx, left, 0, half, 0, now.Add(-2*time.Hour)); err != nil {
+		if err := sqliteSeed(ctx, left, ls, 0, now.Add(-2*time.Hour)); err != nil {
 			return err
 		}
-		return sqliteSeed(ctx, right, half-shared, 2*half-shared, half, now.Add(-time.Hour))
+		return sqliteSeed(ctx, right, rs, half, now.Add(-time.Hour))
 	}
 	left, right := filepath.Join(dir, "left.db"), filepath.Join(dir, "right.db")
 	if err := seed(left, right); err != nil {
@@ -160,14 +163,15 @@ func sqliteRun(ctx context.Context, cfg config, run int) (runFigures, error) {
 	if f.BaseRows != int64(2*want) {
 		return f, fmt.Errorf("baseline inserted %d rows, want %d", f.BaseRows, 2*want)
 	}
-	// Each side changes its own records only (left ids 1..half-shared, right ids
-	// shared+1..half are the ones only it had), so no pair is changed on both sides.
+	// Each side changes its own records only (ids 1, 101, 201, … of the rows seeded: the
+	// one with id i is a shared one only if i%10 == 0, see side.contact), so no pair is
+	// changed on both sides.
 	err = rerun(ctx, d, "s2", &f, func() (int64, error) {
-		l, err := sqliteTouch(ctx, left, run+1, 1, half-shared)
+		l, err := sqliteTouch(ctx, left, run+1, half)
 		if err != nil {
 			return 0, err
 		}
-		r, err := sqliteTouch(ctx, right, run+1, shared+1, half)
+		r, err := sqliteTouch(ctx, right, run+1, half)
 		return l + r, err
 	})
 	return f, err

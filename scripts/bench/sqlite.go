@@ -34,9 +34,10 @@ func sqliteOpen(path string) (*sql.DB, error) {
 	return db, nil
 }
 
-// sqliteSeed creates the file at path with contacts lo..hi-1; those below variantBelow get
-// variant 1 (the same person as another app's copy, with a different phone and source).
-func sqliteSeed(ctx context.Context, path string, lo, hi, variantBelow int, stamp time.Time) error {
+// sqliteSeed creates the file at path with the contacts of side (see side.contact); those
+// below variantBelow get variant 1 (the same person as another app's copy, with a different
+// phone and source).
+func sqliteSeed(ctx context.Context, path string, sd side, variantBelow int, stamp time.Time) error {
 	for _, p := range []string{path, path + "-wal", path + "-shm"} {
 		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
 			return fmt.Errorf("remove %s: %w", p, err)
@@ -52,7 +53,8 @@ func sqliteSeed(ctx context.Context, path string, lo, hi, variantBelow int, stam
 	}
 	rows := func(yield func([]any) error) error {
 		at := sqliteStamp(stamp)
-		for i := lo; i < hi; i++ {
+		for k := range sd.rows() {
+			i := sd.contact(k)
 			v := 0
 			if i < variantBelow {
 				v = 1
@@ -197,16 +199,32 @@ func sqliteAll(ctx context.Context, db *sql.DB) ([][]any, error) {
 	return out, rows.Err()
 }
 
-// sqliteTouch changes every 100th row (1 %) with an id in [lo, hi] of the file at path: a new
-// phone and source and a current updated-at. It returns how many rows changed.
-func sqliteTouch(ctx context.Context, path string, variant, lo, hi int) (int64, error) {
+// side is the contacts of one app of scenario 2: own of them only it has (contacts
+// ownLo.., ownN of them), shared the other app has too (contacts sharedLo.., sharedN).
+type side struct{ ownLo, ownN, sharedLo, sharedN int }
+
+func (s side) rows() int { return s.ownN + s.sharedN }
+
+// contact returns the contact of row k (0-based). Every 10th row is a shared one, while they
+// last: a side's shared records come spread through its reads, as in real data, not bunched
+// at one end (which would let a streamed first run hold its pairs only briefly).
+func (s side) contact(k int) int {
+	if k%10 == 9 && k/10 < s.sharedN {
+		return s.sharedLo + k/10
+	}
+	return s.ownLo + k - min((k+1)/10, s.sharedN)
+}
+
+// sqliteTouch changes every 100th of the first n rows of the file at path (1 %; ids 1, 101,
+// 201, …): a new phone and source and a current updated-at. It returns how many rows changed.
+func sqliteTouch(ctx context.Context, path string, variant, n int) (int64, error) {
 	db, err := sqliteOpen(path)
 	if err != nil {
 		return 0, err
 	}
 	defer db.Close()
 	res, err := db.ExecContext(ctx, fmt.Sprintf(`UPDATE contacts SET phone = phone || ' x%d',
-  source = source || ' (edit %d)', updated_at = ? WHERE id %% 100 = 0 AND id BETWEEN ? AND ?`, variant, variant), sqliteStamp(time.Now()), lo, hi)
+  source = source || ' (edit %d)', updated_at = ? WHERE id %% 100 = 1 AND id <= ?`, variant, variant), sqliteStamp(time.Now()), n)
 	if err != nil {
 		return 0, fmt.Errorf("change 1%% of %s: %w", path, err)
 	}
