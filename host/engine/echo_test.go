@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -61,5 +62,65 @@ func TestEchoesOfMarkedWritesAreNotRead(t *testing.T) {
 	}
 	if k := skips(); k["left"] == 0 || k["right"] != 0 {
 		t.Fatalf("after writing the left only: marks per side %v", k)
+	}
+}
+
+// unmarked is a connection whose writes carry no marks: its echoes come
+// back. It records the fields of its incremental reads, and fails its
+// schema while fail is set (a run that fails before writing).
+type unmarked struct {
+	Conn
+	fail   bool
+	narrow []bool // per incremental read: only the match key asked for
+}
+
+func (u *unmarked) Schema(ctx context.Context) (sdk.Schema, error) {
+	if u.fail {
+		return sdk.Schema{}, sdk.Errorf(sdk.CategoryTransient, "down")
+	}
+	return u.Conn.Schema(ctx)
+}
+
+func (u *unmarked) Read(ctx context.Context, req sdk.ReadRequest, sink sdk.RecordSink) error {
+	if req.Cursor != "" {
+		u.narrow = append(u.narrow, len(req.Fields) == 1)
+	}
+	return u.Conn.Read(ctx, req, sink)
+}
+
+func (u *unmarked) Write(ctx context.Context, req sdk.WriteRequest) ([]sdk.WriteResult, error) {
+	res, err := u.Conn.Write(ctx, req)
+	for i := range res {
+		res[i].Mark = ""
+	}
+	return res, err
+}
+
+// The echoes of a run that wrote many records are read narrow (ids,
+// versions, keys) and settled by their links, with no values read, even
+// after a run that failed before writing: it left the cursors where they
+// were, so the echoes still come.
+func TestEchoesAfterAFailedRunAreReadNarrow(t *testing.T) {
+	e := newEnv(t, nil)
+	e.eng.lazyMax = 2
+	u := &unmarked{Conn: e.conns["news"]}
+	e.conns["news"] = u
+	for i := range 10 {
+		e.create(e.left, map[string]sdk.Value{"email": s(fmt.Sprintf("l%d@x.io", i))})
+	}
+	if rep := e.run(Options{}); rep.Right.Created != 10 {
+		t.Fatalf("first run: %+v", rep.Right)
+	}
+	u.fail = true
+	if _, err := e.eng.Run(e.ctx, e.def, Options{}); err == nil {
+		t.Fatal("the run with the right side down did not fail")
+	}
+	u.fail, u.narrow = false, nil
+	rep := e.run(Options{})
+	if rep.Writes() != 0 || rep.Right.Unchanged != 10 {
+		t.Fatalf("run after: wrote %d, %d unchanged on the right; want 0 and the 10 echoes", rep.Writes(), rep.Right.Unchanged)
+	}
+	if len(u.narrow) != 1 || !u.narrow[0] {
+		t.Fatalf("reads of the right (narrow or not): %v; want one narrow read, the echoes settled by it", u.narrow)
 	}
 }

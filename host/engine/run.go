@@ -675,24 +675,31 @@ func (r *run) readBoth(ctx context.Context) error {
 	return nil
 }
 
-// lastWrites returns how many records the sync's previous run wrote to
-// each side (zeros when there is none, or its counts don't read).
+// lastWrites returns how many records the sync wrote to each side since
+// its cursors last moved: in its last complete run, and in the failed runs
+// after it, which leave the cursors where they were (zeros when there is
+// none). A run that failed at connect wrote nothing: the echoes of the one
+// before still come.
 func (r *run) lastWrites(ctx context.Context) ([2]int, error) {
-	runs, err := r.e.store.Runs(ctx, r.def.Name, 2)
+	runs, err := r.e.store.Runs(ctx, r.def.Name, 20)
 	if err != nil {
 		return [2]int{}, err
 	}
+	var n [2]int
 	for _, x := range runs {
 		if x.ID == r.id {
 			continue // this one
 		}
 		var c runCounts
-		if json.Unmarshal(x.Counts, &c) != nil {
-			return [2]int{}, nil
+		if json.Unmarshal(x.Counts, &c) == nil {
+			n[sideL] += c.Left.Created + c.Left.Updated + c.Left.Deleted
+			n[sideR] += c.Right.Created + c.Right.Updated + c.Right.Deleted
 		}
-		return [2]int{c.Left.Created + c.Left.Updated + c.Left.Deleted, c.Right.Created + c.Right.Updated + c.Right.Deleted}, nil
+		if x.Status == store.RunOK {
+			break
+		}
 	}
-	return [2]int{}, nil
+	return n, nil
 }
 
 // settles reports whether a record of side s read narrow needs no values:
