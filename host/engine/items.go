@@ -73,7 +73,15 @@ func (r *run) processLinks(ctx context.Context) ([2][]*rec, error) {
 	var work []*store.Link
 	for _, l := range r.links {
 		cur := [2]*rec{r.sides[sideL].recs[l.LeftID], r.sides[sideR].recs[l.RightID]}
-		if !r.sides[sideL].tomb[l.LeftID] && !r.sides[sideR].tomb[l.RightID] && r.unchanged(l, cur) {
+		gone := r.sides[sideL].tomb[l.LeftID] || r.sides[sideR].tomb[l.RightID]
+		if !gone && cur[sideL] == nil && cur[sideR] == nil && !r.hasErrors(l) {
+			// Neither record read nor gone, and no retry due: nothing
+			// happened to it. All links are loaded when the reads return
+			// many records (a large run's echoes, say); a lazy run would
+			// not have loaded this one, and its base need not be.
+			continue
+		}
+		if !gone && r.unchanged(l, cur) {
 			r.report.Left.Unchanged++
 			r.report.Right.Unchanged++
 			continue
@@ -266,6 +274,15 @@ func (r *run) settledLink(l *store.Link) bool {
 		}
 	}
 	return true
+}
+
+// hasErrors reports whether either record of link l has errors on record
+// (a failed delete on a deleted pair's survivor is retried from them).
+func (r *run) hasErrors(l *store.Link) bool {
+	if len(r.errs) == 0 {
+		return false
+	}
+	return len(r.errs[[2]string{sideNames[sideL], l.LeftID}]) > 0 || len(r.errs[[2]string{sideNames[sideR], l.RightID}]) > 0
 }
 
 func (r *run) linked(s int, id string) bool {
