@@ -29,7 +29,12 @@ import (
 //
 //	sq1:r:<first rowid>:<last rowid>:<stamp of the first, µs>
 //
-// rows first+k stamped stamp+k. Any other written row gets its own:
+// rows first+k stamped stamp+k. The other rows a batch wrote to a rowid
+// table (updates spread through the table, say) share one mark:
+//
+//	sq1:s:<least stamp, µs>:<rowid>.<its stamp's offset from it>,…
+//
+// and in any other table each written row gets its own:
 //
 //	sq1:i:<stamp, µs>:<id kind><id text>
 //
@@ -106,8 +111,10 @@ func finite(v any) bool {
 // (left, aligned with res): a run of creates, or of updates, whose rowids
 // and stamps both go up by one shares a range mark, though ops of the
 // other kind come between them (the two kinds' stamps are apart, see
-// writer.stamp); any other row gets its own.
+// writer.stamp); the other rows share a set mark in a rowid table, and get
+// one each in any other.
 func (w *writer) mark(res []sdk.WriteResult, left []written) {
+	var singles []int // rows of a rowid table in no run
 	for i := 0; i < len(left); i++ {
 		if !left[i].ok || res[i].Mark != "" {
 			continue
@@ -130,7 +137,8 @@ func (w *writer) mark(res []sdk.WriteResult, left []written) {
 			m = markPrefix + "r:" + strconv.FormatInt(first.rowid, 10) + ":" + strconv.FormatInt(last.rowid, 10) +
 				":" + strconv.FormatInt(first.us, 10)
 		case w.t.id == idRowid:
-			m = markPrefix + "i:" + strconv.FormatInt(first.us, 10) + ":i" + strconv.FormatInt(first.rowid, 10)
+			singles = append(singles, i)
+			continue
 		default:
 			m = markPrefix + "i:" + strconv.FormatInt(first.us, 10) + ":" + first.id
 		}
@@ -139,6 +147,30 @@ func (w *writer) mark(res []sdk.WriteResult, left []written) {
 				res[k].Mark = m
 			}
 		}
+	}
+	if len(singles) == 0 {
+		return
+	}
+	m := markPrefix + "i:" + strconv.FormatInt(left[singles[0]].us, 10) + ":i" + strconv.FormatInt(left[singles[0]].rowid, 10)
+	if len(singles) > 1 {
+		least := left[singles[0]].us
+		for _, i := range singles {
+			least = min(least, left[i].us)
+		}
+		b := []byte(markPrefix + "s:")
+		b = strconv.AppendInt(b, least, 10)
+		sep := byte(':')
+		for _, i := range singles {
+			b = append(b, sep)
+			sep = ','
+			b = strconv.AppendInt(b, left[i].rowid, 10)
+			b = append(b, '.')
+			b = strconv.AppendInt(b, left[i].us-least, 10)
+		}
+		m = string(b)
+	}
+	for _, i := range singles {
+		res[i].Mark = m
 	}
 }
 
@@ -177,6 +209,21 @@ func parseSkip(skip []string) (ranges []rowRange, rows []rowMark) {
 				continue
 			}
 			ranges = append(ranges, rowRange{first, last, us})
+		case strings.HasPrefix(s, "s:"):
+			stamp, list, ok := strings.Cut(s[2:], ":")
+			least, err := strconv.ParseInt(stamp, 10, 64)
+			if !ok || err != nil || least < 0 || least > maxStampMicros {
+				continue
+			}
+			for item := range strings.SplitSeq(list, ",") {
+				id, off, ok := strings.Cut(item, ".")
+				rowid, err1 := strconv.ParseInt(id, 10, 64)
+				d, err2 := strconv.ParseInt(off, 10, 64)
+				if !ok || err1 != nil || err2 != nil || d < 0 || d > maxStampMicros-least {
+					continue
+				}
+				rows = append(rows, rowMark{rowid, least + d})
+			}
 		case strings.HasPrefix(s, "i:"):
 			stamp, id, ok := strings.Cut(s[2:], ":")
 			us, err := strconv.ParseInt(stamp, 10, 64)
