@@ -133,6 +133,8 @@ func TestMarkEchoes(t *testing.T) {
 				}
 			} else if len(marks) != 2 || !strings.HasPrefix(marks[1], "sq1:s:") {
 				t.Errorf("marks %q: want 2, one run of creates and one set of the two updates", marks)
+			} else if n := len(slices.DeleteFunc(slices.Clone(res), func(r sdk.WriteResult) bool { return r.Mark != marks[1] })); n != 1 {
+				t.Errorf("the set mark rides on %d results, want 1 (repeated, it would cross the wire once per row)", n)
 			}
 			if n := len(readAll(t, c, "items", c0, fields...).All); n != len(ops) {
 				t.Fatalf("read from before the write without marks: %d records, want %d", n, len(ops))
