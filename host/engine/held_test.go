@@ -3,6 +3,9 @@ package engine
 import (
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/datasync-io/datasync/sdk"
 )
 
 func TestHeldSet(t *testing.T) {
@@ -89,5 +92,30 @@ func TestHeldSet(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestParkKeepsValues: a parked record comes back with the values it had,
+// compact or not.
+func TestParkKeepsValues(t *testing.T) {
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, vals := range [][]sdk.Value{
+		{sdk.String("a@x.io"), sdk.Null, {Kind: sdk.KindDecimal, Str: "1.50"}, {Kind: sdk.KindDate, Str: "2026-03-01"}},
+		{sdk.String("a@x.io"), sdk.Int(7)},
+		{sdk.Bool(true)},
+		{{Kind: sdk.KindDateTime, Time: at}},
+		{{Kind: sdk.KindStringList, List: []string{"x", "y"}}},
+		nil,
+	} {
+		p := park(&rec{id: "1", vals: slices.Clone(vals)})
+		got := p.rec().vals
+		if len(got) != len(vals) {
+			t.Fatalf("%v: came back as %v", vals, got)
+		}
+		for i := range vals {
+			if !got[i].Equal(vals[i]) || got[i].Kind != vals[i].Kind {
+				t.Errorf("%v: value %d came back as %v", vals, i, got[i])
+			}
+		}
 	}
 }

@@ -44,7 +44,7 @@ type stream struct {
 	matched    map[*rec]bool // p's records matched
 	// pairs: p records matched to a b record, by its index in held,
 	// waiting for its values (b is read again after p).
-	pairs map[int32]*rec
+	pairs map[int32]parked
 	read  int
 }
 
@@ -112,7 +112,7 @@ func (r *run) startStream(ctx context.Context) error {
 	var counts [2]*keyCounts
 	st := &stream{p: sideL, b: sideR, seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
 		byNorm: map[string][]*rec{},
-		dups:   map[string][]*rec{}, dupIDs: map[string][]string{}, matched: map[*rec]bool{}, pairs: map[int32]*rec{}}
+		dups:   map[string][]*rec{}, dupIDs: map[string][]string{}, matched: map[*rec]bool{}, pairs: map[int32]parked{}}
 	var n [2]int
 	var errs [2]error
 	var sinks [2]*countSink
@@ -342,7 +342,7 @@ func (r *run) streamRecord(x *rec) {
 		st.keep(n, h, id)
 		st.matched[id] = true
 		st.held.match(cand[0])
-		st.pairs[cand[0]] = x.detach() // paired when b's values come
+		st.pairs[cand[0]] = park(x) // paired when b's values come
 		return
 	}
 	r.place(src, x, pass, true, dupMsg, nil)
@@ -356,6 +356,43 @@ func (r *run) streamRecord(x *rec) {
 func (x *rec) detach() *rec {
 	x.vals = slices.Clone(x.vals)
 	return x
+}
+
+// parked is a streamed record kept until its held match is read again
+// (stream.pairs), in less room: values that are only a kind and a string
+// (null, string, decimal, date: most of them) as those, 17 bytes where an
+// sdk.Value takes 88. With one record in ten of a 500,000-record side
+// waiting, that was 40 MB of a two-way first run's live heap.
+type parked struct {
+	x     *rec // its vals nil while parked, unless one is of another kind
+	kinds []sdk.Kind
+	strs  []string
+}
+
+func park(x *rec) parked {
+	for _, v := range x.vals {
+		if v.Int != 0 || v.Bool || !v.Time.IsZero() || v.List != nil {
+			return parked{x: x.detach()}
+		}
+	}
+	p := parked{x: x, kinds: make([]sdk.Kind, len(x.vals)), strs: make([]string, len(x.vals))}
+	for i, v := range x.vals {
+		p.kinds[i], p.strs[i] = v.Kind, v.Str
+	}
+	x.vals = nil
+	return p
+}
+
+// rec returns the record with its values.
+func (p parked) rec() *rec {
+	if p.kinds != nil {
+		vals := make([]sdk.Value, len(p.kinds))
+		for i := range vals {
+			vals[i] = sdk.Value{Kind: p.kinds[i], Str: p.strs[i]}
+		}
+		p.x.vals = vals
+	}
+	return p.x
 }
 
 // filterErr is a streamed record whose filter failed, with the failure.
@@ -401,8 +438,11 @@ func (r *run) streamHeld(y *rec) {
 		return // not there when the side was read narrow: created by this run (or since, for the next one)
 	}
 	key := r.keys[0]
-	partner := st.pairs[i]
-	delete(st.pairs, i)
+	var partner *rec
+	if p, ok := st.pairs[i]; ok {
+		partner = p.rec()
+		delete(st.pairs, i)
+	}
 	// match does the left first: a left record's filter is looked at even
 	// when a right record took it; a right one taken is done.
 	if partner != nil && src == sideR {
@@ -448,7 +488,7 @@ func (r *run) streamEnd() {
 	src := st.p
 	left := slices.SortedFunc(maps.Keys(st.pairs), func(a, b int32) int { return strings.Compare(st.held.id(a), st.held.id(b)) })
 	for _, i := range left {
-		x := st.pairs[i]
+		x := st.pairs[i].rec()
 		pass, err := r.passes(r.sides[src], x)
 		if err == nil {
 			r.place(src, x, pass, true, "", nil)
