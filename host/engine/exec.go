@@ -506,8 +506,8 @@ func (r *run) finalizeLink(it *item, b *store.Batch) {
 		for j, i := range it.opMaps[t] {
 			fm := r.maps[i]
 			v := stored(res, op, j)
-			h.Changes = append(h.Changes, store.FieldChange{Field: fm.field[t].Name, Old: store.Value{Value: it.vals[t][i]}, New: store.Value{Value: v}})
-			it.setBase(fm.key, pair(t, v, it.vals[other(t)][i]))
+			h.Changes = append(h.Changes, store.FieldChange{Field: fm.field[t].Name, Old: store.Value{Value: r.val(it, t, i)}, New: store.Value{Value: v}})
+			it.setBase(fm.key, pair(t, v, r.val(it, other(t), i)))
 			if post[t] != nil {
 				post[t][fm.idx[t]] = v
 			}
@@ -516,15 +516,15 @@ func (r *run) finalizeLink(it *item, b *store.Batch) {
 	}
 	for i, d := range it.dec {
 		if d == decKeep {
-			it.setBase(r.maps[i].key, store.BasePair{Left: it.vals[sideL][i], Right: it.vals[sideR][i]})
+			it.setBase(r.maps[i].key, store.BasePair{Left: r.val(it, sideL, i), Right: r.val(it, sideR, i)})
 		}
 	}
 	for _, i := range it.conflicts {
 		fm := r.maps[i]
 		b.PutConflicts = append(b.PutConflicts, store.Conflict{LeftID: l.LeftID, RightID: l.RightID, Field: fm.key,
-			Left: it.vals[sideL][i], Right: it.vals[sideR][i]})
-		r.fail(it, sideL, l.LeftID, "conflict", fm.field[sideL].Name, it.vals[sideL][i].Text(),
-			fmt.Sprintf("%s changed on both sides: left %q, right %q", fm.key, it.vals[sideL][i].Text(), it.vals[sideR][i].Text()), "")
+			Left: r.val(it, sideL, i), Right: r.val(it, sideR, i)})
+		r.fail(it, sideL, l.LeftID, "conflict", fm.field[sideL].Name, r.val(it, sideL, i).Text(),
+			fmt.Sprintf("%s changed on both sides: left %q, right %q", fm.key, r.val(it, sideL, i).Text(), r.val(it, sideR, i).Text()), "")
 		r.report.Left.Conflicts++
 		r.report.Right.Conflicts++
 	}

@@ -34,7 +34,6 @@ type item struct {
 	cur        [2]*rec     // current records (nil: unknown, the base stands for it)
 	src        int         // itemCreate: the record's side; itemDelete: the side it was deleted on
 	dec        []decision  // itemLink: per mapping
-	vals       [2][]sdk.Value
 	excludedBy string
 	ops        [2]*sdk.Op
 	opMaps     [2][]int // mapping index of each op field (-1: the external-id field)
@@ -381,6 +380,16 @@ func (r *run) value(it *item, s int, fm fmap) (sdk.Value, bool) {
 	return sdk.Null, false
 }
 
+// val is mapping i's value on side s as the merge saw it (see value). Asked
+// again where needed, not kept: an item held both sides' values of every
+// mapping, ~1.8 KB, and an incremental run holds all its items until they
+// are written. Only the item's base changes after planning, one mapping at
+// a time and after that mapping's values were asked for.
+func (r *run) val(it *item, s, i int) sdk.Value {
+	v, _ := r.value(it, s, r.maps[i])
+	return v
+}
+
 // verdict is a side's filter verdict for a link: evaluated when the record is
 // known, else the one stored with the link.
 func (r *run) verdict(it *item, s int) bool {
@@ -416,14 +425,10 @@ func (r *run) planLink(it *item) {
 		return
 	}
 	it.dec = make([]decision, len(r.maps))
-	for s := range sideNames {
-		it.vals[s] = make([]sdk.Value, len(r.maps))
-	}
 	var patch [2][]int
 	for i, fm := range r.maps {
 		lv, okL := r.value(it, sideL, fm)
 		rv, okR := r.value(it, sideR, fm)
-		it.vals[sideL][i], it.vals[sideR][i] = lv, rv
 		if !okL || !okR {
 			it.dec[i] = decSkip
 			continue
@@ -469,9 +474,9 @@ func (r *run) planLink(it *item) {
 		ok := true
 		for _, i := range patch[t] {
 			fm := r.maps[i]
-			v, err := convert(fm, src, it.vals[src][i])
+			v, err := convert(fm, src, r.val(it, src, i))
 			if err != nil {
-				r.failConversion(it, src, fm, it.vals[src][i], err)
+				r.failConversion(it, src, fm, r.val(it, src, i), err)
 				ok = false
 				continue
 			}

@@ -272,7 +272,7 @@ func (r *run) plan() Plan {
 			case sdk.OpUpdate:
 				u := PlannedUpdate{ID: op.ID}
 				for j, i := range it.opMaps[t] {
-					u.Changes = append(u.Changes, FieldChange{Field: op.Fields[j], Old: it.vals[t][i], New: op.Values[j]})
+					u.Changes = append(u.Changes, FieldChange{Field: op.Fields[j], Old: r.val(it, t, i), New: op.Values[j]})
 				}
 				sp.Update = append(sp.Update, u)
 			case sdk.OpDelete:
@@ -281,7 +281,7 @@ func (r *run) plan() Plan {
 		}
 		for _, i := range it.conflicts {
 			p.Conflicts = append(p.Conflicts, PlannedConflict{LeftID: it.link.LeftID, RightID: it.link.RightID,
-				Field: r.maps[i].key, Left: it.vals[sideL][i], Right: it.vals[sideR][i]})
+				Field: r.maps[i].key, Left: r.val(it, sideL, i), Right: r.val(it, sideR, i)})
 		}
 	}
 	p.Errors = groupErrors(errs)
