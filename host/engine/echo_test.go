@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/datasync-io/datasync/sdk"
@@ -122,5 +123,54 @@ func TestEchoesAfterAFailedRunAreReadNarrow(t *testing.T) {
 	}
 	if len(u.narrow) != 1 || !u.narrow[0] {
 		t.Fatalf("reads of the right (narrow or not): %v; want one narrow read, the echoes settled by it", u.narrow)
+	}
+}
+
+// A side keeps at most maxMarks marks of at most maxMarkBytes in all: past
+// either, it keeps none (the echoes are read and settled by version).
+func TestMarksAreBounded(t *testing.T) {
+	big := strings.Repeat("x", maxMarkBytes/4)
+	tests := []struct {
+		name    string
+		marks   func(yield func(string))
+		keep    int
+		tooMany bool
+	}{
+		{"a few, one twice", func(y func(string)) { y("a"); y("b"); y("a") }, 2, false},
+		{"as many as kept", func(y func(string)) {
+			for i := range maxMarks {
+				y(fmt.Sprint(i))
+			}
+		}, maxMarks, false},
+		{"one more than kept", func(y func(string)) {
+			for i := range maxMarks + 1 {
+				y(fmt.Sprint(i))
+			}
+		}, 0, true},
+		{"large ones, within the bytes", func(y func(string)) {
+			for i := range 3 {
+				y(fmt.Sprint(i, big))
+			}
+		}, 3, false},
+		{"large ones, past the bytes", func(y func(string)) {
+			for i := range 5 {
+				y(fmt.Sprint(i, big))
+			}
+		}, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &side{}
+			tt.marks(s.mark)
+			if len(s.marks) != tt.keep || s.tooMany != tt.tooMany {
+				t.Errorf("kept %d marks, too many %v; want %d, %v", len(s.marks), s.tooMany, tt.keep, tt.tooMany)
+			}
+			if !s.tooMany && overMarks(s.marks) {
+				t.Errorf("overMarks of the marks kept")
+			}
+		})
+	}
+	if !overMarks([]string{big, big, big, big, big}) || overMarks([]string{big}) {
+		t.Error("overMarks does not count bytes")
 	}
 }

@@ -50,8 +50,8 @@ func (r *run) execute(ctx context.Context) error {
 			c.Cursor = s.cursor
 		} else if c.Cursor != "" {
 			// The old cursor stays, and with it the echoes its marks name
-			// (all of them read again past maxMarks, as in side.mark).
-			if c.Skip = append(slices.Clip(old.Skip), s.marks...); len(c.Skip) > maxMarks {
+			// (all of them read again past maxMarks or maxMarkBytes, as in side.mark).
+			if c.Skip = append(slices.Clip(old.Skip), s.marks...); overMarks(c.Skip) {
 				c.Skip = nil
 			}
 		}

@@ -78,9 +78,10 @@ type side struct {
 	hasCurs bool
 	// marks: of this run's writes to the side (sdk.WriteResult.Mark), for
 	// its next incremental read to skip; marked, their set.
-	marks   []string
-	marked  map[string]bool
-	tooMany bool // more than maxMarks: none are kept, the echoes are read
+	marks     []string
+	marked    map[string]bool
+	markBytes int
+	tooMany   bool // more than maxMarks (or maxMarkBytes): none are kept, the echoes are read
 	// digested: a complete read was spared, as a digest showed every record
 	// at its linked version (see verifyByDigest); the side is not read.
 	digested bool
@@ -94,8 +95,22 @@ type side struct {
 
 // maxMarks bounds the marks kept for a side: a connector marking every
 // record (one transaction each) would otherwise hand its next read a list
-// as long as the run's writes.
-const maxMarks = 20000
+// as long as the run's writes. maxMarkBytes bounds their size: one mark may
+// name many records (SQLite's set marks, a few bytes a row), and the list
+// is stored with the cursor and sent with every read.
+const (
+	maxMarks     = 20000
+	maxMarkBytes = 4 << 20
+)
+
+// overMarks reports whether marks are more than a side keeps.
+func overMarks(marks []string) bool {
+	n := 0
+	for _, m := range marks {
+		n += len(m)
+	}
+	return len(marks) > maxMarks || n > maxMarkBytes
+}
 
 // mark notes a write's mark. A mark is a slice of the write response's
 // bytes: it is kept as a copy, not to pin them.
@@ -103,10 +118,11 @@ func (s *side) mark(m string) {
 	if s.tooMany || s.marked[m] {
 		return
 	}
-	if len(s.marks) == maxMarks {
+	if len(s.marks) == maxMarks || s.markBytes+len(m) > maxMarkBytes {
 		s.tooMany, s.marks, s.marked = true, nil, nil
 		return
 	}
+	s.markBytes += len(m)
 	if s.marked == nil {
 		s.marked = map[string]bool{}
 	}
