@@ -111,7 +111,10 @@ type WriteResult struct {
 	// Mark, optional, is a token by which a later incremental read knows
 	// this change for the host's own (ReadRequest.Skip). Set it only when a
 	// read can tell that a record's current state is this write's and no
-	// one else's, such as the id of the transaction that wrote it.
+	// one else's, such as the id of the transaction that wrote it. The host
+	// keeps the marks of a side's writes together, so one mark may name the
+	// changes of several results of the same request: they may share it, or
+	// one of them may carry it for all.
 	Mark string
 }
 
