@@ -1830,7 +1830,9 @@ type WriteResult struct {
 	// Optional: a token by which a later incremental read recognizes this
 	// write's change as the host's own (ReadRequest.skip). Set it only when a
 	// read can tell that the record's current state is this write's and no
-	// one else's; many results may share one mark.
+	// one else's. Many results may share one mark, or one result may carry a
+	// mark naming other results' changes too: the host keeps a side's marks
+	// together.
 	Mark          string `protobuf:"bytes,7,opt,name=mark,proto3" json:"mark,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
