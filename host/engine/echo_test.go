@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/datasync-io/datasync/host/store"
 	"github.com/datasync-io/datasync/sdk"
 )
 
@@ -172,5 +173,47 @@ func TestMarksAreBounded(t *testing.T) {
 	}
 	if !overMarks([]string{big, big, big, big, big}) || overMarks([]string{big}) {
 		t.Error("overMarks does not count bytes")
+	}
+}
+
+// basesCounted counts the links whose bases the engine asks the store for.
+type basesCounted struct {
+	Store
+	n int
+}
+
+func (b *basesCounted) FillBases(ctx context.Context, sync string, links []*store.Link) error {
+	b.n += len(links)
+	return b.Store.FillBases(ctx, sync, links)
+}
+
+// When a run's reads return many echoes, every link is loaded; the links
+// of records neither read nor gone need nothing, and their bases are not
+// loaded (a lazy run would not have loaded the links at all).
+func TestUntouchedLinksLoadNoBases(t *testing.T) {
+	e := newEnv(t, nil)
+	u := &unmarked{Conn: e.conns["news"]}
+	e.conns["news"] = u
+	var ids []string
+	for i := range 20 {
+		ids = append(ids, e.create(e.left, map[string]sdk.Value{"email": s(fmt.Sprintf("l%d@x.io", i))}))
+	}
+	e.run(Options{})
+	e.run(Options{}) // the 20 echoes, settled
+	for _, id := range ids[:6] {
+		e.update(e.left, id, map[string]sdk.Value{"company": s("Globex")})
+	}
+	if rep := e.run(Options{}); rep.Right.Updated != 6 {
+		t.Fatalf("run after 6 changes: %+v", rep.Right)
+	}
+	st := &basesCounted{Store: e.st}
+	e.eng = New(st, e.dial, WithClock(e.now))
+	e.eng.lazyMax = 2 // 6 echoes are many: every link is loaded
+	rep := e.run(Options{})
+	if rep.Writes() != 0 || rep.Right.Unchanged != 6 {
+		t.Fatalf("run reading the 6 echoes: wrote %d, %d unchanged; want 0 and 6", rep.Writes(), rep.Right.Unchanged)
+	}
+	if st.n != 0 {
+		t.Fatalf("bases of %d links loaded; want none (14 links untouched, 6 settled by version)", st.n)
 	}
 }
