@@ -12,7 +12,7 @@ import (
 // took ~450: at 500,000 records a side that was most of a two-way first
 // run's memory. Records are added as the narrow read hands them over, then
 // seal builds the two ways in: by key hash (sorted, with a directory by the
-// top bits, as keyCounts) and by id (a map of the ids' hashes).
+// top bits, hashDir, as keyCounts) and by id (a map of the ids' hashes).
 type heldSet struct {
 	arena []byte // the ids, as add appends them; seal makes them strs
 	strs  string // record i's id is strs[ends[i-1]:ends[i]]
@@ -66,12 +66,13 @@ func (s *heldSet) seal() {
 	s.seed = maphash.MakeSeed()
 	s.byID = make(map[uint64]int32, len(s.ends))
 	for i := range int32(len(s.ends)) {
-		if j, ok := s.find(s.id(i)); ok {
+		id := s.id(i)
+		if j, ok := s.find(id); ok {
 			s.flags[j] |= heldDead
-			s.unmap(s.id(i))
+			s.unmap(id)
 		}
 		if s.flags[i]&heldDead == 0 {
-			s.put(s.id(i), i)
+			s.put(id, i)
 		}
 	}
 	for i, f := range s.flags {
@@ -89,14 +90,7 @@ func (s *heldSet) seal() {
 		}
 		return cmp.Compare(s.id(a), s.id(b))
 	})
-	s.dir = make([]uint32, 1<<keyDirBits+1)
-	i := 0
-	for t := range s.dir {
-		for i < len(s.order) && s.hash[s.order[i]][0]>>(64-keyDirBits) < uint64(t) {
-			i++
-		}
-		s.dir[t] = uint32(i)
-	}
+	s.dir = hashDir(len(s.order), func(i int) normHash { return s.hash[s.order[i]] })
 }
 
 func (s *heldSet) idHash(id string) uint64 {
@@ -156,8 +150,7 @@ func (s *heldSet) withKey(h normHash) []int32 {
 	if s.dir == nil || h == (normHash{}) {
 		return nil
 	}
-	t := h[0] >> (64 - keyDirBits)
-	lo, hi := int(s.dir[t]), int(s.dir[t+1])
+	lo, hi := dirRange(s.dir, h)
 	i, ok := slices.BinarySearchFunc(s.order[lo:hi], h, func(x int32, h normHash) int { return compareHash(s.hash[x], h) })
 	if !ok {
 		return nil

@@ -37,14 +37,28 @@ func (k *keyCounts) seal() {
 		w++
 	}
 	k.hs, k.state = slices.Clip(k.hs[:w]), slices.Clip(k.state[:w])
-	k.dir = make([]uint32, 1<<keyDirBits+1)
+	k.dir = hashDir(len(k.hs), func(i int) normHash { return k.hs[i] })
+}
+
+// hashDir is the directory of n hashes sorted by compareHash, hashAt(i)
+// the i-th: dir[t] is the first index whose hash has top bits >= t, so
+// the hashes that share h's top bits are those dirRange gives.
+func hashDir(n int, hashAt func(int) normHash) []uint32 {
+	dir := make([]uint32, 1<<keyDirBits+1)
 	i := 0
-	for t := range k.dir {
-		for i < len(k.hs) && k.hs[i][0]>>(64-keyDirBits) < uint64(t) {
+	for t := range dir {
+		for i < n && hashAt(i)[0]>>(64-keyDirBits) < uint64(t) {
 			i++
 		}
-		k.dir[t] = uint32(i)
+		dir[t] = uint32(i)
 	}
+	return dir
+}
+
+// dirRange returns the indexes [lo, hi) whose hashes share h's top bits.
+func dirRange(dir []uint32, h normHash) (lo, hi int) {
+	t := h[0] >> (64 - keyDirBits)
+	return int(dir[t]), int(dir[t+1])
 }
 
 func compareHash(a, b normHash) int {
@@ -59,8 +73,7 @@ func (k *keyCounts) find(h normHash) int {
 	if k.dir == nil {
 		return -1
 	}
-	t := h[0] >> (64 - keyDirBits)
-	lo, hi := int(k.dir[t]), int(k.dir[t+1])
+	lo, hi := dirRange(k.dir, h)
 	i, ok := slices.BinarySearchFunc(k.hs[lo:hi], h, compareHash)
 	if !ok {
 		return -1
