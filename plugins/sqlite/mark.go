@@ -149,31 +149,36 @@ func (w *writer) mark(res []sdk.WriteResult, left []written) {
 			}
 		}
 	}
-	if len(singles) == 0 {
-		return
+	switch len(singles) {
+	case 0:
+	case 1:
+		one := left[singles[0]]
+		res[singles[0]].Mark = markPrefix + "i:" + strconv.FormatInt(one.us, 10) + ":i" + strconv.FormatInt(one.rowid, 10)
+	default:
+		// On the first of them only: the host keeps the marks of a side's
+		// writes together, and one set repeated on each of its n results
+		// would cross the wire n times (a batch of 1,250 spread updates: 19 MB).
+		res[singles[0]].Mark = setMark(left, singles)
 	}
-	m := markPrefix + "i:" + strconv.FormatInt(left[singles[0]].us, 10) + ":i" + strconv.FormatInt(left[singles[0]].rowid, 10)
-	if len(singles) > 1 {
-		least := left[singles[0]].us
-		for _, i := range singles {
-			least = min(least, left[i].us)
-		}
-		b := []byte(markPrefix + "s:")
-		b = strconv.AppendInt(b, least, 10)
-		sep := byte(':')
-		for _, i := range singles {
-			b = append(b, sep)
-			sep = ','
-			b = strconv.AppendInt(b, left[i].rowid, 10)
-			b = append(b, '.')
-			b = strconv.AppendInt(b, left[i].us-least, 10)
-		}
-		m = string(b)
+}
+
+// setMark is the set mark of rows singles of left.
+func setMark(left []written, singles []int) string {
+	least := left[singles[0]].us
+	for _, i := range singles {
+		least = min(least, left[i].us)
 	}
-	// On the first of them only: the host keeps the marks of a side's
-	// writes together, and one set repeated on each of its n results would
-	// cross the wire n times (a batch of 1,250 spread updates: 19 MB).
-	res[singles[0]].Mark = m
+	b := []byte(markPrefix + "s:")
+	b = strconv.AppendInt(b, least, 10)
+	sep := byte(':')
+	for _, i := range singles {
+		b = append(b, sep)
+		sep = ','
+		b = strconv.AppendInt(b, left[i].rowid, 10)
+		b = append(b, '.')
+		b = strconv.AppendInt(b, left[i].us-least, 10)
+	}
+	return string(b)
 }
 
 // rowRange is a range mark: rowids first..last, stamped us, us+1, ….
