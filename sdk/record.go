@@ -118,7 +118,10 @@ type WriteResult struct {
 	Mark string
 }
 
-// LookupRequest asks for the records whose Field equals one of Values.
+// LookupRequest asks for the records whose Field equals one of Values. An
+// empty Field asks for the records whose ids are among Values (as
+// strings); a connector that cannot look its records up by id returns an
+// error, and the host then does without (it reads instead).
 type LookupRequest struct {
 	Object string
 	Field  string

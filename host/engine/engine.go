@@ -64,6 +64,10 @@ type Engine struct {
 	noNarrow bool
 	// noStream turns off streamed first runs (see stream.go), likewise.
 	noStream bool
+	// parkMax is how many streamed records a streamed first run keeps
+	// waiting for their held match before it looks matches up at once
+	// (see stream.fetch; tests lower it).
+	parkMax int
 	// noDigest turns off digest checks before complete reads (see
 	// verifyByDigest), likewise; digestBuckets, when set, is how many
 	// buckets they sum into.
@@ -101,7 +105,7 @@ func WithFailpoint(f func(step string) error) Option { return func(e *Engine) { 
 // New returns an Engine over st, reaching connections through dial.
 func New(st Store, dial Dialer, opts ...Option) *Engine {
 	e := &Engine{store: st, dial: dial, now: time.Now, sleep: sleepCtx, batch: sdk.BatchRecords, retries: 3, maxWait: 30 * time.Second,
-		lazyMax: 5000}
+		lazyMax: 5000, parkMax: 10000}
 	for _, o := range opts {
 		o(e)
 	}

@@ -21,10 +21,11 @@ import (
 // records are paired with the p records that took them, or matched and
 // written like p's, as they come (records this run created in b are
 // skipped: b was read narrow before). What stays in memory is b's held
-// set (~50 bytes a record), p's key counts (~17 bytes a record, for its own
-// duplicates), the p records waiting for their b match (one in ten, in
-// scenario 2 of BENCHMARKS.md), and the batches in flight; writing starts
-// while reading goes on. Matching is exactly match's
+// set (~40 bytes a record), p's key counts (~17 bytes a record, for its own
+// duplicates), up to Engine.parkMax p records waiting for their b match
+// (past those, a match's b record is looked up by id with its batch and
+// the pair made at once), and the batches in flight; writing starts while
+// reading goes on. Matching is exactly match's
 // (TestStreamedFirstRunMatchesPlanned).
 type stream struct {
 	p, b int
@@ -45,7 +46,20 @@ type stream struct {
 	// pairs: p records matched to a b record, by its index in held,
 	// waiting for its values (b is read again after p).
 	pairs map[int32]parked
-	read  int
+	// fetch: p records of the batch at hand matched to a b record, once
+	// pairs is full (Engine.parkMax), to pair when the batch's b records
+	// are looked up (fetchPairs). One in ten records of scenario 2 of
+	// BENCHMARKS.md waits for its match: 50,000 at a million, ~30 MB
+	// parked. noLookup: b's connector cannot look its records up by id.
+	fetch    []fetchPair
+	noLookup bool
+	read     int
+}
+
+// fetchPair is a streamed record and the index in held of its match.
+type fetchPair struct {
+	x *rec
+	i int32
 }
 
 // canStream reports whether the run can be streamed (see stream).
@@ -253,10 +267,13 @@ func (r *run) streamRead(ctx context.Context, p *pipeline, s *side, pend []*item
 		for _, x := range batch {
 			handle(x)
 		}
+		err := r.fetchPairs(ctx)
 		pend = append(pend, r.items...)
 		r.items = nil
-		var err error
-		if pend, err = p.send(ctx, pend, false); err != nil {
+		if err == nil {
+			pend, err = p.send(ctx, pend, false)
+		}
+		if err != nil {
 			// The read ends, and is waited for: a run never returns with
 			// a goroutine still reading.
 			cancel()
@@ -342,7 +359,11 @@ func (r *run) streamRecord(x *rec) {
 		st.keep(n, h, id)
 		st.matched[id] = true
 		st.held.match(cand[0])
-		st.pairs[cand[0]] = park(x) // paired when b's values come
+		if len(st.pairs) < r.e.parkMax || st.noLookup {
+			st.pairs[cand[0]] = park(x) // paired when b's values come
+		} else {
+			st.fetch = append(st.fetch, fetchPair{x, cand[0]})
+		}
 		return
 	}
 	r.place(src, x, pass, true, dupMsg, nil)
@@ -437,29 +458,17 @@ func (r *run) streamHeld(y *rec) {
 	if !ok {
 		return // not there when the side was read narrow: created by this run (or since, for the next one)
 	}
-	key := r.keys[0]
-	var partner *rec
 	if p, ok := st.pairs[i]; ok {
-		partner = p.rec()
 		delete(st.pairs, i)
-	}
-	// match does the left first: a left record's filter is looked at even
-	// when a right record took it; a right one taken is done.
-	if partner != nil && src == sideR {
-		r.pair(t, partner, y)
+		r.pairHeld(p.rec(), y)
 		return
 	}
 	pass, err := r.passes(bs, y)
 	if err != nil {
 		r.reportRecord(src, y, "filter", "", "", err.Error())
-	}
-	if partner != nil {
-		r.pair(t, partner, y)
 		return
 	}
-	if err != nil {
-		return
-	}
+	key := r.keys[0]
 	n := r.keyNorm(src, 0, y.vals[key[src]])
 	dupMsg, found := "", (*rec)(nil)
 	if n != "" {
@@ -478,6 +487,64 @@ func (r *run) streamHeld(y *rec) {
 		}
 	}
 	r.place(src, y, pass, n != "", dupMsg, found)
+}
+
+// pairHeld pairs held record y with x, the streamed record that took it.
+func (r *run) pairHeld(x, y *rec) {
+	st := r.stream
+	// match does the left first: a left record's filter is looked at even
+	// when a right record took it; a right one taken is done.
+	if st.b == sideL {
+		if _, err := r.passes(r.sides[st.b], y); err != nil {
+			r.reportRecord(st.b, y, "filter", "", "", err.Error())
+		}
+	}
+	r.pair(st.p, x, y)
+}
+
+// fetchPairs looks up, by id, the held records that the streamed records
+// of the batch at hand matched past Engine.parkMax (stream.fetch), and
+// pairs them. One whose record is gone waits as the others do: the held
+// side's second read pairs it, or streamEnd syncs it alone. So does every
+// one when b's connector cannot look records up by id.
+func (r *run) fetchPairs(ctx context.Context) error {
+	st := r.stream
+	if st == nil || len(st.fetch) == 0 {
+		return nil
+	}
+	defer func() { st.fetch = st.fetch[:0] }()
+	bs := r.sides[st.b]
+	var got map[string]*rec
+	if !st.noLookup {
+		vals := make([]sdk.Value, len(st.fetch))
+		for k, f := range st.fetch {
+			vals[k] = sdk.String(st.held.id(f.i))
+		}
+		recs, err := bs.conn.Lookup(ctx, sdk.LookupRequest{Object: bs.obj.Name, Values: vals, Fields: bs.fields}) // by id
+		if err != nil {
+			cat := sdk.CategoryOf(err)
+			if cat == sdk.CategoryAuth || cat == sdk.CategoryUnreachable || cat == sdk.CategoryForbidden || cat.Retryable() || ctx.Err() != nil {
+				return &RunError{Side: bs.name, Connection: bs.def.Connection, Category: cat, Err: fmt.Errorf("lookup %s by id: %w", bs.obj.Name, err)}
+			}
+			st.noLookup = true
+		}
+		got = make(map[string]*rec, len(recs))
+		for _, y := range recs {
+			if !y.Deleted && len(y.Values) == len(bs.fields) {
+				got[y.ID] = &rec{id: y.ID, version: y.Version, mod: y.ModifiedAt, vals: y.Values, read: true}
+			}
+		}
+	}
+	for _, f := range st.fetch {
+		y := got[st.held.id(f.i)]
+		if y == nil {
+			st.pairs[f.i] = park(f.x)
+			continue
+		}
+		st.held.take(y.id) // its second read skips it
+		r.pairHeld(f.x, y)
+	}
+	return nil
 }
 
 // streamEnd syncs the streamed records whose match was not read again (it

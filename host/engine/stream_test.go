@@ -60,6 +60,8 @@ func TestStreamedFirstRunMatchesPlanned(t *testing.T) {
 				recs[s] = append(recs[s], f)
 			}
 		}
+		// Matches past parkMax are looked up by id at once, not parked.
+		parkMax := rapid.SampledFrom([]int{0, 1, 10000}).Draw(rt, "park-max")
 		var got [2]string
 		for i, noStream := range []bool{true, false} {
 			sub := fmt.Sprintf("%s/%d", dir, i)
@@ -68,6 +70,7 @@ func TestStreamedFirstRunMatchesPlanned(t *testing.T) {
 			}
 			e, closeFn := newEnvAt(rt, sub, edit)
 			e.eng.noStream = noStream
+			e.eng.parkMax = parkMax
 			for s, c := range [2]*memory.Connector{e.left, e.right} {
 				for _, f := range recs[s] {
 					e.create(c, f)

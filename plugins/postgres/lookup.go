@@ -10,11 +10,18 @@ import (
 )
 
 // Lookup returns the records whose field equals one of the values, with
-// one query: WHERE field = ANY($1).
+// one query: WHERE field = ANY($1). An empty field is the id: the primary
+// key, when it is one column.
 func (c *Conn) Lookup(ctx context.Context, req sdk.LookupRequest) ([]sdk.Record, error) {
 	t, err := c.table(ctx, req.Object)
 	if err != nil {
 		return nil, err
+	}
+	if req.Field == "" {
+		if len(t.pk) != 1 {
+			return nil, sdk.FieldError(req.Field, "%s has a key of %d columns: no lookup by id", t.name, len(t.pk))
+		}
+		req.Field = t.cols[t.pk[0]].name
 	}
 	col, ok := t.col(req.Field)
 	if !ok || t.byName[req.Field] == t.softDelete {

@@ -189,6 +189,10 @@ func TestSoftDeleteTombstones(t *testing.T) {
 	if got, err := c.Lookup(ctx, sdk.LookupRequest{Object: "items", Field: "v", Values: []sdk.Value{sdk.String("a"), sdk.String("b")}, Fields: []string{"v"}}); err != nil || !slices.Equal(ids(got), []string{"2"}) {
 		t.Errorf("lookup after delete: %v, %v; want [2]", ids(got), err)
 	}
+	// No field: by id (the primary key), the soft-deleted left out.
+	if got, err := c.Lookup(ctx, sdk.LookupRequest{Object: "items", Values: []sdk.Value{sdk.String("2"), sdk.String("1"), sdk.String("x")}, Fields: []string{"v"}}); err != nil || !slices.Equal(ids(got), []string{"2"}) {
+		t.Errorf("lookup by id after delete: %v, %v; want [2]", ids(got), err)
+	}
 }
 
 // TestTimestampWithoutZone: an updated-at column without time zone works as

@@ -369,16 +369,32 @@ func (t *table) highWater(ctx context.Context, db queryer, where string, args []
 }
 
 // Lookup returns the rows whose column equals one of the values. Any column
-// may be searched, the primary key included; values are converted as a
-// write would store them, so a lookup finds what a write stored.
+// may be searched, the primary key included, or the ids (an empty Field);
+// values are converted as a write would store them, so a lookup finds
+// what a write stored.
 func (c *conn) Lookup(ctx context.Context, req sdk.LookupRequest) ([]sdk.Record, error) {
 	t, err := c.table(ctx, req.Object)
 	if err != nil {
 		return nil, err
 	}
 	ci, ok := t.column(req.Field)
-	if !ok {
+	colQ, enc := "", func(v sdk.Value) (any, bool) {
+		a, err := encode(&t.cols[ci], v)
+		return a, err == nil
+	}
+	switch {
+	case req.Field == "" && t.idCol < 0:
+		colQ, enc = "rowid", func(v sdk.Value) (any, bool) {
+			n, err := strconv.ParseInt(v.Text(), 10, 64)
+			return n, err == nil
+		}
+	case req.Field == "":
+		ci = t.idCol
+		colQ = t.cols[ci].q
+	case !ok:
 		return nil, sdk.FieldError(req.Field, "no column %q in table %s", req.Field, t.name)
+	default:
+		colQ = t.cols[ci].q
 	}
 	fieldCols, err := t.fieldColumns(req.Fields)
 	if err != nil {
@@ -387,8 +403,8 @@ func (c *conn) Lookup(ctx context.Context, req sdk.LookupRequest) ([]sdk.Record,
 	seen := map[any]bool{}
 	var args []any
 	for _, v := range req.Values {
-		a, verr := encode(&t.cols[ci], v)
-		if verr != nil || a == nil || seen[a] {
+		a, ok := enc(v)
+		if !ok || a == nil || seen[a] {
 			continue // a value the column cannot hold matches nothing
 		}
 		seen[a] = true
@@ -398,7 +414,7 @@ func (c *conn) Lookup(ctx context.Context, req sdk.LookupRequest) ([]sdk.Record,
 	sc := newScanner(t)
 	for start := 0; start < len(args); start += lookupChunk {
 		chunk := args[start:min(start+lookupChunk, len(args))]
-		q := "SELECT " + t.sel + " FROM " + t.q + " WHERE " + t.cols[ci].q + " IN (?" +
+		q := "SELECT " + t.sel + " FROM " + t.q + " WHERE " + colQ + " IN (?" +
 			strings.Repeat(", ?", len(chunk)-1) + ") ORDER BY " + t.idExpr
 		rows, err := c.db.QueryContext(ctx, q, chunk...)
 		if err != nil {

@@ -223,6 +223,7 @@ func TestLookup(t *testing.T) {
 			[]string{res[0].ID, res[2].ID}},
 		{"email", []sdk.Value{sdk.String("A@EXAMPLE.COM")}, nil}, // exact match
 		{"id", []sdk.Value{sdk.String(res[1].ID), sdk.Int(999)}, []string{res[1].ID}},
+		{"", []sdk.Value{sdk.String(res[2].ID), sdk.String(res[0].ID), sdk.String("x")}, []string{res[0].ID, res[2].ID}}, // by id
 		{"birthday", []sdk.Value{sdk.String("1990-05-17")}, []string{res[0].ID, res[2].ID}},
 		{"age", []sdk.Value{sdk.String("not a number"), sdk.Null}, nil},
 	}
@@ -253,6 +254,20 @@ func TestLookup(t *testing.T) {
 	recs, err := c.Lookup(context.Background(), sdk.LookupRequest{Object: "contacts", Field: "email", Values: many, Fields: []string{"email"}})
 	if err != nil || !reflect.DeepEqual(ids(recs), []string{res[1].ID}) {
 		t.Errorf("lookup of 1201 values: %v, %v", ids(recs), err)
+	}
+}
+
+// TestLookupByRowid: with no field, a table without a key is searched by
+// its hidden rowid, the records' ids.
+func TestLookupByRowid(t *testing.T) {
+	path := newDB(t, `CREATE TABLE notes (email TEXT)`)
+	c := openConn(t, path)
+	res := writeOK(t, c, "notes",
+		conformance.CreateOp(map[string]sdk.Value{"email": sdk.String("a@example.com")}),
+		conformance.CreateOp(map[string]sdk.Value{"email": sdk.String("b@example.com")}))
+	recs, err := c.Lookup(context.Background(), sdk.LookupRequest{Object: "notes", Values: []sdk.Value{sdk.String(res[1].ID), sdk.String("x"), sdk.String("99")}, Fields: []string{"email"}})
+	if err != nil || !slices.Equal(ids(recs), []string{res[1].ID}) || recs[0].Values[0].Str != "b@example.com" {
+		t.Errorf("lookup by rowid %s: %+v, %v; want b@example.com alone", res[1].ID, recs, err)
 	}
 }
 

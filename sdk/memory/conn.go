@@ -226,7 +226,8 @@ func (c *Connector) applyOp(o *objectStore, op sdk.Op) (*record, *sdk.Error) {
 }
 
 // Lookup compares emails as the unique index does (case-folded) and
-// every other field exactly; tombstones are never found.
+// every other field exactly, and ids when Field is empty; tombstones are
+// never found.
 func (cn *conn) Lookup(ctx context.Context, req sdk.LookupRequest) ([]sdk.Record, error) {
 	if err := cn.begin("lookup"); err != nil {
 		return nil, fmt.Errorf("lookup %s.%s: %w", req.Object, req.Field, err)
@@ -235,7 +236,7 @@ func (cn *conn) Lookup(ctx context.Context, req sdk.LookupRequest) ([]sdk.Record
 		return nil, fmt.Errorf("lookup %s.%s: %w", req.Object, req.Field, err)
 	}
 	fields, err := cn.fields(req.Fields)
-	if err == nil {
+	if err == nil && req.Field != "" {
 		err = cn.c.schema.checkFields([]string{req.Field})
 	}
 	if err != nil {
@@ -250,6 +251,9 @@ func (cn *conn) Lookup(ctx context.Context, req sdk.LookupRequest) ([]sdk.Record
 	var out []sdk.Record
 	for _, r := range c.data.object(req.Object).changedSince(0, true) {
 		have := r.fields[req.Field]
+		if req.Field == "" {
+			have = sdk.String(r.id)
+		}
 		for _, want := range req.Values {
 			if matches(req.Field, have, want) {
 				out = append(out, r.sdkRecord(fields))

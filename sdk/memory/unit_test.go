@@ -542,6 +542,7 @@ func TestLookup(t *testing.T) {
 		{"deleted are not found", "email", []sdk.Value{sdk.String("gone@example.com")}, nil},
 		{"non-unique field finds all", "company", []sdk.Value{sdk.String("Acme"), sdk.String("Other")}, []string{a.ID, b.ID}},
 		{"other fields compare exactly", "company", []sdk.Value{sdk.String("acme")}, nil},
+		{"no field: by id", "", []sdk.Value{sdk.String(b.ID), sdk.String(gone.ID), sdk.String("nope")}, []string{b.ID}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
