@@ -36,7 +36,10 @@ type stream struct {
 	counts *keyCounts
 	seeds  [2]maphash.Seed
 	held   *heldSet          // b's records: ids and key hashes
-	byNorm map[string][]*rec // p's records under a norm b holds (matched ones by id only)
+	byNorm map[string][]*rec // p's records under a norm b holds, but those taken
+	// taken: the ids of p's records matched to a b record, by their norm's
+	// hash (~50 bytes each, where a byNorm entry took ~330).
+	taken map[normHash]string
 	dups   map[string][]*rec // p's records that share their norm, reported at the end
 	dupIDs map[string][]string
 	// filterErrs: streamed right records whose filter failed, reported at
@@ -125,7 +128,7 @@ func (k *countSink) Checkpoint(cursor string) error {
 func (r *run) startStream(ctx context.Context) error {
 	var counts [2]*keyCounts
 	st := &stream{p: sideL, b: sideR, seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
-		byNorm: map[string][]*rec{},
+		byNorm: map[string][]*rec{}, taken: map[normHash]string{},
 		dups:   map[string][]*rec{}, dupIDs: map[string][]string{}, matched: map[*rec]bool{}, pairs: map[int32]parked{}}
 	var n [2]int
 	var errs [2]error
@@ -355,9 +358,8 @@ func (r *run) streamRecord(x *rec) {
 		st.keep(n, h, x)
 		dupMsg = r.takenMsg(t, st.held.id(cand[0]), n)
 	case len(cand) == 1:
-		id := &rec{id: strings.Clone(x.id)} // not x: the map would keep it
-		st.keep(n, h, id)
-		st.matched[id] = true
+		// A norm with one p record (c is 1) has no byNorm entry.
+		st.taken[h] = strings.Clone(x.id) // not x's: the map would keep its wire bytes
 		st.held.match(cand[0])
 		if len(st.pairs) < r.e.parkMax || st.noLookup {
 			st.pairs[cand[0]] = park(x) // paired when b's values come
@@ -472,10 +474,14 @@ func (r *run) streamHeld(y *rec) {
 	n := r.keyNorm(src, 0, y.vals[key[src]])
 	dupMsg, found := "", (*rec)(nil)
 	if n != "" {
-		own, cand := st.held.withKey(st.hash(n)), st.byNorm[n]
+		h := st.hash(n)
+		own, cand := st.held.withKey(h), st.byNorm[n]
+		taker, taken := st.taken[h]
 		switch {
 		case len(own) > 1:
 			dupMsg = r.shareMsg(src, 0, st.held.ids(own), n)
+		case taken:
+			dupMsg = r.takenMsg(t, taker, n)
 		case len(cand) > 1:
 			dupMsg = r.shareMsg(t, 0, recIDs(cand), n)
 		case len(cand) == 1 && st.matched[cand[0]]:

@@ -165,6 +165,41 @@ func TestFirstFillReadsTheEmptySideOnce(t *testing.T) {
 	e2.quiet()
 }
 
+// TestHeldKeyTakenBetweenReads: a held record whose key changed, between
+// the narrow read and the read of its values, to one a streamed record has
+// already taken is reported as a duplicate naming that record, not synced
+// as new (the paired record's norm is kept by hash, stream.taken).
+func TestHeldKeyTakenBetweenReads(t *testing.T) {
+	e := newEnv(t, func(d *syncdef.Definition) {
+		d.Match = []syncdef.MatchKey{{Left: memory.FieldPhone, Right: memory.FieldPhone}}
+	})
+	w := &wrapped{Conn: e.conns["news"]}
+	e.conns["news"] = w
+	phone := func(p string) map[string]sdk.Value { return map[string]sdk.Value{memory.FieldPhone: s(p)} }
+	taker := e.create(e.left, phone("+1 555 0100"))
+	for i := range 3 { // the left side streams: it has more records
+		e.create(e.left, phone(fmt.Sprintf("+1 555 02%02d", i)))
+	}
+	e.create(e.right, phone("+1 555 0100"))
+	moved := e.create(e.right, phone("+1 555 0199"))
+	w.afterRead = func(req sdk.ReadRequest) {
+		if len(req.Fields) == 1 { // the narrow read: then the key moves
+			if _, err := e.right.Update(obj, moved, phone("+1 555 0100")); err != nil {
+				t.Error(err)
+			}
+			w.afterRead = nil
+		}
+	}
+	e.run(Options{})
+	errs, err := e.st.Errors(e.ctx, e.def.Name, "duplicate_identifier")
+	if err != nil || len(errs) != 1 || errs[0].RecordID != moved || !strings.Contains(errs[0].Message, "record "+taker+" is already matched") {
+		t.Fatalf("duplicate errors %+v (%v): want one for right record %s naming left record %s", errs, err, moved, taker)
+	}
+	if n := len(e.left.Snapshot(obj)); n != 4 {
+		t.Errorf("left has %d records, want its 4 (the moved record not created there)", n)
+	}
+}
+
 // TestCreateStoresItsBaseAndHistory: a created record's link holds, for
 // every mapping, the source value and what the target stored (null where
 // nothing was written), and its history the values written; the base is

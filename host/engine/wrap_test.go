@@ -22,6 +22,7 @@ type wrapped struct {
 	noLookup     bool
 	lookups      int
 	fullReads    int
+	afterRead    func(req sdk.ReadRequest) // called as each read returns
 }
 
 func (w *wrapped) Schema(ctx context.Context) (sdk.Schema, error) {
@@ -55,7 +56,11 @@ func (w *wrapped) Read(ctx context.Context, req sdk.ReadRequest, sink sdk.Record
 	if w.noTombstones {
 		sink = dropTombstones{sink}
 	}
-	return w.Conn.Read(ctx, req, sink)
+	err := w.Conn.Read(ctx, req, sink)
+	if w.afterRead != nil {
+		w.afterRead(req)
+	}
+	return err
 }
 
 func (w *wrapped) Lookup(ctx context.Context, req sdk.LookupRequest) ([]sdk.Record, error) {
