@@ -105,7 +105,7 @@ func WithFailpoint(f func(step string) error) Option { return func(e *Engine) { 
 // New returns an Engine over st, reaching connections through dial.
 func New(st Store, dial Dialer, opts ...Option) *Engine {
 	e := &Engine{store: st, dial: dial, now: time.Now, sleep: sleepCtx, batch: sdk.BatchRecords, retries: 3, maxWait: 30 * time.Second,
-		lazyMax: 5000, parkMax: 10000}
+		lazyMax: 5000, parkMax: 2000}
 	for _, o := range opts {
 		o(e)
 	}

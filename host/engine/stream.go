@@ -256,7 +256,7 @@ func (r *run) streamRead(ctx context.Context, p *pipeline, s *side, pend []*item
 		case <-sctx.Done():
 		}
 	}()
-	ch := make(chan []*rec, 2)
+	ch := make(chan []*rec, 1)
 	errc := make(chan error, 1)
 	go func() {
 		defer close(ch)
