@@ -38,15 +38,7 @@ func versionExpr(t *table) string {
 }
 
 func newProjection(t *table, fields []string) (*projection, error) {
-	p := &projection{t: t, nkey: len(t.pk)}
-	var b strings.Builder
-	for i, k := range t.pk {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(t.cols[k].expr)
-	}
-	b.WriteString(", " + versionExpr(t))
+	p, b := keysAndVersion(t)
 	if t.updatedAt >= 0 {
 		p.hasTS = true
 		b.WriteString(", " + t.cols[t.updatedAt].expr)
@@ -66,6 +58,30 @@ func newProjection(t *table, fields []string) (*projection, error) {
 	}
 	p.sql = b.String()
 	return p, nil
+}
+
+// versionsProjection selects the keys and the version alone, for a full
+// read of versions (a digest): PostgreSQL then reads no column past the
+// key, where the updated-at column, last in most tables, had it decode
+// every column before it (~20 % of the scan at 200,000 rows).
+func versionsProjection(t *table) *projection {
+	p, b := keysAndVersion(t)
+	p.offData = p.nkey + 1
+	p.sql = b.String()
+	return p
+}
+
+func keysAndVersion(t *table) (*projection, *strings.Builder) {
+	p := &projection{t: t, nkey: len(t.pk)}
+	b := &strings.Builder{}
+	for i, k := range t.pk {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(t.cols[k].expr)
+	}
+	b.WriteString(", " + versionExpr(t))
+	return p, b
 }
 
 func btoi(b bool) int {

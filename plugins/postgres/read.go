@@ -139,10 +139,13 @@ func (c *Conn) Read(ctx context.Context, req sdk.ReadRequest, sink sdk.RecordSin
 	if err != nil {
 		return err
 	}
-	if req.VersionsOnly {
+	incremental := t.obj.Incremental
+	switch {
+	case req.VersionsOnly && (req.Cursor == "" || !incremental):
+		p = versionsProjection(t) // a full read: its cursor is a query of its own (highWater)
+	case req.VersionsOnly:
 		p, _ = newProjection(t, nil) // keys, version and updated-at: fewer bytes to move and decode
 	}
-	incremental := t.obj.Incremental
 	var cur cursor
 	if req.Cursor != "" && incremental {
 		if cur, err = parseCursor(req.Cursor); err != nil {
