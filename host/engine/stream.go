@@ -39,7 +39,7 @@ type stream struct {
 	byNorm map[string][]*rec // p's records under a norm b holds, but those taken
 	// taken: the ids of p's records matched to a b record, by their norm's
 	// hash (~50 bytes each, where a byNorm entry took ~330).
-	taken map[normHash]string
+	taken  map[normHash]string
 	dups   map[string][]*rec // p's records that share their norm, reported at the end
 	dupIDs map[string][]string
 	// filterErrs: streamed right records whose filter failed, reported at
@@ -129,7 +129,7 @@ func (r *run) startStream(ctx context.Context) error {
 	var counts [2]*keyCounts
 	st := &stream{p: sideL, b: sideR, seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
 		byNorm: map[string][]*rec{}, taken: map[normHash]string{},
-		dups:   map[string][]*rec{}, dupIDs: map[string][]string{}, matched: map[*rec]bool{}, pairs: map[int32]parked{}}
+		dups: map[string][]*rec{}, dupIDs: map[string][]string{}, matched: map[*rec]bool{}, pairs: map[int32]parked{}}
 	var n [2]int
 	var errs [2]error
 	var sinks [2]*countSink
