@@ -93,6 +93,32 @@ func TestFullRunsSpareSidesADigestShowsUnchanged(t *testing.T) {
 // With many records in many buckets, a complete run after a few changes
 // reads only the buckets where the digest disagreed, and still finds a
 // delete there, a change, and a new record (matched on the other side).
+// TestDigestAfterAFailedRun: a run that failed because a side was down
+// leaves a run-level error, not a record's: the complete run after it
+// still spares both sides by digest.
+func TestDigestAfterAFailedRun(t *testing.T) {
+	e := newEnv(t, nil)
+	u := &unmarked{Conn: e.conns["news"]}
+	e.conns["news"] = u
+	for i := range 5 {
+		e.create(e.left, map[string]sdk.Value{"email": s(fmt.Sprintf("l%d@x.io", i))})
+	}
+	e.run(Options{})
+	u.fail = true
+	if _, err := e.eng.Run(e.ctx, e.def, Options{Full: true}); err == nil {
+		t.Fatal("the run with the right side down did not fail")
+	}
+	u.fail = false
+	rep := e.run(Options{Full: true})
+	if rep.Left.Read != 0 || rep.Right.Read != 0 || rep.Left.Verified != 5 || rep.Right.Verified != 5 || rep.Writes() != 0 {
+		t.Fatalf("complete run after a failed one: read %d/%d, verified %d/%d, wrote %d; want 0/0, 5/5, 0",
+			rep.Left.Read, rep.Right.Read, rep.Left.Verified, rep.Right.Verified, rep.Writes())
+	}
+	if errs := e.storedErrors(""); len(errs) != 0 {
+		t.Fatalf("errors left after a good run: %v", errs)
+	}
+}
+
 func TestFullRunsReadOnlyTheBucketsThatDisagree(t *testing.T) {
 	e := newEnv(t, func(d *syncdef.Definition) { d.Deletes = syncdef.DeletesPropagate })
 	e.eng.digestBuckets = 64

@@ -388,7 +388,7 @@ func (r *run) loadLinks(ctx context.Context) error {
 			(!s.obj.Tombstones && r.def.Deletes != syncdef.DeletesIgnore && has)
 		anyFull = anyFull || s.full
 	}
-	if anyFull && has && r.trustVersions && len(r.pending) == 0 && len(r.errs) == 0 && len(r.journaled) == 0 && !r.e.noDigest {
+	if anyFull && has && r.trustVersions && len(r.pending) == 0 && !r.recordErrors() && len(r.journaled) == 0 && !r.e.noDigest {
 		if err := r.verifyByDigest(ctx); err != nil {
 			return err
 		}
@@ -463,6 +463,18 @@ func sideIndex(name string) int {
 		return sideR
 	}
 	return sideL
+}
+
+// recordErrors reports whether records failed in earlier runs (their
+// records are read again); a run-level error (a side that was down) is
+// not one of a record.
+func (r *run) recordErrors() bool {
+	for k := range r.errs {
+		if k[1] != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // countLinks returns how many links the sync has, counted once a run: it

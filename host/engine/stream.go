@@ -67,16 +67,8 @@ type fetchPair struct {
 
 // canStream reports whether the run can be streamed (see stream).
 func (r *run) canStream() bool {
-	if r.opts.dry || r.e.noStream || r.hasLinks || len(r.links) > 0 || len(r.keys) != 1 ||
-		len(r.pending) > 0 || len(r.confl) > 0 || !r.sides[sideL].full || !r.sides[sideR].full {
-		return false
-	}
-	for k := range r.errs {
-		if k[1] != "" {
-			return false
-		}
-	}
-	return true
+	return !r.opts.dry && !r.e.noStream && !r.hasLinks && len(r.links) == 0 && len(r.keys) == 1 &&
+		len(r.pending) == 0 && len(r.confl) == 0 && r.sides[sideL].full && r.sides[sideR].full && !r.recordErrors()
 }
 
 // normHash identifies a key norm by a 128-bit hash: two of a million norms
