@@ -31,6 +31,10 @@ type Conn interface {
 	// Write applies ops and returns one result per op, in order. A returned
 	// error means the whole batch failed and nothing of it was applied.
 	Write(ctx context.Context, req WriteRequest) ([]WriteResult, error)
+	// Lookup returns the records whose req.Field equals one of req.Values,
+	// or, with no field, whose ids do: a two-way first run looks its held
+	// side's matches up by id rather than keep what waits for them. A
+	// connector that cannot look up by id returns an error for that.
 	Lookup(ctx context.Context, req LookupRequest) ([]Record, error)
 	Close() error
 }
