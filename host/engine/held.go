@@ -7,7 +7,7 @@ import (
 )
 
 // heldSet is the held side of a streamed first run (see stream): for each
-// record its id, in one arena, and its key norm's hash. ~50 bytes a record,
+// record its id, in one arena, and its key norm's hash. ~45 bytes a record,
 // where a rec in the run's maps, with its decoded value and the key index,
 // took ~450: at 500,000 records a side that was most of a two-way first
 // run's memory. Records are added as the narrow read hands them over, then

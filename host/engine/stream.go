@@ -21,7 +21,7 @@ import (
 // records are paired with the p records that took them, or matched and
 // written like p's, as they come (records this run created in b are
 // skipped: b was read narrow before). What stays in memory is b's held
-// set (~40 bytes a record), p's key counts (~17 bytes a record, for its own
+// set (~45 bytes a record), p's key counts (~17 bytes a record, for its own
 // duplicates), up to Engine.parkMax p records waiting for their b match
 // (past those, a match's b record is looked up by id with its batch and
 // the pair made at once), and the batches in flight; writing starts while
