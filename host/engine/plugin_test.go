@@ -145,3 +145,86 @@ func TestOverPlugins(t *testing.T) {
 func config(path string) sdk.Config {
 	return sdk.Config{Settings: map[string]string{memory.SettingPath: path}, Secrets: map[string]string{memory.SecretToken: "secret"}}
 }
+
+// TestStreamedPairsLookedUpOverPlugins: past Engine.parkMax, a streamed
+// first run looks its held matches up by id (a Lookup with no field) over
+// gRPC in real plugin processes, and merges each pair as a parked one is.
+func TestStreamedPairsLookedUpOverPlugins(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and launches plugin binaries")
+	}
+	bin := filepath.Join(t.TempDir(), "datasync-connector-memory")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../plugins/memory").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	apps, conns := map[string]*memory.Connector{}, map[string]Conn{}
+	for _, name := range []string{"crm", "news"} {
+		path := filepath.Join(dir, name+".json")
+		c := memory.New()
+		if _, err := c.Open(ctx, config(path)); err != nil {
+			t.Fatal(err)
+		}
+		apps[name] = c
+		rc, kill, err := sdk.LaunchPlugin(ctx, bin, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(kill)
+		if conns[name], err = rc.Open(ctx, config(path)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held := &wrapped{Conn: conns["news"]} // the right side: as large as the left, it is held
+	conns["news"] = held
+	for i := range 20 {
+		if _, err := apps["crm"].Create(obj, map[string]sdk.Value{"email": s(fmt.Sprintf("l%d@x.io", i)), "first_name": s("Ann")}); err != nil {
+			t.Fatal(err)
+		}
+		email := fmt.Sprintf("r%d@x.io", i)
+		if i%2 == 0 {
+			email = fmt.Sprintf("l%d@x.io", i) // ten shared
+		}
+		if _, err := apps["news"].Create(obj, map[string]sdk.Value{"email": s(email), "last_name": s("Lee")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := store.Open(ctx, filepath.Join(dir, store.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	def := baseDef()
+	b, _ := def.JSON()
+	if err := st.PutSync(ctx, store.Sync{Name: def.Name, Definition: b}); err != nil {
+		t.Fatal(err)
+	}
+	eng := New(st, func(_ context.Context, name string) (Conn, error) { return conns[name], nil })
+	eng.parkMax = 3
+	rep, err := eng.Run(ctx, def, Options{})
+	if err != nil || rep.Left.Created != 10 || rep.Right.Created != 10 {
+		t.Fatalf("first run: %v %+v", err, rep)
+	}
+	if held.lookups == 0 {
+		t.Fatal("no held record was looked up")
+	}
+	for name, c := range apps {
+		recs := c.Snapshot(obj)
+		merged := 0
+		for _, it := range recs {
+			if it.Fields["first_name"].Str == "Ann" && it.Fields["last_name"].Str == "Lee" {
+				merged++
+			}
+		}
+		if len(recs) != 30 || merged != 10 {
+			t.Errorf("%s has %d records, %d with both names; want 30, and the 10 pairs merged", name, len(recs), merged)
+		}
+	}
+	if links, _ := st.Links(ctx, def.Name); len(links) != 30 {
+		t.Fatalf("%d links, want 30", len(links))
+	}
+	if rep, err := eng.Run(ctx, def, Options{}); err != nil || rep.Writes() != 0 {
+		t.Fatalf("second run wrote: %v %+v", err, rep)
+	}
+}
