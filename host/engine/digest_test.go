@@ -90,9 +90,6 @@ func TestFullRunsSpareSidesADigestShowsUnchanged(t *testing.T) {
 	}
 }
 
-// With many records in many buckets, a complete run after a few changes
-// reads only the buckets where the digest disagreed, and still finds a
-// delete there, a change, and a new record (matched on the other side).
 // TestDigestAfterAFailedRun: a run that failed because a side was down
 // leaves a run-level error, not a record's: the complete run after it
 // still spares both sides by digest.
@@ -119,6 +116,9 @@ func TestDigestAfterAFailedRun(t *testing.T) {
 	}
 }
 
+// With many records in many buckets, a complete run after a few changes
+// reads only the buckets where the digest disagreed, and still finds a
+// delete there, a change, and a new record (matched on the other side).
 func TestFullRunsReadOnlyTheBucketsThatDisagree(t *testing.T) {
 	e := newEnv(t, func(d *syncdef.Definition) { d.Deletes = syncdef.DeletesPropagate })
 	e.eng.digestBuckets = 64

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/datasync-io/datasync/host/store"
+	"github.com/datasync-io/datasync/host/syncdef"
 	"github.com/datasync-io/datasync/sdk"
 	"github.com/datasync-io/datasync/sdk/memory"
 )
@@ -20,13 +21,7 @@ import (
 // right plugin is killed in the middle of a run; after relaunching it, the
 // next run settles the journaled creates: the data is whole, with no duplicate.
 func TestOverPlugins(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and launches plugin binaries")
-	}
-	bin := filepath.Join(t.TempDir(), "datasync-connector-memory")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../plugins/memory").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := memoryPlugin(t)
 	ctx := context.Background()
 	dir := t.TempDir()
 	files := map[string]string{"crm": filepath.Join(dir, "crm.json"), "news": filepath.Join(dir, "news.json")}
@@ -55,16 +50,7 @@ func TestOverPlugins(t *testing.T) {
 	launch("crm")
 	launch("news")
 
-	st, err := store.Open(ctx, filepath.Join(dir, store.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	def := baseDef()
-	b, _ := def.JSON()
-	if err := st.PutSync(ctx, store.Sync{Name: def.Name, Definition: b}); err != nil {
-		t.Fatal(err)
-	}
+	st, def := storeWithSync(t, dir)
 	crash, hostCrash := false, false
 	eng := New(st, func(_ context.Context, name string) (Conn, error) { return conns[name], nil }, WithBatchSize(2),
 		WithRetries(1, time.Millisecond),
@@ -142,6 +128,36 @@ func TestOverPlugins(t *testing.T) {
 	}
 }
 
+// memoryPlugin builds the memory connector's plugin binary, or skips the
+// test under -short.
+func memoryPlugin(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and launches plugin binaries")
+	}
+	bin := filepath.Join(t.TempDir(), "datasync-connector-memory")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../plugins/memory").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// storeWithSync opens a state store in dir holding baseDef's sync.
+func storeWithSync(t *testing.T, dir string) (*store.Store, syncdef.Definition) {
+	t.Helper()
+	st, err := store.Open(context.Background(), filepath.Join(dir, store.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	def := baseDef()
+	b, _ := def.JSON()
+	if err := st.PutSync(context.Background(), store.Sync{Name: def.Name, Definition: b}); err != nil {
+		t.Fatal(err)
+	}
+	return st, def
+}
+
 func config(path string) sdk.Config {
 	return sdk.Config{Settings: map[string]string{memory.SettingPath: path}, Secrets: map[string]string{memory.SecretToken: "secret"}}
 }
@@ -150,13 +166,7 @@ func config(path string) sdk.Config {
 // first run looks its held matches up by id (a Lookup with no field) over
 // gRPC in real plugin processes, and merges each pair as a parked one is.
 func TestStreamedPairsLookedUpOverPlugins(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and launches plugin binaries")
-	}
-	bin := filepath.Join(t.TempDir(), "datasync-connector-memory")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../plugins/memory").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := memoryPlugin(t)
 	ctx := context.Background()
 	dir := t.TempDir()
 	apps, conns := map[string]*memory.Connector{}, map[string]Conn{}
@@ -190,16 +200,7 @@ func TestStreamedPairsLookedUpOverPlugins(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	st, err := store.Open(ctx, filepath.Join(dir, store.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	def := baseDef()
-	b, _ := def.JSON()
-	if err := st.PutSync(ctx, store.Sync{Name: def.Name, Definition: b}); err != nil {
-		t.Fatal(err)
-	}
+	st, def := storeWithSync(t, dir)
 	eng := New(st, func(_ context.Context, name string) (Conn, error) { return conns[name], nil })
 	eng.parkMax = 3
 	rep, err := eng.Run(ctx, def, Options{})
