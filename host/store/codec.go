@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/datasync-io/datasync/sdk"
 )
@@ -536,7 +537,7 @@ func encodeJournal(js []JournalEntry) string {
 		b = strconv.AppendInt(b, int64(len(j.Payload)), 10)
 		b = append(append(b, ':'), j.Payload...)
 	}
-	return string(b)
+	return ownString(b)
 }
 
 func decodeJournal(s string, row JournalEntry) ([]JournalEntry, error) {
@@ -590,7 +591,16 @@ func sameHistoryRow(g, h HistoryEntry) bool {
 // A history_batches row: "~1" then, per entry, its record id, the number of
 // changes and each change (field, old value, new value).
 func encodeHistory(hs []HistoryEntry) string {
-	b := make([]byte, 0, 256*len(hs))
+	n := len(basePrefix)
+	for _, h := range hs {
+		n += len(h.RecordID) + 8
+		if h.RawChanges != "" {
+			n += len(h.RawChanges)
+		} else {
+			n += 256
+		}
+	}
+	b := make([]byte, 0, n)
 	b = append(b, basePrefix...)
 	for _, h := range hs {
 		b = appendLenString(b, h.RecordID)
@@ -603,7 +613,18 @@ func encodeHistory(hs []HistoryEntry) string {
 			b = AppendChange(b, c.Field, c.Old.Value, c.New.Value)
 		}
 	}
-	return string(b)
+	return ownString(b)
+}
+
+// ownString is b as a string, without a copy: the encoders hand over
+// their buffers and never touch them again. A first fill's history and
+// journal batches were copied whole (~1 KB a record) just to be
+// strings.
+func ownString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
 // AppendChangeCount and AppendChange build HistoryEntry.RawChanges: the
@@ -669,7 +690,7 @@ type JournalKey struct {
 // Encode returns the payload's compact form; the base comes last, as the
 // rest of the payload.
 func (p JournalPayload) Encode() []byte {
-	b := make([]byte, 0, 128+96*len(p.Base))
+	b := make([]byte, 0, 128+len(p.RawBase)+96*len(p.Base))
 	b = append(b, basePrefix...)
 	b = appendLenString(b, p.SourceVersion)
 	b = strconv.AppendInt(b, int64(len(p.Keys)), 10)
