@@ -144,9 +144,43 @@ func TestSamplerSeesChildren(t *testing.T) {
 		t.Errorf("children(self) = %v, want %d among them", got, cmd.Process.Pid)
 	}
 	s := newSampler(os.Getpid())
-	s.sample()
+	s.sample(true)
 	if s.host < 1<<20 || len(s.plugins) != 0 {
 		t.Errorf("sampler: host %d bytes, plugins %v; want ≥ 1 MB and none", s.host, s.plugins)
+	}
+	// A child running a plugin binary is found by a scan and then sampled at
+	// every tick, scanned or not.
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep binary")
+	}
+	data, err := os.ReadFile(sleep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plugin := filepath.Join(t.TempDir(), "datasync-connector-test")
+	if err := os.WriteFile(plugin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pc := exec.Command(plugin, "2")
+	if err := pc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = pc.Process.Kill(); _ = pc.Wait() }()
+	s.sample(false)
+	if len(s.plugins) != 0 {
+		t.Errorf("a tick without a scan found plugins %v", s.plugins)
+	}
+	for range 50 { // until the child has exec'd
+		if s.sample(true); len(s.plugins) > 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.plugins[pc.Process.Pid] = 0
+	s.sample(false)
+	if s.plugins[pc.Process.Pid] == 0 || s.names[pc.Process.Pid] != "datasync-connector-test" {
+		t.Errorf("plugin child: %v %v; want its peak sampled without a scan", s.plugins, s.names)
 	}
 }
 

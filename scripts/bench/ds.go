@@ -137,8 +137,12 @@ func newSampler(pid int) *sampler {
 func (s *sampler) loop(done <-chan struct{}) {
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
-	for {
-		s.sample()
+	for i := 0; ; i++ {
+		// Looking for new children reads a file per thread of the host (dozens): at every
+		// tick that was ~2.5 ms, 13 % of a core taken from the run it measured. The plugins
+		// are launched as a run opens: the first second is scanned at every tick, then
+		// every 250 ms.
+		s.sample(i < 50 || i%12 == 0)
 		select {
 		case <-done:
 			return
@@ -147,23 +151,29 @@ func (s *sampler) loop(done <-chan struct{}) {
 	}
 }
 
-func (s *sampler) sample() {
+func (s *sampler) sample(scan bool) {
 	if v, ok := vmHWM(s.pid); ok && v > s.host {
 		s.host = v
 	}
 	if v, ok := procCPU(s.pid); ok {
 		s.hostCPU = v
 	}
-	for _, c := range children(s.pid) {
-		// Between fork and exec a child still runs the host's image (and shares its memory
-		// with vfork): only a child that has become a plugin binary is sampled.
-		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", c))
-		if err != nil || !strings.HasPrefix(filepath.Base(exe), "datasync-connector-") {
-			continue
+	if scan {
+		for _, c := range children(s.pid) {
+			if _, known := s.names[c]; known {
+				continue
+			}
+			// Between fork and exec a child still runs the host's image (and shares its
+			// memory with vfork): only a child that has become a plugin binary is sampled.
+			exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", c))
+			if err == nil && strings.HasPrefix(filepath.Base(exe), "datasync-connector-") {
+				s.names[c] = filepath.Base(exe)
+			}
 		}
+	}
+	for c := range s.names {
 		if v, ok := vmHWM(c); ok && v > s.plugins[c] {
 			s.plugins[c] = v
-			s.names[c] = filepath.Base(exe)
 		}
 	}
 }
