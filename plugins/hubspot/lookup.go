@@ -12,11 +12,15 @@ import (
 const inValues = 100
 
 // Lookup implements sdk.Conn through the search API: the field IN the
-// values (100 per search), paged by record id.
+// values (100 per search), paged by record id. With no field, the values
+// are record ids, read with the batch read API (lookupIDs).
 func (c *conn) Lookup(ctx context.Context, req sdk.LookupRequest) ([]sdk.Record, error) {
 	m, err := c.meta(ctx, req.Object, false)
 	if err != nil {
 		return nil, err
+	}
+	if req.Field == "" {
+		return c.lookupIDs(ctx, m, req)
 	}
 	if err := m.checkFields(append([]string{req.Field}, req.Fields...)); err != nil {
 		return nil, err
@@ -61,6 +65,44 @@ func (c *conn) Lookup(ctx context.Context, req sdk.LookupRequest) ([]sdk.Record,
 			}
 			if !p.more() || len(p.Results) == 0 {
 				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// lookupIDs reads the records with the ids in req.Values, 100 a call to
+// the batch read API (not the search API, which is rate-limited apart and
+// lags behind writes); ids HubSpot does not know, and archived records,
+// are left out.
+func (c *conn) lookupIDs(ctx context.Context, m *objMeta, req sdk.LookupRequest) ([]sdk.Record, error) {
+	if err := m.checkFields(req.Fields); err != nil {
+		return nil, err
+	}
+	var ids []string
+	seen := map[string]bool{}
+	for _, v := range req.Values {
+		if id := strings.TrimSpace(v.Text()); id != "" && !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	var out []sdk.Record
+	for start := 0; start < len(ids); start += batchLimit {
+		in := struct {
+			Properties []string     `json:"properties"`
+			Inputs     []batchInput `json:"inputs"`
+		}{Properties: m.propertyNames(req.Fields)}
+		for _, id := range ids[start:min(start+batchLimit, len(ids))] {
+			in.Inputs = append(in.Inputs, batchInput{ID: id})
+		}
+		var res batchResult
+		if _, err := c.postJSON(ctx, "/crm/v3/objects/"+m.path+"/batch/read", in, &res, true, nil); err != nil {
+			return nil, fmt.Errorf("lookup %s by id: %w", m.name, err)
+		}
+		for _, r := range res.Results {
+			if !r.Archived {
+				out = append(out, m.record(r, req.Fields))
 			}
 		}
 	}
