@@ -299,15 +299,23 @@ func (w *window) cursor() cursor {
 }
 
 // Lookup searches for entries whose attribute equals one of the values
-// (with the attribute's own matching rule: mail case-insensitively).
+// (with the attribute's own matching rule: mail case-insensitively). With
+// no field the values are record ids: entryUUIDs (ids that are DNs, where
+// the server has no entryUUID, cannot be looked up so).
 func (c *conn) Lookup(ctx context.Context, req sdk.LookupRequest) ([]sdk.Record, error) {
 	o, err := c.objectFor(ctx, req.Object)
 	if err != nil {
 		return nil, err
 	}
-	af, ok := o.fields[req.Field]
-	if !ok || af.Attr == "" {
-		return nil, sdk.FieldError(req.Field, "%s has no field %q to look up by", o.typ.Name, req.Field)
+	attr := o.idAttr
+	if req.Field != "" {
+		af, ok := o.fields[req.Field]
+		if !ok || af.Attr == "" {
+			return nil, sdk.FieldError(req.Field, "%s has no field %q to look up by", o.typ.Name, req.Field)
+		}
+		attr = af.Attr
+	} else if attr == "" {
+		return nil, sdk.FieldError("", "%s entries are known by DN here (no entryUUID): no lookup by id", o.typ.Name)
 	}
 	attrs, err := o.attrsFor(req.Fields)
 	if err != nil {
@@ -321,7 +329,7 @@ func (c *conn) Lookup(ctx context.Context, req sdk.LookupRequest) ([]sdk.Record,
 		}
 		for _, s := range items {
 			if s != "" {
-				or.WriteString("(" + af.Attr + "=" + ldap.EscapeFilter(s) + ")")
+				or.WriteString("(" + attr + "=" + ldap.EscapeFilter(s) + ")")
 			}
 		}
 	}
