@@ -215,7 +215,7 @@ func (r *run) lookupCandidates(ctx context.Context, t int, from []*rec) error {
 			recs, err := ts.conn.Lookup(ctx, sdk.LookupRequest{Object: ts.obj.Name, Field: ts.fields[key[t]], Values: batch, Fields: ts.fields})
 			if err != nil {
 				cat := sdk.CategoryOf(err)
-				if cat == sdk.CategoryAuth || cat == sdk.CategoryUnreachable || cat == sdk.CategoryForbidden || cat.Retryable() {
+				if lookupFatal(ctx, cat) {
 					return &RunError{Side: ts.name, Connection: ts.def.Connection, Category: cat, Err: fmt.Errorf("lookup: %w", err)}
 				}
 				return r.readCandidates(ctx, ts)
@@ -231,6 +231,13 @@ func (r *run) lookupCandidates(ctx context.Context, t int, from []*rec) error {
 		}
 	}
 	return nil
+}
+
+// lookupFatal reports whether a failed Lookup (of category cat) stops the
+// run: the connection or the run failed, where a connector that declines
+// the lookup is done without (read instead, or waited for).
+func lookupFatal(ctx context.Context, cat sdk.Category) bool {
+	return cat == sdk.CategoryAuth || cat == sdk.CategoryUnreachable || cat == sdk.CategoryForbidden || cat.Retryable() || ctx.Err() != nil
 }
 
 func (r *run) addCandidate(ts *side, x sdk.Record) {

@@ -524,7 +524,7 @@ func (r *run) fetchPairs(ctx context.Context) error {
 		recs, err := bs.conn.Lookup(ctx, sdk.LookupRequest{Object: bs.obj.Name, Values: vals, Fields: bs.fields}) // by id
 		if err != nil {
 			cat := sdk.CategoryOf(err)
-			if cat == sdk.CategoryAuth || cat == sdk.CategoryUnreachable || cat == sdk.CategoryForbidden || cat.Retryable() || ctx.Err() != nil {
+			if lookupFatal(ctx, cat) {
 				return &RunError{Side: bs.name, Connection: bs.def.Connection, Category: cat, Err: fmt.Errorf("lookup %s by id: %w", bs.obj.Name, err)}
 			}
 			st.noLookup = true
