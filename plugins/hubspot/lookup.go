@@ -87,24 +87,36 @@ func (c *conn) lookupIDs(ctx context.Context, m *objMeta, req sdk.LookupRequest)
 			ids = append(ids, id)
 		}
 	}
+	recs, err := c.batchRead(ctx, m, ids, m.propertyNames(req.Fields))
+	if err != nil {
+		return nil, fmt.Errorf("lookup %s by id: %w", m.name, err)
+	}
 	var out []sdk.Record
+	for _, r := range recs {
+		if !r.Archived {
+			out = append(out, m.record(r, req.Fields))
+		}
+	}
+	return out, nil
+}
+
+// batchRead reads the records with ids (distinct), batchLimit a call to the
+// batch read API, with properties; ids HubSpot does not know are left out.
+func (c *conn) batchRead(ctx context.Context, m *objMeta, ids, properties []string) ([]hsRecord, error) {
+	var out []hsRecord
 	for start := 0; start < len(ids); start += batchLimit {
 		in := struct {
 			Properties []string     `json:"properties"`
 			Inputs     []batchInput `json:"inputs"`
-		}{Properties: m.propertyNames(req.Fields)}
+		}{Properties: properties}
 		for _, id := range ids[start:min(start+batchLimit, len(ids))] {
 			in.Inputs = append(in.Inputs, batchInput{ID: id})
 		}
 		var res batchResult
 		if _, err := c.postJSON(ctx, "/crm/v3/objects/"+m.path+"/batch/read", in, &res, true, nil); err != nil {
-			return nil, fmt.Errorf("lookup %s by id: %w", m.name, err)
+			return nil, err
 		}
-		for _, r := range res.Results {
-			if !r.Archived {
-				out = append(out, m.record(r, req.Fields))
-			}
-		}
+		out = append(out, res.Results...)
 	}
 	return out, nil
 }

@@ -162,23 +162,13 @@ func (w *writer) precheck(ctx context.Context, updates, deletes []int) ([]int, [
 			ids = append(ids, id)
 		}
 	}
+	recs, err := w.c.batchRead(ctx, w.m, ids, []string{w.m.modProp})
+	if err != nil {
+		return nil, nil, fmt.Errorf("write %s: read current versions: %w", w.m.name, err)
+	}
 	current := map[string]string{}
-	for start := 0; start < len(ids); start += batchLimit {
-		chunk := ids[start:min(start+batchLimit, len(ids))]
-		in := struct {
-			Properties []string     `json:"properties"`
-			Inputs     []batchInput `json:"inputs"`
-		}{Properties: []string{w.m.modProp}}
-		for _, id := range chunk {
-			in.Inputs = append(in.Inputs, batchInput{ID: id})
-		}
-		var out batchResult
-		if _, err := w.c.postJSON(ctx, "/crm/v3/objects/"+w.m.path+"/batch/read", in, &out, true, nil); err != nil {
-			return nil, nil, fmt.Errorf("write %s: read current versions: %w", w.m.name, err)
-		}
-		for _, r := range out.Results {
-			current[r.ID] = r.UpdatedAt
-		}
+	for _, r := range recs {
+		current[r.ID] = r.UpdatedAt
 	}
 	keep := func(idx []int) []int {
 		var out []int
