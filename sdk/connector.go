@@ -32,9 +32,10 @@ type Conn interface {
 	// error means the whole batch failed and nothing of it was applied.
 	Write(ctx context.Context, req WriteRequest) ([]WriteResult, error)
 	// Lookup returns the records whose req.Field equals one of req.Values,
-	// or, with no field, whose ids do: a two-way first run looks its held
-	// side's matches up by id rather than keep what waits for them. A
-	// connector that cannot look up by id returns an error for that.
+	// or, with no field, whose ids do (CapabilityLookupByID): a two-way
+	// first run looks its held side's matches up by id rather than keep
+	// what waits for them. A connector that cannot look up by id returns
+	// an error for that.
 	Lookup(ctx context.Context, req LookupRequest) ([]Record, error)
 	Close() error
 }
@@ -156,7 +157,12 @@ func (f ConfigField) label() string {
 // Capabilities a connector may advertise in Description.Capabilities.
 const (
 	CapabilityLookup = "lookup" // Lookup is implemented
-	CapabilityWatch  = "watch"  // the connector can notify the host of changes
+	// CapabilityLookupByID: Lookup answers a request with no Field with
+	// the records whose ids are among its values. The host asks so only
+	// of connectors that say they do: one built before may read the empty
+	// field as anything.
+	CapabilityLookupByID = "lookup_by_id"
+	CapabilityWatch      = "watch" // the connector can notify the host of changes
 )
 
 // FieldType is the type of a schema field.

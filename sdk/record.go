@@ -120,8 +120,8 @@ type WriteResult struct {
 
 // LookupRequest asks for the records whose Field equals one of Values. An
 // empty Field asks for the records whose ids are among Values (as
-// strings); a connector that cannot look its records up by id returns an
-// error, and the host then does without (it reads instead).
+// strings), of connectors that advertise CapabilityLookupByID; the host
+// does without when one returns an error.
 type LookupRequest struct {
 	Object string
 	Field  string

@@ -131,11 +131,21 @@ func (e *env) launchConnection(ctx context.Context, c store.Connection) (*liveCo
 		p.Close()
 		return nil, fmt.Errorf("connection %s: open: %s", c.Name, redact(err.Error(), cfg.Secrets))
 	}
+	conn = describedConn{Conn: conn, desc: desc}
 	return &liveConn{conn: conn, desc: desc, cfg: cfg, close: func() {
 		_ = conn.Close()
 		p.Close()
 	}}, nil
 }
+
+// describedConn is an open connection that can say what its connector
+// advertises (the engine asks before lookups by id).
+type describedConn struct {
+	sdk.Conn
+	desc sdk.Description
+}
+
+func (c describedConn) Capable(capability string) bool { return c.desc.HasCapability(capability) }
 
 // connectionConfig returns a stored connection's settings and decrypted
 // secrets.

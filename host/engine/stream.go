@@ -152,6 +152,12 @@ func (r *run) startStream(ctx context.Context) error {
 	}
 	st.counts = counts[st.p]
 	st.counts.seal()
+	// Lookups by id only of a connector that says it answers them: one
+	// built before them may take the empty field for anything. A
+	// connection that cannot say (in process, in tests) is asked.
+	if c, ok := r.sides[st.b].conn.(interface{ Capable(string) bool }); ok {
+		st.noLookup = !c.Capable(sdk.CapabilityLookupByID)
+	}
 	// b is held as its count's read found it (ids and key hashes): its
 	// values are read again, streamed, once p is done (see executeStream),
 	// and its cursor is that read's.

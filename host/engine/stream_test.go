@@ -242,3 +242,48 @@ func TestCreateStoresItsBaseAndHistory(t *testing.T) {
 		t.Errorf("history of the create: %v, want the two values written", got)
 	}
 }
+
+// incapable says its connector does not answer lookups by id.
+type incapable struct{ *wrapped }
+
+func (incapable) Capable(c string) bool { return c != sdk.CapabilityLookupByID }
+
+// TestNoLookupByIDUnlessAdvertised: a streamed first run asks a connection
+// that can say what its connector advertises for lookups by id only if it
+// advertises them; else the matches wait for the held side's second read,
+// with the same outcome.
+func TestNoLookupByIDUnlessAdvertised(t *testing.T) {
+	for _, capable := range []bool{true, false} {
+		e := newEnv(t, nil)
+		e.eng.parkMax = 0
+		w := &wrapped{Conn: e.conns["news"]}
+		e.conns["news"] = w
+		if !capable {
+			e.conns["news"] = incapable{w}
+		}
+		for i := range 10 {
+			e.create(e.left, map[string]sdk.Value{"email": s(fmt.Sprintf("p%d@x.io", i)), "first_name": s("Ann")})
+			email := fmt.Sprintf("q%d@x.io", i)
+			if i < 5 {
+				email = fmt.Sprintf("p%d@x.io", i)
+			}
+			e.create(e.right, map[string]sdk.Value{"email": s(email), "last_name": s("Lee")})
+		}
+		rep := e.run(Options{})
+		if rep.Left.Created != 5 || rep.Right.Created != 5 || len(e.links()) != 15 {
+			t.Fatalf("capable %v: created %d/%d, %d links; want 5/5 and 15", capable, rep.Left.Created, rep.Right.Created, len(e.links()))
+		}
+		if got := w.lookups > 0; got != capable {
+			t.Errorf("capable %v: %d lookups", capable, w.lookups)
+		}
+		merged := 0
+		for _, it := range e.right.Snapshot(obj) {
+			if it.Fields["first_name"].Str == "Ann" && it.Fields["last_name"].Str == "Lee" {
+				merged++
+			}
+		}
+		if merged != 5 {
+			t.Errorf("capable %v: %d pairs merged on the right, want 5", capable, merged)
+		}
+	}
+}

@@ -66,7 +66,7 @@ func (*Connector) Describe(context.Context) (sdk.Description, error) {
 			{Name: settingSearchPerSecond, Label: "Search requests per second", Default: "5",
 				Description: "The CRM search API's own limit (5 per second per token)."},
 		},
-		Capabilities: []string{sdk.CapabilityLookup},
+		Capabilities: []string{sdk.CapabilityLookup, sdk.CapabilityLookupByID},
 		Requirements: []string{
 			"A HubSpot private app token with the scopes crm.objects.contacts.read/write, crm.objects.companies.read/write " +
 				"and crm.schemas.contacts.read (plus the custom-object scopes to sync custom objects), or an OAuth2 app with those scopes.",

@@ -50,7 +50,7 @@ func (*Connector) Describe(context.Context) (sdk.Description, error) {
 			{Name: "filter", Label: "Extra filter", Example: "(employeeType=staff)",
 				Description: "An LDAP filter ANDed with (objectClass=<object_class>)."},
 		},
-		Capabilities: []string{sdk.CapabilityLookup},
+		Capabilities: []string{sdk.CapabilityLookup, sdk.CapabilityLookupByID},
 		Requirements: []string{"A bind DN that may read (and to write: add, modify, delete) entries below the base DN, " +
 			"and read the subschema and the operational attributes modifyTimestamp and entryCSN."},
 	}, nil

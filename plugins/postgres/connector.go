@@ -46,7 +46,7 @@ func (c *Connector) Describe(context.Context) (sdk.Description, error) {
 			{Name: "clock_skew", Label: "Clock skew", Default: "5s",
 				Description: "how much earlier than its transaction's start a row's updated-at may be (stamps from application clocks)"},
 		},
-		Capabilities: []string{sdk.CapabilityLookup},
+		Capabilities: []string{sdk.CapabilityLookup, sdk.CapabilityLookupByID},
 		Requirements: []string{
 			"The user needs SELECT on the schema's tables, and INSERT, UPDATE, DELETE on those to be written.",
 			"Tables need a primary key; incremental reads need a timestamp updated-at column (an index on it helps).",

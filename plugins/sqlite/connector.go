@@ -54,7 +54,7 @@ func (*Connector) Describe(context.Context) (sdk.Description, error) {
 			{Name: settingTables, Label: "Tables", Example: "contacts, companies",
 				Description: "Comma-separated tables to expose; empty exposes every table."},
 		},
-		Capabilities: []string{sdk.CapabilityLookup},
+		Capabilities: []string{sdk.CapabilityLookup, sdk.CapabilityLookupByID},
 		Requirements: []string{
 			"Read and write access to the database file and its directory (WAL mode keeps -wal and -shm files beside it).",
 		},

@@ -70,7 +70,7 @@ func (c *Connector) Describe(ctx context.Context) (sdk.Description, error) {
 			{Name: SettingBatchSize, Label: "Read batch size", Default: "1000",
 				Description: "Records per batch a read hands over."},
 		},
-		Capabilities: []string{sdk.CapabilityLookup},
+		Capabilities: []string{sdk.CapabilityLookup, sdk.CapabilityLookupByID},
 		Requirements: []string{"Nothing: the data lives in the plugin (or in the data file)."},
 	}, nil
 }

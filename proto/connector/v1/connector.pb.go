@@ -1967,8 +1967,9 @@ type LookupRequest struct {
 	Config *Config                `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
 	Object string                 `protobuf:"bytes,2,opt,name=object,proto3" json:"object,omitempty"`
 	// The field compared with values. Empty: the records' ids are (as
-	// strings); a connector that cannot look records up by id answers with
-	// an error, and the host does without.
+	// strings); the host sends it so only to connectors that advertise the
+	// capability "lookup_by_id", and does without when one answers with an
+	// error.
 	Field         string   `protobuf:"bytes,3,opt,name=field,proto3" json:"field,omitempty"`
 	Values        []*Value `protobuf:"bytes,4,rep,name=values,proto3" json:"values,omitempty"`
 	Fields        []string `protobuf:"bytes,5,rep,name=fields,proto3" json:"fields,omitempty"`
