@@ -243,23 +243,29 @@ func TestCreateStoresItsBaseAndHistory(t *testing.T) {
 	}
 }
 
-// incapable says its connector does not answer lookups by id.
-type incapable struct{ *wrapped }
+// advertising says whether its connector answers lookups by id.
+type advertising struct {
+	*wrapped
+	byID bool
+}
 
-func (incapable) Capable(c string) bool { return c != sdk.CapabilityLookupByID }
+func (a advertising) Capable(c string) bool { return c != sdk.CapabilityLookupByID || a.byID }
 
 // TestNoLookupByIDUnlessAdvertised: a streamed first run asks a connection
-// that can say what its connector advertises for lookups by id only if it
-// advertises them; else the matches wait for the held side's second read,
-// with the same outcome.
+// for lookups by id if its connector advertises them, or if the connection
+// cannot say (in process); else the matches wait for the held side's
+// second read, with the same outcome.
 func TestNoLookupByIDUnlessAdvertised(t *testing.T) {
-	for _, capable := range []bool{true, false} {
+	for _, tc := range []struct {
+		name       string
+		says, byID bool
+	}{{"cannot say", false, false}, {"advertised", true, true}, {"not advertised", true, false}} {
 		e := newEnv(t, nil)
 		e.eng.parkMax = 0
 		w := &wrapped{Conn: e.conns["news"]}
 		e.conns["news"] = w
-		if !capable {
-			e.conns["news"] = incapable{w}
+		if tc.says {
+			e.conns["news"] = advertising{w, tc.byID}
 		}
 		for i := range 10 {
 			e.create(e.left, map[string]sdk.Value{"email": s(fmt.Sprintf("p%d@x.io", i)), "first_name": s("Ann")})
@@ -271,10 +277,10 @@ func TestNoLookupByIDUnlessAdvertised(t *testing.T) {
 		}
 		rep := e.run(Options{})
 		if rep.Left.Created != 5 || rep.Right.Created != 5 || len(e.links()) != 15 {
-			t.Fatalf("capable %v: created %d/%d, %d links; want 5/5 and 15", capable, rep.Left.Created, rep.Right.Created, len(e.links()))
+			t.Fatalf("%s: created %d/%d, %d links; want 5/5 and 15", tc.name, rep.Left.Created, rep.Right.Created, len(e.links()))
 		}
-		if got := w.lookups > 0; got != capable {
-			t.Errorf("capable %v: %d lookups", capable, w.lookups)
+		if asked := !tc.says || tc.byID; (w.lookups > 0) != asked {
+			t.Errorf("%s: %d lookups", tc.name, w.lookups)
 		}
 		merged := 0
 		for _, it := range e.right.Snapshot(obj) {
@@ -283,7 +289,7 @@ func TestNoLookupByIDUnlessAdvertised(t *testing.T) {
 			}
 		}
 		if merged != 5 {
-			t.Errorf("capable %v: %d pairs merged on the right, want 5", capable, merged)
+			t.Errorf("%s: %d pairs merged on the right, want 5", tc.name, merged)
 		}
 	}
 }
