@@ -383,14 +383,8 @@ func (c *conn) Lookup(ctx context.Context, req sdk.LookupRequest) ([]sdk.Record,
 		return a, err == nil
 	}
 	switch {
-	case req.Field == "" && t.idCol < 0:
-		colQ, enc = "rowid", func(v sdk.Value) (any, bool) {
-			n, err := strconv.ParseInt(v.Text(), 10, 64)
-			return n, err == nil
-		}
-	case req.Field == "":
-		ci = t.idCol
-		colQ = t.cols[ci].q
+	case req.Field == "": // the ids, converted as a write's op ids are
+		colQ, enc = t.idExpr, func(v sdk.Value) (any, bool) { return t.idArg(v.Text()) }
 	case !ok:
 		return nil, sdk.FieldError(req.Field, "no column %q in table %s", req.Field, t.name)
 	default:
