@@ -202,24 +202,52 @@ func (s *sampler) cpu(c *exec.Cmd) (host, plugins time.Duration) {
 // procCPU reads the user+system CPU time pid has used itself (not its
 // children's), from /proc/<pid>/stat.
 func procCPU(pid int) (time.Duration, bool) {
+	own, _, ok := procTimes(pid)
+	return own, ok
+}
+
+// procTimes reads from /proc/<pid>/stat the user+system CPU time pid has used
+// itself and that of the children it has waited for.
+func procTimes(pid int) (own, reaped time.Duration, ok bool) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, false
+		return 0, 0, false
 	}
 	// The command name (field 2) is in parentheses and may hold spaces:
-	// fields are counted after its closing one. utime and stime are fields
-	// 14 and 15, in clock ticks (USER_HZ, 100 on Linux).
-	_, rest, ok := strings.Cut(string(b), ") ")
+	// fields are counted after its closing one. utime, stime, cutime and
+	// cstime are fields 14 to 17, in clock ticks (USER_HZ, 100 on Linux).
+	_, rest, found := strings.Cut(string(b), ") ")
 	f := strings.Fields(rest)
-	if !ok || len(f) < 13 {
+	if !found || len(f) < 15 {
+		return 0, 0, false
+	}
+	var t [4]int64
+	for i := range t {
+		if t[i], err = strconv.ParseInt(f[11+i], 10, 64); err != nil {
+			return 0, 0, false
+		}
+	}
+	tick := 10 * time.Millisecond
+	return time.Duration(t[0]+t[1]) * tick, time.Duration(t[2]+t[3]) * tick, true
+}
+
+// serverCPU is the CPU a PostgreSQL server has used so far: its postmaster's,
+// its live processes' (backends, background workers) and that of those that
+// have exited (reaped by the postmaster). The difference of two readings is
+// what the server spent between them, provided no backend is left between
+// exit and reaping; callers read it once their connections have closed.
+func serverCPU(postmaster int) (time.Duration, bool) {
+	own, reaped, ok := procTimes(postmaster)
+	if !ok {
 		return 0, false
 	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, false
+	total := own + reaped
+	for _, c := range children(postmaster) {
+		if v, ok := procCPU(c); ok {
+			total += v
+		}
 	}
-	return time.Duration(ut+st) * 10 * time.Millisecond, true
+	return total, true
 }
 
 // vmHWM reads the peak resident set size of pid in bytes.

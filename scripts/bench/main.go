@@ -21,6 +21,7 @@ type config struct {
 	N     int      // records
 	Runs  int      // identical runs of each scenario
 	PGURL string   // PostgreSQL database to use (tables bench_*)
+	PGPid int      // its postmaster's pid when the driver started it (its CPU is then measured), else 0
 	Work  string   // scratch directory: homes and SQLite files
 	Env   []string // extra environment for datasync
 	Log   io.Writer
@@ -78,12 +79,12 @@ func mainErr(ctx context.Context, cfg config, write string, keep bool) error {
 		defer os.RemoveAll(cfg.Work)
 	}
 	if cfg.PGURL == "" {
-		url, stopPG, err := startPostgres(ctx, filepath.Join(cfg.Work, "postgres"))
+		url, pid, stopPG, err := startPostgres(ctx, filepath.Join(cfg.Work, "postgres"))
 		if err != nil {
 			return err
 		}
 		defer stopPG()
-		cfg.PGURL = url
+		cfg.PGURL, cfg.PGPid = url, pid
 	}
 	cfg.Log = os.Stderr
 	rep, err := bench(ctx, cfg)
@@ -99,11 +100,11 @@ func mainErr(ctx context.Context, cfg config, write string, keep bool) error {
 }
 
 // startPostgres starts a throwaway server with scripts/services/postgres.sh and returns its
-// URL and the function stopping it.
-func startPostgres(ctx context.Context, dir string) (string, func(), error) {
+// URL, its postmaster's pid and the function stopping it.
+func startPostgres(ctx context.Context, dir string) (string, int, func(), error) {
 	script, err := filepath.Abs("scripts/services/postgres.sh")
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	out, err := exec.CommandContext(ctx, script, "start", dir).CombinedOutput()
 	stop := func() {
@@ -113,20 +114,27 @@ func startPostgres(ctx context.Context, dir string) (string, func(), error) {
 	}
 	if err != nil {
 		stop()
-		return "", nil, fmt.Errorf("start PostgreSQL (%s): %w\n%s", script, err, out)
+		return "", 0, nil, fmt.Errorf("start PostgreSQL (%s): %w\n%s", script, err, out)
 	}
 	env, err := os.ReadFile(filepath.Join(dir, "env"))
 	if err != nil {
 		stop()
-		return "", nil, fmt.Errorf("read PostgreSQL env: %w", err)
+		return "", 0, nil, fmt.Errorf("read PostgreSQL env: %w", err)
 	}
 	for _, line := range strings.Split(string(env), "\n") {
 		if v, ok := strings.CutPrefix(line, "PG_URL="); ok {
-			return strings.Trim(v, "'"), stop, nil
+			// The script records the pid it started: postgres itself (setpriv execs it).
+			b, err := os.ReadFile(filepath.Join(dir, "pid"))
+			pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+			if err != nil || pid <= 0 {
+				stop()
+				return "", 0, nil, fmt.Errorf("read PostgreSQL pid: %q, %v", b, err)
+			}
+			return strings.Trim(v, "'"), pid, stop, nil
 		}
 	}
 	stop()
-	return "", nil, fmt.Errorf("no PG_URL in %s/env", dir)
+	return "", 0, nil, fmt.Errorf("no PG_URL in %s/env", dir)
 }
 
 // bench runs both scenarios cfg.Runs times, interleaved so that load on the machine falls on
@@ -168,6 +176,11 @@ func logRun(cfg config, f runFigures) {
 	logf(cfg, "  initial %v (baseline %v), no-change %v, full %v, incremental %v (%d changed); peak RSS host %s, plugins %v",
 		f.Initial.Wall.Round(time.Millisecond), f.Baseline.Round(time.Millisecond), f.NoChange.Wall.Round(time.Millisecond),
 		f.Full.Wall.Round(time.Millisecond), f.Incr.Wall.Round(time.Millisecond), f.Changed, mb(f.Initial.HostRSS), f.Initial.Plugins)
+	if f.InitialServer > 0 {
+		logf(cfg, "  CPU of the initial run: host %v, plugins %v, PostgreSQL %v; of the baseline: program %v, PostgreSQL %v",
+			f.Initial.HostCPU.Round(10*time.Millisecond), f.Initial.PlugCPU.Round(10*time.Millisecond), f.InitialServer.Round(10*time.Millisecond),
+			f.BaseProc.Round(10*time.Millisecond), f.BaseServer.Round(10*time.Millisecond))
+	}
 }
 
 func logf(cfg config, format string, args ...any) {

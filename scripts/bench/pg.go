@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -68,38 +69,51 @@ func pgSeed(ctx context.Context, url, name string, n int) error {
 
 // pgBaseline is the raw copy a hand-written program would do: one pgx connection streams
 // SELECT of the source table into CopyFrom on another, into an empty table of the same shape.
-// It returns the rows copied and the time taken.
-func pgBaseline(ctx context.Context, url, from, to string) (int64, time.Duration, error) {
+// It returns the rows copied, the time taken, and the CPU of the server (whose postmaster is
+// pid, 0 when unknown) and of this process during the copy.
+func pgBaseline(ctx context.Context, url string, pid int, from, to string) (n int64, took, server, proc time.Duration, err error) {
 	if err := pgCreate(ctx, url, to); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, 0, err
 	}
+	meter := serverMeter(pid)
+	cpu0, _ := procCPU(os.Getpid())
 	began := time.Now()
 	rd, err := pgx.Connect(ctx, url)
 	if err != nil {
-		return 0, 0, fmt.Errorf("connect to PostgreSQL: %w", err)
+		return 0, 0, 0, 0, fmt.Errorf("connect to PostgreSQL: %w", err)
 	}
 	defer rd.Close(ctx)
 	wr, err := pgx.Connect(ctx, url)
 	if err != nil {
-		return 0, 0, fmt.Errorf("connect to PostgreSQL: %w", err)
+		return 0, 0, 0, 0, fmt.Errorf("connect to PostgreSQL: %w", err)
 	}
 	defer wr.Close(ctx)
 	rows, err := rd.Query(ctx, "SELECT "+strings.Join(fields, ", ")+" FROM "+from)
 	if err != nil {
-		return 0, 0, fmt.Errorf("select from %s: %w", from, err)
+		return 0, 0, 0, 0, fmt.Errorf("select from %s: %w", from, err)
 	}
 	defer rows.Close()
-	n, err := wr.CopyFrom(ctx, pgx.Identifier{to}, fields, rows)
+	n, err = wr.CopyFrom(ctx, pgx.Identifier{to}, fields, rows)
 	if err != nil {
-		return 0, 0, fmt.Errorf("copy into %s: %w", to, err)
+		return 0, 0, 0, 0, fmt.Errorf("copy into %s: %w", to, err)
 	}
-	took := time.Since(began)
+	took = time.Since(began)
+	cpu1, _ := procCPU(os.Getpid())
+	proc = cpu1 - cpu0
+	rows.Close()
+	rd.Close(ctx)
+	wr.Close(ctx)
+	server = meter()
+	if wr, err = pgx.Connect(ctx, url); err != nil {
+		return 0, 0, 0, 0, fmt.Errorf("connect to PostgreSQL: %w", err)
+	}
+	defer wr.Close(ctx)
 	// Untimed: the copy's own vacuum and analyze, which autovacuum would
 	// otherwise run in the middle of the re-runs timed next.
 	if _, err := wr.Exec(ctx, "VACUUM ANALYZE "+to); err != nil {
-		return 0, 0, fmt.Errorf("vacuum %s: %w", to, err)
+		return 0, 0, 0, 0, fmt.Errorf("vacuum %s: %w", to, err)
 	}
-	return n, took, nil
+	return n, took, server, proc, nil
 }
 
 // pgTouch changes every 100th row of table name with an id in [lo, hi] (1 %): a new phone and

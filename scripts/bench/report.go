@@ -125,6 +125,7 @@ type scenarioFigures struct {
 	Initial, InitialRate, Base, BaseRate, Ratio stat
 	NoChange, Full, FullRate, Incr, IncrShare   stat
 	HostCPU, PlugCPU                            stat // of the initial run, µs per record
+	ServerCPU, BaseServerCPU, BaseProcCPU       stat // PostgreSQL's in the initial run and the baseline, the baseline's own; µs per record
 	NoChangeWrites, FullWrites, IncrWrites      int
 	Changed                                     int64
 	HostRSS                                     int64
@@ -141,6 +142,12 @@ func summarize(fs []runFigures) scenarioFigures {
 	s.Ratio = each(fs, func(f runFigures) float64 { return secs(f.Baseline) / secs(f.Initial.Wall) })
 	s.HostCPU = each(fs, func(f runFigures) float64 { return 1e6 * secs(f.Initial.HostCPU) / float64(f.Records) })
 	s.PlugCPU = each(fs, func(f runFigures) float64 { return 1e6 * secs(f.Initial.PlugCPU) / float64(f.Records) })
+	perRec := func(d func(runFigures) time.Duration) stat {
+		return each(fs, func(f runFigures) float64 { return 1e6 * secs(d(f)) / float64(f.Records) })
+	}
+	s.ServerCPU = perRec(func(f runFigures) time.Duration { return f.InitialServer })
+	s.BaseServerCPU = perRec(func(f runFigures) time.Duration { return f.BaseServer })
+	s.BaseProcCPU = perRec(func(f runFigures) time.Duration { return f.BaseProc })
 	s.NoChange = each(fs, func(f runFigures) float64 { return secs(f.NoChange.Wall) })
 	s.Full = each(fs, func(f runFigures) float64 { return secs(f.Full.Wall) })
 	s.FullRate = each(fs, func(f runFigures) float64 {
@@ -196,6 +203,10 @@ func (r *report) markdown() string {
 	w("| **datasync / baseline** (throughput) | **%s** — target ≥ 50 %%: %s | **%s** — target ≥ 40 %%: %s |",
 		pg.Ratio.pct(), verdict(pg.Ratio.Med >= 0.5), sq.Ratio.pct(), verdict(sq.Ratio.Med >= 0.4))
 	w("| initial run, CPU per record: host / plugins | %s / %s | %s / %s |", pg.HostCPU.us(), pg.PlugCPU.us(), sq.HostCPU.us(), sq.PlugCPU.us())
+	if pg.ServerCPU.Med > 0 {
+		w("| initial run, CPU per record: PostgreSQL server; baseline: server / its program | %s; %s / %s | – |",
+			pg.ServerCPU.us(), pg.BaseServerCPU.us(), pg.BaseProcCPU.us())
+	}
 	w("| no-change re-run (incremental reads) | %s, writes %d | %s, writes %d |", pg.NoChange.secs(), pg.NoChangeWrites, sq.NoChange.secs(), sq.NoChangeWrites)
 	w("| no-change re-run `--full`, time | %s, writes %d | %s, writes %d |", pg.Full.secs(), pg.FullWrites, sq.Full.secs(), sq.FullWrites)
 	w("| **no-change `--full`, records compared/s** | **%s** — target ≥ 300k: %s | **%s** — target ≥ 300k: %s |",

@@ -18,6 +18,9 @@ type runFigures struct {
 	Incr      runResult     // re-run after Changed records changed
 	Baseline  time.Duration // the raw copy of the same rows
 	BaseRows  int64
+	// PostgreSQL's CPU during the initial run and during the baseline, and the baseline
+	// program's own (scenario 1, when the driver started the server; else 0).
+	InitialServer, BaseServer, BaseProc time.Duration
 	Scenarios string
 }
 
@@ -65,6 +68,22 @@ func rerun(ctx context.Context, d datasync, name string, f *runFigures, touch fu
 	return nil
 }
 
+// serverMeter starts measuring the CPU of the PostgreSQL server whose postmaster is pid; the
+// function it returns gives what the server has used since (0 when pid is 0 or unreadable).
+func serverMeter(pid int) func() time.Duration {
+	before, ok := serverCPU(pid)
+	return func() time.Duration {
+		// A backend whose client just closed exits and is reaped within
+		// milliseconds; until then its CPU is counted nowhere.
+		time.Sleep(100 * time.Millisecond)
+		after, ok2 := serverCPU(pid)
+		if pid == 0 || !ok || !ok2 {
+			return 0
+		}
+		return after - before
+	}
+}
+
 // pgRun is one run of scenario 1: PostgreSQL → PostgreSQL into an empty table, one way.
 // The source table bench_src holds n contacts already.
 func pgRun(ctx context.Context, cfg config, run int) (runFigures, error) {
@@ -81,16 +100,18 @@ func pgRun(ctx context.Context, cfg config, run int) (runFigures, error) {
 		return f, err
 	}
 	var err error
+	server := serverMeter(cfg.PGPid)
 	if f.Initial, err = d.syncRun(ctx, "s1", "initial"); err != nil {
 		return f, fmt.Errorf("initial run: %w", err)
 	}
+	f.InitialServer = server()
 	if f.Initial.Right.Created != cfg.N {
 		return f, fmt.Errorf("initial run created %d records, want %d", f.Initial.Right.Created, cfg.N)
 	}
 	if got, err := pgCount(ctx, cfg.PGURL, "bench_dst"); err != nil || got != int64(cfg.N) {
 		return f, fmt.Errorf("bench_dst holds %d rows after the initial run, want %d (%v)", got, cfg.N, err)
 	}
-	if f.BaseRows, f.Baseline, err = pgBaseline(ctx, cfg.PGURL, "bench_src", "bench_base"); err != nil {
+	if f.BaseRows, f.Baseline, f.BaseServer, f.BaseProc, err = pgBaseline(ctx, cfg.PGURL, cfg.PGPid, "bench_src", "bench_base"); err != nil {
 		return f, fmt.Errorf("baseline: %w", err)
 	}
 	logf(cfg, "  baseline: %d rows in %v", f.BaseRows, f.Baseline.Round(time.Millisecond))
