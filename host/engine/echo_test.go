@@ -3,11 +3,15 @@ package engine
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/datasync-io/datasync/host/store"
+	"github.com/datasync-io/datasync/host/syncdef"
 	"github.com/datasync-io/datasync/sdk"
+	"github.com/datasync-io/datasync/sdk/memory"
 )
 
 // A run keeps the marks of its writes with each side's cursor; the next
@@ -187,9 +191,8 @@ func (b *basesCounted) FillBases(ctx context.Context, sync string, links []*stor
 	return b.Store.FillBases(ctx, sync, links)
 }
 
-// When a run's reads return many echoes, every link is loaded; the links
-// of records neither read nor gone need nothing, and their bases are not
-// loaded (a lazy run would not have loaded the links at all).
+// When a run's reads return many echoes, they are settled by version, and
+// no base is loaded: neither theirs nor those of the links untouched.
 func TestUntouchedLinksLoadNoBases(t *testing.T) {
 	e := newEnv(t, nil)
 	u := &unmarked{Conn: e.conns["news"]}
@@ -208,12 +211,193 @@ func TestUntouchedLinksLoadNoBases(t *testing.T) {
 	}
 	st := &basesCounted{Store: e.st}
 	e.eng = New(st, e.dial, WithClock(e.now))
-	e.eng.lazyMax = 2 // 6 echoes are many: every link is loaded
+	e.eng.lazyMax = 2 // 6 echoes are many
 	rep := e.run(Options{})
 	if rep.Writes() != 0 || rep.Right.Unchanged != 6 {
 		t.Fatalf("run reading the 6 echoes: wrote %d, %d unchanged; want 0 and 6", rep.Writes(), rep.Right.Unchanged)
 	}
 	if st.n != 0 {
 		t.Fatalf("bases of %d links loaded; want none (14 links untouched, 6 settled by version)", st.n)
+	}
+}
+
+// wholeLinks counts the engine's loads of every link of a sync, and the ids
+// it looks links up for.
+type wholeLinks struct {
+	Store
+	whole, ids int
+}
+
+func (w *wholeLinks) RunLinks(ctx context.Context, sync string, keys []string) ([]store.Link, error) {
+	w.whole++
+	return w.Store.RunLinks(ctx, sync, keys)
+}
+
+func (w *wholeLinks) EncodedLinks(ctx context.Context, sync string) ([]store.Link, error) {
+	w.whole++
+	return w.Store.EncodedLinks(ctx, sync)
+}
+
+func (w *wholeLinks) RunLinksFor(ctx context.Context, sync, side string, ids []string, keys []string) ([]store.Link, error) {
+	w.ids += len(ids)
+	return w.Store.RunLinksFor(ctx, sync, side, ids, keys)
+}
+
+// Many unmarked echoes are settled as they are read, against their links
+// looked up a read batch at a time: the run loads no link whole, and holds
+// none of the echoes.
+func TestEchoesSettleAsRead(t *testing.T) {
+	e := newEnv(t, nil)
+	e.conns["news"] = &unmarked{Conn: e.conns["news"]}
+	for i := range 20 {
+		e.create(e.left, map[string]sdk.Value{"email": s(fmt.Sprintf("l%d@x.io", i))})
+	}
+	if rep := e.run(Options{}); rep.Right.Created != 20 {
+		t.Fatalf("first run: %+v", rep.Right)
+	}
+	st := &wholeLinks{Store: e.st}
+	e.eng = New(st, e.dial, WithClock(e.now))
+	e.eng.lazyMax = 2
+	rep := e.run(Options{})
+	if rep.Writes() != 0 || rep.Right.Read != 20 || rep.Right.Unchanged != 20 || rep.Left.Unchanged != 20 {
+		t.Fatalf("run reading the 20 echoes: wrote %d, read %d, unchanged %d/%d; want 0, 20, 20/20",
+			rep.Writes(), rep.Right.Read, rep.Left.Unchanged, rep.Right.Unchanged)
+	}
+	if st.whole != 0 || st.ids != 20 {
+		t.Fatalf("links loaded whole %d times, looked up for %d ids; want 0 and the 20 echoes", st.whole, st.ids)
+	}
+}
+
+// Echoes settled as they are read (many, unmarked: lazyMax 2) and echoes
+// looked at after the read (lazyMax past them) come to the same run: the
+// same counts and the same records on both sides, whatever happened to
+// the echoes or their partners since they were written. A run after it
+// writes nothing.
+func TestEchoesSettledAsReadOrAfter(t *testing.T) {
+	type ids struct{ left, right []string } // linked pairs, in left id order
+	propagate := func(d *syncdef.Definition) { d.Deletes = syncdef.DeletesPropagate }
+	tests := []struct {
+		name   string
+		edit   func(*syncdef.Definition)
+		change func(e *env, p ids)
+	}{
+		{"echoes only", nil, func(*env, ids) {}},
+		{"a partner deleted, deletes ignored", nil, func(e *env, p ids) {
+			e.delete(e.left, p.left[3])
+		}},
+		{"a partner deleted, deletes propagated", propagate, func(e *env, p ids) {
+			e.delete(e.left, p.left[3])
+			e.delete(e.right, p.right[8])
+		}},
+		{"a partner deleted and its email taken by a new record", nil, func(e *env, p ids) {
+			email := e.left.Snapshot(obj)[p.left[2]].Fields["email"]
+			e.delete(e.left, p.left[2])
+			e.create(e.left, map[string]sdk.Value{"email": email, "company": s("Initech")})
+		}},
+		{"partners changed", nil, func(e *env, p ids) {
+			e.update(e.left, p.left[4], map[string]sdk.Value{"company": s("Globex")})
+			e.update(e.right, p.right[9], map[string]sdk.Value{"phone": s("+1 555 0100")})
+		}},
+		{"echoes changed since", nil, func(e *env, p ids) {
+			for _, id := range p.right[:3] {
+				e.update(e.right, id, map[string]sdk.Value{"company": s("Hooli")})
+			}
+		}},
+		{"most echoes changed since", nil, func(e *env, p ids) {
+			// More than a quarter of the links: the run loads them all.
+			for _, id := range p.right[4:] {
+				e.update(e.right, id, map[string]sdk.Value{"company": s("Hooli")})
+			}
+		}},
+		{"an echo deleted", propagate, func(e *env, p ids) {
+			e.delete(e.right, p.right[6])
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			type outcome struct {
+				rep         [2]Counts
+				left, right map[string]string
+			}
+			do := func(lazyMax int) outcome {
+				e := newEnv(t, tt.edit)
+				e.conns["crm"] = &unmarked{Conn: e.conns["crm"]}
+				e.conns["news"] = &unmarked{Conn: e.conns["news"]}
+				for i := range 12 {
+					e.create(e.left, map[string]sdk.Value{"email": s(fmt.Sprintf("l%d@x.io", i)), "company": s("Acme")})
+				}
+				for i := range 4 {
+					e.create(e.right, map[string]sdk.Value{"email": s(fmt.Sprintf("r%d@x.io", i)), "phone": s("+1 555 0000")})
+				}
+				if rep := e.run(Options{}); rep.Right.Created != 12 || rep.Left.Created != 4 {
+					t.Fatalf("first run: %+v / %+v", rep.Left, rep.Right)
+				}
+				var p ids
+				for _, l := range e.links() {
+					p.left, p.right = append(p.left, l.LeftID), append(p.right, l.RightID)
+				}
+				tt.change(e, p)
+				e.eng.lazyMax = lazyMax
+				rep := e.run(Options{})
+				e.quiet()
+				// What each app holds, but for the correlation ids of creates.
+				fields := func(c *memory.Connector) map[string]string {
+					out := map[string]string{}
+					for email, it := range byEmail(c) {
+						delete(it.Fields, memory.FieldExternalID)
+						out[email] = fmt.Sprint(it.Fields)
+					}
+					return out
+				}
+				return outcome{rep: [2]Counts{rep.Left, rep.Right}, left: fields(e.left), right: fields(e.right)}
+			}
+			asRead, after := do(2), do(1<<20)
+			if asRead.rep != after.rep {
+				t.Errorf("counts: settled as read %+v, looked at after the read %+v", asRead.rep, after.rep)
+			}
+			for _, app := range []struct {
+				name       string
+				got, wants map[string]string
+			}{{"left", asRead.left, after.left}, {"right", asRead.right, after.right}} {
+				if !reflect.DeepEqual(app.got, app.wants) {
+					t.Errorf("%s app: settled as read %v\nlooked at after the read %v", app.name, app.got, app.wants)
+				}
+			}
+		})
+	}
+}
+
+// A side's second read (wide, after a narrow one) leaves out the echoes the
+// first settled, at the version it settled them; a later version or a
+// tombstone of one is taken as any record is, and it is settled no more.
+func TestSecondReadLeavesSettledEchoesOut(t *testing.T) {
+	tests := []struct {
+		name    string
+		rec     sdk.Record
+		kept    bool // among the records read
+		gone    bool // among the tombstones
+		settled bool // still settled after
+	}{
+		{"the version settled", sdk.Record{ID: "a", Version: "1", Values: []sdk.Value{s("a@x.io")}}, false, false, true},
+		{"a later version", sdk.Record{ID: "a", Version: "2", Values: []sdk.Value{s("a@x.io")}}, true, false, false},
+		{"a tombstone", sdk.Record{ID: "a", Deleted: true}, false, true, false},
+		{"another record", sdk.Record{ID: "b", Version: "1", Values: []sdk.Value{s("b@x.io")}}, true, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &run{echoSeed: maphash.MakeSeed()}
+			sd := &side{fields: []string{"email"}, recs: map[string]*rec{}, tomb: map[string]bool{}}
+			sd.echo = newEchoes(r, sd)
+			sd.echo.seen[sd.echo.hash("a")] = sd.echo.hash("1") // settled by the first read
+			sd.echo.open = false
+			if err := (&sink{s: sd}).Records([]sdk.Record{tt.rec}); err != nil {
+				t.Fatal(err)
+			}
+			_, kept := sd.recs[tt.rec.ID]
+			if kept != tt.kept || sd.tomb[tt.rec.ID] != tt.gone || sd.echo.settled("a", "1") != tt.settled {
+				t.Errorf("kept %v, gone %v, a still settled %v; want %v, %v, %v",
+					kept, sd.tomb[tt.rec.ID], sd.echo.settled("a", "1"), tt.kept, tt.gone, tt.settled)
+			}
+		})
 	}
 }

@@ -32,6 +32,7 @@ type Store interface {
 	RunLinks(ctx context.Context, sync string, keys []string) ([]store.Link, error)
 	FillBases(ctx context.Context, sync string, links []*store.Link) error
 	LinksFor(ctx context.Context, sync, side string, ids []string) ([]store.Link, error)
+	RunLinksFor(ctx context.Context, sync, side string, ids []string, keys []string) ([]store.Link, error)
 	HasLinks(ctx context.Context, sync string) (bool, error)
 	LinkCount(ctx context.Context, sync string) (int, error)
 	LinkDigests(ctx context.Context, sync string, buckets int) (left, right []sdk.Digest, err error)

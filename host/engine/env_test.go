@@ -148,6 +148,13 @@ func (e *env) update(c *memory.Connector, id string, fields map[string]sdk.Value
 	}
 }
 
+func (e *env) delete(c *memory.Connector, id string) {
+	e.t.Helper()
+	if err := c.Delete(obj, id); err != nil {
+		e.t.Fatalf("delete %s: %v", id, err)
+	}
+}
+
 // byEmail returns the live records of an app by their email.
 func byEmail(c *memory.Connector) map[string]memory.Item {
 	out := map[string]memory.Item{}

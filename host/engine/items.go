@@ -74,10 +74,14 @@ func (r *run) processLinks(ctx context.Context) ([2][]*rec, error) {
 		cur := [2]*rec{r.sides[sideL].recs[l.LeftID], r.sides[sideR].recs[l.RightID]}
 		gone := r.sides[sideL].tomb[l.LeftID] || r.sides[sideR].tomb[l.RightID]
 		if !gone && cur[sideL] == nil && cur[sideR] == nil && !r.hasErrors(l) {
-			// Neither record read nor gone, and no retry due: nothing
-			// happened to it. All links are loaded when the reads return
-			// many records (a large run's echoes, say); a lazy run would
-			// not have loaded this one, and its base need not be.
+			// Neither record read (or only as a settled echo) nor gone, and
+			// no retry due: nothing happened to it. All links are loaded
+			// when the reads return many records; a lazy run would not have
+			// loaded this one, and its base need not be.
+			if r.echoSettled(l) {
+				r.report.Left.Unchanged++
+				r.report.Right.Unchanged++
+			}
 			continue
 		}
 		if !gone && r.unchanged(l, cur) {
@@ -87,6 +91,10 @@ func (r *run) processLinks(ctx context.Context) ([2][]*rec, error) {
 		}
 		work = append(work, l)
 	}
+	// The links of settled echoes the run did not load need nothing either.
+	n := r.settledLinks()
+	r.report.Left.Unchanged += n
+	r.report.Right.Unchanged += n
 	slices.SortFunc(work, func(a, b *store.Link) int { return strings.Compare(a.LeftID, b.LeftID) })
 	if err := r.fillBases(ctx, work); err != nil {
 		return [2][]*rec{}, err

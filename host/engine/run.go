@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"sort"
 	"strings"
@@ -91,6 +92,8 @@ type side struct {
 	partial  []int
 	nbuckets int
 	expect   []string
+	// echo: this run settles the side's echoes as they are read (see echoes).
+	echo *echoes
 }
 
 // maxMarks bounds the marks kept for a side: a connector marking every
@@ -195,6 +198,7 @@ type run struct {
 	cursors       map[string]store.Cursor
 	queried       [2]map[string]bool   // ids whose links were looked up
 	loaded        map[string]bool      // left ids of links loaded: a dropped one is not loaded again
+	echoSeed      maphash.Seed         // of the sides' echoes (see echoes)
 	covers        map[*store.Link]bool // whether an encoded base covers every mapping (see settledLink)
 }
 
@@ -395,22 +399,20 @@ func (r *run) loadLinks(ctx context.Context) error {
 		anyFull = r.sides[sideL].full || r.sides[sideR].full
 	}
 	if !anyFull && has && r.trustVersions {
-		// The previous run's writes come back as echoes: if they are many
-		// against the links, they are best matched against all of them.
+		// The previous run's writes come back as echoes: if they are many,
+		// they are settled as they are read, against their links looked up
+		// a read batch at a time (see echoes).
 		if r.wrote, err = r.lastWrites(ctx); err != nil {
 			return err
 		}
+		r.echoSeed = maphash.MakeSeed()
 		for _, s := range r.sides {
 			if len(cursors[s.name].Skip) > 0 {
 				r.wrote[s.i] = 0 // its echoes are marked: the connector leaves them out
 			}
-		}
-		if w := max(r.wrote[sideL], r.wrote[sideR]); w > r.e.lazyMax {
-			n, err := r.countLinks(ctx)
-			if err != nil {
-				return err
+			if r.wrote[s.i] > r.e.lazyMax {
+				s.echo = newEchoes(r, s)
 			}
-			anyFull = 4*w > n
 		}
 	}
 	if anyFull || !has {
@@ -599,7 +601,9 @@ func (r *run) due(sideName, id string) bool {
 // sink collects a read's records. A narrow sink's records carry only the
 // match keys (side.narrow); a second, wide read of a side keeps the records
 // that the narrow one settled as they are when they come back unchanged.
+// A side's echoes are settled as they come (see echoes), and only counted.
 type sink struct {
+	ctx        context.Context // for the lookups of echoes
 	s          *side
 	narrow     bool
 	keepCursor bool // the side's cursor is another read's
@@ -610,14 +614,36 @@ func (k *sink) Records(recs []sdk.Record) error {
 	if k.narrow {
 		want = len(k.s.narrow)
 	}
+	e := k.s.echo
+	var links map[string]*store.Link
+	if e != nil && e.open {
+		var err error
+		if links, err = e.lookup(k.ctx, recs); err != nil {
+			return err
+		}
+	}
 	for _, x := range recs {
 		if x.Deleted {
 			k.s.tomb[x.ID] = true
 			delete(k.s.recs, x.ID)
+			if e != nil {
+				e.unsettle(x.ID)
+			}
 			continue
 		}
 		if len(x.Values) != want {
 			return fmt.Errorf("record %s has %d values for %d fields", x.ID, len(x.Values), want)
+		}
+		if e != nil {
+			switch {
+			case e.open && e.settle(links[x.ID], &x):
+				delete(k.s.tomb, x.ID)
+				delete(k.s.recs, x.ID)
+				continue
+			case !e.open && e.settled(x.ID, x.Version):
+				continue // the second read: settled by the first
+			}
+			e.unsettle(x.ID) // a later version of it, say
 		}
 		delete(k.s.tomb, x.ID)
 		if old := k.s.recs[x.ID]; old != nil && old.narrow && old.version == x.Version {
@@ -671,6 +697,11 @@ func (r *run) readBoth(ctx context.Context) error {
 	}
 	if err := r.readPass(ctx, [2]bool{true, true}, narrow); err != nil {
 		return err
+	}
+	for _, s := range r.sides {
+		if s.echo != nil {
+			s.echo.open = false // a second read keeps what this one settled
+		}
 	}
 	if narrow[sideL] || narrow[sideR] {
 		// Decided for both sides before anything is dropped: a record is
@@ -828,7 +859,7 @@ func (r *run) read(ctx context.Context, s *side, c store.Cursor, narrow bool) er
 	if !s.full {
 		req.Cursor, req.Skip = c.Cursor, c.Skip
 	}
-	if err := s.conn.Read(ctx, req, &sink{s: s, narrow: narrow}); err != nil {
+	if err := s.conn.Read(ctx, req, &sink{ctx: ctx, s: s, narrow: narrow}); err != nil {
 		return &RunError{Side: s.name, Connection: s.def.Connection, Category: sdk.CategoryOf(err), Err: fmt.Errorf("read %s: %w", s.obj.Name, err)}
 	}
 	return nil
@@ -838,6 +869,9 @@ func (r *run) read(ctx context.Context, s *side, c store.Cursor, narrow bool) er
 // read, the linked records it did not return.
 func (r *run) afterRead(s *side) {
 	r.report.side(s.i).Read = len(s.recs)
+	if s.echo != nil {
+		r.report.side(s.i).Read += len(s.echo.seen)
+	}
 	for id := range s.tomb {
 		if !r.linked(s.i, id) {
 			r.forget(s.i, id)

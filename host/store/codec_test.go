@@ -265,6 +265,8 @@ func TestBaseCovers(t *testing.T) {
 	}
 }
 
+// RunLinks and RunLinksFor leave out the bases that hold exactly the
+// run's mapping keys, whatever their order.
 func TestRunLinksOmitBasesOfExactlyTheKeys(t *testing.T) {
 	ctx := context.Background()
 	s, _ := open(t)
@@ -299,6 +301,16 @@ func TestRunLinksOmitBasesOfExactlyTheKeys(t *testing.T) {
 	for _, id := range []string{"part", "old"} {
 		if l := by[id]; l.BaseOmitted || l.RawBase == "" {
 			t.Fatalf("%s: %+v", id, l)
+		}
+	}
+	// By id, the same: the right ids of two of them, and one unknown.
+	some, err := s.RunLinksFor(ctx, "a", "right", []string{"r1", "r2", "nope"}, []string{"phone=phone", "email=email"})
+	if err != nil || len(some) != 2 {
+		t.Fatalf("by id: %d links, %v", len(some), err)
+	}
+	for _, l := range some {
+		if l.BaseOmitted != (l.LeftID == "full") || l.BaseOmitted == (l.RawBase != "") {
+			t.Fatalf("by id, %s: %+v", l.LeftID, l)
 		}
 	}
 	if err := by["full"].DecodeBase(); err == nil {

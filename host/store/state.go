@@ -133,8 +133,14 @@ func (s *Store) RunLinks(ctx context.Context, sync string, keys []string) ([]Lin
 	if err != nil {
 		return nil, err
 	}
+	return s.queryLinks(ctx, sync, false, omitBase(keys), ``, n)
+}
+
+// omitBase is the base column of links with the bases that hold exactly
+// keys left out (NULL).
+func omitBase(keys []string) string {
 	// The digest is digits, letters and a colon: safe as a literal.
-	return s.queryLinks(ctx, sync, false, `CASE WHEN base_keys = '`+BaseKeys(keys)+`' THEN NULL ELSE base END`, ``, n)
+	return `CASE WHEN base_keys = '` + BaseKeys(keys) + `' THEN NULL ELSE base END`
 }
 
 // FillBases loads the bases RunLinks left out of links.
@@ -180,6 +186,10 @@ func (s *Store) FillBases(ctx context.Context, sync string, links []*Link) error
 // LinksFor returns the links of a sync whose record on side ("left" or
 // "right") is one of ids, with their bases left encoded, as EncodedLinks.
 func (s *Store) LinksFor(ctx context.Context, sync, side string, ids []string) ([]Link, error) {
+	return s.linksFor(ctx, sync, side, ids, `base`)
+}
+
+func (s *Store) linksFor(ctx context.Context, sync, side string, ids []string, baseCol string) ([]Link, error) {
 	col := "left_id"
 	if side == "right" {
 		col = "right_id"
@@ -192,13 +202,20 @@ func (s *Store) LinksFor(ctx context.Context, sync, side string, ids []string) (
 		for _, id := range part {
 			args = append(args, id)
 		}
-		ls, err := s.queryLinks(ctx, sync, false, `base`, ` AND `+col+` IN (?`+strings.Repeat(`, ?`, len(part)-1)+`)`, len(part), args...)
+		ls, err := s.queryLinks(ctx, sync, false, baseCol, ` AND `+col+` IN (?`+strings.Repeat(`, ?`, len(part)-1)+`)`, len(part), args...)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, ls...)
 	}
 	return out, nil
+}
+
+// RunLinksFor returns the links of records ids of side ("left" or "right")
+// as LinksFor does, with the bases that hold exactly keys left out, as
+// RunLinks does.
+func (s *Store) RunLinksFor(ctx context.Context, sync, side string, ids []string, keys []string) ([]Link, error) {
+	return s.linksFor(ctx, sync, side, ids, omitBase(keys))
 }
 
 // queryLinks loads links. decode: bases decoded and the times read (the

@@ -30,6 +30,10 @@ type config struct {
 	Profile string
 	// Only, when 1 or 2, runs that scenario alone (the other's figures stay empty).
 	Only int
+	// Trigger gives scenario 2's tables a trigger, so that the SQLite connector marks none of
+	// its writes, as connectors that cannot (LDAP, CardDAV, HubSpot): the runs after one
+	// that wrote read its echoes back and settle them by version.
+	Trigger bool
 }
 
 func main() {
@@ -50,11 +54,12 @@ func main() {
 	write := flag.String("write", "", "file (BENCHMARKS.md) whose results section to replace with this run's")
 	flag.StringVar(&cfg.Profile, "profile", "", "directory for host pprof and perf profiles of each sync run (bin's datasync must be a profhost build)")
 	flag.IntVar(&cfg.Only, "only", 0, "run scenario 1 or 2 alone (0: both)")
+	flag.BoolVar(&cfg.Trigger, "trigger", false, "give scenario 2's tables a trigger: the connector marks no writes, and their echoes are read back")
 	keep := flag.Bool("keep", false, "keep the scratch directory (homes, SQLite files) for inspection")
 	flag.Parse()
-	if cfg.Only != 0 && *write != "" {
-		// The report's other column would be zeros: not a result to record.
-		fmt.Fprintln(os.Stderr, "bench: -only and -write do not go together")
+	if (cfg.Only != 0 || cfg.Trigger) && *write != "" {
+		// Not the scenarios BENCHMARKS.md records (the other column would be zeros).
+		fmt.Fprintln(os.Stderr, "bench: -write does not go with -only or -trigger")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

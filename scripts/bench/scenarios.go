@@ -10,18 +10,18 @@ import (
 
 // runFigures is one run of one scenario: the datasync runs and the baseline beside them.
 type runFigures struct {
-	Records   int           // records the initial run moves or matches
-	Initial   runResult     // first run into an empty (or unlinked) side
-	NoChange  runResult     // re-run right after, incremental reads
-	Full      runResult     // re-run with --full: every record compared (read, or verified by digest)
-	Changed   int64         // records changed on the sides before Incr
-	Incr      runResult     // re-run after Changed records changed
-	Baseline  time.Duration // the raw copy of the same rows
-	BaseRows  int64
+	Records  int           // records the initial run moves or matches
+	Initial  runResult     // first run into an empty (or unlinked) side
+	NoChange runResult     // re-run right after, incremental reads
+	Full     runResult     // re-run with --full: every record compared (read, or verified by digest)
+	Changed  int64         // records changed on the sides before Incr
+	Incr     runResult     // re-run after Changed records changed
+	Baseline time.Duration // the raw copy of the same rows
+	BaseRows int64
 	// PostgreSQL's CPU during the initial run and during the baseline, and the baseline
 	// program's own (scenario 1, when the driver started the server; else 0).
 	InitialServer, BaseServer, BaseProc time.Duration
-	Scenarios string
+	Scenarios                           string
 }
 
 // setupHome installs the plugin and adds the connections of one run.
@@ -140,10 +140,10 @@ func sqliteRun(ctx context.Context, cfg config, run int) (runFigures, error) {
 	ls := side{ownLo: 0, ownN: half - shared, sharedLo: half - shared, sharedN: shared}
 	rs := side{ownLo: half, ownN: half - shared, sharedLo: half - shared, sharedN: shared}
 	seed := func(left, right string) error {
-		if err := sqliteSeed(ctx, left, ls, 0, now.Add(-2*time.Hour)); err != nil {
+		if err := sqliteSeed(ctx, left, ls, 0, now.Add(-2*time.Hour), cfg.Trigger); err != nil {
 			return err
 		}
-		return sqliteSeed(ctx, right, rs, half, now.Add(-time.Hour))
+		return sqliteSeed(ctx, right, rs, half, now.Add(-time.Hour), cfg.Trigger)
 	}
 	left, right := filepath.Join(dir, "left.db"), filepath.Join(dir, "right.db")
 	if err := seed(left, right); err != nil {

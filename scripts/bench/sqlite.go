@@ -12,8 +12,9 @@ import (
 )
 
 // sqliteSchema is the contacts table of both SQLite apps: the rowid key, the ten text fields
-// (email unique) and the updated-at column the connector reads incrementally by.
-func sqliteSchema() string {
+// (email unique) and the updated-at column the connector reads incrementally by. trigger adds
+// one that logs deletes to another table: the connector then marks none of its writes.
+func sqliteSchema(trigger bool) string {
 	cols := make([]string, len(fields))
 	for i, f := range fields {
 		cols[i] = f + " TEXT"
@@ -21,8 +22,13 @@ func sqliteSchema() string {
 			cols[i] += " UNIQUE"
 		}
 	}
-	return "CREATE TABLE contacts (id INTEGER PRIMARY KEY, " + strings.Join(cols, ", ") +
+	schema := "CREATE TABLE contacts (id INTEGER PRIMARY KEY, " + strings.Join(cols, ", ") +
 		", updated_at DATETIME);\nCREATE INDEX contacts_updated ON contacts (updated_at, id);"
+	if trigger {
+		schema += "\nCREATE TABLE deleted (id INTEGER);" +
+			"\nCREATE TRIGGER contacts_deleted AFTER DELETE ON contacts BEGIN INSERT INTO deleted VALUES (old.id); END;"
+	}
+	return schema
 }
 
 func sqliteOpen(path string) (*sql.DB, error) {
@@ -36,8 +42,8 @@ func sqliteOpen(path string) (*sql.DB, error) {
 
 // sqliteSeed creates the file at path with the contacts of side (see side.contact); those
 // below variantBelow get variant 1 (the same person as another app's copy, with a different
-// phone and source).
-func sqliteSeed(ctx context.Context, path string, sd side, variantBelow int, stamp time.Time) error {
+// phone and source). trigger: see sqliteSchema.
+func sqliteSeed(ctx context.Context, path string, sd side, variantBelow int, stamp time.Time, trigger bool) error {
 	for _, p := range []string{path, path + "-wal", path + "-shm"} {
 		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
 			return fmt.Errorf("remove %s: %w", p, err)
@@ -48,7 +54,7 @@ func sqliteSeed(ctx context.Context, path string, sd side, variantBelow int, sta
 		return err
 	}
 	defer db.Close()
-	if _, err := db.ExecContext(ctx, sqliteSchema()); err != nil {
+	if _, err := db.ExecContext(ctx, sqliteSchema(trigger)); err != nil {
 		return fmt.Errorf("create contacts in %s: %w", path, err)
 	}
 	rows := func(yield func([]any) error) error {
