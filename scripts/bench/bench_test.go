@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,23 +14,36 @@ import (
 	"github.com/datasync-io/datasync/scripts/testsvc"
 )
 
-// buildBinaries builds the host and the two plugins the benchmark runs into a fresh directory,
-// so the smoke run measures this checkout, not whatever bin/ holds.
-func buildBinaries(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	for out, pkg := range map[string]string{
-		"datasync":                    "./host/cmd/datasync",
-		"datasync-connector-postgres": "./plugins/postgres",
-		"datasync-connector-sqlite":   "./plugins/sqlite",
-	} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, out), pkg)
-		cmd.Dir = "../.."
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+// bins is where TestMain built the host and the two plugins the benchmark runs (empty with
+// -short): the smoke runs measure this checkout, not whatever bin/ holds.
+var bins string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	os.Exit(func() int {
+		if !testing.Short() {
+			dir, err := os.MkdirTemp("", "bench-bin-")
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+			defer os.RemoveAll(dir)
+			for out, pkg := range map[string]string{
+				"datasync":                    "./host/cmd/datasync",
+				"datasync-connector-postgres": "./plugins/postgres",
+				"datasync-connector-sqlite":   "./plugins/sqlite",
+			} {
+				cmd := exec.Command("go", "build", "-o", filepath.Join(dir, out), pkg)
+				cmd.Dir = "../.."
+				if b, err := cmd.CombinedOutput(); err != nil {
+					fmt.Fprintf(os.Stderr, "go build %s: %v\n%s", pkg, err, b)
+					return 1
+				}
+			}
+			bins = dir
 		}
-	}
-	return dir
+		return m.Run()
+	}())
 }
 
 // TestSmoke is `make bench` at 2,000 records, once: both scenarios through the real binaries
@@ -38,7 +53,7 @@ func TestSmoke(t *testing.T) {
 		t.Skip("builds binaries and runs the benchmark at N=2000")
 	}
 	pg := testsvc.Postgres(t)
-	cfg := config{Bin: buildBinaries(t), N: 2000, Runs: 1, PGURL: testsvc.CreateDatabase(t, pg), Work: t.TempDir()}
+	cfg := config{Bin: bins, N: 2000, Runs: 1, PGURL: testsvc.CreateDatabase(t, pg), Work: t.TempDir()}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	rep, err := bench(ctx, cfg)
@@ -86,6 +101,36 @@ func TestSmoke(t *testing.T) {
 		}
 	}
 	t.Log("\n" + md)
+}
+
+// TestSmokeUnmarkedEchoes runs scenario 2 with a trigger on its tables, so that the SQLite
+// connector marks none of its writes: the run after the first reads its echoes back (6,000
+// and 5,400, more than a run looks up one by one: 5,000), through the real binaries. They
+// must be settled: read, written to neither side.
+func TestSmokeUnmarkedEchoes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds binaries and runs scenario 2 at N=12000")
+	}
+	cfg := config{Bin: bins, N: 12000, Runs: 1, Only: 2, Trigger: true, Work: t.TempDir()}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	rep, err := bench(ctx, cfg) // fails when a no-change run writes, or an incremental one writes more
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.SQLite) != 1 {
+		t.Fatalf("got %d runs, want 1", len(rep.SQLite))
+	}
+	f := rep.SQLite[0]
+	// The left got 5,400 creates and the 600 shared records' merge, the right 5,400 creates.
+	nc := f.NoChange
+	if nc.Left.Read != 6000 || nc.Right.Read != 5400 || nc.Writes != 0 {
+		t.Errorf("no-change run: read %d/%d, wrote %d; want the 6,000 and 5,400 echoes read and nothing written",
+			nc.Left.Read, nc.Right.Read, nc.Writes)
+	}
+	if nc.Left.Unchanged != 11400 || nc.Right.Unchanged != 11400 {
+		t.Errorf("no-change run: %d/%d links unchanged, want all 11,400", nc.Left.Unchanged, nc.Right.Unchanged)
+	}
 }
 
 func TestStatOf(t *testing.T) {
