@@ -83,10 +83,11 @@ func (b *Base) UnmarshalJSON(data []byte) error {
 }
 
 // The compact form of a base, as stored in links.base: "~1" then, per
-// field, its key and both values. Strings are length-prefixed ("5:hello"),
-// so decoding is a scan with no escapes; the text stays valid UTF-8 when
-// the values are. Rows written before it hold the JSON object form, which
-// DecodeBase still reads.
+// field, its key (see appendKey) and both values. Strings are
+// length-prefixed ("5:hello"), so decoding is a scan with no escapes; the
+// text stays valid UTF-8 when the values are. Rows written before it hold
+// the JSON object form, which DecodeBase still reads. A version that does
+// not know identity keys ("=5:email") cannot read bases written since.
 const basePrefix = "~1"
 
 // EncodeBase returns the compact form of b.
@@ -101,7 +102,7 @@ func AppendBase(dst []byte, b Base) []byte { return appendBase(dst, b) }
 func appendBase(out []byte, b Base) []byte {
 	out = append(out, basePrefix...)
 	for _, f := range b {
-		out = appendLenString(out, f.Key)
+		out = appendKey(out, f.Key)
 		out = appendCompactValue(out, f.Left)
 		if f.Right.Equal(f.Left) && f.Left.Kind != sdk.KindDateTime {
 			out = append(out, cSame) // the common case, in a byte
@@ -128,7 +129,7 @@ func DecodeBase(s string) (Base, error) {
 	b := Base(buf[:0])
 	for d.i < len(d.s) {
 		var f BaseField
-		f.Key = d.lenString()
+		f.Key = d.key()
 		f.Left = d.value()
 		if d.i < len(d.s) && d.s[d.i] == cSame {
 			d.i++
@@ -166,14 +167,14 @@ func BaseCovers(encoded string, keys []string) bool {
 	seen := make([]bool, len(keys))
 	d := decoder{s: encoded, i: len(basePrefix)}
 	for n := 0; d.i < len(d.s) && d.err == nil; n++ {
-		k := d.lenString()
+		k, ident := d.keyName()
 		// Keys are mostly stored in the order asked: try that slot first.
 		j := -1
-		if n < len(keys) && keys[n] == k {
+		if n < len(keys) && keyIs(keys[n], k, ident) {
 			j = n
 		} else {
 			for x := range keys {
-				if keys[x] == k {
+				if keyIs(keys[x], k, ident) {
 					j = x
 					break
 				}
@@ -220,7 +221,7 @@ func baseKeysOf(encoded string) string {
 	var keys []string
 	d := decoder{s: encoded, i: len(basePrefix)}
 	for d.i < len(d.s) && d.err == nil {
-		keys = append(keys, d.lenString())
+		keys = append(keys, d.key())
 		d.skipValue()
 		if d.i < len(d.s) && d.s[d.i] == cSame {
 			d.i++
@@ -268,6 +269,48 @@ func (d *decoder) skipValue() {
 	default:
 		d.fail()
 	}
+}
+
+// cIdentity starts a mapping key whose two fields have one name
+// ("email=email", most of them): the name follows, once.
+const cIdentity = '='
+
+// appendKey appends a base's mapping key: length-prefixed, or, for an
+// identity key, cIdentity and its name: ~80 of the ~510 bytes of the base
+// of a contact of ten fields.
+func appendKey(b []byte, key string) []byte {
+	if h := len(key) / 2; len(key)%2 == 1 && key[h] == '=' && key[:h] == key[h+1:] {
+		return appendLenString(append(b, cIdentity), key[:h])
+	}
+	return appendLenString(b, key)
+}
+
+// key reads a mapping key written by appendKey.
+func (d *decoder) key() string {
+	name, ident := d.keyName()
+	if ident {
+		return name + "=" + name
+	}
+	return name
+}
+
+// keyName reads a mapping key as written: the key, or (ident) the name
+// an identity key holds twice.
+func (d *decoder) keyName() (name string, ident bool) {
+	if d.err == nil && d.i < len(d.s) && d.s[d.i] == cIdentity {
+		d.i++
+		return d.lenString(), true
+	}
+	return d.lenString(), false
+}
+
+// keyIs reports whether key is the one keyName read, without building it.
+func keyIs(key, name string, ident bool) bool {
+	if !ident {
+		return key == name
+	}
+	h := len(name)
+	return len(key) == 2*h+1 && key[h] == '=' && key[:h] == name && key[h+1:] == name
 }
 
 func appendLenString(b []byte, s string) []byte {
