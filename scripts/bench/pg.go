@@ -100,14 +100,7 @@ func pgBaseline(ctx context.Context, url string, pid int, from, to string) (n in
 	took = time.Since(began)
 	cpu1, _ := procCPU(os.Getpid())
 	proc = cpu1 - cpu0
-	rows.Close()
-	rd.Close(ctx)
-	wr.Close(ctx)
-	server = meter()
-	if wr, err = pgx.Connect(ctx, url); err != nil {
-		return 0, 0, 0, 0, fmt.Errorf("connect to PostgreSQL: %w", err)
-	}
-	defer wr.Close(ctx)
+	server = meter() // the two backends are still there: their CPU counts as theirs
 	// Untimed: the copy's own vacuum and analyze, which autovacuum would
 	// otherwise run in the middle of the re-runs timed next.
 	if _, err := wr.Exec(ctx, "VACUUM ANALYZE "+to); err != nil {

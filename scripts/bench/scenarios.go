@@ -73,11 +73,14 @@ func rerun(ctx context.Context, d datasync, name string, f *runFigures, touch fu
 func serverMeter(pid int) func() time.Duration {
 	before, ok := serverCPU(pid)
 	return func() time.Duration {
+		if pid == 0 || !ok {
+			return 0
+		}
 		// A backend whose client just closed exits and is reaped within
 		// milliseconds; until then its CPU is counted nowhere.
 		time.Sleep(100 * time.Millisecond)
-		after, ok2 := serverCPU(pid)
-		if pid == 0 || !ok || !ok2 {
+		after, ok := serverCPU(pid)
+		if !ok {
 			return 0
 		}
 		return after - before
