@@ -147,7 +147,7 @@ func (r *run) readBuckets(ctx context.Context, s *side, narrow bool) error {
 		req.Fields = s.narrow
 	}
 	// Filtered here too: a plugin without bucket reads sends every record.
-	k := sdk.BucketSink(&sink{s: s, narrow: narrow, keepCursor: true}, s.nbuckets, s.partial)
+	k := sdk.BucketSink(&sink{ctx: ctx, s: s, narrow: narrow, keepCursor: true}, s.nbuckets, s.partial)
 	if err := s.conn.Read(ctx, req, k); err != nil {
 		return &RunError{Side: s.name, Connection: s.def.Connection, Category: sdk.CategoryOf(err), Err: fmt.Errorf("read %s: %w", s.obj.Name, err)}
 	}
