@@ -244,8 +244,9 @@ func (w *wholeLinks) RunLinksFor(ctx context.Context, sync, side string, ids []s
 }
 
 // Many unmarked echoes are settled as they are read, against their links
-// looked up a read batch at a time: the run loads no link whole, and holds
-// none of the echoes.
+// looked up a read batch at a time: the run loads no link whole and looks
+// up the echoes' links alone (that it keeps none of the echoes is
+// TestSecondReadLeavesSettledEchoesOut's and the benchmark's to show).
 func TestEchoesSettleAsRead(t *testing.T) {
 	e := newEnv(t, nil)
 	e.conns["news"] = &unmarked{Conn: e.conns["news"]}
