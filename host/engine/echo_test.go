@@ -245,8 +245,8 @@ func (w *wholeLinks) RunLinksFor(ctx context.Context, sync, side string, ids []s
 
 // Many unmarked echoes are settled as they are read, against their links
 // looked up a read batch at a time: the run loads no link whole and looks
-// up the echoes' links alone (that it keeps none of the echoes is
-// TestSecondReadLeavesSettledEchoesOut's and the benchmark's to show).
+// up the echoes' links alone (that it keeps none of them is
+// TestFirstReadKeepsNoSettledEcho's to show).
 func TestEchoesSettleAsRead(t *testing.T) {
 	e := newEnv(t, nil)
 	e.conns["news"] = &unmarked{Conn: e.conns["news"]}
@@ -400,5 +400,44 @@ func TestSecondReadLeavesSettledEchoesOut(t *testing.T) {
 					kept, sd.tomb[tt.rec.ID], sd.echo.settled("a", "1"), tt.kept, tt.gone, tt.settled)
 			}
 		})
+	}
+}
+
+// A side's first read keeps none of the echoes it settles, only their
+// hashes; a record at another version than its link's, or with no link, is
+// kept as any record read.
+func TestFirstReadKeepsNoSettledEcho(t *testing.T) {
+	e := newEnv(t, nil)
+	var left []string
+	for i := range 3 {
+		left = append(left, e.create(e.left, map[string]sdk.Value{"email": s(fmt.Sprintf("l%d@x.io", i))}))
+	}
+	e.run(Options{})
+	right := map[string]string{} // left id → right id
+	for _, l := range e.links() {
+		right[l.LeftID] = l.RightID
+	}
+	r := &run{e: e.eng, def: e.def, echoSeed: maphash.MakeSeed(), trustVersions: true}
+	for _, m := range e.def.Mappings {
+		r.mapKeys = append(r.mapKeys, mapKey(m))
+	}
+	sd := &side{i: sideR, name: "right", fields: []string{"email"}, recs: map[string]*rec{}, tomb: map[string]bool{}}
+	sd.echo = newEchoes(r, sd)
+	recOf := func(id, version string) sdk.Record {
+		return sdk.Record{ID: id, Version: version, Values: []sdk.Value{s("x")}}
+	}
+	echo, _ := e.right.Get(obj, right[left[0]])
+	other, _ := e.right.Get(obj, right[left[1]])
+	recs := []sdk.Record{recOf(echo.ID, echo.Version), recOf(other.ID, other.Version+"-later"), recOf("unlinked", "1")}
+	if err := (&sink{ctx: e.ctx, s: sd}).Records(recs); err != nil {
+		t.Fatal(err)
+	}
+	if _, kept := sd.recs[echo.ID]; kept || !sd.echo.settled(echo.ID, echo.Version) {
+		t.Errorf("the echo: kept %v, settled %v; want it settled, not kept", kept, sd.echo.settled(echo.ID, echo.Version))
+	}
+	for _, id := range []string{other.ID, "unlinked"} {
+		if _, kept := sd.recs[id]; !kept || sd.echo.has(id) {
+			t.Errorf("%s: kept %v, settled %v; want it kept, not settled", id, kept, sd.echo.has(id))
+		}
 	}
 }
