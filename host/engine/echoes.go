@@ -18,11 +18,11 @@ import (
 // ~400 bytes, and each record read ~150).
 //
 // Unlike a narrow record that settles (run.settles), an echo settles even
-// if the other side's read finds its partner deleted: it is not among the
-// records read, so it cannot be matched anew without its values, and a
-// record at its linked version is what its base says, which is all that a
-// delete (propagated, or not) looks at. Matched anew, it is looked up with
-// its values, as any record not read (lookupCandidates).
+// if the other side's read finds its partner deleted. A record at its
+// linked version is what its base says, which is all that a delete,
+// propagated or not, looks at; and should it be matched anew, it is looked
+// up with its values, as any record not read (lookupCandidates: no side of
+// such a run is read completely).
 type echoes struct {
 	r    *run
 	s    *side
