@@ -389,7 +389,7 @@ func TestSecondReadLeavesSettledEchoesOut(t *testing.T) {
 			r := &run{echoSeed: maphash.MakeSeed()}
 			sd := &side{fields: []string{"email"}, recs: map[string]*rec{}, tomb: map[string]bool{}}
 			sd.echo = newEchoes(r, sd)
-			sd.echo.seen[sd.echo.hash("a")] = sd.echo.hash("1") // settled by the first read
+			sd.echo.seen[r.echoHash("a")] = r.echoHash("1") // settled by the first read
 			sd.echo.open = false
 			if err := (&sink{s: sd}).Records([]sdk.Record{tt.rec}); err != nil {
 				t.Fatal(err)

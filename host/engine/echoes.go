@@ -24,9 +24,8 @@ import (
 // up with its values, as any record not read (lookupCandidates: no side of
 // such a run is read completely).
 type echoes struct {
-	r    *run
-	s    *side
-	seed maphash.Seed
+	r *run
+	s *side
 	// seen: records settled, by id hash, with their version's hash. A
 	// colliding id only makes a record look unsettled (read again, merged:
 	// more work, not less); being taken for settled needs its version's
@@ -40,27 +39,28 @@ type echoes struct {
 	open bool
 }
 
-// newEchoes starts settling side s's echoes. Both sides hash with the
-// run's seed, so that their settled links can be counted together.
+// newEchoes starts settling side s's echoes.
 func newEchoes(r *run, s *side) *echoes {
-	return &echoes{r: r, s: s, seed: r.echoSeed, seen: map[uint64]uint64{}, open: true}
+	return &echoes{r: r, s: s, seen: map[uint64]uint64{}, open: true}
 }
 
-func (e *echoes) hash(s string) uint64 { return maphash.String(e.seed, s) }
+// echoHash hashes an id or a version of an echo. Both sides hash with the
+// run's seed, so that their settled links can be counted together.
+func (r *run) echoHash(s string) uint64 { return maphash.String(r.echoSeed, s) }
 
 // settled reports whether the record is one settled at that version.
 func (e *echoes) settled(id, version string) bool {
-	v, ok := e.seen[e.hash(id)]
-	return ok && v == e.hash(version)
+	v, ok := e.seen[e.r.echoHash(id)]
+	return ok && v == e.r.echoHash(version)
 }
 
 // unsettle takes a record out of the settled ones: a tombstone or a later
 // version of it came.
-func (e *echoes) unsettle(id string) { delete(e.seen, e.hash(id)) }
+func (e *echoes) unsettle(id string) { delete(e.seen, e.r.echoHash(id)) }
 
 // has reports whether a record of the side is settled, at any version.
 func (e *echoes) has(id string) bool {
-	_, ok := e.seen[e.hash(id)]
+	_, ok := e.seen[e.r.echoHash(id)]
 	return ok
 }
 
@@ -100,9 +100,9 @@ func (e *echoes) settle(l *store.Link, x *sdk.Record) bool {
 		!r.atLinkedVersion(l, e.s.i, &rec{id: x.ID, version: x.Version, read: true}) {
 		return false
 	}
-	h := e.hash(x.ID)
-	e.seen[h] = e.hash(x.Version)
-	e.links = append(e.links, [2]uint64{h, e.hash(l.LeftID)})
+	h := e.r.echoHash(x.ID)
+	e.seen[h] = e.r.echoHash(x.Version)
+	e.links = append(e.links, [2]uint64{h, e.r.echoHash(l.LeftID)})
 	return true
 }
 
@@ -136,7 +136,7 @@ func (r *run) settledLinks() int {
 	}
 	loaded := make(map[uint64]bool, len(r.links))
 	for id := range r.links {
-		loaded[maphash.String(r.echoSeed, id)] = true
+		loaded[r.echoHash(id)] = true
 	}
 	slices.Sort(lefts)
 	n := 0
