@@ -90,3 +90,22 @@ func TestCheckErrorMessages(t *testing.T) {
 		}
 	}
 }
+
+// A changed account names what changed: the labels when they differ, and
+// the identity behind an unchanged label (a SQLite file replaced by a copy
+// keeps its path) when they do not.
+func TestAccountChangedErrorSaysWhatChanged(t *testing.T) {
+	tests := []struct {
+		was, now string
+		want     string
+	}{
+		{"admin on acme", "admin on globex", `it was "admin on acme" and is now "admin on globex"`},
+		{"SQLite /srv/a.db", "SQLite /srv/a.db", `it is still labelled "SQLite /srv/a.db", but the connector reports another identity behind it`},
+	}
+	for _, tt := range tests {
+		msg := (&accountChangedError{Connection: "crm", Was: tt.was, Now: tt.now}).Error()
+		if !strings.Contains(msg, tt.want) || !strings.Contains(msg, "datasync connection test crm --accept-account") {
+			t.Errorf("labels %q → %q: %s\nwant it to say %s, and the command that accepts it", tt.was, tt.now, msg, tt.want)
+		}
+	}
+}

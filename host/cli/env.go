@@ -185,9 +185,14 @@ type accountChangedError struct {
 }
 
 func (e *accountChangedError) Error() string {
-	return fmt.Sprintf("connection %s now points at another account: it was %q and is now %q. "+
+	which := fmt.Sprintf("it was %q and is now %q", e.Was, e.Now)
+	if e.Was == e.Now {
+		// Same label, other identity: a file replaced by a copy, say.
+		which = fmt.Sprintf("it is still labelled %q, but the connector reports another identity behind it (a replaced or restored file or directory, say)", e.Now)
+	}
+	return fmt.Sprintf("connection %s now points at another account: %s. "+
 		"Syncs using it are refused until you confirm; if this is intended, run `datasync connection test %s --accept-account`",
-		e.Connection, e.Was, e.Now, e.Connection)
+		e.Connection, which, e.Connection)
 }
 
 // checkAccount runs Check and compares the account with the one c was
