@@ -58,6 +58,14 @@ func (e *echoes) settled(id, version string) bool {
 // version of it came.
 func (e *echoes) unsettle(id string) { delete(e.seen, e.r.echoHash(id)) }
 
+// settled counts the side's settled records (none without echoes).
+func (s *side) settled() int {
+	if s.echo == nil {
+		return 0
+	}
+	return len(s.echo.seen)
+}
+
 // has reports whether a record of the side is settled, at any version.
 func (e *echoes) has(id string) bool {
 	_, ok := e.seen[e.r.echoHash(id)]

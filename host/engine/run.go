@@ -410,7 +410,9 @@ func (r *run) loadLinks(ctx context.Context) error {
 			if len(cursors[s.name].Skip) > 0 {
 				r.wrote[s.i] = 0 // its echoes are marked: the connector leaves them out
 			}
-			if r.wrote[s.i] > r.e.lazyMax {
+			// A read of the buckets where a digest disagreed returns their
+			// unchanged records too, as echoes: settled the same way.
+			if r.wrote[s.i] > r.e.lazyMax || len(s.expect) > r.e.lazyMax {
 				s.echo = newEchoes(r, s)
 			}
 		}
@@ -681,7 +683,7 @@ func (r *run) readBoth(ctx context.Context) error {
 		// run: mostly echoes only if that run wrote many records there.
 		// Else the narrow read would only double the read.
 		for i, s := range r.sides {
-			narrow[i] = s.full || r.wrote[i] > r.e.lazyMax
+			narrow[i] = s.full || r.wrote[i] > r.e.lazyMax || s.echo != nil
 		}
 		for _, s := range r.sides {
 			s.narrow = s.narrow[:0]
@@ -868,10 +870,7 @@ func (r *run) read(ctx context.Context, s *side, c store.Cursor, narrow bool) er
 // afterRead takes in a side's read: its deletes, and, after a complete
 // read, the linked records it did not return.
 func (r *run) afterRead(s *side) {
-	r.report.side(s.i).Read = len(s.recs)
-	if s.echo != nil {
-		r.report.side(s.i).Read += len(s.echo.seen)
-	}
+	r.report.side(s.i).Read = len(s.recs) + s.settled()
 	for id := range s.tomb {
 		if !r.linked(s.i, id) {
 			r.forget(s.i, id)
@@ -984,7 +983,7 @@ func (r *run) safetyCheck() error {
 		if linked == 0 || gone == 0 {
 			continue
 		}
-		if len(s.recs) == 0 || gone*2 > linked {
+		if len(s.recs)+s.settled() == 0 || gone*2 > linked {
 			return &RunError{Side: s.name, Connection: s.def.Connection, Category: sdk.CategoryPermanent,
 				Err: fmt.Errorf("%w: %d of %d linked records are missing from a complete read of %s; "+
 					"if they really were deleted, run again with --force-deletes", ErrMassDelete, gone, linked, s.def)}
