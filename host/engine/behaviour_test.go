@@ -127,6 +127,26 @@ func TestKeyAlreadyLinkedIsDuplicate(t *testing.T) {
 	}
 }
 
+// A key a planned update gives up is free: the left record's email moves
+// from a@ to b@ and a new left record takes a@. The right partner still
+// holds a@ when the run matches, but is about to move too, so the newcomer
+// is created, not taken for its duplicate.
+func TestKeyGivenUpByAPlannedUpdateIsFree(t *testing.T) {
+	e := newEnv(t, nil)
+	l1 := e.create(e.left, map[string]sdk.Value{"email": s("a@x.io")})
+	e.run(Options{})
+	e.update(e.left, l1, map[string]sdk.Value{"email": s("b@x.io")})
+	e.create(e.left, map[string]sdk.Value{"email": s("a@x.io"), "company": s("Initech")})
+	rep := e.run(Options{})
+	if rep.Right.Updated != 1 || rep.Right.Created != 1 || len(rep.Errors) != 0 {
+		t.Fatalf("right %+v, errors %+v; want the move written and the newcomer created", rep.Right, rep.Errors)
+	}
+	right := byEmail(e.right)
+	if len(right) != 2 || right["a@x.io"].Fields["company"].Str != "Initech" || right["b@x.io"].ID == "" {
+		t.Fatalf("right holds %v; want b@ (moved) and a@ (the newcomer, of Initech)", right)
+	}
+}
+
 func TestValidationFailureReportedRestGoesOn(t *testing.T) {
 	e := newEnv(t, func(d *syncdef.Definition) {
 		mappingOf(d, "lifecycle_stage").ValueMap = map[string]string{"lead": "lead", "customer": "Kunde"}

@@ -256,5 +256,5 @@ func (e *Engine) Plan(ctx context.Context, def syncdef.Definition, opts Options)
 	if err != nil {
 		return Plan{Sync: def.Name}, err
 	}
-	return r.plan(), nil
+	return r.plan()
 }

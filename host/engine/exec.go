@@ -266,6 +266,9 @@ func (r *run) finish(ctx context.Context, f *flight) error {
 		b.SettleBatch = []string{f.batchID}
 	}
 	for _, it := range f.items {
+		if err := it.unfoldBase(); err != nil {
+			return err
+		}
 		r.finalize(it, b)
 	}
 	if err := r.e.store.Commit(ctx, b); err != nil {
@@ -562,6 +565,7 @@ func (r *run) finalizeLink(it *item, b *store.Batch) {
 		r.report.Left.Unchanged++
 		r.report.Right.Unchanged++
 	}
+	foldBase(it.orig, it.raw) // the run's loaded links hold no decoded base
 }
 
 // setBase sets the base of a mapping on the item's link. The link shares

@@ -24,16 +24,21 @@ const (
 
 // item is the work for one link or one record in a run.
 type item struct {
-	kind       itemKind
-	link       *store.Link // itemLink, itemDelete: the link as it will be stored
-	orig       *store.Link // itemLink of a stored link: the link as stored
-	ownBase    bool        // link.Base is the item's own copy (see setBase)
-	unbuilt    bool        // itemCreate: its op is not built yet (see buildCreate)
-	base       string      // itemCreate: the encoded base of its link if stored as sent (see journalEntry)
-	isNew      bool        // itemLink: matched this run
-	cur        [2]*rec     // current records (nil: unknown, the base stands for it)
-	src        int         // itemCreate: the record's side; itemDelete: the side it was deleted on
-	dec        []decision  // itemLink: per mapping
+	kind    itemKind
+	link    *store.Link // itemLink, itemDelete: the link as it will be stored
+	orig    *store.Link // itemLink of a stored link: the link as stored
+	ownBase bool        // link.Base is the item's own copy (see setBase)
+	unbuilt bool        // itemCreate: its op is not built yet (see buildCreate)
+	base    string      // itemCreate: the encoded base of its link if stored as sent (see journalEntry)
+	// raw: itemLink, the base of its link encoded, as loaded. The decoded
+	// base (~2 KB: two sdk.Values a mapping) is needed to plan and to
+	// finalize, not in between, when a run holds every item it planned:
+	// it is decoded for each (see unfoldBase).
+	raw        string
+	isNew      bool       // itemLink: matched this run
+	cur        [2]*rec    // current records (nil: unknown, the base stands for it)
+	src        int        // itemCreate: the record's side; itemDelete: the side it was deleted on
+	dec        []decision // itemLink: per mapping
 	excludedBy string
 	ops        [2]*sdk.Op
 	opMaps     [2][]int // mapping index of each op field (-1: the external-id field)
@@ -110,7 +115,9 @@ func (r *run) processLinks(ctx context.Context) ([2][]*rec, error) {
 				cur[s] = nil
 			}
 		}
-		// Bases are loaded encoded: only the links merged here are decoded.
+		// Bases are loaded encoded: only the links merged here are decoded,
+		// and folded back after planning (see item.raw).
+		raw := l.RawBase
 		if err := l.DecodeBase(); err != nil {
 			return [2][]*rec{}, err
 		}
@@ -175,12 +182,18 @@ func (r *run) processLinks(ctx context.Context) ([2][]*rec, error) {
 			active = active || c != nil && (c.read && !c.held || c.due)
 		}
 		if !active {
+			foldBase(l, raw)
 			continue
 		}
 		nl := *l
 		it := &item{kind: itemLink, link: &nl, orig: l, cur: cur}
 		r.items = append(r.items, it)
 		r.planLink(it)
+		if raw != "" {
+			foldBase(it.link, raw)
+			foldBase(l, raw)
+			it.raw = raw
+		}
 	}
 	var out [2][]*rec
 	for i, s := range r.sides {
@@ -193,6 +206,29 @@ func (r *run) processLinks(ctx context.Context) ([2][]*rec, error) {
 		sort.Slice(out[i], func(a, b int) bool { return out[i][a].id < out[i][b].id })
 	}
 	return out, nil
+}
+
+// foldBase puts link l's decoded base back as raw, its encoded form ("":
+// it was not loaded encoded, and stays as it is).
+func foldBase(l *store.Link, raw string) {
+	if raw != "" {
+		l.Base, l.RawBase = nil, raw
+	}
+}
+
+// unfoldBase decodes the base of a planned link again, for finalizeLink;
+// the stored link (orig) shares it until finalizeLink lets it go.
+func (it *item) unfoldBase() error {
+	if it.raw == "" {
+		return nil
+	}
+	b, err := store.DecodeBase(it.raw)
+	if err != nil {
+		return fmt.Errorf("base of link %s↔%s: %w", it.link.LeftID, it.link.RightID, err)
+	}
+	it.link.Base, it.link.RawBase = b, ""
+	it.orig.Base = b
+	return nil
 }
 
 // fillBases loads the bases that loadAllLinks left out of links.
@@ -495,11 +531,21 @@ func (r *run) planLink(it *item) {
 		if ok && r.validate(it, t, op, false) {
 			it.ops[t] = op
 			if r.posts[t] != nil {
-				post := map[int]sdk.Value{}
+				// Only match keys are asked for (keyValue): an update of
+				// other fields keeps no map (one of ten values was ~900
+				// bytes an item).
+				var post map[int]sdk.Value
 				for j, i := range it.opMaps[t] {
-					post[r.maps[i].idx[t]] = op.Values[j]
+					if idx := r.maps[i].idx[t]; r.isKey(t, idx) {
+						if post == nil {
+							post = map[int]sdk.Value{}
+						}
+						post[idx] = op.Values[j]
+					}
 				}
-				r.posts[t][op.ID] = post
+				if post != nil {
+					r.posts[t][op.ID] = post
+				}
 			}
 		} else {
 			it.opMaps[t] = nil

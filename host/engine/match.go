@@ -23,7 +23,8 @@ func (r *run) keyNorm(s, k int, v sdk.Value) string {
 // ones that can't be paired safely, and plans the creates.
 func (r *run) match(ctx context.Context, unlinked [2][]*rec) error {
 	if len(unlinked[sideL])+len(unlinked[sideR]) == 0 {
-		return nil // nothing to pair: no key index to build
+		r.posts = [2]map[string]map[int]sdk.Value{} // nothing to pair: no key index to build
+		return nil
 	}
 	for t := range sideNames {
 		if err := r.lookupCandidates(ctx, t, unlinked[other(t)]); err != nil {

@@ -243,7 +243,7 @@ func (p *Plan) side(s int) *SidePlan {
 	return &p.Right
 }
 
-func (r *run) plan() Plan {
+func (r *run) plan() (Plan, error) {
 	p := Plan{Sync: r.def.Name, Excluded: [2]int{r.report.Left.Excluded, r.report.Right.Excluded}}
 	var errs []store.RecordError
 	for _, q := range r.pre.QueueDeletes {
@@ -255,6 +255,9 @@ func (r *run) plan() Plan {
 	}
 	for _, it := range r.items {
 		r.buildCreate(it)
+		if err := it.unfoldBase(); err != nil {
+			return p, err
+		}
 		errs = append(errs, it.errs...)
 		for t := range sideNames {
 			op := it.ops[t]
@@ -285,5 +288,5 @@ func (r *run) plan() Plan {
 		}
 	}
 	p.Errors = groupErrors(errs)
-	return p
+	return p, nil
 }

@@ -46,6 +46,16 @@ type rec struct {
 	passed *bool // filter verdict, computed once
 }
 
+// isKey reports whether field i of side s is a match key.
+func (r *run) isKey(s, i int) bool {
+	for _, k := range r.keys {
+		if k[s] == i {
+			return true
+		}
+	}
+	return false
+}
+
 // keyValue is record x's value of match key k (on side s) as it will be
 // after this run's planned writes.
 func (r *run) keyValue(s int, x *rec, k int) sdk.Value {
