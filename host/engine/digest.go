@@ -14,9 +14,13 @@ import (
 // ids (a digest read: the records stay in the plugin) while the store sums
 // the links'. Where every bucket agrees, the side is not read and counts
 // as an incremental read that found nothing, with the digest read's
-// cursor. Where a few disagree, only their records are read (a partial
+// cursor. Where some disagree, only their records are read (a partial
 // read: those of the buckets' linked records it does not return are
-// gone); where many do, the whole side, as before. Versions must be trusted
+// gone), settled as they are read when many (see echoes): a partial read
+// of every bucket holds less than a complete read, which holds every link
+// and every record, and at a few percent changed is faster too (at 200k
+// with 3 % changed: 3.3 s and 106 MB against 5.3 s and 352 MB; with 10 %,
+// 6.6 s and 192 MB against 5.4 s and 339 MB). Versions must be trusted
 // (trustVersions): a record's version changes with every change. Records
 // no link names (filtered out, failing) make their buckets disagree; a
 // plugin that answers with records (an SDK without digests) has its side
@@ -79,9 +83,6 @@ func (r *run) verifyByDigest(ctx context.Context) error {
 			} else {
 				verified += int(got[i][b].Count)
 			}
-		}
-		if 4*len(differ) > n {
-			continue // too many to read apart: the whole side
 		}
 		if len(differ) > 0 {
 			expect, err := r.e.store.LinkIDsInBuckets(ctx, r.def.Name, s.name, n, differ)

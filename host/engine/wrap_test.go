@@ -50,8 +50,8 @@ func (w *wrapped) Read(ctx context.Context, req sdk.ReadRequest, sink sdk.Record
 	if w.noIncrement {
 		req.Cursor = ""
 	}
-	if req.Cursor == "" && req.DigestBuckets == 0 {
-		w.fullReads++ // of records: a digest read hands over none
+	if req.Cursor == "" && (req.DigestBuckets == 0 || len(req.Buckets) > 0) {
+		w.fullReads++ // of records, whole or of some buckets: a digest read hands over none
 	}
 	if w.noTombstones {
 		sink = dropTombstones{sink}
