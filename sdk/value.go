@@ -33,12 +33,14 @@ func (k Kind) String() string {
 }
 
 // Value is one typed field value. The zero Value is null. It is a plain struct
-// (no interface boxing) because values are the hot path of every sync.
+// (no interface boxing) because values are the hot path of every sync. Kind
+// and Bool sit together: 80 bytes, where apart they padded it to 88 (a run
+// holds ten of them for every record it changes).
 type Value struct {
 	Kind Kind
+	Bool bool      // boolean
 	Str  string    // string, decimal, date
 	Int  int64     // integer
-	Bool bool      // boolean
 	Time time.Time // datetime
 	List []string  // string list
 }
