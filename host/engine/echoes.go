@@ -98,13 +98,13 @@ func (e *echoes) lookup(ctx context.Context, recs []sdk.Record) (map[string]*sto
 
 // settle reports whether record x, linked by l, settles now, and keeps it
 // as settled if so: at its linked version, with no pending work or errors,
-// its link syncing with a base of exactly the run's mappings and no
-// conflict (run.settles, but for its partner: see echoes). A base that
-// must be read to know stays unsettled: the run looks at it as before, and
-// settledLink's cache of such bases is not written from two reads at once.
+// its link syncing with a base of the run's mappings, or more (a mapping
+// removed since: see run.trusts), and no conflict (run.settles, but for
+// its partner: see echoes). The two sides' reads settle at once: nothing
+// here writes to the run (settledLink's cache of bases is not asked).
 func (e *echoes) settle(l *store.Link, x *sdk.Record) bool {
 	r := e.r
-	if l == nil || !l.BaseOmitted || !r.settledLink(l) ||
+	if l == nil || !r.inStep(l) || !(l.BaseOmitted || l.Base == nil && store.BaseCovers(l.RawBase, r.mapKeys)) ||
 		!r.atLinkedVersion(l, e.s.i, &rec{id: x.ID, version: x.Version, read: true}) {
 		return false
 	}

@@ -281,10 +281,9 @@ func (r *run) atLinkedVersion(l *store.Link, s int, x *rec) bool {
 	return !ok
 }
 
-// settledLink reports whether a link, with its records at its versions,
-// needs nothing: versions are trusted, it syncs, has no conflicts, and its
-// base covers every mapping.
-func (r *run) settledLink(l *store.Link) bool {
+// inStep reports whether a link syncs, with no conflict, and versions are
+// trusted: all settledLink asks but of its base. It only reads the run.
+func (r *run) inStep(l *store.Link) bool {
 	if !r.trustVersions || l.State != store.LinkSyncing {
 		return false
 	}
@@ -294,6 +293,16 @@ func (r *run) settledLink(l *store.Link) bool {
 				return false
 			}
 		}
+	}
+	return true
+}
+
+// settledLink reports whether a link, with its records at its versions,
+// needs nothing: versions are trusted, it syncs, has no conflicts, and its
+// base covers every mapping.
+func (r *run) settledLink(l *store.Link) bool {
+	if !r.inStep(l) {
+		return false
 	}
 	if l.BaseOmitted {
 		return true // left out because its keys are exactly the mappings' (store.RunLinks)
