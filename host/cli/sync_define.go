@@ -442,6 +442,9 @@ func (e *env) syncMap(c *cli.Context) error {
 	}
 	if changed != nil {
 		fmt.Fprintf(e.stdout, "Mapped %s\n", mappingText(def, *changed))
+		fmt.Fprintln(e.stdout, "The next run reads both sides whole and merges every record for it.")
+	} else {
+		fmt.Fprintln(e.stdout, "Records in step stay as they are: the next run reads only what changed.")
 	}
 	return nil
 }

@@ -208,7 +208,9 @@ func TestSyncWorkflow(t *testing.T) {
 		}
 	}
 	fails(t, home, `right object "subscribers" has no field "lifecycle"`, "sync", "map", "cn", "--add", "lifecycle_stage=lifecycle")
-	ok(t, home, "sync", "map", "cn", "--add", "lifecycle_stage=stage", "--value-map", "lead:Lead,customer:Customer")
+	if r := ok(t, home, "sync", "map", "cn", "--add", "lifecycle_stage=stage", "--value-map", "lead:Lead,customer:Customer"); !strings.Contains(r.stdout, "The next run reads both sides whole") {
+		t.Errorf("a mapping added does not say what the next run does:\n%s", r.stdout)
+	}
 	ok(t, home, "sync", "map", "cn", "--add", "phone=telephoneNumber", "--conflict", "manual")
 	var def struct {
 		Name, State, Conflict, Deletes, Every string
