@@ -273,74 +273,104 @@ func TestEchoesSettleAsRead(t *testing.T) {
 // the echoes or their partners since they were written. A run after it
 // writes nothing.
 func TestEchoesSettledAsReadOrAfter(t *testing.T) {
-	type ids struct{ left, right []string } // linked pairs, in left id order
-	propagate := func(d *syncdef.Definition) { d.Deletes = syncdef.DeletesPropagate }
-	tests := []struct {
-		name   string
-		edit   func(*syncdef.Definition)
-		change func(e *env, p ids)
-	}{
-		{"echoes only", nil, func(*env, ids) {}},
-		{"a partner deleted, deletes ignored", nil, func(e *env, p ids) {
-			e.delete(e.left, p.left[3])
-		}},
-		{"a partner deleted, deletes propagated", propagate, func(e *env, p ids) {
-			e.delete(e.left, p.left[3])
-			e.delete(e.right, p.right[8])
-		}},
-		{"a partner deleted and its email taken by a new record", nil, func(e *env, p ids) {
-			email := e.left.Snapshot(obj)[p.left[2]].Fields["email"]
-			e.delete(e.left, p.left[2])
-			e.create(e.left, map[string]sdk.Value{"email": email, "company": s("Initech")})
-		}},
-		{"partners changed", nil, func(e *env, p ids) {
-			e.update(e.left, p.left[4], map[string]sdk.Value{"company": s("Globex")})
-			e.update(e.right, p.right[9], map[string]sdk.Value{"phone": s("+1 555 0100")})
-		}},
-		{"echoes changed since", nil, func(e *env, p ids) {
+	tests := append(settlingChanges(),
+		settlingChange{"echoes only", nil, func(*env, pairs) {}},
+		settlingChange{"echoes changed since", nil, func(e *env, p pairs) {
 			for _, id := range p.right[:3] {
 				e.update(e.right, id, map[string]sdk.Value{"company": s("Hooli")})
 			}
 		}},
-		{"most echoes changed since", nil, func(e *env, p ids) {
+		settlingChange{"most echoes changed since", nil, func(e *env, p pairs) {
 			// More than a quarter of the links: the run loads them all.
 			for _, id := range p.right[4:] {
 				e.update(e.right, id, map[string]sdk.Value{"company": s("Hooli")})
 			}
 		}},
-		{"an echo deleted", propagate, func(e *env, p ids) {
+		settlingChange{"an echo deleted", propagateDeletes, func(e *env, p pairs) {
 			e.delete(e.right, p.right[6])
 		}},
-	}
+	)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			do := func(lazyMax int) string {
 				e := newEnv(t, tt.edit)
 				e.conns["crm"] = &unmarked{Conn: e.conns["crm"]}
 				e.conns["news"] = &unmarked{Conn: e.conns["news"]}
-				for i := range 12 {
-					e.create(e.left, map[string]sdk.Value{"email": s(fmt.Sprintf("l%d@x.io", i)), "company": s("Acme")})
-				}
-				for i := range 4 {
-					e.create(e.right, map[string]sdk.Value{"email": s(fmt.Sprintf("r%d@x.io", i)), "phone": s("+1 555 0000")})
-				}
-				if rep := e.run(Options{}); rep.Right.Created != 12 || rep.Left.Created != 4 {
-					t.Fatalf("first run: %+v / %+v", rep.Left, rep.Right)
-				}
-				var p ids
-				for _, l := range e.links() {
-					p.left, p.right = append(p.left, l.LeftID), append(p.right, l.RightID)
-				}
-				tt.change(e, p)
+				tt.change(e, e.linkedPairs(12, 4))
 				e.eng.lazyMax = lazyMax
 				rep := e.run(Options{})
 				e.quiet()
 				return outcome(e, rep)
 			}
-			if asRead, after := do(2), do(1<<20); asRead != after {
-				t.Errorf("settled as read:\n%s\nlooked at after the read:\n%s", asRead, after)
-			}
+			sameSettledAsReadOrAfter(t, do)
 		})
+	}
+}
+
+// pairs are the ids of linked records, in left id order.
+type pairs struct{ left, right []string }
+
+// linkedPairs creates nl left and nr right contacts, runs once, which links
+// them all, and returns the pairs.
+func (e *env) linkedPairs(nl, nr int) pairs {
+	e.t.Helper()
+	for i := range nl {
+		e.create(e.left, map[string]sdk.Value{"email": s(fmt.Sprintf("l%d@x.io", i)), "company": s("Acme")})
+	}
+	for i := range nr {
+		e.create(e.right, map[string]sdk.Value{"email": s(fmt.Sprintf("r%d@x.io", i)), "phone": s("+1 555 0000")})
+	}
+	if rep := e.run(Options{}); rep.Right.Created != nl || rep.Left.Created != nr {
+		e.t.Fatalf("first run: %+v / %+v", rep.Left, rep.Right)
+	}
+	var p pairs
+	for _, l := range e.links() {
+		p.left, p.right = append(p.left, l.LeftID), append(p.right, l.RightID)
+	}
+	return p
+}
+
+// sameSettledAsReadOrAfter fails t unless do, a run's outcome (see
+// outcome) for a lazyMax, comes to the same with records settled as they
+// are read (lazyMax 2) and looked at after the read (lazyMax past them).
+func sameSettledAsReadOrAfter(t *testing.T, do func(lazyMax int) string) {
+	t.Helper()
+	if asRead, after := do(2), do(1<<20); asRead != after {
+		t.Errorf("settled as read:\n%s\nlooked at after the read:\n%s", asRead, after)
+	}
+}
+
+// settlingChange is something done to linked records (see linkedPairs),
+// edit what is changed of the definition, before a run that may settle
+// records as it reads them.
+type settlingChange struct {
+	name   string
+	edit   func(*syncdef.Definition)
+	change func(e *env, p pairs)
+}
+
+func propagateDeletes(d *syncdef.Definition) { d.Deletes = syncdef.DeletesPropagate }
+
+// settlingChanges are the changes both ways of settling must agree on,
+// whatever records they settle (echoes, bucket reads).
+func settlingChanges() []settlingChange {
+	return []settlingChange{
+		{"a partner deleted, deletes ignored", nil, func(e *env, p pairs) {
+			e.delete(e.left, p.left[3])
+		}},
+		{"a partner deleted on each side, deletes propagated", propagateDeletes, func(e *env, p pairs) {
+			e.delete(e.left, p.left[3])
+			e.delete(e.right, p.right[8])
+		}},
+		{"a partner deleted and its email taken by a new record", nil, func(e *env, p pairs) {
+			email := e.left.Snapshot(obj)[p.left[2]].Fields["email"]
+			e.delete(e.left, p.left[2])
+			e.create(e.left, map[string]sdk.Value{"email": email, "company": s("Initech")})
+		}},
+		{"partners changed", nil, func(e *env, p pairs) {
+			e.update(e.left, p.left[4], map[string]sdk.Value{"company": s("Globex")})
+			e.update(e.right, p.right[9], map[string]sdk.Value{"phone": s("+1 555 0100")})
+		}},
 	}
 }
 
