@@ -442,7 +442,15 @@ func (e *env) syncMap(c *cli.Context) error {
 	}
 	if changed != nil {
 		fmt.Fprintf(e.stdout, "Mapped %s\n", mappingText(def, *changed))
-		fmt.Fprintln(e.stdout, "The next run reads both sides whole and merges every record for it.")
+		// Said with the scale: a million linked records take minutes and
+		// gigabytes of memory to merge again (BENCHMARKS.md).
+		n, err := st.LinkCount(ctx, name)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			fmt.Fprintf(e.stdout, "The next run reads both sides whole and merges all %d linked records again for it.\n", n)
+		}
 	} else {
 		fmt.Fprintln(e.stdout, "Records in step stay as they are: the next run reads only what changed.")
 	}

@@ -208,9 +208,7 @@ func TestSyncWorkflow(t *testing.T) {
 		}
 	}
 	fails(t, home, `right object "subscribers" has no field "lifecycle"`, "sync", "map", "cn", "--add", "lifecycle_stage=lifecycle")
-	if r := ok(t, home, "sync", "map", "cn", "--add", "lifecycle_stage=stage", "--value-map", "lead:Lead,customer:Customer"); !strings.Contains(r.stdout, "The next run reads both sides whole") {
-		t.Errorf("a mapping added does not say what the next run does:\n%s", r.stdout)
-	}
+	ok(t, home, "sync", "map", "cn", "--add", "lifecycle_stage=stage", "--value-map", "lead:Lead,customer:Customer")
 	ok(t, home, "sync", "map", "cn", "--add", "phone=telephoneNumber", "--conflict", "manual")
 	var def struct {
 		Name, State, Conflict, Deletes, Every string
@@ -509,6 +507,25 @@ func TestSyncWorkflow(t *testing.T) {
 	}
 	if _, ok := left["fay@example.com"]; !ok {
 		t.Error("fay was deleted")
+	}
+
+	// What sync map says the next run does: a mapping removed leaves the
+	// records in step alone; mapped again, every linked record is merged
+	// again for it (engine's TestRemovedMappingKeepsVersionsTrusted shows
+	// the runs do so), and it says how many.
+	if r := ok(t, home, "sync", "map", "cn", "--remove", "last_name"); !strings.Contains(r.stdout, "Records in step stay as they are") {
+		t.Errorf("a mapping removed does not say what the next run does:\n%s", r.stdout)
+	}
+	okJSON(t, home, &run, "sync", "run", "cn")
+	if run.Status != "ok" || run.Writes != 0 {
+		t.Errorf("run after a mapping was removed: %+v; want nothing written", run)
+	}
+	if r := ok(t, home, "sync", "map", "cn", "--add", "last_name=lastname"); !strings.Contains(r.stdout, "merges all 2 linked records again") {
+		t.Errorf("a mapping added does not say what the next run does:\n%s", r.stdout)
+	}
+	okJSON(t, home, &run, "sync", "run", "cn")
+	if run.Status != "ok" || run.Writes != 0 || run.Left.Unchanged != 2 {
+		t.Errorf("run after the mapping came back: %+v; want the 2 linked records merged, nothing written", run)
 	}
 
 	// State changes and deletion.
