@@ -181,10 +181,7 @@ func TestFullRunsReadOnlyTheBucketsThatDisagree(t *testing.T) {
 func TestBucketReadsKeepTheMassDeleteGuard(t *testing.T) {
 	e := newEnv(t, func(d *syncdef.Definition) { d.Deletes = syncdef.DeletesPropagate })
 	e.eng.digestBuckets = 64
-	var ids []string
-	for i := range 200 {
-		ids = append(ids, e.create(e.left, map[string]sdk.Value{"email": s(fmt.Sprintf("p%d@x.io", i))}))
-	}
+	ids := e.contacts(e.left, "p", 200)
 	e.run(Options{})
 	e.update(e.left, ids[3], map[string]sdk.Value{"company": s("Globex")})
 	e.conns["crm"] = &emptyBuckets{Conn: e.conns["crm"]}
@@ -250,10 +247,7 @@ func TestBucketReadsSettledAsReadOrAfter(t *testing.T) {
 func TestBucketReadsSettleAsRead(t *testing.T) {
 	e := newEnv(t, nil)
 	e.eng.digestBuckets = 16
-	var ids []string
-	for i := range 200 {
-		ids = append(ids, e.create(e.left, map[string]sdk.Value{"email": s(fmt.Sprintf("l%d@x.io", i))}))
-	}
+	ids := e.contacts(e.left, "l", 200)
 	e.run(Options{})
 	e.update(e.left, ids[7], map[string]sdk.Value{"company": s("Globex")})
 	inBucket := 0

@@ -141,6 +141,17 @@ func (e *env) create(c *memory.Connector, fields map[string]sdk.Value) string {
 	return it.ID
 }
 
+// contacts creates n contacts on app c, of emails prefix0@x.io and on,
+// and returns their ids in that order.
+func (e *env) contacts(c *memory.Connector, prefix string, n int) []string {
+	e.t.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = e.create(c, map[string]sdk.Value{"email": s(fmt.Sprintf("%s%d@x.io", prefix, i))})
+	}
+	return ids
+}
+
 func (e *env) update(c *memory.Connector, id string, fields map[string]sdk.Value) {
 	e.t.Helper()
 	if _, err := c.Update(obj, id, fields); err != nil {
