@@ -63,6 +63,9 @@ type Engine struct {
 	// noNarrow turns off narrow first reads (see readBoth), for tests
 	// that compare runs with and without them.
 	noNarrow bool
+	// noFresh: a mapping new to the cursors makes every record merge again
+	// with all its values (untrusted), as before run.fresh, for tests
+	noFresh bool
 	// noStream turns off streamed first runs (see stream.go), likewise.
 	noStream bool
 	// parkMax is how many streamed records a streamed first run keeps

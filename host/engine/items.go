@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/datasync-io/datasync/host/mapping"
 	"github.com/datasync-io/datasync/host/store"
@@ -37,6 +38,7 @@ type item struct {
 	raw        string
 	isNew      bool       // itemLink: matched this run
 	cur        [2]*rec    // current records (nil: unknown, the base stands for it)
+	thin       [2]*rec    // records read narrow, for the fresh mappings (see run.fresh)
 	src        int        // itemCreate: the record's side; itemDelete: the side it was deleted on
 	dec        []decision // itemLink: per mapping
 	excludedBy string
@@ -107,11 +109,15 @@ func (r *run) processLinks(ctx context.Context) ([2][]*rec, error) {
 	for _, l := range work {
 		cur := [2]*rec{r.sides[sideL].recs[l.LeftID], r.sides[sideR].recs[l.RightID]}
 		del := [2]bool{r.sides[sideL].tomb[l.LeftID], r.sides[sideR].tomb[l.RightID]}
+		var thin [2]*rec
 		for s, x := range cur {
 			if x != nil && x.narrow {
 				// Read without its values (see readBoth): unchanged since
 				// the last sync, so, as for a record not read, the base
-				// stands for it.
+				// stands for it; but for fresh mappings (run.fresh).
+				if r.fresh {
+					thin[s] = x
+				}
 				cur[s] = nil
 			}
 		}
@@ -178,15 +184,15 @@ func (r *run) processLinks(ctx context.Context) ([2][]*rec, error) {
 			continue
 		}
 		active := false
-		for _, c := range cur {
-			active = active || c != nil && (c.read && !c.held || c.due)
+		for s, c := range cur {
+			active = active || c != nil && (c.read && !c.held || c.due) || thin[s] != nil
 		}
 		if !active {
 			foldBase(l, raw)
 			continue
 		}
 		nl := *l
-		it := &item{kind: itemLink, link: &nl, orig: l, cur: cur}
+		it := &item{kind: itemLink, link: &nl, orig: l, cur: cur, thin: thin}
 		r.items = append(r.items, it)
 		r.planLink(it)
 		if raw != "" {
@@ -297,12 +303,29 @@ func (r *run) inStep(l *store.Link) bool {
 	return true
 }
 
+// coversTrusted reports whether link l's base holds every mapping but the
+// fresh ones (see run.fresh).
+func (r *run) coversTrusted(l *store.Link) bool {
+	switch {
+	case l.BaseOmitted:
+		return true // it holds exactly the mappings' keys
+	case l.Base == nil:
+		return store.BaseCovers(l.RawBase, r.trustedKeys)
+	}
+	for _, k := range r.trustedKeys {
+		if _, ok := l.Base.Get(k); !ok {
+			return false
+		}
+	}
+	return true
+}
+
 // settledLink reports whether a link, with its records at its versions,
 // needs nothing: versions are trusted, it syncs, has no conflicts, and its
 // base covers every mapping.
 func (r *run) settledLink(l *store.Link) bool {
-	if !r.inStep(l) {
-		return false
+	if !r.inStep(l) || r.fresh {
+		return false // fresh mappings: every link is merged for them
 	}
 	if l.BaseOmitted {
 		return true // left out because its keys are exactly the mappings' (store.RunLinks)
@@ -427,6 +450,9 @@ func (r *run) value(it *item, s int, fm fmap) (sdk.Value, bool) {
 	if x := it.cur[s]; x != nil {
 		return x.vals[fm.idx[s]], true
 	}
+	if x := it.thin[s]; x != nil && fm.fresh {
+		return x.vals[fm.thin[s]], true
+	}
 	if b, ok := it.link.Base.Get(fm.key); ok {
 		return pairSide(b, s), true
 	}
@@ -502,12 +528,7 @@ func (r *run) planLink(it *item) {
 			st.LeftChanged = !r.sameSide(fm, sideL, lv, b.Left)
 			st.RightChanged = !r.sameSide(fm, sideR, rv, b.Right)
 		}
-		if x := it.cur[sideL]; x != nil {
-			st.LeftModified = x.mod
-		}
-		if x := it.cur[sideR]; x != nil {
-			st.RightModified = x.mod
-		}
+		st.LeftModified, st.RightModified = it.modified(sideL), it.modified(sideR)
 		it.dec[i] = decide(st)
 		switch it.dec[i] {
 		case decToRight:
@@ -560,6 +581,18 @@ func (r *run) planLink(it *item) {
 			it.opMaps[t] = nil
 		}
 	}
+}
+
+// modified is when the item's record on side s last changed, as read
+// (zero when not read).
+func (it *item) modified(s int) time.Time {
+	if x := it.cur[s]; x != nil {
+		return x.mod
+	}
+	if x := it.thin[s]; x != nil {
+		return x.mod
+	}
+	return time.Time{}
 }
 
 func (r *run) knownVersion(it *item, s int) string {

@@ -152,6 +152,11 @@ type fmap struct {
 	idx   [2]int
 	flow  [2]bool // flow[R]: left→right changes may be written to the right
 	rule  mapping.Rule
+	// fresh: the mapping is new to the cursors (added or changed since the
+	// last complete run, see trusts); thin: where a narrow read puts its
+	// field in a record's values, per side.
+	fresh bool
+	thin  [2]int
 }
 
 func mapKey(m mapping.FieldMap) string { return m.Left + "=" + m.Right }
@@ -204,16 +209,22 @@ type run struct {
 	// with more mappings (see trusts), so a record still at its linked
 	// version needs nothing (see unchanged).
 	trustVersions bool
-	hasLinks      bool
-	allLinks      bool    // every link is to be loaded, and is not yet (see loadLinks)
-	nlinks        int     // how many links, once countLinks counted them (-1 before)
-	wrote         [2]int  // records the previous run wrote to each side (see lastWrites; incremental runs only)
-	stream        *stream // a streamed first run (see stream.go)
-	cursors       map[string]store.Cursor
-	queried       [2]map[string]bool   // ids whose links were looked up
-	loaded        map[string]bool      // left ids of links loaded: a dropped one is not loaded again
-	echoSeed      maphash.Seed         // of the sides' echoes (see echoes)
-	covers        map[*store.Link]bool // whether an encoded base covers every mapping (see settledLink)
+	// fresh: some mappings are new to the cursors (fmap.fresh), which are
+	// trusted for the others: every record is read, those at their linked
+	// versions narrow with the fresh mappings' fields, and every link is
+	// merged for the fresh mappings, the base standing for the others.
+	fresh       bool
+	trustedKeys []string // the keys of the mappings not fresh
+	hasLinks    bool
+	allLinks    bool    // every link is to be loaded, and is not yet (see loadLinks)
+	nlinks      int     // how many links, once countLinks counted them (-1 before)
+	wrote       [2]int  // records the previous run wrote to each side (see lastWrites; incremental runs only)
+	stream      *stream // a streamed first run (see stream.go)
+	cursors     map[string]store.Cursor
+	queried     [2]map[string]bool   // ids whose links were looked up
+	loaded      map[string]bool      // left ids of links loaded: a dropped one is not loaded again
+	echoSeed    maphash.Seed         // of the sides' echoes (see echoes)
+	covers      map[*store.Link]bool // whether an encoded base covers every mapping (see settledLink)
 }
 
 func (e *Engine) prepare(ctx context.Context, def syncdef.Definition, opts Options, runID string) (*run, error) {
@@ -373,20 +384,26 @@ func (r *run) open(ctx context.Context) error {
 // filters, and each mapping apart ("2:" then hex hashes, the mappings'
 // sorted), so that a run can tell mappings removed since (see trusts).
 func fingerprint(d syncdef.Definition) string {
-	hash := func(v any) string {
-		b, _ := json.Marshal(v)
-		h := sha256.Sum256(b)
-		return hex.EncodeToString(h[:8])
-	}
-	maps := make([]string, len(d.Mappings))
-	for i, m := range d.Mappings {
-		maps[i] = hash(m)
-	}
-	slices.Sort(maps)
-	return fpPrefix + hash([]any{d.Left, d.Right, d.Match, d.FilterLeft, d.FilterRight}) + ":" + strings.Join(maps, ",")
+	maps := slices.Sorted(slices.Values(mappingHashes(d)))
+	return fpPrefix + fpHash([]any{d.Left, d.Right, d.Match, d.FilterLeft, d.FilterRight}) + ":" + strings.Join(maps, ",")
 }
 
 const fpPrefix = "2:"
+
+func fpHash(v any) string {
+	b, _ := json.Marshal(v)
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:8])
+}
+
+// mappingHashes are the fingerprint's hashes of d's mappings, in d's order.
+func mappingHashes(d syncdef.Definition) []string {
+	maps := make([]string, len(d.Mappings))
+	for i, m := range d.Mappings {
+		maps[i] = fpHash(m)
+	}
+	return maps
+}
 
 // legacyFingerprint is the fingerprint cursors were stored with before
 // mappings were hashed apart: one hash of the whole.
@@ -401,24 +418,33 @@ func legacyFingerprint(d syncdef.Definition) string {
 // every mapping of this run among old's. A record in step for a set of
 // mappings is in step for any of them, so removing a mapping (~7 GB and
 // 79 s of re-merging a million records) keeps the versions trusted. A
-// mapping added or changed is not in old's, and every record is merged
-// again for it.
+// mapping added or changed is not in old's: see trustsBut.
 func (r *run) trusts(old string) bool {
+	ok, fresh := r.trustsBut(old)
+	return ok && len(fresh) == 0
+}
+
+// trustsBut is trusts, but for the mappings of this run not among old's,
+// returned (indexes into run.maps): a cursor of the same sides, keys and
+// filters is trusted for the other mappings, and only the fresh ones need
+// every record's values (see run.fresh).
+func (r *run) trustsBut(old string) (bool, []int) {
 	if old == r.fp || old == r.legacyFP {
-		return true
+		return true, nil
 	}
 	oldBase, oldMaps, ok := strings.Cut(strings.TrimPrefix(old, fpPrefix), ":")
-	base, maps, _ := strings.Cut(strings.TrimPrefix(r.fp, fpPrefix), ":")
+	base, _, _ := strings.Cut(strings.TrimPrefix(r.fp, fpPrefix), ":")
 	if !strings.HasPrefix(old, fpPrefix) || !ok || oldBase != base {
-		return false
+		return false, nil
 	}
 	had := strings.Split(oldMaps, ",")
-	for _, m := range strings.Split(maps, ",") {
-		if m != "" && !slices.Contains(had, m) {
-			return false
+	var fresh []int
+	for i, m := range mappingHashes(r.def) {
+		if !slices.Contains(had, m) {
+			fresh = append(fresh, i)
 		}
 	}
-	return true
+	return true, fresh
 }
 
 // loadLinks decides how each side is read and loads the links the run
@@ -442,7 +468,21 @@ func (r *run) loadLinks(ctx context.Context) error {
 		return err
 	}
 	lc, rc := cursors[syncdef.Left], cursors[syncdef.Right]
-	r.trustVersions = r.trusts(lc.Fingerprint) && r.trusts(rc.Fingerprint)
+	okL, freshL := r.trustsBut(lc.Fingerprint)
+	okR, freshR := r.trustsBut(rc.Fingerprint)
+	r.trustVersions = okL && okR
+	if r.trustVersions && !r.e.noFresh {
+		for _, i := range append(freshL, freshR...) {
+			r.maps[i].fresh, r.fresh = true, true
+		}
+		for _, fm := range r.maps {
+			if !fm.fresh {
+				r.trustedKeys = append(r.trustedKeys, fm.key)
+			}
+		}
+	} else if len(freshL)+len(freshR) > 0 {
+		r.trustVersions = false // tests: every record merged again, as before fresh mappings
+	}
 	anyFull := false
 	for _, s := range r.sides {
 		c := cursors[s.name]
@@ -450,7 +490,7 @@ func (r *run) loadLinks(ctx context.Context) error {
 			(!s.obj.Tombstones && r.def.Deletes != syncdef.DeletesIgnore && has)
 		anyFull = anyFull || s.full
 	}
-	if anyFull && has && r.trustVersions && len(r.pending) == 0 && !r.recordErrors() && len(r.journaled) == 0 && !r.e.noDigest {
+	if anyFull && has && r.trustVersions && !r.fresh && len(r.pending) == 0 && !r.recordErrors() && len(r.journaled) == 0 && !r.e.noDigest {
 		if err := r.verifyByDigest(ctx); err != nil {
 			return err
 		}
@@ -753,6 +793,18 @@ func (r *run) readBoth(ctx context.Context) error {
 			if len(s.narrow) != len(r.keys) {
 				narrow = [2]bool{} // two keys on one field: vals could not be indexed by key
 			}
+			// The fresh mappings' fields come after the keys (fmap.thin).
+			for i := range r.maps {
+				fm := &r.maps[i]
+				if !fm.fresh {
+					continue
+				}
+				f := s.fields[fm.idx[s.i]]
+				if fm.thin[s.i] = slices.Index(s.narrow, f); fm.thin[s.i] < 0 {
+					fm.thin[s.i] = len(s.narrow)
+					s.narrow = append(s.narrow, f)
+				}
+			}
 		}
 	}
 	if err := r.readPass(ctx, [2]bool{true, true}, narrow); err != nil {
@@ -826,7 +878,16 @@ func (r *run) lastWrites(ctx context.Context) ([2]int, error) {
 // not deleted (a survivor may be written, or matched anew).
 func (r *run) settles(s int, x *rec) bool {
 	l := r.linkOf(s, x.id)
-	if l == nil || !r.atLinkedVersion(l, s, x) || !r.settledLink(l) {
+	if l == nil || !r.atLinkedVersion(l, s, x) {
+		return false
+	}
+	if r.fresh {
+		// Merged for the fresh mappings from its narrow values, the base
+		// standing for the others, which it must hold.
+		if !r.inStep(l) || !r.coversTrusted(l) {
+			return false
+		}
+	} else if !r.settledLink(l) {
 		return false
 	}
 	o := r.sides[other(s)]

@@ -4,10 +4,13 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/datasync-io/datasync/host/mapping"
 	"github.com/datasync-io/datasync/host/syncdef"
 	"github.com/datasync-io/datasync/sdk"
+	"github.com/datasync-io/datasync/sdk/memory"
+	"pgregory.net/rapid"
 )
 
 // without returns d with the mapping of left field f removed.
@@ -50,7 +53,7 @@ func TestTrustsCursorsOfTheDefinitionOrMore(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := &run{fp: fingerprint(tt.run), legacyFP: legacyFingerprint(tt.run)}
+			r := &run{def: tt.run, fp: fingerprint(tt.run), legacyFP: legacyFingerprint(tt.run)}
 			if got := r.trusts(tt.read); got != tt.trust {
 				t.Errorf("trusts(%q) from a run of fingerprint %q = %v, want %v", tt.read, r.fp, got, tt.trust)
 			}
@@ -118,4 +121,171 @@ func TestEchoesSettleOverBasesOfMoreMappings(t *testing.T) {
 	if st.whole != 0 || st.ids != 20 {
 		t.Fatalf("links loaded whole %d times, looked up for %d ids; want 0 and the 20 echoes", st.whole, st.ids)
 	}
+}
+
+// A mapping added or changed since the last complete run is merged for
+// every record, the records still at their linked versions read narrow
+// with its fields (run.fresh); the run comes to what one that merges every
+// record with all its values comes to (noFresh), whatever changed since.
+func TestFreshMappingsMergeAsAWholeMergeWould(t *testing.T) {
+	tests := []struct {
+		name   string
+		before func(d *syncdef.Definition) // the definition of the first runs
+		after  func(d *syncdef.Definition) // the edited one
+		change func(e *env, p pairs)
+	}{
+		{"a mapping added, values apart on both sides", func(d *syncdef.Definition) { *d = without(*d, "company") }, nil,
+			func(e *env, p pairs) {
+				e.update(e.right, p.right[2], map[string]sdk.Value{"company": s("Globex")})
+				e.update(e.right, p.right[13], map[string]sdk.Value{"company": s("Initech")})
+			}},
+		{"a mapping added, with other changes", func(d *syncdef.Definition) { *d = without(*d, "company") }, nil,
+			func(e *env, p pairs) {
+				e.update(e.left, p.left[1], map[string]sdk.Value{"phone": s("+1 555 0100"), "company": s("Hooli")})
+				e.update(e.right, p.right[5], map[string]sdk.Value{"company": s("Globex")})
+				e.delete(e.left, p.left[7])
+				e.create(e.left, map[string]sdk.Value{"email": s("new@x.io"), "company": s("Initech")})
+				e.create(e.left, map[string]sdk.Value{"email": s("both@x.io"), "company": s("Left Co")})
+				e.create(e.right, map[string]sdk.Value{"email": s("both@x.io"), "company": s("Right Co")})
+			}},
+		{"a mapping's direction changed", nil, func(d *syncdef.Definition) {
+			d.Mappings = slices.Clone(d.Mappings)
+			for i := range d.Mappings {
+				if d.Mappings[i].Left == "company" {
+					d.Mappings[i].Direction = mapping.DirRightToLeft
+				}
+			}
+		}, func(e *env, p pairs) {
+			e.update(e.right, p.right[4], map[string]sdk.Value{"company": s("Globex")})
+			e.update(e.left, p.left[6], map[string]sdk.Value{"company": s("Hooli")})
+		}},
+		{"two mappings added, nothing else", func(d *syncdef.Definition) { *d = without(without(*d, "company"), "phone") }, nil,
+			func(e *env, p pairs) {}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			do := func(noFresh bool) string {
+				e := newEnv(t, tt.before)
+				p := e.linkedPairs(12, 4)
+				e.run(Options{}) // the echoes
+				full := baseDef()
+				if tt.after != nil {
+					full = e.def
+					tt.after(&full)
+				}
+				tt.change(e, p)
+				e.def = full
+				e.eng.noFresh = noFresh
+				rep := e.run(Options{})
+				e.quiet()
+				return outcome(e, rep)
+			}
+			if fresh, whole := do(false), do(true); fresh != whole {
+				t.Errorf("fresh mappings merged from narrow reads:\n%s\nevery record merged whole:\n%s", fresh, whole)
+			}
+		})
+	}
+}
+
+// On random records, changes and edits of one mapping (removed and mapped
+// again, or its direction or rule changed), a run merging the fresh
+// mapping from narrow reads comes to what a run merging every record
+// whole comes to: records, links, errors, conflicts and counts.
+func TestPropertyFreshMappings(t *testing.T) {
+	fields := []string{"first_name", "last_name", "company", "phone", "lifecycle_stage"}
+	pools := map[string][]string{"first_name": names, "last_name": names, "company": names, "phone": phones, "lifecycle_stage": stages}
+	type edit struct {
+		side, rec int
+		vals      map[string]sdk.Value
+	}
+	rapid.Check(t, func(rt *rapid.T) {
+		dirs := []mapping.Direction{mapping.DirTwoWay, mapping.DirLeftToRight, mapping.DirRightToLeft}
+		rules := []mapping.Rule{mapping.RuleMostRecent, mapping.RulePreferLeft, mapping.RulePreferRight, mapping.RuleFillOnly, mapping.RuleManual}
+		syncDir := rapid.SampledFrom(dirs).Draw(rt, "sync-direction")
+		field := rapid.SampledFrom(fields).Draw(rt, "field")
+		how := rapid.SampledFrom([]string{"remapped", "direction", "rule"}).Draw(rt, "how")
+		newDir := rapid.SampledFrom(dirs).Draw(rt, "new-direction")
+		newRule := rapid.SampledFrom(rules).Draw(rt, "new-rule")
+		values := func(t *rapid.T, label string) map[string]sdk.Value {
+			out := map[string]sdk.Value{}
+			for _, f := range fields {
+				if rapid.Bool().Draw(t, label+"-set-"+f) {
+					if v := rapid.SampledFrom(pools[f]).Draw(t, label+"-"+f); v != "" {
+						out[f] = sdk.String(v)
+					} else {
+						out[f] = sdk.Null
+					}
+				}
+			}
+			return out
+		}
+		var recs [2][]map[string]sdk.Value
+		for side := range recs {
+			emails := rapid.SliceOfNDistinct(rapid.IntRange(0, 9), 0, 6, rapid.ID[int]).Draw(rt, fmt.Sprintf("emails%d", side))
+			for _, n := range emails {
+				v := values(rt, "rec")
+				for f, x := range v {
+					if x.Kind == sdk.KindNull {
+						delete(v, f)
+					}
+				}
+				v["email"] = s(fmt.Sprintf("p%d@x.io", n))
+				recs[side] = append(recs[side], v)
+			}
+		}
+		drawEdits := func(label string) []edit {
+			var out []edit
+			for range rapid.IntRange(0, 5).Draw(rt, label+"-n") {
+				side := rapid.IntRange(0, 1).Draw(rt, label+"-side")
+				if len(recs[side]) == 0 {
+					continue
+				}
+				out = append(out, edit{side, rapid.IntRange(0, len(recs[side])-1).Draw(rt, label+"-rec"), values(rt, label)})
+			}
+			return out
+		}
+		between, after := drawEdits("between"), drawEdits("after")
+		var got [2]string
+		for i, noFresh := range []bool{false, true} {
+			e := newEnv(t, func(d *syncdef.Definition) { d.Direction = syncDir })
+			var ids [2][]string
+			for s, c := range [2]*memory.Connector{e.left, e.right} {
+				for _, v := range recs[s] {
+					ids[s] = append(ids[s], e.create(c, v))
+				}
+			}
+			apply := func(es []edit) {
+				for _, x := range es {
+					e.update([2]*memory.Connector{e.left, e.right}[x.side], ids[x.side][x.rec], x.vals)
+				}
+			}
+			e.run(Options{})
+			e.run(Options{})
+			full := e.def
+			if how == "remapped" {
+				e.def = without(full, field)
+				e.run(Options{})
+			}
+			apply(between)
+			e.run(Options{})
+			e.def = full
+			if how != "remapped" {
+				e.def.Mappings = slices.Clone(full.Mappings)
+				for j := range e.def.Mappings {
+					if e.def.Mappings[j].Left == field && how == "direction" {
+						e.def.Mappings[j].Direction = newDir
+					} else if e.def.Mappings[j].Left == field {
+						e.def.Mappings[j].Rule = newRule
+					}
+				}
+			}
+			apply(after)
+			e.clock = e.clock.Add(time.Minute)
+			e.eng.noFresh = noFresh
+			got[i] = outcome(e, e.run(Options{}))
+		}
+		if got[0] != got[1] {
+			rt.Fatalf("fresh mapping merged from narrow reads:\n%s\nevery record merged whole:\n%s", got[0], got[1])
+		}
+	})
 }
