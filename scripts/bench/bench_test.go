@@ -93,9 +93,16 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("scenario 2 sampled plugin %q, want only sqlite ones", k)
 		}
 	}
+	// The edits (bench fails on a wrong write count): with a mapping removed, the records
+	// in step are left alone; mapped again, every one is read.
+	if sq.BulkChanged == 0 || sq.Unmapped.Left.Read+sq.Unmapped.Right.Read != 0 ||
+		sq.Remapped.Left.Read != sq.Remapped.Left.Unchanged || sq.Remapped.Left.Read < 1800 {
+		t.Errorf("scenario 2 edits: %d changed; read %d/%d after a mapping was removed (want none), %d (%d unchanged) after it was mapped again (want every record)",
+			sq.BulkChanged, sq.Unmapped.Left.Read, sq.Unmapped.Right.Read, sq.Remapped.Left.Read, sq.Remapped.Left.Unchanged)
+	}
 	md := rep.markdown()
 	for _, want := range []string{"N = 2000", "datasync / baseline", "records compared/s", "incremental / initial time",
-		"peak RSS, host", "postgres ", "sqlite "} {
+		"peak RSS, host", "postgres ", "sqlite ", "mapping is removed"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("results lack %q:\n%s", want, md)
 		}

@@ -128,6 +128,9 @@ type scenarioFigures struct {
 	ServerCPU, BaseServerCPU, BaseProcCPU       stat // PostgreSQL's in the initial run and the baseline, the baseline's own; µs per record
 	NoChangeWrites, FullWrites, IncrWrites      int
 	Changed                                     int64
+	BulkFull, Unmapped, Remapped                stat  // seconds (scenario 2's edits)
+	BulkRSS, RemappedRSS                        int64 // their host's peak RSS
+	BulkChanged, BulkWrites                     int64
 	HostRSS                                     int64
 	PluginRSS                                   map[string]int64
 }
@@ -157,6 +160,13 @@ func summarize(fs []runFigures) scenarioFigures {
 	})
 	s.Incr = each(fs, func(f runFigures) float64 { return secs(f.Incr.Wall) })
 	s.IncrShare = each(fs, func(f runFigures) float64 { return secs(f.Incr.Wall) / secs(f.Initial.Wall) })
+	s.BulkFull = each(fs, func(f runFigures) float64 { return secs(f.BulkFull.Wall) })
+	s.Unmapped = each(fs, func(f runFigures) float64 { return secs(f.Unmapped.Wall) })
+	s.Remapped = each(fs, func(f runFigures) float64 { return secs(f.Remapped.Wall) })
+	for _, f := range fs {
+		s.BulkChanged, s.BulkWrites = max(s.BulkChanged, f.BulkChanged), max(s.BulkWrites, int64(f.BulkFull.Writes))
+		s.BulkRSS, s.RemappedRSS = max(s.BulkRSS, f.BulkFull.HostRSS), max(s.RemappedRSS, f.Remapped.HostRSS)
+	}
 	for _, f := range fs {
 		s.NoChangeWrites = max(s.NoChangeWrites, f.NoChange.Writes)
 		s.FullWrites = max(s.FullWrites, f.Full.Writes)
@@ -216,6 +226,10 @@ func (r *report) markdown() string {
 	w("| **incremental / initial time** | **%s** — target ≤ 5 %%: %s | **%s** — target ≤ 5 %%: %s |",
 		pg.IncrShare.pct(), verdict(pg.IncrShare.Med <= 0.05), sq.IncrShare.pct(), verdict(sq.IncrShare.Med <= 0.05))
 	w("| peak RSS, host | %s | %s |", mb(pg.HostRSS), mb(sq.HostRSS))
+	if sq.BulkChanged > 0 {
+		w("| `--full` after 3 %% of one side changed | – | %s, host %s (%d changed, %d written) |", sq.BulkFull.secs(), mb(sq.BulkRSS), sq.BulkChanged, sq.BulkWrites)
+		w("| run after a mapping is removed / mapped again | – | %s / %s, host %s, writes 0 |", sq.Unmapped.secs(), sq.Remapped.secs(), mb(sq.RemappedRSS))
+	}
 	w("| peak RSS, each plugin | %s | %s |", pluginRSS(pg.PluginRSS), pluginRSS(sq.PluginRSS))
 	w("| noise: spread of initial / baseline / full / incremental | %s / %s / %s / %s | %s / %s / %s / %s |",
 		pg.Initial.spread(), pg.Base.spread(), pg.Full.spread(), pg.Incr.spread(),

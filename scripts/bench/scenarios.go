@@ -17,7 +17,11 @@ type runFigures struct {
 	Changed  int64         // records changed on the sides before Incr
 	Incr     runResult     // re-run after Changed records changed
 	Baseline time.Duration // the raw copy of the same rows
-	BaseRows int64
+	// BulkFull: a --full run after BulkChanged records changed on one side; Unmapped and
+	// Remapped: the runs after a mapping was removed, and mapped again (scenario 2, see edits).
+	BulkChanged                  int64
+	BulkFull, Unmapped, Remapped runResult
+	BaseRows                     int64
 	// PostgreSQL's CPU during the initial run and during the baseline, and the baseline
 	// program's own (scenario 1, when the driver started the server; else 0).
 	InitialServer, BaseServer, BaseProc time.Duration
@@ -191,12 +195,52 @@ func sqliteRun(ctx context.Context, cfg config, run int) (runFigures, error) {
 	// one with id i is a shared one only if i%10 == 0, see side.contact), so no pair is
 	// changed on both sides.
 	err = rerun(ctx, d, "s2", &f, func() (int64, error) {
-		l, err := sqliteTouch(ctx, left, run+1, half)
+		l, err := sqliteTouch(ctx, left, run+1, 100, 1, half)
 		if err != nil {
 			return 0, err
 		}
-		r, err := sqliteTouch(ctx, right, run+1, half)
+		r, err := sqliteTouch(ctx, right, run+1, 100, 1, half)
 		return l + r, err
 	})
-	return f, err
+	if err != nil {
+		return f, err
+	}
+	return f, edits(ctx, d, "s2", &f, func() (int64, error) {
+		// 3 % of the left's own rows, none of the 1 % above (ids 7, 40, 73, …).
+		return sqliteTouch(ctx, left, run+101, 33, 7, half)
+	})
+}
+
+// edits does the runs that follow what an admin does to a synced pair: a --full run after
+// many records changed on one side (touch), and the runs after a mapping (source) is
+// removed and after it is mapped again; each must write what it must and nothing more.
+func edits(ctx context.Context, d datasync, name string, f *runFigures, touch func() (int64, error)) error {
+	var err error
+	if f.BulkChanged, err = touch(); err != nil {
+		return err
+	}
+	if f.BulkFull, err = d.syncRun(ctx, name, "bulkfull", "--full"); err != nil {
+		return fmt.Errorf("--full run after %d changes: %w", f.BulkChanged, err)
+	}
+	if int64(f.BulkFull.Writes) != f.BulkChanged {
+		return fmt.Errorf("--full run after %d changes wrote %d", f.BulkChanged, f.BulkFull.Writes)
+	}
+	for _, e := range []struct {
+		phase, flag, arg string
+		into             *runResult
+	}{
+		{"unmapped", "--remove", "source", &f.Unmapped},
+		{"remapped", "--add", "source=source", &f.Remapped},
+	} {
+		if _, err := d.run(ctx, "sync", "map", name, e.flag, e.arg); err != nil {
+			return err
+		}
+		if *e.into, err = d.syncRun(ctx, name, e.phase); err != nil {
+			return fmt.Errorf("run after sync map %s %s: %w", e.flag, e.arg, err)
+		}
+		if e.into.Writes != 0 {
+			return fmt.Errorf("run after sync map %s %s wrote %d, want 0", e.flag, e.arg, e.into.Writes)
+		}
+	}
+	return nil
 }

@@ -221,18 +221,19 @@ func (s side) contact(k int) int {
 	return s.ownLo + k - min((k+1)/10, s.sharedN)
 }
 
-// sqliteTouch changes every 100th of the first n rows of the file at path (1 %; ids 1, 101,
-// 201, …): a new phone and source and a current updated-at. It returns how many rows changed.
-func sqliteTouch(ctx context.Context, path string, variant, n int) (int64, error) {
+// sqliteTouch changes every every-th of the first n rows of the file at path (ids rest,
+// rest+every, …; every 100 from 1 is 1 %): a new phone and source and a current updated-at.
+// It returns how many rows changed.
+func sqliteTouch(ctx context.Context, path string, variant, every, rest, n int) (int64, error) {
 	db, err := sqliteOpen(path)
 	if err != nil {
 		return 0, err
 	}
 	defer db.Close()
 	res, err := db.ExecContext(ctx, fmt.Sprintf(`UPDATE contacts SET phone = phone || ' x%d',
-  source = source || ' (edit %d)', updated_at = ? WHERE id %% 100 = 1 AND id <= ?`, variant, variant), sqliteStamp(time.Now()), n)
+  source = source || ' (edit %d)', updated_at = ? WHERE id %% %d = %d AND id <= ?`, variant, variant, every, rest), sqliteStamp(time.Now()), n)
 	if err != nil {
-		return 0, fmt.Errorf("change 1%% of %s: %w", path, err)
+		return 0, fmt.Errorf("change 1 in %d rows of %s: %w", every, path, err)
 	}
 	return res.RowsAffected()
 }
