@@ -2,9 +2,10 @@ package engine
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/datasync-io/datasync/host/mapping"
 	"github.com/datasync-io/datasync/host/syncdef"
@@ -245,9 +246,21 @@ func TestPropertyFreshMappings(t *testing.T) {
 			return out
 		}
 		between, after := drawEdits("between"), drawEdits("after")
+		dir, err := os.MkdirTemp("", "engine-fresh-")
+		if err != nil {
+			rt.Fatal(err)
+		}
+		defer os.RemoveAll(dir)
 		var got [2]string
 		for i, noFresh := range []bool{false, true} {
-			e := newEnv(t, func(d *syncdef.Definition) { d.Direction = syncDir })
+			sub := filepath.Join(dir, fmt.Sprint(i))
+			if err := os.Mkdir(sub, 0o700); err != nil {
+				rt.Fatal(err)
+			}
+			// Closed with each check: a store left open per check ran out
+			// of file descriptors in a long run.
+			e, closeFn := newEnvAt(rt, sub, func(d *syncdef.Definition) { d.Direction = syncDir })
+			defer closeFn()
 			var ids [2][]string
 			for s, c := range [2]*memory.Connector{e.left, e.right} {
 				for _, v := range recs[s] {
@@ -280,7 +293,6 @@ func TestPropertyFreshMappings(t *testing.T) {
 				}
 			}
 			apply(after)
-			e.clock = e.clock.Add(time.Minute)
 			e.eng.noFresh = noFresh
 			got[i] = outcome(e, e.run(Options{}))
 		}
