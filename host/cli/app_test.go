@@ -96,16 +96,21 @@ func TestCheckErrorMessages(t *testing.T) {
 // keeps its path) when they do not.
 func TestAccountChangedErrorSaysWhatChanged(t *testing.T) {
 	tests := []struct {
-		was, now string
-		want     string
+		was, now       string
+		want, accepted string
 	}{
-		{"admin on acme", "admin on globex", `it was "admin on acme" and is now "admin on globex"`},
-		{"SQLite /srv/a.db", "SQLite /srv/a.db", `it is still labelled "SQLite /srv/a.db", but the connector reports another identity behind it`},
+		{"admin on acme", "admin on globex", `it was "admin on acme" and is now "admin on globex"`,
+			"Connection crm now points at account admin on globex (was admin on acme): accepted"},
+		{"SQLite /srv/a.db", "SQLite /srv/a.db", `it is still labelled "SQLite /srv/a.db", but the connector reports another identity behind it`,
+			"Connection crm: the new identity behind account SQLite /srv/a.db is accepted"},
 	}
 	for _, tt := range tests {
-		msg := (&accountChangedError{Connection: "crm", Was: tt.was, Now: tt.now}).Error()
-		if !strings.Contains(msg, tt.want) || !strings.Contains(msg, "datasync connection test crm --accept-account") {
+		ac := &accountChangedError{Connection: "crm", Was: tt.was, Now: tt.now}
+		if msg := ac.Error(); !strings.Contains(msg, tt.want) || !strings.Contains(msg, "datasync connection test crm --accept-account") {
 			t.Errorf("labels %q → %q: %s\nwant it to say %s, and the command that accepts it", tt.was, tt.now, msg, tt.want)
+		}
+		if got := ac.accepted(); got != tt.accepted {
+			t.Errorf("labels %q → %q, accepted: %q, want %q", tt.was, tt.now, got, tt.accepted)
 		}
 	}
 }

@@ -458,7 +458,7 @@ func (e *env) connectionTest(c *cli.Context) error {
 			return err
 		}
 		e.log.Warn("connection account changed and accepted", "connection", name, "was", changed.Was, "now", changed.Now)
-		fmt.Fprintf(e.stdout, "Connection %s now points at account %s (was %s): accepted\n", name, changed.Now, changed.Was)
+		fmt.Fprintln(e.stdout, changed.accepted())
 		return nil
 	case err != nil:
 		if cerr := interrupted(ctx, cctx, c); cerr != nil {

@@ -195,6 +195,14 @@ func (e *accountChangedError) Error() string {
 		e.Connection, which, e.Connection)
 }
 
+// accepted is what `connection test --accept-account` says of the change.
+func (e *accountChangedError) accepted() string {
+	if e.Was == e.Now {
+		return fmt.Sprintf("Connection %s: the new identity behind account %s is accepted", e.Connection, e.Now)
+	}
+	return fmt.Sprintf("Connection %s now points at account %s (was %s): accepted", e.Connection, e.Now, e.Was)
+}
+
 // checkAccount runs Check and compares the account with the one c was
 // added with. A check failure comes back as the admin's message.
 func (e *env) checkAccount(ctx context.Context, c store.Connection, lc *liveConn) (sdk.Account, error) {
