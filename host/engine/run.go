@@ -408,27 +408,17 @@ func mappingHashes(d syncdef.Definition) []string {
 // legacyFingerprint is the fingerprint cursors were stored with before
 // mappings were hashed apart: one hash of the whole.
 func legacyFingerprint(d syncdef.Definition) string {
-	b, _ := json.Marshal([]any{d.Left, d.Right, d.Match, d.Mappings, d.FilterLeft, d.FilterRight})
-	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:8])
+	return fpHash([]any{d.Left, d.Right, d.Match, d.Mappings, d.FilterLeft, d.FilterRight})
 }
 
 // trusts reports whether a cursor stored with fingerprint old was read for
-// what this run syncs, or for more: the same sides, keys and filters, and
-// every mapping of this run among old's. A record in step for a set of
-// mappings is in step for any of them, so removing a mapping (~7 GB and
-// 79 s of re-merging a million records) keeps the versions trusted. A
-// mapping added or changed is not in old's: see trustsBut.
-func (r *run) trusts(old string) bool {
-	ok, fresh := r.trustsBut(old)
-	return ok && len(fresh) == 0
-}
-
-// trustsBut is trusts, but for the mappings of this run not among old's,
-// returned (indexes into run.maps): a cursor of the same sides, keys and
-// filters is trusted for the other mappings, and only the fresh ones need
-// every record's values (see run.fresh).
-func (r *run) trustsBut(old string) (bool, []int) {
+// what this run syncs, or for more (the same sides, keys and filters), and
+// which of the run's mappings (indexes into run.maps) it was not read for:
+// the fresh ones. A record in step for a set of mappings is in step for any
+// of them, so removing a mapping (~7 GB and 79 s of re-merging a million
+// records) keeps the versions trusted; a mapping added or changed is fresh,
+// and only it needs every record's values (see run.fresh).
+func (r *run) trusts(old string) (bool, []int) {
 	if old == r.fp || old == r.legacyFP {
 		return true, nil
 	}
@@ -467,12 +457,15 @@ func (r *run) loadLinks(ctx context.Context) error {
 	if r.journaled, err = r.e.store.Journal(ctx, r.def.Name); err != nil {
 		return err
 	}
-	lc, rc := cursors[syncdef.Left], cursors[syncdef.Right]
-	okL, freshL := r.trustsBut(lc.Fingerprint)
-	okR, freshR := r.trustsBut(rc.Fingerprint)
-	r.trustVersions = okL && okR
+	// Per side: whether its cursor is trusted, and for which mappings not.
+	var ok [2]bool
+	var fresh [2][]int
+	for _, s := range r.sides {
+		ok[s.i], fresh[s.i] = r.trusts(cursors[s.name].Fingerprint)
+	}
+	r.trustVersions = ok[sideL] && ok[sideR]
 	if r.trustVersions && !r.e.noFresh {
-		for _, i := range append(freshL, freshR...) {
+		for _, i := range append(fresh[sideL], fresh[sideR]...) {
 			r.maps[i].fresh, r.fresh = true, true
 		}
 		for _, fm := range r.maps {
@@ -480,13 +473,13 @@ func (r *run) loadLinks(ctx context.Context) error {
 				r.trustedKeys = append(r.trustedKeys, fm.key)
 			}
 		}
-	} else if len(freshL)+len(freshR) > 0 {
+	} else if len(fresh[sideL])+len(fresh[sideR]) > 0 {
 		r.trustVersions = false // tests: every record merged again, as before fresh mappings
 	}
 	anyFull := false
 	for _, s := range r.sides {
 		c := cursors[s.name]
-		s.full = r.opts.Full || c.Cursor == "" || !r.trusts(c.Fingerprint) || !s.obj.Incremental ||
+		s.full = r.opts.Full || c.Cursor == "" || !ok[s.i] || len(fresh[s.i]) > 0 || !s.obj.Incremental ||
 			(!s.obj.Tombstones && r.def.Deletes != syncdef.DeletesIgnore && has)
 		anyFull = anyFull || s.full
 	}

@@ -55,8 +55,8 @@ func TestTrustsCursorsOfTheDefinitionOrMore(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := &run{def: tt.run, fp: fingerprint(tt.run), legacyFP: legacyFingerprint(tt.run)}
-			if got := r.trusts(tt.read); got != tt.trust {
-				t.Errorf("trusts(%q) from a run of fingerprint %q = %v, want %v", tt.read, r.fp, got, tt.trust)
+			if ok, fresh := r.trusts(tt.read); (ok && len(fresh) == 0) != tt.trust {
+				t.Errorf("trusts(%q) from a run of fingerprint %q = %v, fresh %v; want wholly trusted %v", tt.read, r.fp, ok, fresh, tt.trust)
 			}
 		})
 	}
