@@ -58,8 +58,8 @@ func (e *echoes) settled(id, version string) bool {
 // version of it came.
 func (e *echoes) unsettle(id string) { delete(e.seen, e.r.echoHash(id)) }
 
-// settled counts the side's settled records (none without echoes).
-func (s *side) settled() int {
+// settledCount counts the side's settled records (none without echoes).
+func (s *side) settledCount() int {
 	if s.echo == nil {
 		return 0
 	}
@@ -104,7 +104,7 @@ func (e *echoes) lookup(ctx context.Context, recs []sdk.Record) (map[string]*sto
 // here writes to the run (settledLink's cache of bases is not asked).
 func (e *echoes) settle(l *store.Link, x *sdk.Record) bool {
 	r := e.r
-	if l == nil || !r.inStep(l) || !(l.BaseOmitted || l.Base == nil && store.BaseCovers(l.RawBase, r.mapKeys)) ||
+	if l == nil || !r.inStep(l) || !baseHolds(l, r.mapKeys) ||
 		!r.atLinkedVersion(l, e.s.i, &rec{id: x.ID, version: x.Version, read: true}) {
 		return false
 	}

@@ -303,16 +303,16 @@ func (r *run) inStep(l *store.Link) bool {
 	return true
 }
 
-// coversTrusted reports whether link l's base holds every mapping but the
-// fresh ones (see run.fresh).
-func (r *run) coversTrusted(l *store.Link) bool {
+// baseHolds reports whether link l's base holds each of keys, some or all
+// of the run's mapping keys, decoded or not. It only reads l.
+func baseHolds(l *store.Link, keys []string) bool {
 	switch {
 	case l.BaseOmitted:
-		return true // it holds exactly the mappings' keys
+		return true // it holds exactly the run's mapping keys
 	case l.Base == nil:
-		return store.BaseCovers(l.RawBase, r.trustedKeys)
+		return store.BaseCovers(l.RawBase, keys)
 	}
-	for _, k := range r.trustedKeys {
+	for _, k := range keys {
 		if _, ok := l.Base.Get(k); !ok {
 			return false
 		}

@@ -877,7 +877,7 @@ func (r *run) settles(s int, x *rec) bool {
 	if r.fresh {
 		// Merged for the fresh mappings from its narrow values, the base
 		// standing for the others, which it must hold.
-		if !r.inStep(l) || !r.coversTrusted(l) {
+		if !r.inStep(l) || !baseHolds(l, r.trustedKeys) {
 			return false
 		}
 	} else if !r.settledLink(l) {
@@ -982,7 +982,7 @@ func (r *run) read(ctx context.Context, s *side, c store.Cursor, narrow bool) er
 // afterRead takes in a side's read: its deletes, and, after a complete
 // read, the linked records it did not return.
 func (r *run) afterRead(s *side) {
-	r.report.side(s.i).Read = len(s.recs) + s.settled()
+	r.report.side(s.i).Read = len(s.recs) + s.settledCount()
 	for id := range s.tomb {
 		if !r.linked(s.i, id) {
 			r.forget(s.i, id)
@@ -1095,7 +1095,7 @@ func (r *run) safetyCheck() error {
 		if linked == 0 || gone == 0 {
 			continue
 		}
-		if len(s.recs)+s.settled() == 0 || gone*2 > linked {
+		if len(s.recs)+s.settledCount() == 0 || gone*2 > linked {
 			return &RunError{Side: s.name, Connection: s.def.Connection, Category: sdk.CategoryPermanent,
 				Err: fmt.Errorf("%w: %d of %d linked records are missing from a complete read of %s; "+
 					"if they really were deleted, run again with --force-deletes", ErrMassDelete, gone, linked, s.def)}
