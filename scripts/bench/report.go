@@ -128,9 +128,10 @@ type scenarioFigures struct {
 	ServerCPU, BaseServerCPU, BaseProcCPU       stat // PostgreSQL's in the initial run and the baseline, the baseline's own; µs per record
 	NoChangeWrites, FullWrites, IncrWrites      int
 	Changed                                     int64
-	BulkFull, Unmapped, Remapped                stat  // seconds (scenario 2's edits)
-	BulkRSS, RemappedRSS                        int64 // their host's peak RSS
+	BulkFull, Unmapped, Remapped, Mass          stat  // seconds (scenario 2's edits)
+	BulkRSS, RemappedRSS, MassRSS               int64 // their host's peak RSS
 	BulkChanged, BulkWrites                     int64
+	MassChanged, MassWrites                     int64
 	HostRSS                                     int64
 	PluginRSS                                   map[string]int64
 }
@@ -163,9 +164,12 @@ func summarize(fs []runFigures) scenarioFigures {
 	s.BulkFull = each(fs, func(f runFigures) float64 { return secs(f.BulkFull.Wall) })
 	s.Unmapped = each(fs, func(f runFigures) float64 { return secs(f.Unmapped.Wall) })
 	s.Remapped = each(fs, func(f runFigures) float64 { return secs(f.Remapped.Wall) })
+	s.Mass = each(fs, func(f runFigures) float64 { return secs(f.Mass.Wall) })
 	for _, f := range fs {
 		s.BulkChanged, s.BulkWrites = max(s.BulkChanged, f.BulkChanged), max(s.BulkWrites, int64(f.BulkFull.Writes))
 		s.BulkRSS, s.RemappedRSS = max(s.BulkRSS, f.BulkFull.HostRSS), max(s.RemappedRSS, f.Remapped.HostRSS)
+		s.MassChanged, s.MassWrites = max(s.MassChanged, f.MassChanged), max(s.MassWrites, int64(f.Mass.Writes))
+		s.MassRSS = max(s.MassRSS, f.Mass.HostRSS)
 	}
 	for _, f := range fs {
 		s.NoChangeWrites = max(s.NoChangeWrites, f.NoChange.Writes)
@@ -229,6 +233,7 @@ func (r *report) markdown() string {
 	if sq.BulkChanged > 0 {
 		w("| `--full` after 3 %% of one side changed | – | %s, host %s (%d changed, %d written) |", sq.BulkFull.secs(), mb(sq.BulkRSS), sq.BulkChanged, sq.BulkWrites)
 		w("| run after a mapping is removed / mapped again | – | %s / %s, host %s, writes 0 |", sq.Unmapped.secs(), sq.Remapped.secs(), mb(sq.RemappedRSS))
+		w("| run after half of one side changed | – | %s, host %s (%d changed, %d written) |", sq.Mass.secs(), mb(sq.MassRSS), sq.MassChanged, sq.MassWrites)
 	}
 	w("| peak RSS, each plugin | %s | %s |", pluginRSS(pg.PluginRSS), pluginRSS(sq.PluginRSS))
 	w("| noise: spread of initial / baseline / full / incremental | %s / %s / %s / %s | %s / %s / %s / %s |",

@@ -18,10 +18,11 @@ type runFigures struct {
 	Incr     runResult     // re-run after Changed records changed
 	Baseline time.Duration // the raw copy of the same rows
 	// BulkFull: a --full run after BulkChanged records changed on one side; Unmapped and
-	// Remapped: the runs after a mapping was removed, and mapped again (scenario 2, see edits).
-	BulkChanged                  int64
-	BulkFull, Unmapped, Remapped runResult
-	BaseRows                     int64
+	// Remapped: the runs after a mapping was removed, and mapped again; Mass: the run after
+	// MassChanged records, half of one side, changed (scenario 2, see edits).
+	BulkChanged, MassChanged           int64
+	BulkFull, Unmapped, Remapped, Mass runResult
+	BaseRows                           int64
 	// PostgreSQL's CPU during the initial run and during the baseline, and the baseline
 	// program's own (scenario 1, when the driver started the server; else 0).
 	InitialServer, BaseServer, BaseProc time.Duration
@@ -208,13 +209,18 @@ func sqliteRun(ctx context.Context, cfg config, run int) (runFigures, error) {
 	return f, edits(ctx, d, "s2", &f, func() (int64, error) {
 		// 3 % of the left's own rows, none of the 1 % above (ids 7, 40, 73, …).
 		return sqliteTouch(ctx, left, run+101, 33, 7, half)
+	}, func() (int64, error) {
+		// Half of the left's rows, its own and those the first run created there: a bulk
+		// edit an admin makes in the app.
+		return sqliteTouch(ctx, left, run+201, 2, 0, 2*half)
 	})
 }
 
 // edits does the runs that follow what an admin does to a synced pair: a --full run after
-// many records changed on one side (touch), and the runs after a mapping (source) is
-// removed and after it is mapped again; each must write what it must and nothing more.
-func edits(ctx context.Context, d datasync, name string, f *runFigures, touch func() (int64, error)) error {
+// many records changed on one side (touch), the runs after a mapping (source) is removed
+// and after it is mapped again, and a run after half of one side changed (mass); each
+// must write what it must and nothing more.
+func edits(ctx context.Context, d datasync, name string, f *runFigures, touch, mass func() (int64, error)) error {
 	var err error
 	if f.BulkChanged, err = touch(); err != nil {
 		return err
@@ -241,6 +247,15 @@ func edits(ctx context.Context, d datasync, name string, f *runFigures, touch fu
 		if e.into.Writes != 0 {
 			return fmt.Errorf("run after sync map %s %s wrote %d, want 0", e.flag, e.arg, e.into.Writes)
 		}
+	}
+	if f.MassChanged, err = mass(); err != nil {
+		return err
+	}
+	if f.Mass, err = d.syncRun(ctx, name, "mass"); err != nil {
+		return fmt.Errorf("run after %d changes: %w", f.MassChanged, err)
+	}
+	if int64(f.Mass.Writes) != f.MassChanged {
+		return fmt.Errorf("run after %d changes wrote %d", f.MassChanged, f.Mass.Writes)
 	}
 	return nil
 }
