@@ -110,9 +110,11 @@ func (cn *conn) Read(ctx context.Context, req sdk.ReadRequest, sink sdk.RecordSi
 		skip = parseMarks(req.Skip)
 	}
 	out := make([]sdk.Record, 0, len(recs))
+	seqs := make([]uint64, 0, len(recs)) // of out's records, in order
 	for _, r := range recs {
 		if !inRanges(skip, r.seq) {
 			out = append(out, r.sdkRecord(fields))
+			seqs = append(seqs, r.seq)
 		}
 	}
 	cursor := strconv.FormatUint(c.data.seq, 10)
@@ -130,6 +132,14 @@ func (cn *conn) Read(ctx context.Context, req sdk.ReadRequest, sink sdk.RecordSi
 			return fmt.Errorf("read %s: %w", req.Object, err)
 		}
 		out = out[n:]
+		if req.Cursor != "" && len(out) > 0 {
+			// Records go in seq order: reading on from the last one's seq
+			// resumes here, as a paged incremental read of an app does.
+			if err := sink.Checkpoint(strconv.FormatUint(seqs[n-1], 10)); err != nil {
+				return fmt.Errorf("read %s: checkpoint: %w", req.Object, err)
+			}
+		}
+		seqs = seqs[n:]
 	}
 	if err := sink.Checkpoint(cursor); err != nil {
 		return fmt.Errorf("read %s: checkpoint: %w", req.Object, err)
