@@ -136,6 +136,11 @@ func (r *run) processLinks(ctx context.Context) ([2][]*rec, error) {
 			switch {
 			case del[keep]:
 				r.dropLink(l)
+			case r.def.Deletes == syncdef.DeletesPropagate && cur[keep] != nil && r.changedSinceBase(l, keep, cur[keep]):
+				// The delete failed, refused as the survivor had changed
+				// (sdk.Op.IfVersion; a change a sliced run reads after the
+				// delete, say): modify beats delete, as below.
+				r.dropLink(l)
 			case r.def.Deletes == syncdef.DeletesPropagate && len(r.errs[[2]string{sideNames[keep], linkID(l, keep)}]) > 0 &&
 				r.due(sideNames[keep], linkID(l, keep)):
 				r.planDelete(l, gone, cur[keep])
