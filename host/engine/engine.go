@@ -77,6 +77,11 @@ type Engine struct {
 	// buckets they sum into.
 	noDigest      bool
 	digestBuckets int
+	// sliceMax is how many changed records an incremental read of a side
+	// takes in before it stops at the connector's next checkpoint; the run
+	// then writes what it has and goes on with a new slice (see Run). Zero
+	// turns slicing off (tests lower it).
+	sliceMax int
 }
 
 // Option configures an Engine.
@@ -109,7 +114,7 @@ func WithFailpoint(f func(step string) error) Option { return func(e *Engine) { 
 // New returns an Engine over st, reaching connections through dial.
 func New(st Store, dial Dialer, opts ...Option) *Engine {
 	e := &Engine{store: st, dial: dial, now: time.Now, sleep: sleepCtx, batch: sdk.BatchRecords, retries: 3, maxWait: 30 * time.Second,
-		lazyMax: 5000, parkMax: 2000}
+		lazyMax: 5000, parkMax: 2000, sliceMax: 20000}
 	for _, o := range opts {
 		o(e)
 	}
@@ -147,8 +152,9 @@ type Options struct {
 	// reads, at once (the reads are abandoned; nothing was written); once
 	// it writes, after the batch in flight is written and committed. The
 	// run then returns ErrStopped, and the next run does the rest.
-	Stop <-chan struct{}
-	dry  bool // set by Plan: write nothing anywhere
+	Stop  <-chan struct{}
+	dry   bool // set by Plan: write nothing anywhere
+	slice int  // set by Run: which slice of the run this is, from 1 (see Run)
 }
 
 // ErrMassDelete stops a run in which a side looks wiped out: an outage must
@@ -177,6 +183,15 @@ func (e *RunError) Error() string {
 func (e *RunError) Unwrap() error { return e.Err }
 
 // Run runs def once: read, match, merge, validate, write, commit.
+//
+// An incremental run goes in slices: a side whose read took in sliceMax
+// changed records stops at the connector's next checkpoint, what was read
+// is written and the cursors committed, and the run goes on from there with
+// a new slice, as a new run would, until no side was cut. A run so holds a
+// bounded number of changed records however many changed. A record changed
+// on both sides whose changes fall in different slices is written with the
+// version its slice knew (sdk.Op.IfVersion): the write fails as a conflict,
+// and the slice that reads the other change merges the two.
 func (e *Engine) Run(ctx context.Context, def syncdef.Definition, opts Options) (Report, error) {
 	opts.dry = false
 	started := e.now()
@@ -185,11 +200,33 @@ func (e *Engine) Run(ctx context.Context, def syncdef.Definition, opts Options) 
 	if err := e.store.StartRun(ctx, store.Run{ID: runID, Sync: def.Name, Started: started}); err != nil {
 		return rep, err
 	}
-	r, err := e.prepareStoppable(ctx, def, opts, runID)
-	if err == nil {
+	var issues []store.RecordError // of the slices done
+	var err error
+	for slice := 1; ; slice++ {
+		var r *run
+		opts.slice = slice
+		r, err = e.prepareStoppable(ctx, def, opts, runID)
+		if err != nil {
+			break
+		}
 		err = r.execute(ctx)
-		rep = r.report
+		rep.add(r.report)
+		if err != nil {
+			break
+		}
+		issues = append(issues, r.issues...)
+		if !r.cut() {
+			if slice > 1 {
+				issues, err = e.liveIssues(ctx, def.Name, issues)
+			}
+			break
+		}
+		if r.stopped() {
+			err = ErrStopped // between slices: the next run goes on from the cut
+			break
+		}
 	}
+	rep.Errors = groupErrors(issues)
 	rep.RunID, rep.Sync, rep.Started, rep.Finished = runID, def.Name, started, e.now()
 	run := store.Run{ID: runID, Sync: def.Name, Finished: rep.Finished, Status: store.RunOK, Counts: rep.countsJSON()}
 	if err != nil {
@@ -203,6 +240,33 @@ func (e *Engine) Run(ctx context.Context, def syncdef.Definition, opts Options) 
 		err = ferr
 	}
 	return rep, err
+}
+
+// liveIssues keeps, of the record issues of a run's slices, those the store
+// still holds: a later slice that synced a record (or dropped it) cleared
+// its errors, and one that failed again replaced them, so each is reported
+// once, as it failed last.
+func (e *Engine) liveIssues(ctx context.Context, sync string, issues []store.RecordError) ([]store.RecordError, error) {
+	stored, err := e.store.Errors(ctx, sync, "")
+	if err != nil {
+		return issues, fmt.Errorf("load the errors of sync %s: %w", sync, err)
+	}
+	type key struct{ side, id, category string }
+	live := map[key]bool{}
+	for _, x := range stored {
+		live[key{x.Side, x.RecordID, x.Category}] = true
+	}
+	last := map[key]int{}
+	for i, x := range issues {
+		last[key{x.Side, x.RecordID, x.Category}] = i
+	}
+	var out []store.RecordError
+	for i, x := range issues {
+		if k := (key{x.Side, x.RecordID, x.Category}); live[k] && last[k] == i {
+			out = append(out, x)
+		}
+	}
+	return out, nil
 }
 
 // prepareStoppable prepares a run whose reads Options.Stop cancels.

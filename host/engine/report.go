@@ -59,6 +59,27 @@ func (r Report) Writes() int {
 	return r.Left.Created + r.Left.Updated + r.Left.Deleted + r.Right.Created + r.Right.Updated + r.Right.Deleted
 }
 
+// add adds the counts of one slice of a run (see Engine.Run) to the run's;
+// errors are gathered apart.
+func (r *Report) add(o Report) {
+	r.Left.add(o.Left)
+	r.Right.add(o.Right)
+	r.Settled += o.Settled
+}
+
+func (c *Counts) add(o Counts) {
+	c.Read += o.Read
+	c.Created += o.Created
+	c.Updated += o.Updated
+	c.Deleted += o.Deleted
+	c.Failed += o.Failed
+	c.Excluded += o.Excluded
+	c.Unchanged += o.Unchanged
+	c.Verified += o.Verified
+	c.Conflicts += o.Conflicts
+	c.Queued += o.Queued
+}
+
 func (r *Report) side(s int) *Counts {
 	if s == sideL {
 		return &r.Left

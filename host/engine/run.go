@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"slices"
@@ -104,6 +105,9 @@ type side struct {
 	expect   []string
 	// echo: this run settles the side's echoes as they are read (see echoes).
 	echo *echoes
+	// cut: the read stopped at a checkpoint once it had taken in sliceMax
+	// records (see Engine.Run); cursor is that checkpoint's.
+	cut bool
 }
 
 // maxMarks bounds the marks kept for a side: a connector marking every
@@ -225,7 +229,18 @@ type run struct {
 	loaded      map[string]bool      // left ids of links loaded: a dropped one is not loaded again
 	echoSeed    maphash.Seed         // of the sides' echoes (see echoes)
 	covers      map[*store.Link]bool // whether an encoded base covers every mapping (see settledLink)
+	// slicing: the sides' reads stop at a checkpoint past Engine.sliceMax
+	// records (see Engine.Run, sink.Checkpoint).
+	slicing bool
 }
+
+// cut reports whether a side's read stopped short (see side.cut): the run
+// goes on with another slice.
+func (r *run) cut() bool { return r.sides[sideL].cut || r.sides[sideR].cut }
+
+// errSliceCut is what a sink returns from Checkpoint to stop a read at the
+// end of a slice; read takes it as a clean stop.
+var errSliceCut = errors.New("read stopped at a slice's end")
 
 func (e *Engine) prepare(ctx context.Context, def syncdef.Definition, opts Options, runID string) (*run, error) {
 	def = def.WithDefaults()
@@ -493,8 +508,14 @@ func (r *run) loadLinks(ctx context.Context) error {
 		// The previous run's writes come back as echoes: if they are many,
 		// they are settled as they are read, against their links looked up
 		// a read batch at a time (see echoes).
-		if r.wrote, err = r.lastWrites(ctx); err != nil {
-			return err
+		// A later slice of a run (see Engine.Run) reads the echoes of the
+		// slice before, at most about a slice's worth: as any changes,
+		// counted towards its own slice, not first read narrow (see
+		// readBoth), which would not slice.
+		if r.opts.slice <= 1 {
+			if r.wrote, err = r.lastWrites(ctx); err != nil {
+				return err
+			}
 		}
 		r.echoSeed = maphash.MakeSeed()
 		for _, s := range r.sides {
@@ -700,6 +721,10 @@ type sink struct {
 	s          *side
 	narrow     bool
 	keepCursor bool // the side's cursor is another read's
+	// sliceMax, when not zero, stops the read at the first checkpoint after
+	// that many records were taken in; taken counts them.
+	sliceMax int
+	taken    int
 }
 
 func (k *sink) Records(recs []sdk.Record) error {
@@ -707,6 +732,7 @@ func (k *sink) Records(recs []sdk.Record) error {
 	if k.narrow {
 		want = len(k.s.narrow)
 	}
+	k.taken += len(recs)
 	e := k.s.echo
 	var links map[string]*store.Link
 	if e != nil && e.open {
@@ -752,6 +778,10 @@ func (k *sink) Records(recs []sdk.Record) error {
 func (k *sink) Checkpoint(cursor string) error {
 	if !k.keepCursor {
 		k.s.cursor, k.s.hasCurs = cursor, true
+	}
+	if k.sliceMax > 0 && k.taken >= k.sliceMax {
+		k.s.cut = true
+		return errSliceCut
 	}
 	return nil
 }
@@ -799,6 +829,13 @@ func (r *run) readBoth(ctx context.Context) error {
 				}
 			}
 		}
+	}
+	// An incremental run reads in slices (see Engine.Run), unless a side is
+	// read completely (it is held whole anyway, and would be read again for
+	// each slice) or in two passes (which would have to stop alike).
+	r.slicing = r.e.sliceMax > 0 && !r.opts.dry && !narrow[sideL] && !narrow[sideR]
+	for _, s := range r.sides {
+		r.slicing = r.slicing && !s.full && s.partial == nil && !s.digested
 	}
 	if err := r.readPass(ctx, [2]bool{true, true}, narrow); err != nil {
 		return err
@@ -973,7 +1010,14 @@ func (r *run) read(ctx context.Context, s *side, c store.Cursor, narrow bool) er
 	if !s.full {
 		req.Cursor, req.Skip = c.Cursor, c.Skip
 	}
-	if err := s.conn.Read(ctx, req, &sink{ctx: ctx, s: s, narrow: narrow}); err != nil {
+	k := &sink{ctx: ctx, s: s, narrow: narrow}
+	if r.slicing {
+		k.sliceMax = r.e.sliceMax
+	}
+	if err := s.conn.Read(ctx, req, k); err != nil {
+		if s.cut && errors.Is(err, errSliceCut) {
+			return nil // the slice ends here; the next reads on from s.cursor
+		}
 		return &RunError{Side: s.name, Connection: s.def.Connection, Category: sdk.CategoryOf(err), Err: fmt.Errorf("read %s: %w", s.obj.Name, err)}
 	}
 	return nil
