@@ -91,6 +91,20 @@ func newEnvAt(t tb, dir string, edit func(*syncdef.Definition), opts ...Option) 
 	return e, func() { st.Close() }
 }
 
+// readBatch reopens both apps' connections handing reads over n records a
+// batch: an incremental read checkpoints after each, so runs slice (see
+// Engine.sliceMax).
+func (e *env) readBatch(n int) {
+	for name, c := range map[string]*memory.Connector{"crm": e.left, "news": e.right} {
+		conn, err := c.Open(e.ctx, sdk.Config{Secrets: map[string]string{memory.SecretToken: "secret"},
+			Settings: map[string]string{memory.SettingBatchSize: fmt.Sprint(n)}})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		e.conns[name] = sdk.Local(conn)
+	}
+}
+
 func (e *env) tick() time.Time { e.clock = e.clock.Add(time.Minute); return e.clock }
 func (e *env) now() time.Time  { return e.clock }
 

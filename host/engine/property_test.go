@@ -112,6 +112,11 @@ func TestPropertySync(t *testing.T) {
 		// Few buckets, so that some complete runs read only where a digest
 		// disagreed.
 		e.eng.digestBuckets = rapid.SampledFrom([]int{0, 4, 16}).Draw(rt, "digest-buckets")
+		// Small slices and read batches: incremental runs go in many slices
+		// (see Engine.Run), a record's two sides' changes often in different
+		// ones; 0 turns slicing off.
+		e.eng.sliceMax = rapid.SampledFrom([]int{0, 1, 2, 5}).Draw(rt, "slice-max")
+		e.readBatch(rapid.IntRange(1, 4).Draw(rt, "read-batch"))
 		m.e, m.apps = e, [2]*memory.Connector{e.left, e.right}
 		m.lastSync = map[string]store.Link{}
 		m.reset()

@@ -1,0 +1,186 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"testing"
+
+	"github.com/datasync-io/datasync/host/syncdef"
+	"github.com/datasync-io/datasync/sdk"
+	"github.com/datasync-io/datasync/sdk/memory"
+)
+
+// sliceScenario syncs ten contacts made on each side, then changes many on
+// both sides: left first names (its first change, l0, comes first), right
+// last names (the change of l0's partner comes last), creates and a
+// delete. Read in slices of three, l0's change is in the left's first slice
+// and its partner's in the right's last. It returns the run of the changes.
+func sliceScenario(t *testing.T, e *env) Report {
+	t.Helper()
+	left := e.contacts(e.left, "l", 10)
+	right := e.contacts(e.right, "r", 10)
+	e.run(Options{})
+	e.quiet()
+	partner := map[string]string{} // left id → right id
+	for _, l := range e.links() {
+		partner[l.LeftID] = l.RightID
+	}
+	for i, id := range left[:6] {
+		e.update(e.left, id, map[string]sdk.Value{"first_name": s(fmt.Sprint("L", i))})
+	}
+	e.create(e.left, map[string]sdk.Value{"email": s("new-left1@x.io"), "company": s("NL1")})
+	e.create(e.left, map[string]sdk.Value{"email": s("new-left2@x.io"), "company": s("NL2")})
+	e.delete(e.left, left[9])
+	for i, id := range right[:4] {
+		e.update(e.right, id, map[string]sdk.Value{"last_name": s(fmt.Sprint("R", i))})
+	}
+	e.create(e.right, map[string]sdk.Value{"email": s("new-right1@x.io"), "company": s("NR1")})
+	e.create(e.right, map[string]sdk.Value{"email": s("new-right2@x.io"), "company": s("NR2")})
+	e.update(e.right, partner[left[0]], map[string]sdk.Value{"last_name": s("Both")})
+	return e.run(Options{})
+}
+
+// contents is an app's records by email, without their ids, versions and
+// modification times, which differ between runs that sync alike.
+func contents(t *testing.T, c *memory.Connector) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, it := range c.Snapshot(obj) {
+		f := maps.Clone(it.Fields)
+		delete(f, memory.FieldUpdatedAt)
+		delete(f, memory.FieldExternalID)
+		email := f[memory.FieldEmail].Str
+		if _, dup := out[email]; dup {
+			t.Fatalf("two records of %s: %+v", email, c.Snapshot(obj))
+		}
+		out[email] = fmt.Sprint(f)
+	}
+	return out
+}
+
+// A run that reads in slices ends where one unsliced run does: a record
+// changed on both sides, its changes in different slices, has both merged,
+// nothing is lost or doubled, and the report adds up the slices'.
+func TestSlicedRunSyncsAsOneRun(t *testing.T) {
+	whole := newEnv(t, nil)
+	whole.eng.sliceMax = 0
+	want := sliceScenario(t, whole)
+
+	sliced := newEnv(t, nil)
+	sliced.eng.sliceMax = 3
+	sliced.readBatch(1) // a checkpoint after each record
+	runs, err := sliced.st.Runs(sliced.ctx, sliced.def.Name, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := sliceScenario(t, sliced)
+
+	for _, side := range []struct {
+		name       string
+		whole, got *memory.Connector
+	}{{"left", whole.left, sliced.left}, {"right", whole.right, sliced.right}} {
+		w, g := contents(t, side.whole), contents(t, side.got)
+		if !maps.Equal(w, g) {
+			t.Errorf("%s side after a sliced run:\n%v\nafter one run:\n%v", side.name, g, w)
+		}
+	}
+	if lw, lg := len(whole.links()), len(sliced.links()); lw != lg {
+		t.Errorf("%d links after a sliced run, %d after one run", lg, lw)
+	}
+	// l0's change went to the right in the first slice, with the version of
+	// the right record that slice knew: refused, as its partner had changed
+	// since (a later slice's read), and tried again by each slice until the
+	// one that read the partner's change merged the two.
+	if got.Right.Failed == 0 {
+		t.Errorf("no failed write to the right: l0's change and its partner's were in one slice: %+v", got.Right)
+	}
+	wantRight := want.Right
+	wantRight.Failed = got.Right.Failed
+	// Each changed record is read once, whatever the slices: the echoes of
+	// the slices' own writes are skipped, those past a cut too.
+	if got.Left != want.Left || got.Right != wantRight {
+		t.Errorf("sliced run counts left %+v right %+v; one run: left %+v right %+v", got.Left, got.Right, want.Left, want.Right)
+	}
+	if len(got.Errors) != 0 {
+		t.Errorf("errors of records a later slice synced are reported: %+v", got.Errors)
+	}
+	if errs := sliced.storedErrors(""); len(errs) != 0 {
+		t.Errorf("errors left: %v", errs)
+	}
+	after, err := sliced.st.Runs(sliced.ctx, sliced.def.Name, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(runs)+3 { // the first, the quiet one, the sliced one
+		t.Errorf("%d runs recorded for three, one of them sliced", len(after)-len(runs))
+	} else if v := NewRunView(after[0]); v.Left != got.Left || v.Right != got.Right || v.ID != got.RunID {
+		t.Errorf("stored run %+v, report %+v", v, got)
+	}
+	sliced.quiet()
+	whole.quiet()
+}
+
+// Options.Stop stops a sliced run between slices; the next run goes on
+// from the cut and loses nothing.
+func TestSlicedRunStopsBetweenSlices(t *testing.T) {
+	stop := make(chan struct{})
+	stopAfter := -1 // slices to let finish before stopping (-1: never)
+	e := newEnv(t, nil, WithFailpoint(func(step string) error {
+		if step == "cursors" && stopAfter >= 0 {
+			if stopAfter--; stopAfter < 0 {
+				close(stop)
+			}
+		}
+		return nil
+	}))
+	e.eng.sliceMax = 2
+	e.readBatch(1)
+	ids := e.contacts(e.left, "l", 8)
+	e.run(Options{})
+	for i, id := range ids {
+		e.update(e.left, id, map[string]sdk.Value{"company": s(fmt.Sprint("C", i))})
+	}
+	stopAfter = 0
+	rep, err := e.eng.Run(e.ctx, e.def, Options{Stop: stop})
+	if !errors.Is(err, ErrStopped) || rep.Right.Updated != 2 {
+		t.Fatalf("stopped run: %v, right %+v; want ErrStopped after one slice of 2 updates", err, rep.Right)
+	}
+	rep = e.run(Options{})
+	if rep.Right.Updated != 6 {
+		t.Fatalf("the run after updated %d records, want the 6 left", rep.Right.Updated)
+	}
+	for email, it := range byEmail(e.right) {
+		if it.Fields["company"].Str == "" {
+			t.Errorf("%s not synced", email)
+		}
+	}
+	e.quiet()
+}
+
+// A dry run and a complete run read everything at once.
+func TestPlanAndFullRunDoNotSlice(t *testing.T) {
+	e := newEnv(t, func(d *syncdef.Definition) {})
+	e.eng.sliceMax = 1
+	e.readBatch(1)
+	ids := e.contacts(e.left, "l", 5)
+	e.run(Options{})
+	for _, id := range ids {
+		e.update(e.left, id, map[string]sdk.Value{"company": s("X")})
+	}
+	p, err := e.eng.Plan(e.ctx, e.def, Options{})
+	if err != nil || len(p.Right.Update) != 5 {
+		t.Fatalf("plan: %v, %d updates, want 5", err, len(p.Right.Update))
+	}
+	before, err := e.st.Runs(e.ctx, e.def.Name, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep := e.run(Options{Full: true}); rep.Right.Updated != 5 || rep.Left.Read != 5 {
+		t.Fatalf("full run: left %+v right %+v", rep.Left, rep.Right)
+	}
+	if after, _ := e.st.Runs(e.ctx, e.def.Name, 100); len(after) != len(before)+1 {
+		t.Fatalf("%d runs recorded for one", len(after)-len(before))
+	}
+	e.quiet()
+}
