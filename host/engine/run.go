@@ -722,8 +722,10 @@ type sink struct {
 	narrow     bool
 	keepCursor bool // the side's cursor is another read's
 	// sliceMax, when not zero, stops the read at the first checkpoint after
-	// that many records were taken in; taken counts them.
+	// that many records were taken in, unless it is still at from, the
+	// cursor the read started from (a slice must move on); taken counts them.
 	sliceMax int
+	from     string
 	taken    int
 }
 
@@ -779,7 +781,7 @@ func (k *sink) Checkpoint(cursor string) error {
 	if !k.keepCursor {
 		k.s.cursor, k.s.hasCurs = cursor, true
 	}
-	if k.sliceMax > 0 && k.taken >= k.sliceMax {
+	if k.sliceMax > 0 && k.taken >= k.sliceMax && cursor != k.from {
 		k.s.cut = true
 		return errSliceCut
 	}
@@ -1012,7 +1014,7 @@ func (r *run) read(ctx context.Context, s *side, c store.Cursor, narrow bool) er
 	}
 	k := &sink{ctx: ctx, s: s, narrow: narrow}
 	if r.slicing {
-		k.sliceMax = r.e.sliceMax
+		k.sliceMax, k.from = r.e.sliceMax, req.Cursor
 	}
 	if err := s.conn.Read(ctx, req, k); err != nil {
 		if s.cut && errors.Is(err, errSliceCut) {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -183,4 +184,43 @@ func TestPlanAndFullRunDoNotSlice(t *testing.T) {
 		t.Fatalf("%d runs recorded for one", len(after)-len(before))
 	}
 	e.quiet()
+}
+
+// stuckConn's reads checkpoint where they started: a connector may, as
+// reading again from there loses nothing (sdk.RecordSink.Checkpoint).
+type stuckConn struct {
+	Conn
+	reads *int
+}
+
+func (c stuckConn) Read(ctx context.Context, req sdk.ReadRequest, sink sdk.RecordSink) error {
+	if *c.reads++; *c.reads > 50 {
+		return errors.New("read again and again")
+	}
+	return c.Conn.Read(ctx, req, stuckSink{sink, req.Cursor})
+}
+
+type stuckSink struct {
+	sdk.RecordSink
+	cursor string
+}
+
+func (s stuckSink) Checkpoint(string) error { return s.RecordSink.Checkpoint(s.cursor) }
+
+// A read is not cut at the cursor it started from: the next slice would
+// read the same again, for ever.
+func TestSliceNotCutAtTheStartingCursor(t *testing.T) {
+	e := newEnv(t, nil)
+	e.eng.sliceMax = 1
+	e.readBatch(1)
+	ids := e.contacts(e.left, "l", 5)
+	e.run(Options{})
+	for _, id := range ids {
+		e.update(e.left, id, map[string]sdk.Value{"company": s("X")})
+	}
+	reads := 0
+	e.conns["crm"] = stuckConn{e.conns["crm"], &reads}
+	if rep := e.run(Options{}); rep.Right.Updated != 5 {
+		t.Fatalf("right %+v, want 5 updates", rep.Right)
+	}
 }
