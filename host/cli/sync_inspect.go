@@ -184,7 +184,7 @@ func (e *env) syncErrorsCommand() *cli.Command {
 		Usage:     "show why records did not sync, grouped by cause, with how to fix them",
 		ArgsUsage: "NAME",
 		UsageText: "datasync sync errors NAME [--category C] [--json]",
-		Description: `Categories: missing_identifier, duplicate_identifier, validation, conflict,
+		Description: `Categories: missing_identifier, duplicate_identifier, validation, conflict, stale,
 duplicate, rate_limited, auth, unreachable, plugin_crashed, safety_stop...
 Each group has a count, the records (side, id, field and value) and a hint.
 An error without a record is about a whole connection or run.

@@ -417,8 +417,13 @@ func countsLine(c engine.Counts) string {
 func (e *env) printRun(def syncdef.Definition, r runResult) {
 	w := e.stdout
 	took := r.Finished.Sub(r.Started).Round(time.Millisecond)
+	slices := ""
+	if r.Slices > 1 {
+		// Many changes: read, written and committed a slice at a time.
+		slices = fmt.Sprintf(", in %d slices", r.Slices)
+	}
 	if r.Status == store.RunOK {
-		fmt.Fprintf(w, "Run of sync %s completed in %s.\n", def.Name, took)
+		fmt.Fprintf(w, "Run of sync %s completed in %s%s.\n", def.Name, took, slices)
 	} else {
 		fmt.Fprintf(w, "Run of sync %s failed after %s.\n", def.Name, took)
 	}

@@ -201,6 +201,7 @@ func (e *Engine) Run(ctx context.Context, def syncdef.Definition, opts Options) 
 		return rep, err
 	}
 	var issues []store.RecordError // of the slices done
+	var failed []failedWrite
 	var err error
 	for slice := 1; ; slice++ {
 		var r *run
@@ -214,10 +215,14 @@ func (e *Engine) Run(ctx context.Context, def syncdef.Definition, opts Options) 
 		if err != nil {
 			break
 		}
-		issues = append(issues, r.issues...)
+		issues, failed = append(issues, r.issues...), append(failed, r.failedWrites...)
+		if slice > 1 || r.cut() {
+			rep.Slices = slice
+		}
 		if !r.cut() {
 			if slice > 1 {
 				issues, err = e.liveIssues(ctx, def.Name, issues)
+				rep.Left.Failed, rep.Right.Failed = liveFailures(issues, failed)
 			}
 			break
 		}
@@ -251,22 +256,51 @@ func (e *Engine) liveIssues(ctx context.Context, sync string, issues []store.Rec
 	if err != nil {
 		return issues, fmt.Errorf("load the errors of sync %s: %w", sync, err)
 	}
-	type key struct{ side, id, category string }
-	live := map[key]bool{}
+	live := map[issueKey]bool{}
 	for _, x := range stored {
-		live[key{x.Side, x.RecordID, x.Category}] = true
+		live[keyOf(x)] = true
 	}
-	last := map[key]int{}
+	last := map[issueKey]int{}
 	for i, x := range issues {
-		last[key{x.Side, x.RecordID, x.Category}] = i
+		last[keyOf(x)] = i
 	}
 	var out []store.RecordError
 	for i, x := range issues {
-		if k := (key{x.Side, x.RecordID, x.Category}); live[k] && last[k] == i {
+		if k := keyOf(x); live[k] && last[k] == i {
 			out = append(out, x)
 		}
 	}
 	return out, nil
+}
+
+// issueKey identifies a record's error of one category.
+type issueKey struct{ side, id, category string }
+
+func keyOf(x store.RecordError) issueKey { return issueKey{x.Side, x.RecordID, x.Category} }
+
+// liveFailures counts, for a run of several slices, the records whose
+// writes toward each side failed and whose error is among issues (those
+// the run ends with, see liveIssues): a write refused in one slice and made
+// by a later one is not a failure of the run, nor a record that failed in
+// two slices two.
+func liveFailures(issues []store.RecordError, failed []failedWrite) (left, right int) {
+	live := map[issueKey]bool{}
+	for _, x := range issues {
+		live[keyOf(x)] = true
+	}
+	seen := map[failedWrite]bool{}
+	for _, f := range failed {
+		if !live[f.key] || seen[f] {
+			continue
+		}
+		seen[f] = true
+		if f.side == sideL {
+			left++
+		} else {
+			right++
+		}
+	}
+	return left, right
 }
 
 // prepareStoppable prepares a run whose reads Options.Stop cancels.

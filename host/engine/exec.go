@@ -670,6 +670,12 @@ func (r *run) failResult(it *item, t int, res *sdk.WriteResult) {
 		id = sourceID(it, src)
 	}
 	cat := e.Category.String()
+	if e.Category == sdk.CategoryConflict {
+		// The record changed after it was read (sdk.Op.IfVersion): not a
+		// conflict to settle by hand ("conflict", see merge), but a change
+		// to merge again, as the next read (or slice) brings it.
+		cat = categoryStale
+	}
 	field := e.Field
 	if field != "" && src != t {
 		for _, fm := range r.maps {
@@ -686,6 +692,17 @@ func (r *run) failResult(it *item, t int, res *sdk.WriteResult) {
 	}
 	r.fail(it, src, id, cat, field, value, fmt.Sprintf("%s %s: %s", sideNames[t], opName(it), e.Error()), "")
 	r.report.side(t).Failed++
+	r.failedWrites = append(r.failedWrites, failedWrite{side: t, key: issueKey{sideNames[src], id, cat}})
+}
+
+// categoryStale is the record error of a write refused because the record
+// had changed since it was read.
+const categoryStale = "stale"
+
+// failedWrite is a write that failed toward side, and the record error it left.
+type failedWrite struct {
+	side int
+	key  issueKey
 }
 
 func opName(it *item) string {

@@ -50,6 +50,7 @@ type Report struct {
 	Left     Counts       `json:"left"`
 	Right    Counts       `json:"right"`
 	Settled  int          `json:"settled,omitempty"` // creates of an interrupted run found and linked
+	Slices   int          `json:"slices,omitempty"`  // the slices of a run that went in more than one (see Engine.Run)
 	Errors   []ErrorGroup `json:"errors,omitempty"`
 	Error    string       `json:"error,omitempty"` // why the run itself failed
 }
@@ -181,8 +182,8 @@ func hintFor(category, side string) string {
 		return fmt.Sprintf("the %s connection's credentials were refused: update them with `datasync connection add` and run again", side)
 	case sdk.CategoryForbidden.String():
 		return fmt.Sprintf("the %s connection's account may not do this: grant the permission in the app", side)
-	case sdk.CategoryConflict.String():
-		return "the record changed while the run wrote it: it is merged again on the next run"
+	case categoryStale:
+		return "the record changed while the run wrote it: it is merged again on the next run (or the run's next slice)"
 	case sdk.CategoryNotFound.String():
 		return "the record no longer exists in the app"
 	case "safety_stop":

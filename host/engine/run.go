@@ -195,9 +195,12 @@ type run struct {
 	deleting [2]map[string]bool // records this run is about to delete
 	pre      store.Batch        // link removals and state changes that need no write
 	issues   []store.RecordError
-	items    []*item
-	report   Report
-	scratch  store.Base // reused by journalEntry
+	// failedWrites: the run's failed writes, for a run of several slices
+	// to count only those whose error outlives it (see Engine.Run).
+	failedWrites []failedWrite
+	items        []*item
+	report       Report
+	scratch      store.Base // reused by journalEntry
 	// journaled: the creates an interrupted run left in the journal, as
 	// loadLinks found them, for settleJournal.
 	journaled []store.JournalEntry
