@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/datasync-io/datasync/host/syncdef"
 	"github.com/datasync-io/datasync/sdk"
 	"github.com/datasync-io/datasync/sdk/memory"
 )
@@ -164,9 +163,10 @@ func TestSlicedRunStopsBetweenSlices(t *testing.T) {
 	e.quiet()
 }
 
-// A dry run and a complete run read everything at once.
-func TestPlanAndFullRunDoNotSlice(t *testing.T) {
-	e := newEnv(t, func(d *syncdef.Definition) {})
+// fiveChangedInSlicesOfOne syncs five contacts, then changes each on the
+// left, with slices of one record read a record a batch.
+func fiveChangedInSlicesOfOne(t *testing.T) *env {
+	e := newEnv(t, nil)
 	e.eng.sliceMax = 1
 	e.readBatch(1)
 	ids := e.contacts(e.left, "l", 5)
@@ -174,6 +174,12 @@ func TestPlanAndFullRunDoNotSlice(t *testing.T) {
 	for _, id := range ids {
 		e.update(e.left, id, map[string]sdk.Value{"company": s("X")})
 	}
+	return e
+}
+
+// A dry run and a complete run read everything at once.
+func TestPlanAndFullRunDoNotSlice(t *testing.T) {
+	e := fiveChangedInSlicesOfOne(t)
 	p, err := e.eng.Plan(e.ctx, e.def, Options{})
 	if err != nil || len(p.Right.Update) != 5 {
 		t.Fatalf("plan: %v, %d updates, want 5", err, len(p.Right.Update))
@@ -215,14 +221,7 @@ func (s stuckSink) Checkpoint(string) error { return s.RecordSink.Checkpoint(s.c
 // A read is not cut at the cursor it started from: the next slice would
 // read the same again, for ever.
 func TestSliceNotCutAtTheStartingCursor(t *testing.T) {
-	e := newEnv(t, nil)
-	e.eng.sliceMax = 1
-	e.readBatch(1)
-	ids := e.contacts(e.left, "l", 5)
-	e.run(Options{})
-	for _, id := range ids {
-		e.update(e.left, id, map[string]sdk.Value{"company": s("X")})
-	}
+	e := fiveChangedInSlicesOfOne(t)
 	reads := 0
 	e.conns["crm"] = stuckConn{e.conns["crm"], &reads}
 	if rep := e.run(Options{}); rep.Right.Updated != 5 {
