@@ -238,6 +238,11 @@ are summed up per side, and "sync errors NAME" says why and how to fix them.
 Exits 1 when the run itself could not complete (a connection down, a plugin
 crashed, a safety stop) and says why.
 
+Many changes (a bulk edit in an app) are read, written and committed a slice
+of 20,000 records a side at a time, so memory stays bounded; the summary says
+how many slices the run took. Stopped between slices (Ctrl-C), the next run
+goes on from there.
+
 --full looks at every record of both sides, not just the changes since
 the last run: it finds what incremental reads cannot (deletes in apps
 without tombstones, changes that slipped past a cursor). Each plugin first
