@@ -240,8 +240,8 @@ crashed, a safety stop) and says why.
 
 Many changes (a bulk edit in an app) are read, written and committed a slice
 of 20,000 records a side at a time, so memory stays bounded; the summary says
-how many slices the run took. Stopped between slices (Ctrl-C), the next run
-goes on from there.
+how many slices the run took. Interrupted (Ctrl-C), the next run goes on
+from the last slice committed.
 
 --full looks at every record of both sides, not just the changes since
 the last run: it finds what incremental reads cannot (deletes in apps
