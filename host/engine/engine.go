@@ -33,6 +33,7 @@ type Store interface {
 	FillBases(ctx context.Context, sync string, links []*store.Link) error
 	LinksFor(ctx context.Context, sync, side string, ids []string) ([]store.Link, error)
 	RunLinksFor(ctx context.Context, sync, side string, ids []string, keys []string) ([]store.Link, error)
+	LinksAfter(ctx context.Context, sync, after string, limit int) ([]store.Link, error)
 	HasLinks(ctx context.Context, sync string) (bool, error)
 	LinkCount(ctx context.Context, sync string) (int, error)
 	LinkDigests(ctx context.Context, sync string, buckets int) (left, right []sdk.Digest, err error)

@@ -218,6 +218,13 @@ func (s *Store) RunLinksFor(ctx context.Context, sync, side string, ids []string
 	return s.linksFor(ctx, sync, side, ids, omitBase(keys))
 }
 
+// LinksAfter returns up to limit links of a sync whose left ids come after
+// after, in left-id order, with their bases encoded (as EncodedLinks): a
+// run that goes through every link a page at a time holds one page.
+func (s *Store) LinksAfter(ctx context.Context, sync, after string, limit int) ([]Link, error) {
+	return s.queryLinks(ctx, sync, false, `base`, ` AND left_id > ? ORDER BY left_id LIMIT ?`, limit, after, limit)
+}
+
 // queryLinks loads links. decode: bases decoded and the times read (the
 // full form); else bases encoded and no times (a run's form). baseCol is the
 // base's column expression: a NULL base is one left out (BaseOmitted). size

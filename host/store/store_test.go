@@ -390,3 +390,42 @@ func TestConnectionsCheckpointLate(t *testing.T) {
 		c.Close()
 	}
 }
+
+// LinksAfter pages through a sync's links in left-id order, bases encoded,
+// and sees no other sync's.
+func TestLinksAfterPages(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t)
+	withSync(t, s, "a")
+	withSync(t, s, "b")
+	var put []Link
+	for _, id := range []string{"l3", "l1", "l5", "l2", "l4"} {
+		put = append(put, Link{LeftID: id, RightID: "r" + id, Base: Base{{Key: "k=k", BasePair: BasePair{Left: sdk.String(id)}}}})
+	}
+	if err := s.Commit(ctx, &Batch{Sync: "a", PutLinks: put}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(ctx, &Batch{Sync: "b", PutLinks: []Link{{LeftID: "l0", RightID: "r0"}}}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for after := ""; ; {
+		page, err := s.LinksAfter(ctx, "a", after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, l := range page {
+			if err := l.DecodeBase(); err != nil || l.Base[0].Left.Str != l.LeftID {
+				t.Fatalf("link %s: base %+v, %v", l.LeftID, l.Base, err)
+			}
+			got = append(got, l.LeftID)
+		}
+		after = page[len(page)-1].LeftID
+	}
+	if want := []string{"l1", "l2", "l3", "l4", "l5"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("pages gave %v, want %v", got, want)
+	}
+}
