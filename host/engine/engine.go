@@ -83,6 +83,9 @@ type Engine struct {
 	// then writes what it has and goes on with a new slice (see Run). Zero
 	// turns slicing off (tests lower it).
 	sliceMax int
+	// backfillMax is how many links a backfill of fresh mappings merges at
+	// a time (see backfill.go; tests lower it).
+	backfillMax int
 }
 
 // Option configures an Engine.
@@ -115,7 +118,7 @@ func WithFailpoint(f func(step string) error) Option { return func(e *Engine) { 
 // New returns an Engine over st, reaching connections through dial.
 func New(st Store, dial Dialer, opts ...Option) *Engine {
 	e := &Engine{store: st, dial: dial, now: time.Now, sleep: sleepCtx, batch: sdk.BatchRecords, retries: 3, maxWait: 30 * time.Second,
-		lazyMax: 5000, parkMax: 2000, sliceMax: 20000}
+		lazyMax: 5000, parkMax: 2000, sliceMax: 20000, backfillMax: 2000}
 	for _, o := range opts {
 		o(e)
 	}

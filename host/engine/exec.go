@@ -40,12 +40,36 @@ func (r *run) execute(ctx context.Context) error {
 	if err != nil {
 		return p.abandon(err)
 	}
+	// Until the fresh mappings are backfilled, the cursors keep the
+	// fingerprint they had, under which those mappings are still fresh: a
+	// run stopped or failed before the backfill ends backfills again.
+	if err := r.commitCursors(ctx, r.backfill); err != nil {
+		return err
+	}
+	if r.backfill && !r.cut() {
+		if err := r.backfillAll(ctx); err != nil {
+			return err
+		}
+		if err := r.commitCursors(ctx, false); err != nil {
+			return err
+		}
+	}
+	r.report.Errors = groupErrors(r.issues)
+	return r.e.failpoint("cursors")
+}
+
+// commitCursors commits the sides' cursors where the run's reads left them,
+// with the definition's fingerprint, or, keepFresh, with the one each had.
+func (r *run) commitCursors(ctx context.Context, keepFresh bool) error {
 	final := &store.Batch{Sync: r.def.Name}
 	for _, s := range r.sides {
 		// Written even without a new cursor: the fingerprint records that
 		// this definition was synced completely (see trustVersions).
 		old := r.cursors[s.name]
 		c := store.Cursor{Side: s.name, Cursor: old.Cursor, Fingerprint: r.fp, Skip: s.marks}
+		if keepFresh {
+			c.Fingerprint = old.Fingerprint
+		}
 		if s.hasCurs {
 			c.Cursor = s.cursor
 		}
@@ -66,10 +90,9 @@ func (r *run) execute(ctx context.Context) error {
 		final.ClearErrors = append(final.ClearErrors, store.RecordKey{})
 	}
 	if err := r.e.store.Commit(ctx, final); err != nil {
-		return err
+		return fmt.Errorf("commit the cursors of sync %s: %w", r.def.Name, err)
 	}
-	r.report.Errors = groupErrors(r.issues)
-	return r.e.failpoint("cursors")
+	return nil
 }
 
 // pipeline writes items in batches of up to Engine.batch ops. Batches are

@@ -216,6 +216,10 @@ type run struct {
 	// with more mappings (see trusts), so a record still at its linked
 	// version needs nothing (see unchanged).
 	trustVersions bool
+	// backfill: the fresh mappings are merged after the sides are read
+	// incrementally, a page of links at a time (see backfill.go), rather
+	// than from a complete read of both.
+	backfill bool
 	// fresh: some mappings are new to the cursors (fmap.fresh), which are
 	// trusted for the others: every record is read, those at their linked
 	// versions narrow with the fresh mappings' fields, and every link is
@@ -272,6 +276,11 @@ func (e *Engine) prepare(ctx context.Context, def syncdef.Definition, opts Optio
 	r.addPending()
 	if err := r.safetyCheck(); err != nil {
 		return nil, err
+	}
+	if r.backfill {
+		if err := r.lookupPartners(ctx); err != nil {
+			return nil, err
+		}
 	}
 	unlinked, err := r.processLinks(ctx)
 	if err != nil {
@@ -494,10 +503,11 @@ func (r *run) loadLinks(ctx context.Context) error {
 	} else if len(fresh[sideL])+len(fresh[sideR]) > 0 {
 		r.trustVersions = false // tests: every record merged again, as before fresh mappings
 	}
+	r.backfill = r.fresh && r.canBackfill()
 	anyFull := false
 	for _, s := range r.sides {
 		c := cursors[s.name]
-		s.full = r.opts.Full || c.Cursor == "" || !ok[s.i] || len(fresh[s.i]) > 0 || !s.obj.Incremental ||
+		s.full = r.opts.Full || c.Cursor == "" || !ok[s.i] || len(fresh[s.i]) > 0 && !r.backfill || !s.obj.Incremental ||
 			(!s.obj.Tombstones && r.def.Deletes != syncdef.DeletesIgnore && has)
 		anyFull = anyFull || s.full
 	}
@@ -811,28 +821,8 @@ func (r *run) readBoth(ctx context.Context) error {
 		for i, s := range r.sides {
 			narrow[i] = s.full || r.wrote[i] > r.e.lazyMax || s.echo != nil
 		}
-		for _, s := range r.sides {
-			s.narrow = s.narrow[:0]
-			for k := range r.keys {
-				if f := s.fields[r.keys[k][s.i]]; !slices.Contains(s.narrow, f) {
-					s.narrow = append(s.narrow, f)
-				}
-			}
-			if len(s.narrow) != len(r.keys) {
-				narrow = [2]bool{} // two keys on one field: vals could not be indexed by key
-			}
-			// The fresh mappings' fields come after the keys (fmap.thin).
-			for i := range r.maps {
-				fm := &r.maps[i]
-				if !fm.fresh {
-					continue
-				}
-				f := s.fields[fm.idx[s.i]]
-				if fm.thin[s.i] = slices.Index(s.narrow, f); fm.thin[s.i] < 0 {
-					fm.thin[s.i] = len(s.narrow)
-					s.narrow = append(s.narrow, f)
-				}
-			}
+		if !r.setNarrow() {
+			narrow = [2]bool{} // two keys on one field: vals could not be indexed by key
 		}
 	}
 	// An incremental run reads in slices (see Engine.Run), unless a side is
@@ -879,6 +869,35 @@ func (r *run) readBoth(ctx context.Context) error {
 		r.afterRead(s)
 	}
 	return nil
+}
+
+// setNarrow sets the fields of the sides' narrow reads (side.narrow): the
+// match keys, in the order of run.keys, then the fresh mappings' fields
+// (fmap.thin). It reports whether the keys are on distinct fields: else a
+// narrow record's values could not be indexed by key (run.keyValue).
+func (r *run) setNarrow() bool {
+	distinct := true
+	for _, s := range r.sides {
+		s.narrow = s.narrow[:0]
+		for k := range r.keys {
+			if f := s.fields[r.keys[k][s.i]]; !slices.Contains(s.narrow, f) {
+				s.narrow = append(s.narrow, f)
+			}
+		}
+		distinct = distinct && len(s.narrow) == len(r.keys)
+		for i := range r.maps {
+			fm := &r.maps[i]
+			if !fm.fresh {
+				continue
+			}
+			f := s.fields[fm.idx[s.i]]
+			if fm.thin[s.i] = slices.Index(s.narrow, f); fm.thin[s.i] < 0 {
+				fm.thin[s.i] = len(s.narrow)
+				s.narrow = append(s.narrow, f)
+			}
+		}
+	}
+	return distinct
 }
 
 // lastWrites returns how many records the sync wrote to each side since
