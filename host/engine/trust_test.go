@@ -129,12 +129,43 @@ func TestEchoesSettleOverBasesOfMoreMappings(t *testing.T) {
 // with its fields (run.fresh); the run comes to what one that merges every
 // record with all its values comes to (noFresh), whatever changed since.
 func TestFreshMappingsMergeAsAWholeMergeWould(t *testing.T) {
-	tests := []struct {
-		name   string
-		before func(d *syncdef.Definition) // the definition of the first runs
-		after  func(d *syncdef.Definition) // the edited one
-		change func(e *env, p pairs)
-	}{
+	for _, tt := range freshCases() {
+		t.Run(tt.name, func(t *testing.T) {
+			do := func(noFresh bool) string {
+				e := newEnv(t, tt.before)
+				p := e.linkedPairs(12, 4)
+				e.run(Options{}) // the echoes
+				full := baseDef()
+				if tt.after != nil {
+					full = e.def
+					tt.after(&full)
+				}
+				tt.change(e, p)
+				e.def = full
+				e.eng.noFresh = noFresh
+				rep := e.run(Options{})
+				e.quiet()
+				return outcome(e, rep)
+			}
+			if fresh, whole := do(false), do(true); fresh != whole {
+				t.Errorf("fresh mappings merged from narrow reads:\n%s\nevery record merged whole:\n%s", fresh, whole)
+			}
+		})
+	}
+}
+
+// freshCase is a definition edited after some runs, and changes made
+// meanwhile.
+type freshCase struct {
+	name   string
+	before func(d *syncdef.Definition) // the definition of the first runs
+	after  func(d *syncdef.Definition) // the edited one
+	change func(e *env, p pairs)
+}
+
+// freshCases are the cases of TestFreshMappingsMergeAsAWholeMergeWould.
+func freshCases() []freshCase {
+	return []freshCase{
 		{"a mapping added, values apart on both sides", func(d *syncdef.Definition) { *d = without(*d, "company") }, nil,
 			func(e *env, p pairs) {
 				e.update(e.right, p.right[2], map[string]sdk.Value{"company": s("Globex")})
@@ -162,29 +193,6 @@ func TestFreshMappingsMergeAsAWholeMergeWould(t *testing.T) {
 		}},
 		{"two mappings added, nothing else", func(d *syncdef.Definition) { *d = without(without(*d, "company"), "phone") }, nil,
 			func(e *env, p pairs) {}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			do := func(noFresh bool) string {
-				e := newEnv(t, tt.before)
-				p := e.linkedPairs(12, 4)
-				e.run(Options{}) // the echoes
-				full := baseDef()
-				if tt.after != nil {
-					full = e.def
-					tt.after(&full)
-				}
-				tt.change(e, p)
-				e.def = full
-				e.eng.noFresh = noFresh
-				rep := e.run(Options{})
-				e.quiet()
-				return outcome(e, rep)
-			}
-			if fresh, whole := do(false), do(true); fresh != whole {
-				t.Errorf("fresh mappings merged from narrow reads:\n%s\nevery record merged whole:\n%s", fresh, whole)
-			}
-		})
 	}
 }
 
@@ -246,6 +254,10 @@ func TestPropertyFreshMappings(t *testing.T) {
 			return out
 		}
 		between, after := drawEdits("between"), drawEdits("after")
+		// Connectors that look records up by id backfill the fresh mapping
+		// a page of links at a time (backfill.go), after incremental reads.
+		byID := rapid.Bool().Draw(rt, "lookup-by-id")
+		page := rapid.IntRange(1, 4).Draw(rt, "backfill-page")
 		dir, err := os.MkdirTemp("", "engine-fresh-")
 		if err != nil {
 			rt.Fatal(err)
@@ -261,6 +273,10 @@ func TestPropertyFreshMappings(t *testing.T) {
 			// of file descriptors in a long run.
 			e, closeFn := newEnvAt(rt, sub, func(d *syncdef.Definition) { d.Direction = syncDir })
 			defer closeFn()
+			if byID && !noFresh {
+				e.advertiseByID()
+				e.eng.backfillMax = page
+			}
 			var ids [2][]string
 			for s, c := range [2]*memory.Connector{e.left, e.right} {
 				for _, v := range recs[s] {
@@ -295,6 +311,14 @@ func TestPropertyFreshMappings(t *testing.T) {
 			apply(after)
 			e.eng.noFresh = noFresh
 			got[i] = outcome(e, e.run(Options{}))
+			if byID {
+				// A backfill reads and counts otherwise (lookups, a pair
+				// merged twice), to the same records, links and errors,
+				// then and after one more run.
+				got[i] = stateOf(e)
+				e.run(Options{})
+				got[i] += "\nthen\n" + stateOf(e)
+			}
 		}
 		if got[0] != got[1] {
 			rt.Fatalf("fresh mapping merged from narrow reads:\n%s\nevery record merged whole:\n%s", got[0], got[1])

@@ -23,6 +23,7 @@ type wrapped struct {
 	lookups      int
 	fullReads    int
 	afterRead    func(req sdk.ReadRequest) // called as each read returns
+	beforeLookup func()                    // called as each lookup starts
 }
 
 func (w *wrapped) Schema(ctx context.Context) (sdk.Schema, error) {
@@ -65,6 +66,9 @@ func (w *wrapped) Read(ctx context.Context, req sdk.ReadRequest, sink sdk.Record
 
 func (w *wrapped) Lookup(ctx context.Context, req sdk.LookupRequest) ([]sdk.Record, error) {
 	w.lookups++
+	if w.beforeLookup != nil {
+		w.beforeLookup()
+	}
 	if w.noLookup {
 		return nil, sdk.Errorf(sdk.CategoryPermanent, "lookup is not implemented")
 	}

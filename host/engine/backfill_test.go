@@ -1,0 +1,213 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/datasync-io/datasync/host/store"
+	"github.com/datasync-io/datasync/host/syncdef"
+	"github.com/datasync-io/datasync/sdk"
+	"github.com/datasync-io/datasync/sdk/memory"
+)
+
+// advertiseByID wraps both apps' connections as connections whose connector
+// advertises lookups by id (as a plugin's says), so that runs backfill fresh
+// mappings (see backfill.go); it returns the wrappers, which count reads.
+func (e *env) advertiseByID() [2]*wrapped {
+	var out [2]*wrapped
+	for i, name := range []string{"crm", "news"} {
+		w := &wrapped{Conn: e.conns[name]}
+		e.conns[name] = advertising{w, true}
+		out[i] = w
+	}
+	return out
+}
+
+// stateOf is outcome without the run's counts: a backfill reads and counts
+// otherwise than a complete read (lookups, a pair merged twice), to the same
+// end.
+func stateOf(e *env) string {
+	out := outcome(e, Report{})
+	return out[:strings.LastIndex(out, "\nleft {")]
+}
+
+// prepareFresh sets up a case of freshCases up to its edited definition,
+// for a run that merges the fresh mappings the way how says: "backfill", or
+// "whole" (noFresh); it returns the env and, backfilling, the wrappers of
+// its connections.
+func prepareFresh(t *testing.T, before, after func(*syncdef.Definition), change func(*env, pairs), how string) (*env, [2]*wrapped) {
+	e := newEnv(t, before, WithBatchSize(3))
+	e.eng.backfillMax = 3 // pages of a few links
+	var ws [2]*wrapped
+	if how == "backfill" {
+		ws = e.advertiseByID()
+	}
+	p := e.linkedPairs(12, 4)
+	e.run(Options{}) // the echoes
+	full := baseDef()
+	if after != nil {
+		full = e.def
+		after(&full)
+	}
+	change(e, p)
+	e.def = full
+	e.eng.noFresh = how == "whole"
+	return e, ws
+}
+
+// A run backfilling fresh mappings (incremental reads, then pages of links
+// looked up by id) comes to what a run merging every record whole comes to,
+// reads neither side completely, and leaves every link's base with every
+// mapping: the run after it writes nothing and reads nothing but digests
+// with --full.
+func TestBackfillMergesAsAWholeMergeWould(t *testing.T) {
+	for _, tt := range freshCases() {
+		t.Run(tt.name, func(t *testing.T) {
+			e, ws := prepareFresh(t, tt.before, tt.after, tt.change, "backfill")
+			full := [2]int{ws[0].fullReads, ws[1].fullReads}
+			e.run(Options{})
+			if ws[0].fullReads != full[0] || ws[1].fullReads != full[1] {
+				t.Errorf("a side was read completely: %d, %d complete reads", ws[0].fullReads-full[0], ws[1].fullReads-full[1])
+			}
+			if ws[0].lookups == 0 || ws[1].lookups == 0 {
+				t.Errorf("no lookups by id (%d, %d): not backfilled", ws[0].lookups, ws[1].lookups)
+			}
+			e.quiet()
+			got := stateOf(e)
+			w, _ := prepareFresh(t, tt.before, tt.after, tt.change, "whole")
+			w.run(Options{})
+			w.quiet()
+			if want := stateOf(w); got != want {
+				t.Errorf("backfilled:\n%s\nevery record merged whole:\n%s", got, want)
+			}
+			checkBasesCover(t, e)
+			rep := e.run(Options{Full: true})
+			if rep.Writes() != 0 || rep.Left.Read != 0 || rep.Right.Read != 0 {
+				t.Errorf("full run after the backfill: wrote %d, read %d/%d; want nothing beyond digests", rep.Writes(), rep.Left.Read, rep.Right.Read)
+			}
+		})
+	}
+}
+
+// checkBasesCover fails unless every link's base holds every mapping and
+// the cursors carry the definition's fingerprint.
+func checkBasesCover(t *testing.T, e *env) {
+	t.Helper()
+	var keys []string
+	for _, m := range e.def.Mappings {
+		keys = append(keys, mapKey(m))
+	}
+	for _, l := range e.links() {
+		for _, k := range keys {
+			if _, ok := l.Base.Get(k); !ok && l.State == store.LinkSyncing {
+				t.Errorf("link %s↔%s: no base for %s", l.LeftID, l.RightID, k)
+			}
+		}
+	}
+	cs, err := e.st.Cursors(e.ctx, e.def.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for side, c := range cs {
+		if c.Fingerprint != fingerprint(e.def) {
+			t.Errorf("%s cursor's fingerprint %q, want the definition's", side, c.Fingerprint)
+		}
+	}
+}
+
+// A record changed after the run's incremental read, before the backfill
+// looks it up, is merged with its partner as a complete read would merge
+// it: left to the next incremental read, it would be merged with its
+// partner unknown, and the fresh mapping skipped for good.
+func TestBackfillMergesRecordsChangedSinceTheRead(t *testing.T) {
+	do := func(how string) string {
+		e, ws := prepareFresh(t, func(d *syncdef.Definition) { *d = without(*d, "company") }, nil, func(e *env, p pairs) {
+			e.update(e.right, p.right[3], map[string]sdk.Value{"company": s("Globex")})
+		}, how)
+		changed := false
+		change := func() {
+			if !changed {
+				changed = true
+				links := e.links()
+				e.update(e.left, links[5].LeftID, map[string]sdk.Value{"company": s("Hooli"), "phone": s("+1 555 0199")})
+			}
+		}
+		if how == "backfill" {
+			ws[0].beforeLookup = change
+		} else {
+			change()
+		}
+		e.run(Options{})
+		e.run(Options{})
+		e.quiet()
+		return stateOf(e)
+	}
+	if got, want := do("backfill"), do("whole"); got != want {
+		t.Errorf("backfilled:\n%s\nevery record merged whole:\n%s", got, want)
+	}
+}
+
+// A run stopped, or failing, in the middle of its backfill leaves the
+// cursors with their old fingerprint: the next run backfills again and
+// comes to what an uninterrupted one comes to.
+func TestBackfillInterrupted(t *testing.T) {
+	before := func(d *syncdef.Definition) { *d = without(*d, "company") }
+	change := func(e *env, p pairs) {
+		for i := 0; i < 16; i += 2 {
+			e.update([2]*memory.Connector{e.left, e.right}[i%4/2], [2][]string{p.left, p.right}[i%4/2][i], map[string]sdk.Value{"company": s(fmt.Sprint("Co ", i))})
+		}
+	}
+	ref, _ := prepareFresh(t, before, nil, change, "backfill")
+	ref.run(Options{})
+	ref.quiet()
+	want := stateOf(ref)
+	for _, how := range []string{"stop", "fail"} {
+		for nth := 1; nth <= 4; nth++ {
+			t.Run(fmt.Sprintf("%s-%d", how, nth), func(t *testing.T) {
+				e, ws := prepareFresh(t, before, nil, change, "backfill")
+				stop := make(chan struct{})
+				hits := 0
+				ws[0].beforeLookup = func() {
+					if hits++; hits == nth && how == "stop" {
+						close(stop)
+					}
+				}
+				if how == "fail" {
+					e.eng.fail = func(step string) error {
+						if step == "committed" && hits >= nth {
+							return errors.New("killed")
+						}
+						return nil
+					}
+				}
+				_, err := e.eng.Run(e.ctx, e.def, Options{Stop: stop})
+				if err == nil {
+					t.Fatalf("the run was not interrupted (%d lookups)", hits)
+				}
+				cs, cerr := e.st.Cursors(e.ctx, e.def.Name)
+				if cerr != nil {
+					t.Fatal(cerr)
+				}
+				for side, c := range cs {
+					if c.Fingerprint == fingerprint(e.def) {
+						t.Fatalf("%s cursor stored with the new fingerprint by a run interrupted in its backfill", side)
+					}
+				}
+				e.eng.fail = nil
+				ws[0].beforeLookup = nil
+				lookups := ws[0].lookups
+				e.run(Options{})
+				if ws[0].lookups == lookups {
+					t.Fatal("the next run did not backfill")
+				}
+				e.quiet()
+				if got := stateOf(e); got != want {
+					t.Errorf("after an interrupted backfill:\n%s\nuninterrupted:\n%s", got, want)
+				}
+				checkBasesCover(t, e)
+			})
+		}
+	}
+}
