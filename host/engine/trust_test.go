@@ -258,6 +258,10 @@ func TestPropertyFreshMappings(t *testing.T) {
 		// a page of links at a time (backfill.go), after incremental reads.
 		byID := rapid.Bool().Draw(rt, "lookup-by-id")
 		page := rapid.IntRange(1, 4).Draw(rt, "backfill-page")
+		// Incremental runs go in slices, a backfilling one too (the
+		// backfill follows the last).
+		sliceMax := rapid.SampledFrom([]int{0, 1, 2, 5}).Draw(rt, "slice-max")
+		readBatch := rapid.IntRange(1, 4).Draw(rt, "read-batch")
 		dir, err := os.MkdirTemp("", "engine-fresh-")
 		if err != nil {
 			rt.Fatal(err)
@@ -273,6 +277,8 @@ func TestPropertyFreshMappings(t *testing.T) {
 			// of file descriptors in a long run.
 			e, closeFn := newEnvAt(rt, sub, func(d *syncdef.Definition) { d.Direction = syncDir })
 			defer closeFn()
+			e.eng.sliceMax = sliceMax
+			e.readBatch(readBatch)
 			if byID && !noFresh {
 				e.advertiseByID()
 				e.eng.backfillMax = page
