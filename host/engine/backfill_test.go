@@ -35,14 +35,16 @@ func stateOf(e *env) string {
 
 // prepareFresh sets up a case of freshCases up to its edited definition,
 // for a run that merges the fresh mappings the way how says: "backfill", or
-// "whole" (noFresh); it returns the env and, backfilling, the wrappers of
-// its connections.
+// "whole" (noFresh); it returns the env and the wrappers of its
+// connections.
 func prepareFresh(t *testing.T, before, after func(*syncdef.Definition), change func(*env, pairs), how string) (*env, [2]*wrapped) {
 	e := newEnv(t, before, WithBatchSize(3))
 	e.eng.backfillMax = 3 // pages of a few links
-	var ws [2]*wrapped
-	if how == "backfill" {
-		ws = e.advertiseByID()
+	ws := e.advertiseByID()
+	if how != "backfill" {
+		for i, name := range []string{"crm", "news"} {
+			e.conns[name] = ws[i] // cannot say: not asked
+		}
 	}
 	p := e.linkedPairs(12, 4)
 	e.run(Options{}) // the echoes
@@ -208,6 +210,77 @@ func TestBackfillInterrupted(t *testing.T) {
 				}
 				checkBasesCover(t, e)
 			})
+		}
+	}
+}
+
+// A connection whose connector does not advertise lookups by id, or cannot
+// say (in process), is not asked for them: the fresh mapping is merged
+// from complete reads, as before backfills.
+func TestNoBackfillUnlessAdvertised(t *testing.T) {
+	for _, says := range []bool{false, true} {
+		e := newEnv(t, func(d *syncdef.Definition) { *d = without(*d, "company") })
+		var ws [2]*wrapped
+		for i, name := range []string{"crm", "news"} {
+			ws[i] = &wrapped{Conn: e.conns[name]}
+			e.conns[name] = ws[i]
+			if says {
+				e.conns[name] = advertising{ws[i], i == 0} // one side only
+			}
+		}
+		e.linkedPairs(6, 2)
+		e.run(Options{})
+		e.def = baseDef()
+		full := ws[0].fullReads + ws[1].fullReads
+		e.run(Options{})
+		if ws[0].lookups+ws[1].lookups != 0 || ws[0].fullReads+ws[1].fullReads != full+2 {
+			t.Errorf("says %v: %d lookups, %d complete reads; want none and both sides", says, ws[0].lookups+ws[1].lookups, ws[0].fullReads+ws[1].fullReads-full)
+		}
+		e.quiet()
+		checkBasesCover(t, e)
+	}
+}
+
+// A record whose write fails in a backfilling run (its one try, merged with
+// its partner looked up) ends as in a run merging every record whole; and
+// a record failing before the run keeps the complete reads.
+func TestBackfillWithFailingRecords(t *testing.T) {
+	stages := func(d *syncdef.Definition) {
+		mappingOf(d, "lifecycle_stage").ValueMap = map[string]string{"lead": "lead", "customer": "Kunde"}
+	}
+	before := func(d *syncdef.Definition) { stages(d); *d = without(*d, "company") }
+	after := func(d *syncdef.Definition) { *d = baseDef(); stages(d) }
+	for _, failingBefore := range []bool{false, true} {
+		// do returns the state the runs come to, and how many complete
+		// reads the run of the edited definition made.
+		do := func(how string) (string, int) {
+			e, ws := prepareFresh(t, before, after, func(e *env, p pairs) {
+				e.update(e.left, p.left[2], map[string]sdk.Value{"lifecycle_stage": s("customer")})
+				e.update(e.right, p.right[2], map[string]sdk.Value{"company": s("Globex")})
+				e.update(e.right, p.right[4], map[string]sdk.Value{"company": s("Initech")})
+			}, how)
+			if failingBefore {
+				full := e.def
+				e.def = without(full, "company")
+				e.run(Options{}) // the failure, before the mapping is added
+				e.def = full
+			}
+			reads := ws[0].fullReads + ws[1].fullReads
+			e.run(Options{})
+			reads = ws[0].fullReads + ws[1].fullReads - reads
+			e.run(Options{})
+			return stateOf(e), reads
+		}
+		want, _ := do("whole")
+		got, reads := do("backfill")
+		if got != want {
+			t.Errorf("failing before %v: backfilled:\n%s\nevery record merged whole:\n%s", failingBefore, got, want)
+		}
+		if !strings.Contains(got, "validation") {
+			t.Errorf("failing before %v: no validation error:\n%s", failingBefore, got)
+		}
+		if (reads > 0) != failingBefore {
+			t.Errorf("failing before %v: %d complete reads", failingBefore, reads)
 		}
 	}
 }
