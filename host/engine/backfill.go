@@ -54,10 +54,10 @@ func lookupsByID(c Conn) bool {
 }
 
 // lookupPartners looks up by id the partners of the linked records an
-// incremental read of a backfilling run brought: a complete read would have
-// brought them too, and a pair merged with one side unknown skips the fresh
-// mappings (decSkip), which the backfill would then find merged for the
-// rest (a write that failed, say, is not retried there).
+// incremental read of a backfilling run brought, as a complete read would
+// have brought them: merged with its partner unknown, a pair skips the
+// fresh mappings (decSkip), and one whose write then failed is left out of
+// the backfill (see backfillAll), so would not merge them at all.
 func (r *run) lookupPartners(ctx context.Context) error {
 	var want [2][]string
 	for i, s := range r.sides {
@@ -117,7 +117,8 @@ func (r *run) lookupLinked(ctx context.Context, s *side, ids []string) (map[stri
 }
 
 // lookupByID looks records of side s up by id, with fields (narrow: those of
-// side.narrow), into out; a record deleted or not found is left out.
+// side.narrow), into out; a record deleted or not found is left out, and
+// one not asked for.
 func (r *run) lookupByID(ctx context.Context, s *side, ids, fields []string, narrow bool, out map[string]*rec) error {
 	for start := 0; start < len(ids); start += r.e.backfillMax {
 		part := ids[start:min(len(ids), start+r.e.backfillMax)]
@@ -130,8 +131,12 @@ func (r *run) lookupByID(ctx context.Context, s *side, ids, fields []string, nar
 			return &RunError{Side: s.name, Connection: s.def.Connection, Category: sdk.CategoryOf(err),
 				Err: fmt.Errorf("look %d records of %s up by id: %w", len(part), s.obj.Name, err)}
 		}
+		asked := make(map[string]bool, len(part))
+		for _, id := range part {
+			asked[id] = true
+		}
 		for _, x := range recs {
-			if x.Deleted {
+			if x.Deleted || !asked[x.ID] {
 				continue
 			}
 			if len(x.Values) != len(fields) {
@@ -163,7 +168,12 @@ func (r *run) backfillAll(ctx context.Context) error {
 	var pend []*item
 	for after := ""; ; {
 		if r.stopped() {
-			return p.abandon(ErrStopped)
+			// As between batches (pipeline.send): the batch in flight is
+			// committed; the next run backfills again.
+			if err := p.close(ctx); err != nil {
+				return err
+			}
+			return ErrStopped
 		}
 		links, err := r.e.store.LinksAfter(ctx, r.def.Name, after, r.e.backfillMax)
 		if err != nil {

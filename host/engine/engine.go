@@ -196,6 +196,11 @@ func (e *RunError) Unwrap() error { return e.Err }
 // on both sides whose changes fall in different slices is written with the
 // version its slice knew (sdk.Op.IfVersion): the write fails as a conflict,
 // and the slice that reads the other change merges the two.
+//
+// Mappings added or changed since the cursors were stored are merged for
+// every linked pair: after the last slice, a page of links at a time, when
+// both connectors look records up by id (see backfill.go), else from
+// complete reads of both sides.
 func (e *Engine) Run(ctx context.Context, def syncdef.Definition, opts Options) (Report, error) {
 	opts.dry = false
 	started := e.now()
