@@ -54,8 +54,7 @@ func (r *run) execute(ctx context.Context) error {
 			return err
 		}
 	}
-	r.report.Errors = groupErrors(r.issues)
-	return r.e.failpoint("cursors")
+	return r.e.failpoint("cursors") // the report's errors are the run's slices' (see Engine.Run)
 }
 
 // commitCursors commits the sides' cursors where the run's reads left them,
