@@ -23,25 +23,55 @@ import (
 
 // canBackfill reports whether this run's fresh mappings can be backfilled:
 // both connectors look records up by id, the run writes, and, but for the
-// fresh mappings, both sides would be read incrementally. Records with
-// pending work, errors or conflicts, and creates an interrupted run left,
-// keep the complete read: their handling depends on the records read
+// fresh mappings, both sides would be read incrementally. Linked records
+// with pending work or errors, conflicts, and creates an interrupted run
+// left keep the complete read: their handling depends on the records read
 // alongside (a held record is merged for a thin partner, say). It sets the
 // narrow fields the backfill looks records up with (setNarrow).
-func (r *run) canBackfill() bool {
-	if r.opts.dry || r.opts.Full || !r.hasLinks || len(r.pending) > 0 || r.recordErrors() || len(r.confl) > 0 || len(r.journaled) > 0 {
-		return false
+func (r *run) canBackfill(ctx context.Context) (bool, error) {
+	if r.opts.dry || r.opts.Full || !r.hasLinks || len(r.confl) > 0 || len(r.journaled) > 0 {
+		return false, nil
 	}
 	if !r.setNarrow() {
-		return false // narrow records could not be indexed by key (run.keyValue)
+		return false, nil // narrow records could not be indexed by key (run.keyValue)
 	}
 	for _, s := range r.sides {
 		c := r.cursors[s.name]
 		if c.Cursor == "" || !s.obj.Incremental || !s.obj.Tombstones && r.def.Deletes != syncdef.DeletesIgnore || !lookupsByID(s.conn) {
-			return false
+			return false, nil
 		}
 	}
-	return true
+	failing, err := r.failingLinked(ctx)
+	return !failing, err
+}
+
+// failingLinked reports whether a record with pending work or errors has a
+// link. One without (a create that failed, a record without a key: the
+// most common failures) is no pair to backfill: an incremental run handles
+// it as any, and it is created with every mapping once it syncs.
+func (r *run) failingLinked(ctx context.Context) (bool, error) {
+	var ids [2][]string
+	for k := range r.pending {
+		ids[sideIndex(k[0])] = append(ids[sideIndex(k[0])], k[1])
+	}
+	for k := range r.errs {
+		if k[1] != "" { // not a run-level error
+			ids[sideIndex(k[0])] = append(ids[sideIndex(k[0])], k[1])
+		}
+	}
+	for s, part := range ids {
+		if len(part) == 0 {
+			continue
+		}
+		links, err := r.e.store.LinksFor(ctx, r.def.Name, sideNames[s], part)
+		if err != nil {
+			return false, fmt.Errorf("look up the links of failing records of sync %s: %w", r.def.Name, err)
+		}
+		if len(links) > 0 {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // lookupsByID reports whether a connection's connector says it looks records

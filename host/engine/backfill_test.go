@@ -284,3 +284,37 @@ func TestBackfillWithFailingRecords(t *testing.T) {
 		}
 	}
 }
+
+// A record failing without a link (no key to match it by, the most common
+// failure) is no pair to backfill: the run after a mapping is added still
+// backfills, reading neither side completely, and comes to what a whole
+// merge comes to.
+func TestBackfillWithUnlinkedFailingRecords(t *testing.T) {
+	before := func(d *syncdef.Definition) { *d = without(*d, "company") }
+	do := func(how string) (string, int) {
+		e, ws := prepareFresh(t, before, nil, func(e *env, p pairs) {
+			e.update(e.right, p.right[2], map[string]sdk.Value{"company": s("Globex")})
+		}, how)
+		full := e.def
+		e.def = without(full, "company")
+		e.create(e.left, map[string]sdk.Value{"first_name": s("No Mail"), "company": s("Acme")})
+		e.run(Options{}) // its failure, before the mapping is added
+		e.def = full
+		reads := ws[0].fullReads + ws[1].fullReads
+		e.run(Options{})
+		reads = ws[0].fullReads + ws[1].fullReads - reads
+		e.run(Options{})
+		return stateOf(e), reads
+	}
+	want, _ := do("whole")
+	got, reads := do("backfill")
+	if got != want {
+		t.Errorf("backfilled:\n%s\nevery record merged whole:\n%s", got, want)
+	}
+	if !strings.Contains(got, "missing_identifier") {
+		t.Errorf("no missing_identifier error:\n%s", got)
+	}
+	if reads != 0 {
+		t.Errorf("%d complete reads: the unlinked failing record kept the backfill off", reads)
+	}
+}

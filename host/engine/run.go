@@ -503,7 +503,11 @@ func (r *run) loadLinks(ctx context.Context) error {
 	} else if len(fresh[sideL])+len(fresh[sideR]) > 0 {
 		r.trustVersions = false // tests: every record merged again, as before fresh mappings
 	}
-	r.backfill = r.fresh && r.canBackfill()
+	if r.fresh {
+		if r.backfill, err = r.canBackfill(ctx); err != nil {
+			return err
+		}
+	}
 	anyFull := false
 	for _, s := range r.sides {
 		c := cursors[s.name]
