@@ -23,55 +23,23 @@ import (
 
 // canBackfill reports whether this run's fresh mappings can be backfilled:
 // both connectors look records up by id, the run writes, and, but for the
-// fresh mappings, both sides would be read incrementally. Linked records
-// with pending work or errors, conflicts, and creates an interrupted run
-// left keep the complete read: their handling depends on the records read
-// alongside (a held record is merged for a thin partner, say). It sets the
+// fresh mappings, both sides would be read incrementally. Conflicts and
+// creates an interrupted run left keep the complete read. It sets the
 // narrow fields the backfill looks records up with (setNarrow).
-func (r *run) canBackfill(ctx context.Context) (bool, error) {
+func (r *run) canBackfill() bool {
 	if r.opts.dry || r.opts.Full || !r.hasLinks || len(r.confl) > 0 || len(r.journaled) > 0 {
-		return false, nil
+		return false
 	}
 	if !r.setNarrow() {
-		return false, nil // narrow records could not be indexed by key (run.keyValue)
+		return false // narrow records could not be indexed by key (run.keyValue)
 	}
 	for _, s := range r.sides {
 		c := r.cursors[s.name]
 		if c.Cursor == "" || !s.obj.Incremental || !s.obj.Tombstones && r.def.Deletes != syncdef.DeletesIgnore || !lookupsByID(s.conn) {
-			return false, nil
+			return false
 		}
 	}
-	failing, err := r.failingLinked(ctx)
-	return !failing, err
-}
-
-// failingLinked reports whether a record with pending work or errors has a
-// link. One without (a create that failed, a record without a key: the
-// most common failures) is no pair to backfill: an incremental run handles
-// it as any, and it is created with every mapping once it syncs.
-func (r *run) failingLinked(ctx context.Context) (bool, error) {
-	var ids [2][]string
-	for k := range r.pending {
-		ids[sideIndex(k[0])] = append(ids[sideIndex(k[0])], k[1])
-	}
-	for k := range r.errs {
-		if k[1] != "" { // not a run-level error
-			ids[sideIndex(k[0])] = append(ids[sideIndex(k[0])], k[1])
-		}
-	}
-	for s, part := range ids {
-		if len(part) == 0 {
-			continue
-		}
-		links, err := r.e.store.LinksFor(ctx, r.def.Name, sideNames[s], part)
-		if err != nil {
-			return false, fmt.Errorf("look up the links of failing records of sync %s: %w", r.def.Name, err)
-		}
-		if len(links) > 0 {
-			return true, nil
-		}
-	}
-	return false, nil
+	return true
 }
 
 // lookupsByID reports whether a connection's connector says it looks records
@@ -260,6 +228,7 @@ func (r *run) backfillPage(ctx context.Context, p *pipeline, links []store.Link,
 			delete(r.byRight, l.RightID)
 		}
 	}
+	r.holdFailing()
 	r.pre = store.Batch{Sync: r.def.Name}
 	unlinked, err := r.processLinks(ctx)
 	if err != nil {
@@ -276,15 +245,45 @@ func (r *run) backfillPage(ctx context.Context, p *pipeline, links []store.Link,
 	return p.send(ctx, append(pend, items...), false)
 }
 
-// backfills reports whether the backfill merges link l (see backfillPage).
+// backfills reports whether the backfill merges link l (see backfillPage):
+// not a pair deleted on one side (nothing of it syncs but that delete), nor
+// one whose record failed in this run (its one try this run was merged with
+// its partner, see lookupPartners). A record failing since an earlier run is
+// merged as a complete read would merge it (see holdFailing).
 func (r *run) backfills(l *store.Link) bool {
-	if l.State == store.LinkLeftDeleted || l.State == store.LinkRightDeleted || r.hasErrors(l) {
+	if l.State == store.LinkLeftDeleted || l.State == store.LinkRightDeleted {
 		return false
 	}
-	for s := range sideNames {
-		if _, ok := r.pending[[2]string{sideNames[s], linkID(l, s)}]; ok {
-			return false
+	return !r.tried(sideL, l.LeftID) && !r.tried(sideR, l.RightID)
+}
+
+// tried reports whether record id of side s failed in this run: in one of
+// its earlier slices (Options.tried) or in this one.
+func (r *run) tried(s int, id string) bool {
+	k := [2]string{sideNames[s], id}
+	if r.opts.tried[k] {
+		return true
+	}
+	if r.triedNow == nil {
+		r.triedNow = map[[2]string]bool{}
+		for _, x := range r.issues {
+			r.triedNow[[2]string{x.Side, x.RecordID}] = true
 		}
 	}
-	return true
+	return r.triedNow[k]
+}
+
+// holdFailing holds back, as addPending does after a complete read, the
+// records of a page looked up unchanged since they failed (the version of
+// their pending snapshot) until their retry is due; merged for a fresh
+// mapping, such a record is written with the rest of its changes.
+func (r *run) holdFailing() {
+	for _, s := range r.sides {
+		for id, x := range s.recs {
+			k := [2]string{s.name, id}
+			if p, ok := r.pending[k]; ok && x.version != "" && x.version == p.Version && len(r.errs[k]) > 0 && !r.due(s.name, id) {
+				x.held = true
+			}
+		}
+	}
 }

@@ -242,8 +242,9 @@ func TestNoBackfillUnlessAdvertised(t *testing.T) {
 }
 
 // A record whose write fails in a backfilling run (its one try, merged with
-// its partner looked up) ends as in a run merging every record whole; and
-// a record failing before the run keeps the complete reads.
+// its partner looked up), or failed before it (merged by the backfill, held
+// back as a complete read holds it), ends as in a run merging every record
+// whole, and neither side is read completely.
 func TestBackfillWithFailingRecords(t *testing.T) {
 	stages := func(d *syncdef.Definition) {
 		mappingOf(d, "lifecycle_stage").ValueMap = map[string]string{"lead": "lead", "customer": "Kunde"}
@@ -266,10 +267,12 @@ func TestBackfillWithFailingRecords(t *testing.T) {
 				e.def = full
 			}
 			reads := ws[0].fullReads + ws[1].fullReads
-			e.run(Options{})
+			rep := e.run(Options{})
 			reads = ws[0].fullReads + ws[1].fullReads - reads
 			e.run(Options{})
-			return stateOf(e), reads
+			// Each record is tried once a run: the backfill leaves alone
+			// those that failed in the run before it (run.tried).
+			return fmt.Sprintf("%s\nerrors of the run: %+v", stateOf(e), rep.Errors), reads
 		}
 		want, _ := do("whole")
 		got, reads := do("backfill")
@@ -279,7 +282,7 @@ func TestBackfillWithFailingRecords(t *testing.T) {
 		if !strings.Contains(got, "validation") {
 			t.Errorf("failing before %v: no validation error:\n%s", failingBefore, got)
 		}
-		if (reads > 0) != failingBefore {
+		if reads != 0 {
 			t.Errorf("failing before %v: %d complete reads", failingBefore, reads)
 		}
 	}
@@ -316,5 +319,46 @@ func TestBackfillWithUnlinkedFailingRecords(t *testing.T) {
 	}
 	if reads != 0 {
 		t.Errorf("%d complete reads: the unlinked failing record kept the backfill off", reads)
+	}
+}
+
+// A pair whose two records both failed before the run, neither due for a
+// retry, is held back by the backfill as by a complete read (holdFailing):
+// left alone, not written early.
+func TestBackfillHoldsPairsFailingOnBothSides(t *testing.T) {
+	before := func(d *syncdef.Definition) { *d = without(*d, "company") }
+	do := func(how string) (string, int) {
+		e, ws := prepareFresh(t, before, nil, func(e *env, p pairs) {
+			e.update(e.left, p.left[3], map[string]sdk.Value{"first_name": s("Ann")})
+			e.update(e.right, p.right[3], map[string]sdk.Value{"last_name": s("Lee")})
+		}, how)
+		fail := func(op string) error {
+			if op == "write.update" {
+				return sdk.Errorf(sdk.CategoryValidation, "refused") // retried after a backoff
+			}
+			return nil
+		}
+		full := e.def
+		e.def = without(full, "company")
+		e.left.SetFailer(fail)
+		e.right.SetFailer(fail)
+		if rep := e.run(Options{}); rep.Left.Failed != 1 || rep.Right.Failed != 1 {
+			t.Fatalf("%s: the run before: left %+v right %+v, want a failed update each", how, rep.Left, rep.Right)
+		}
+		e.left.SetFailer(nil)
+		e.right.SetFailer(nil)
+		e.def = full
+		reads := ws[0].fullReads + ws[1].fullReads
+		e.run(Options{})
+		reads = ws[0].fullReads + ws[1].fullReads - reads
+		return stateOf(e), reads
+	}
+	want, _ := do("whole")
+	got, reads := do("backfill")
+	if got != want {
+		t.Errorf("backfilled:\n%s\nevery record merged whole:\n%s", got, want)
+	}
+	if reads != 0 {
+		t.Errorf("%d complete reads", reads)
 	}
 }

@@ -159,6 +159,9 @@ type Options struct {
 	Stop  <-chan struct{}
 	dry   bool // set by Plan: write nothing anywhere
 	slice int  // set by Run: which slice of the run this is, from 1 (see Run)
+	// tried: the records (side, id) that failed in the run's earlier
+	// slices, which a backfill leaves alone (see run.tried).
+	tried map[[2]string]bool
 }
 
 // ErrMassDelete stops a run in which a side looks wiped out: an outage must
@@ -225,6 +228,12 @@ func (e *Engine) Run(ctx context.Context, def syncdef.Definition, opts Options) 
 			break
 		}
 		issues, failed = append(issues, r.issues...), append(failed, r.failedWrites...)
+		for _, x := range r.issues {
+			if opts.tried == nil {
+				opts.tried = map[[2]string]bool{}
+			}
+			opts.tried[[2]string{x.Side, x.RecordID}] = true
+		}
 		if slice > 1 || r.cut() {
 			rep.Slices = slice
 		}

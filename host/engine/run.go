@@ -239,6 +239,9 @@ type run struct {
 	// slicing: the sides' reads stop at a checkpoint past Engine.sliceMax
 	// records (see Engine.Run, sink.Checkpoint).
 	slicing bool
+	// triedNow: the records that failed in this slice, once the backfill
+	// asks (see tried).
+	triedNow map[[2]string]bool
 }
 
 // cut reports whether a side's read stopped short (see side.cut): the run
@@ -503,11 +506,7 @@ func (r *run) loadLinks(ctx context.Context) error {
 	} else if len(fresh[sideL])+len(fresh[sideR]) > 0 {
 		r.trustVersions = false // tests: every record merged again, as before fresh mappings
 	}
-	if r.fresh {
-		if r.backfill, err = r.canBackfill(ctx); err != nil {
-			return err
-		}
-	}
+	r.backfill = r.fresh && r.canBackfill()
 	anyFull := false
 	for _, s := range r.sides {
 		c := cursors[s.name]

@@ -268,6 +268,9 @@ func TestPropertyFreshMappings(t *testing.T) {
 		// backfill follows the last).
 		sliceMax := rapid.SampledFrom([]int{0, 1, 2, 5}).Draw(rt, "slice-max")
 		readBatch := rapid.IntRange(1, 4).Draw(rt, "read-batch")
+		// Updates to one side (or none) refused in the run before the
+		// edit: linked records that fail, held back until a retry is due.
+		failSide := rapid.IntRange(-1, 1).Draw(rt, "fail-side")
 		dir, err := os.MkdirTemp("", "engine-fresh-")
 		if err != nil {
 			rt.Fatal(err)
@@ -308,7 +311,17 @@ func TestPropertyFreshMappings(t *testing.T) {
 				e.run(Options{})
 			}
 			apply(between)
+			if failSide >= 0 {
+				[2]*memory.Connector{e.left, e.right}[failSide].SetFailer(func(op string) error {
+					if op == "write.update" {
+						return sdk.Errorf(sdk.CategoryValidation, "refused")
+					}
+					return nil
+				})
+			}
 			e.run(Options{})
+			e.left.SetFailer(nil)
+			e.right.SetFailer(nil)
 			e.def = full
 			if how != "remapped" {
 				e.def.Mappings = slices.Clone(full.Mappings)
