@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"maps"
 
 	"github.com/datasync-io/datasync/host/store"
 	"github.com/datasync-io/datasync/host/syncdef"
@@ -150,11 +151,19 @@ func (r *run) lookupByID(ctx context.Context, s *side, ids, fields []string, nar
 // backfillAll merges the fresh mappings for every link, a page at a time,
 // once the run's changes are written.
 func (r *run) backfillAll(ctx context.Context) error {
-	// What this run's writes left: a record that failed is left alone here,
-	// as its one try this run was merged with its partner (lookupPartners).
+	// What this run's writes left. A record that failed in this run is left
+	// alone here, as its one try this run was merged with its partner
+	// (lookupPartners); one failing since before is merged (holdFailing).
 	r.pending, r.errs, r.confl = map[[2]string]store.Pending{}, map[[2]string][]store.RecordError{}, map[[2]string]store.Conflict{}
 	if err := r.load(ctx); err != nil {
 		return fmt.Errorf("backfill sync %s: %w", r.def.Name, err)
+	}
+	r.tried = maps.Clone(r.opts.tried)
+	if r.tried == nil {
+		r.tried = map[[2]string]bool{}
+	}
+	for _, x := range r.issues {
+		r.tried[[2]string{x.Side, x.RecordID}] = true
 	}
 	r.lazy, r.allLinks = false, false
 	r.items = nil                               // written: what is left of them are nils (see finish)
@@ -202,8 +211,7 @@ func (r *run) backfillAll(ctx context.Context) error {
 // items it plans through p (pend: those of earlier pages short of a batch,
 // returned likewise with this page's). Left out: links whose records are
 // not both found (deleted since the run's reads: a later read brings the
-// tombstone), or have pending work or errors (see backfillAll), or whose
-// pair was deleted on one side (nothing of it syncs but that delete).
+// tombstone), and those backfills leaves out.
 func (r *run) backfillPage(ctx context.Context, p *pipeline, links []store.Link, pend []*item) ([]*item, error) {
 	r.links, r.byRight = make(map[string]*store.Link, len(links)), make(map[string]*store.Link, len(links))
 	var ids [2][]string
@@ -247,43 +255,22 @@ func (r *run) backfillPage(ctx context.Context, p *pipeline, links []store.Link,
 
 // backfills reports whether the backfill merges link l (see backfillPage):
 // not a pair deleted on one side (nothing of it syncs but that delete), nor
-// one whose record failed in this run (its one try this run was merged with
-// its partner, see lookupPartners). A record failing since an earlier run is
-// merged as a complete read would merge it (see holdFailing).
+// one whose record failed in this run (run.tried).
 func (r *run) backfills(l *store.Link) bool {
 	if l.State == store.LinkLeftDeleted || l.State == store.LinkRightDeleted {
 		return false
 	}
-	return !r.tried(sideL, l.LeftID) && !r.tried(sideR, l.RightID)
-}
-
-// tried reports whether record id of side s failed in this run: in one of
-// its earlier slices (Options.tried) or in this one.
-func (r *run) tried(s int, id string) bool {
-	k := [2]string{sideNames[s], id}
-	if r.opts.tried[k] {
-		return true
-	}
-	if r.triedNow == nil {
-		r.triedNow = map[[2]string]bool{}
-		for _, x := range r.issues {
-			r.triedNow[[2]string{x.Side, x.RecordID}] = true
-		}
-	}
-	return r.triedNow[k]
+	return !r.tried[[2]string{syncdef.Left, l.LeftID}] && !r.tried[[2]string{syncdef.Right, l.RightID}]
 }
 
 // holdFailing holds back, as addPending does after a complete read, the
-// records of a page looked up unchanged since they failed (the version of
-// their pending snapshot) until their retry is due; merged for a fresh
-// mapping, such a record is written with the rest of its changes.
+// records of a page looked up unchanged since they failed until their
+// retry is due (run.holds); merged for a fresh mapping, such a record is
+// written with the rest of its changes.
 func (r *run) holdFailing() {
 	for _, s := range r.sides {
 		for id, x := range s.recs {
-			k := [2]string{s.name, id}
-			if p, ok := r.pending[k]; ok && x.version != "" && x.version == p.Version && len(r.errs[k]) > 0 && !r.due(s.name, id) {
-				x.held = true
-			}
+			x.held = x.held || r.holds([2]string{s.name, id}, x)
 		}
 	}
 }

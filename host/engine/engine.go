@@ -160,7 +160,7 @@ type Options struct {
 	dry   bool // set by Plan: write nothing anywhere
 	slice int  // set by Run: which slice of the run this is, from 1 (see Run)
 	// tried: the records (side, id) that failed in the run's earlier
-	// slices, which a backfill leaves alone (see run.tried).
+	// slices, which a backfill leaves alone (see run.tried); set by Run.
 	tried map[[2]string]bool
 }
 
@@ -215,6 +215,7 @@ func (e *Engine) Run(ctx context.Context, def syncdef.Definition, opts Options) 
 	var issues []store.RecordError // of the slices done
 	var failed []failedWrite
 	var err error
+	opts.tried = map[[2]string]bool{}
 	for slice := 1; ; slice++ {
 		var r *run
 		opts.slice = slice
@@ -229,9 +230,6 @@ func (e *Engine) Run(ctx context.Context, def syncdef.Definition, opts Options) 
 		}
 		issues, failed = append(issues, r.issues...), append(failed, r.failedWrites...)
 		for _, x := range r.issues {
-			if opts.tried == nil {
-				opts.tried = map[[2]string]bool{}
-			}
 			opts.tried[[2]string{x.Side, x.RecordID}] = true
 		}
 		if slice > 1 || r.cut() {

@@ -239,9 +239,10 @@ type run struct {
 	// slicing: the sides' reads stop at a checkpoint past Engine.sliceMax
 	// records (see Engine.Run, sink.Checkpoint).
 	slicing bool
-	// triedNow: the records that failed in this slice, once the backfill
-	// asks (see tried).
-	triedNow map[[2]string]bool
+	// tried: the records (side, id) that failed in this run, its earlier
+	// slices' (Options.tried) and this one's, which a backfill leaves alone
+	// (see backfillAll).
+	tried map[[2]string]bool
 }
 
 // cut reports whether a side's read stopped short (see side.cut): the run
@@ -1103,9 +1104,7 @@ func (r *run) addPending() {
 			s = r.sides[sideR]
 		}
 		if x, ok := s.recs[p.RecordID]; ok {
-			if x.read && x.version != "" && x.version == p.Version && len(r.errs[k]) > 0 && !r.due(p.Side, p.RecordID) {
-				x.held = true
-			}
+			x.held = x.held || r.holds(k, x)
 			continue
 		}
 		if s.tomb[p.RecordID] || s.full {
@@ -1120,6 +1119,14 @@ func (r *run) addPending() {
 		s.recs[p.RecordID] = &rec{id: p.RecordID, version: p.Version, mod: p.ModifiedAt, vals: vals,
 			pending: true, due: r.due(p.Side, p.RecordID)}
 	}
+}
+
+// holds reports whether record x, read, is held back until its retry is
+// due: it is where it failed (the version of its pending snapshot k), and
+// its retry is not due yet.
+func (r *run) holds(k [2]string, x *rec) bool {
+	p, ok := r.pending[k]
+	return ok && x.read && x.version != "" && x.version == p.Version && len(r.errs[k]) > 0 && !r.due(k[0], k[1])
 }
 
 // forget drops the pending snapshot and errors of a record that is gone.
