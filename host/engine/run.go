@@ -1112,6 +1112,12 @@ func (r *run) addPending() {
 			r.forget(s.i, p.RecordID)
 			continue
 		}
+		if r.backfill && !snapshotHolds(p, s.fields) {
+			// Taken before a fresh mapping's field was read: it would stand
+			// for the record with that field empty. Looked up instead, with
+			// its partner's changes (lookupPartners) or by the backfill.
+			continue
+		}
 		vals := make([]sdk.Value, len(s.fields))
 		for i, f := range s.fields {
 			vals[i] = p.Values[f]
@@ -1119,6 +1125,17 @@ func (r *run) addPending() {
 		s.recs[p.RecordID] = &rec{id: p.RecordID, version: p.Version, mod: p.ModifiedAt, vals: vals,
 			pending: true, due: r.due(p.Side, p.RecordID)}
 	}
+}
+
+// snapshotHolds reports whether pending snapshot p has a value (null or not)
+// for each of fields.
+func snapshotHolds(p store.Pending, fields []string) bool {
+	for _, f := range fields {
+		if _, ok := p.Values[f]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // holds reports whether record x, read, is held back until its retry is
