@@ -342,6 +342,12 @@ must exist in the schemas (the plugins are launched to read them).
 to left); --transform trim|lower|upper rewrites values written either way.
 Per-mapping --direction and --conflict override the sync's.
 
+Removing a mapping leaves the records in step alone: the next run reads
+only what changed. An added or changed mapping is merged for every linked
+pair by the next run: 2,000 links at a time, each pair looked up by id with
+its keys and the mapping's fields, when both connectors look records up by
+id; otherwise from complete reads of both sides.
+
 Examples:
    datasync sync map crm-news --add lifecycle_stage=stage --value-map 'lead:Lead,customer:Customer'
    datasync sync map crm-news --add email=email --transform lower --transform trim
@@ -680,8 +686,12 @@ func (e *env) syncSetCommand() *cli.Command {
 		Description: `Changes only the options given; links and history are kept. New match
 keys and filters are checked against the schemas (the plugins are launched).
 An empty --filter-left/--filter-right removes the filter; --every 0 leaves
-the sync to "sync run" only. Changing keys, mappings or filters makes the
-next run read both sides in full.
+the sync to "sync run" only. Changing keys makes the next run read both
+sides in full and merge every record again. Changing a filter makes it read
+both sides in full, first with only ids, versions, keys and the fields the
+filters use: the records in step whose verdict did not change need nothing,
+and only the others are read with all their values and merged. For an added
+or changed mapping, see "sync map --help".
 
 Examples:
    datasync sync set crm-news --every 10m

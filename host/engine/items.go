@@ -262,13 +262,14 @@ func (r *run) fillBases(ctx context.Context, links []*store.Link) error {
 // one touched: versions change on every write), and none has pending work,
 // errors or conflicts. The merge would find nothing to do; a no-change run
 // skips it per link. Only while the definition is the one the last complete
-// run synced with: a new mapping or filter must look at every record again.
+// run synced with, or one with fewer mappings: a new mapping must look at
+// every record again, and new filters at every record's verdict.
 func (r *run) unchanged(l *store.Link, cur [2]*rec) bool {
 	if cur[sideL] == nil && cur[sideR] == nil {
 		return false
 	}
 	for s, x := range cur {
-		if x != nil && !r.atLinkedVersion(l, s, x) {
+		if x != nil && (!r.atLinkedVersion(l, s, x) || !r.stillPasses(s, x)) {
 			return false
 		}
 	}

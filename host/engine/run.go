@@ -184,9 +184,9 @@ type run struct {
 	errs    map[[2]string][]store.RecordError
 	confl   map[[2]string]store.Conflict // (left id, mapping key)
 	fp      string                       // fingerprint of the definition, stored with the cursors
-	// legacyFP: the fingerprint in the form stores kept before fp's (see
-	// legacyFingerprint), trusted as fp is.
-	legacyFP string
+	// fp2, legacyFP: the fingerprint in the forms stores kept before fp's
+	// (see fingerprint2, legacyFingerprint), trusted as fp is.
+	fp2, legacyFP string
 
 	// posts: side → id → field index → value about to be written, for
 	// match's key index; nil once it is built (or in a streamed run, which
@@ -226,16 +226,22 @@ type run struct {
 	// merged for the fresh mappings, the base standing for the others.
 	fresh       bool
 	trustedKeys []string // the keys of the mappings not fresh
-	hasLinks    bool
-	allLinks    bool    // every link is to be loaded, and is not yet (see loadLinks)
-	nlinks      int     // how many links, once countLinks counted them (-1 before)
-	wrote       [2]int  // records the previous run wrote to each side (see lastWrites; incremental runs only)
-	stream      *stream // a streamed first run (see stream.go)
-	cursors     map[string]store.Cursor
-	queried     [2]map[string]bool   // ids whose links were looked up
-	loaded      map[string]bool      // left ids of links loaded: a dropped one is not loaded again
-	echoSeed    maphash.Seed         // of the sides' echoes (see echoes)
-	covers      map[*store.Link]bool // whether an encoded base covers every mapping (see settledLink)
+	// freshFilters: a filter changed since the cursors were read, which are
+	// trusted otherwise: both sides are read completely, those at their
+	// linked versions narrow with the filters' fields, and a record of a
+	// link that syncs needs nothing if it still passes (see settles,
+	// unchanged); a changed verdict is merged, as any record not settled.
+	freshFilters bool
+	hasLinks     bool
+	allLinks     bool    // every link is to be loaded, and is not yet (see loadLinks)
+	nlinks       int     // how many links, once countLinks counted them (-1 before)
+	wrote        [2]int  // records the previous run wrote to each side (see lastWrites; incremental runs only)
+	stream       *stream // a streamed first run (see stream.go)
+	cursors      map[string]store.Cursor
+	queried      [2]map[string]bool   // ids whose links were looked up
+	loaded       map[string]bool      // left ids of links loaded: a dropped one is not loaded again
+	echoSeed     maphash.Seed         // of the sides' echoes (see echoes)
+	covers       map[*store.Link]bool // whether an encoded base covers every mapping (see settledLink)
 	// slicing: the sides' reads stop at a checkpoint past Engine.sliceMax
 	// records (see Engine.Run, sink.Checkpoint).
 	slicing bool
@@ -361,25 +367,6 @@ func (r *run) open(ctx context.Context) error {
 	if err := r.def.CheckSchemas(ls.obj, rs.obj); err != nil {
 		return &RunError{Category: sdk.CategoryPermanent, Err: fmt.Errorf("sync %s does not fit the schemas: %w", r.def.Name, err)}
 	}
-	// Read only the fields the sync uses (all of them under a filter, which
-	// may name any): records of wide tables stay small in memory.
-	for i, s := range r.sides {
-		need := map[string]bool{s.obj.ExternalIDField: true}
-		for _, m := range r.def.Mappings {
-			need[[2]string{m.Left, m.Right}[i]] = true
-		}
-		for _, k := range r.def.Match {
-			need[[2]string{k.Left, k.Right}[i]] = true
-		}
-		all := [2]string{r.def.FilterLeft, r.def.FilterRight}[i] != ""
-		for _, f := range s.obj.Fields {
-			if all || need[f.Name] {
-				s.idx[f.Name] = len(s.fields)
-				s.fields = append(s.fields, f.Name)
-				s.flds = append(s.flds, f)
-			}
-		}
-	}
 	for i, expr := range [2]string{r.def.FilterLeft, r.def.FilterRight} {
 		if expr == "" {
 			continue
@@ -389,6 +376,29 @@ func (r *run) open(ctx context.Context) error {
 			return &RunError{Side: sideNames[i], Category: sdk.CategoryPermanent, Err: fmt.Errorf("filter: %w", err)}
 		}
 		r.sides[i].filter = p
+	}
+	// Read only the fields the sync uses, its filters' included: records
+	// of wide tables stay small in memory.
+	for i, s := range r.sides {
+		need := map[string]bool{s.obj.ExternalIDField: true}
+		for _, m := range r.def.Mappings {
+			need[[2]string{m.Left, m.Right}[i]] = true
+		}
+		for _, k := range r.def.Match {
+			need[[2]string{k.Left, k.Right}[i]] = true
+		}
+		if s.filter != nil {
+			for _, f := range s.filter.Fields() {
+				need[f] = true
+			}
+		}
+		for _, f := range s.obj.Fields {
+			if need[f.Name] {
+				s.idx[f.Name] = len(s.fields)
+				s.fields = append(s.fields, f.Name)
+				s.flds = append(s.flds, f)
+			}
+		}
 	}
 	for _, m := range r.def.Mappings {
 		fm := fmap{m: m, key: mapKey(m), rule: r.def.MappingRule(m)}
@@ -407,19 +417,31 @@ func (r *run) open(ctx context.Context) error {
 		r.mapKeys = append(r.mapKeys, fm.key)
 	}
 	r.createKeys = store.BaseKeys(r.mapKeys)
-	r.fp, r.legacyFP = fingerprint(r.def), legacyFingerprint(r.def)
+	r.fp, r.fp2, r.legacyFP = fingerprint(r.def), fingerprint2(r.def), legacyFingerprint(r.def)
 	return nil
 }
 
-// fingerprint identifies what cursors were read for: the sides, keys and
-// filters, and each mapping apart ("2:" then hex hashes, the mappings'
-// sorted), so that a run can tell mappings removed since (see trusts).
+// fingerprint identifies what cursors were read for: the sides and keys,
+// the filters, and each mapping apart ("3:" then hex hashes, the mappings'
+// sorted), so that a run can tell a filter changed or mappings removed
+// since (see trusts).
 func fingerprint(d syncdef.Definition) string {
 	maps := slices.Sorted(slices.Values(mappingHashes(d)))
-	return fpPrefix + fpHash([]any{d.Left, d.Right, d.Match, d.FilterLeft, d.FilterRight}) + ":" + strings.Join(maps, ",")
+	return fpPrefix + fpHash([]any{d.Left, d.Right, d.Match}) + ":" + fpHash([]string{d.FilterLeft, d.FilterRight}) +
+		":" + strings.Join(maps, ",")
 }
 
-const fpPrefix = "2:"
+// fingerprint2 is the form fingerprints took before filters were hashed
+// apart ("2:", the filters in the first hash), still trusted as fingerprint.
+func fingerprint2(d syncdef.Definition) string {
+	maps := slices.Sorted(slices.Values(mappingHashes(d)))
+	return fp2Prefix + fpHash([]any{d.Left, d.Right, d.Match, d.FilterLeft, d.FilterRight}) + ":" + strings.Join(maps, ",")
+}
+
+const (
+	fpPrefix  = "3:"
+	fp2Prefix = "2:"
+)
 
 func fpHash(v any) string {
 	b, _ := json.Marshal(v)
@@ -442,30 +464,58 @@ func legacyFingerprint(d syncdef.Definition) string {
 	return fpHash([]any{d.Left, d.Right, d.Match, d.Mappings, d.FilterLeft, d.FilterRight})
 }
 
-// trusts reports whether a cursor stored with fingerprint old was read for
-// what this run syncs, or for more (the same sides, keys and filters), and
-// which of the run's mappings (indexes into run.maps) it was not read for:
-// the fresh ones. A record in step for a set of mappings is in step for any
-// of them, so removing a mapping (~7 GB and 79 s of re-merging a million
-// records) keeps the versions trusted; a mapping added or changed is fresh,
-// and only it needs every record's values (see run.fresh).
-func (r *run) trusts(old string) (bool, []int) {
-	if old == r.fp || old == r.legacyFP {
-		return true, nil
+// trust is what a run may take from a side's cursor (see trusts).
+type trust struct {
+	ok bool // the cursor was read for the run's sides and keys
+	// fresh: the run's mappings (indexes into run.maps) it was not read
+	// for; filters: it was read under other filters.
+	fresh   []int
+	filters bool
+}
+
+// trusts says what a cursor stored with fingerprint old was read for: the
+// same sides and keys as this run, or not (then nothing of it is trusted),
+// under the same filters or not, and which of the run's mappings it was
+// not read for: the fresh ones. A record in step for a set of mappings is
+// in step for any of them, so removing a mapping (~7 GB and 79 s of
+// re-merging a million records) keeps the versions trusted; a mapping
+// added or changed is fresh, and only it needs every record's values (see
+// run.fresh); changed filters need every record's verdict (see
+// run.freshFilters).
+func (r *run) trusts(old string) trust {
+	if old == r.fp || old == r.fp2 || old == r.legacyFP {
+		return trust{ok: true}
 	}
-	oldBase, oldMaps, ok := strings.Cut(strings.TrimPrefix(old, fpPrefix), ":")
-	base, _, _ := strings.Cut(strings.TrimPrefix(r.fp, fpPrefix), ":")
-	if !strings.HasPrefix(old, fpPrefix) || !ok || oldBase != base {
-		return false, nil
+	var t trust
+	var oldMaps string
+	switch {
+	case strings.HasPrefix(old, fpPrefix):
+		parts := strings.SplitN(strings.TrimPrefix(old, fpPrefix), ":", 3)
+		now := strings.SplitN(strings.TrimPrefix(r.fp, fpPrefix), ":", 3)
+		if len(parts) != 3 || parts[0] != now[0] {
+			return trust{}
+		}
+		t.filters, oldMaps = parts[1] != now[1], parts[2]
+	case strings.HasPrefix(old, fp2Prefix):
+		// The filters are in the first hash: a change to them cannot be
+		// told from one to the sides or keys.
+		oldBase, maps, ok := strings.Cut(strings.TrimPrefix(old, fp2Prefix), ":")
+		base, _, _ := strings.Cut(strings.TrimPrefix(r.fp2, fp2Prefix), ":")
+		if !ok || oldBase != base {
+			return trust{}
+		}
+		oldMaps = maps
+	default:
+		return trust{}
 	}
+	t.ok = true
 	had := strings.Split(oldMaps, ",")
-	var fresh []int
 	for i, m := range mappingHashes(r.def) {
 		if !slices.Contains(had, m) {
-			fresh = append(fresh, i)
+			t.fresh = append(t.fresh, i)
 		}
 	}
-	return true, fresh
+	return t
 }
 
 // loadLinks decides how each side is read and loads the links the run
@@ -488,15 +538,16 @@ func (r *run) loadLinks(ctx context.Context) error {
 	if r.journaled, err = r.e.store.Journal(ctx, r.def.Name); err != nil {
 		return err
 	}
-	// Per side: whether its cursor is trusted, and for which mappings not.
-	var ok [2]bool
-	var fresh [2][]int
+	// Per side: whether its cursor is trusted, and for which mappings and
+	// filters not.
+	var t [2]trust
 	for _, s := range r.sides {
-		ok[s.i], fresh[s.i] = r.trusts(cursors[s.name].Fingerprint)
+		t[s.i] = r.trusts(cursors[s.name].Fingerprint)
 	}
-	r.trustVersions = ok[sideL] && ok[sideR]
+	r.trustVersions = t[sideL].ok && t[sideR].ok
+	filters := t[sideL].filters || t[sideR].filters
 	if r.trustVersions && !r.e.noFresh {
-		for _, i := range append(fresh[sideL], fresh[sideR]...) {
+		for _, i := range append(t[sideL].fresh, t[sideR].fresh...) {
 			r.maps[i].fresh, r.fresh = true, true
 		}
 		for _, fm := range r.maps {
@@ -504,18 +555,22 @@ func (r *run) loadLinks(ctx context.Context) error {
 				r.trustedKeys = append(r.trustedKeys, fm.key)
 			}
 		}
-	} else if len(fresh[sideL])+len(fresh[sideR]) > 0 {
-		r.trustVersions = false // tests: every record merged again, as before fresh mappings
+		r.freshFilters = filters
+	} else if len(t[sideL].fresh)+len(t[sideR].fresh) > 0 || filters {
+		r.trustVersions = false // tests: every record merged again, as before fresh mappings and filters
 	}
-	r.backfill = r.fresh && r.canBackfill()
+	// New filters are evaluated on every record: both sides are read
+	// completely, nothing is backfilled.
+	r.backfill = r.fresh && !r.freshFilters && r.canBackfill()
 	anyFull := false
 	for _, s := range r.sides {
 		c := cursors[s.name]
-		s.full = r.opts.Full || c.Cursor == "" || !ok[s.i] || len(fresh[s.i]) > 0 && !r.backfill || !s.obj.Incremental ||
-			(!s.obj.Tombstones && r.def.Deletes != syncdef.DeletesIgnore && has)
+		s.full = r.opts.Full || c.Cursor == "" || !t[s.i].ok || len(t[s.i].fresh) > 0 && !r.backfill || filters ||
+			!s.obj.Incremental || (!s.obj.Tombstones && r.def.Deletes != syncdef.DeletesIgnore && has)
 		anyFull = anyFull || s.full
 	}
-	if anyFull && has && r.trustVersions && !r.fresh && len(r.pending) == 0 && !r.recordErrors() && len(r.journaled) == 0 && !r.e.noDigest {
+	if anyFull && has && r.trustVersions && !r.fresh && !r.freshFilters && len(r.pending) == 0 && !r.recordErrors() &&
+		len(r.journaled) == 0 && !r.e.noDigest {
 		if err := r.verifyByDigest(ctx); err != nil {
 			return err
 		}
@@ -760,6 +815,9 @@ func (k *sink) Records(recs []sdk.Record) error {
 			return err
 		}
 	}
+	// kept: the batch's records kept; skipped: whether some were not.
+	var kept []*rec
+	skipped := false
 	for _, x := range recs {
 		if x.Deleted {
 			k.s.tomb[x.ID] = true
@@ -777,19 +835,32 @@ func (k *sink) Records(recs []sdk.Record) error {
 			case e.open && e.settle(links[x.ID], &x):
 				delete(k.s.tomb, x.ID)
 				delete(k.s.recs, x.ID)
+				skipped = true
 				continue
 			case !e.open && e.settled(x.ID, x.Version):
+				skipped = true
 				continue // the second read: settled by the first
 			}
 			e.unsettle(x.ID) // a later version of it, say
 		}
 		delete(k.s.tomb, x.ID)
 		if old := k.s.recs[x.ID]; old != nil && old.narrow && old.version == x.Version {
+			skipped = true
 			continue
 		}
 		// Kept as handed over: a connector does not change values it has
 		// given a sink (sdk.RecordSink).
-		k.s.recs[x.ID] = &rec{id: x.ID, version: x.Version, mod: x.ModifiedAt, vals: x.Values, read: true, narrow: k.narrow}
+		nx := &rec{id: x.ID, version: x.Version, mod: x.ModifiedAt, vals: x.Values, read: true, narrow: k.narrow}
+		k.s.recs[x.ID] = nx
+		kept = append(kept, nx)
+	}
+	if skipped {
+		// A batch's values share slabs (sdk's decoder): a few records kept
+		// of many would keep all their values, a whole side's over a read
+		// that settles most (~120 MB at 200,000 records of ten fields).
+		for _, x := range kept {
+			x.vals = slices.Clone(x.vals)
+		}
 	}
 	return nil
 }
@@ -900,8 +971,37 @@ func (r *run) setNarrow() bool {
 				s.narrow = append(s.narrow, f)
 			}
 		}
+		if r.freshFilters && s.filter != nil {
+			for _, f := range s.filter.Fields() {
+				if !slices.Contains(s.narrow, f) {
+					s.narrow = append(s.narrow, f)
+				}
+			}
+		}
 	}
 	return distinct
+}
+
+// stillPasses reports, in a run with fresh filters, whether record x of side
+// s passes its side's filter, read narrow (with the filter's fields, see
+// setNarrow) or not. A record whose filter fails to evaluate does not: it
+// is merged, which reports the error.
+func (r *run) stillPasses(s int, x *rec) bool {
+	sd := r.sides[s]
+	if !r.freshFilters || sd.filter == nil {
+		return true
+	}
+	if !x.narrow {
+		ok, err := r.passes(sd, x)
+		return err == nil && ok
+	}
+	if x.passed == nil {
+		// Asked by settles, then by unchanged: evaluated once.
+		ok, err := sd.filter.Match(sd.narrow, x.vals)
+		ok = ok && err == nil
+		x.passed = &ok
+	}
+	return *x.passed
 }
 
 // lastWrites returns how many records the sync wrote to each side since
@@ -936,7 +1036,7 @@ func (r *run) lastWrites(ctx context.Context) ([2]int, error) {
 // not deleted (a survivor may be written, or matched anew).
 func (r *run) settles(s int, x *rec) bool {
 	l := r.linkOf(s, x.id)
-	if l == nil || !r.atLinkedVersion(l, s, x) {
+	if l == nil || !r.atLinkedVersion(l, s, x) || !r.stillPasses(s, x) {
 		return false
 	}
 	if r.fresh {

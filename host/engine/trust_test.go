@@ -21,42 +21,55 @@ func without(d syncdef.Definition, f string) syncdef.Definition {
 }
 
 // A cursor is trusted by a run of its own definition, of the definition
-// less some mappings, and in the form stores kept before mappings were
-// hashed apart; not after a mapping was added or changed, or the sides,
-// keys or filters changed.
+// less some mappings, and in the forms stores kept before mappings, then
+// filters, were hashed apart; under other filters it is trusted but for
+// them; not after a mapping was added or changed, or the sides or keys
+// changed.
 func TestTrustsCursorsOfTheDefinitionOrMore(t *testing.T) {
 	def := baseDef()
+	filtered := func(d syncdef.Definition) syncdef.Definition {
+		d.FilterLeft = `email != ""`
+		return d
+	}
+	rekeyed := def
+	rekeyed.Match = []syncdef.MatchKey{{Left: "phone", Right: "phone"}}
 	tests := []struct {
-		name  string
-		read  string // the fingerprint the cursor was stored with
-		run   syncdef.Definition
-		trust bool
+		name    string
+		read    string // the fingerprint the cursor was stored with
+		run     syncdef.Definition
+		ok      bool // trusted at all
+		fresh   int  // mappings not trusted
+		filters bool // read under other filters
 	}{
-		{"the same definition", fingerprint(def), def, true},
-		{"the same, stored in the old form", legacyFingerprint(def), def, true},
-		{"a mapping removed since", fingerprint(def), without(def, "company"), true},
-		{"two mappings removed since", fingerprint(def), without(without(def, "company"), "phone"), true},
-		{"a mapping added since", fingerprint(without(def, "company")), def, false},
+		{"the same definition", fingerprint(def), def, true, 0, false},
+		{"the same, stored in the form before filters were hashed apart", fingerprint2(def), def, true, 0, false},
+		{"the same, stored in the oldest form", legacyFingerprint(def), def, true, 0, false},
+		{"a mapping removed since", fingerprint(def), without(def, "company"), true, 0, false},
+		{"a mapping removed since, stored in the form before filters", fingerprint2(def), without(def, "company"), true, 0, false},
+		{"two mappings removed since", fingerprint(def), without(without(def, "company"), "phone"), true, 0, false},
+		{"a mapping added since", fingerprint(without(def, "company")), def, true, 1, false},
 		{"a mapping changed since", fingerprint(def), func() syncdef.Definition {
 			d := def
 			d.Mappings = slices.Clone(d.Mappings)
 			d.Mappings[2].Direction = mapping.DirLeftToRight
 			return d
-		}(), false},
-		{"a filter set since", fingerprint(def), func() syncdef.Definition {
-			d := def
-			d.FilterLeft = `email != ""`
-			return d
-		}(), false},
-		{"a mapping removed since, stored in the old form", legacyFingerprint(def), without(def, "company"), false},
-		{"no cursor", "", def, false},
-		{"not a fingerprint", "2:zz", def, false},
+		}(), true, 1, false},
+		{"a filter set since", fingerprint(def), filtered(def), true, 0, true},
+		{"a filter removed since", fingerprint(filtered(def)), def, true, 0, true},
+		{"a filter set and a mapping added since", fingerprint(without(def, "company")), filtered(def), true, 1, true},
+		{"a filter set since, stored in the form before filters", fingerprint2(def), filtered(def), false, 0, false},
+		{"the keys changed since", fingerprint(def), rekeyed, false, 0, false},
+		{"a mapping removed since, stored in the oldest form", legacyFingerprint(def), without(def, "company"), false, 0, false},
+		{"no cursor", "", def, false, 0, false},
+		{"not a fingerprint", "2:zz", def, false, 0, false},
+		{"not a fingerprint of this form", "3:zz", def, false, 0, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := &run{def: tt.run, fp: fingerprint(tt.run), legacyFP: legacyFingerprint(tt.run)}
-			if ok, fresh := r.trusts(tt.read); (ok && len(fresh) == 0) != tt.trust {
-				t.Errorf("trusts(%q) from a run of fingerprint %q = %v, fresh %v; want wholly trusted %v", tt.read, r.fp, ok, fresh, tt.trust)
+			r := &run{def: tt.run, fp: fingerprint(tt.run), fp2: fingerprint2(tt.run), legacyFP: legacyFingerprint(tt.run)}
+			if got := r.trusts(tt.read); got.ok != tt.ok || len(got.fresh) != tt.fresh || got.filters != tt.filters {
+				t.Errorf("trusts(%q) from a run of fingerprint %q = %+v; want ok %v, %d fresh, filters %v",
+					tt.read, r.fp, got, tt.ok, tt.fresh, tt.filters)
 			}
 		})
 	}

@@ -24,6 +24,21 @@ type wrapped struct {
 	fullReads    int
 	afterRead    func(req sdk.ReadRequest) // called as each read returns
 	beforeLookup func()                    // called as each lookup starts
+	// byWidth: the records reads handed over, by how many fields they
+	// asked for (narrow reads ask for a few).
+	byWidth map[int]int
+}
+
+// widthSink counts a read's records into wrapped.byWidth.
+type widthSink struct {
+	sdk.RecordSink
+	w     *wrapped
+	width int
+}
+
+func (k widthSink) Records(recs []sdk.Record) error {
+	k.w.byWidth[k.width] += len(recs)
+	return k.RecordSink.Records(recs)
 }
 
 func (w *wrapped) Schema(ctx context.Context) (sdk.Schema, error) {
@@ -56,6 +71,9 @@ func (w *wrapped) Read(ctx context.Context, req sdk.ReadRequest, sink sdk.Record
 	}
 	if w.noTombstones {
 		sink = dropTombstones{sink}
+	}
+	if w.byWidth != nil {
+		sink = widthSink{RecordSink: sink, w: w, width: len(req.Fields)}
 	}
 	err := w.Conn.Read(ctx, req, sink)
 	if w.afterRead != nil {
