@@ -100,13 +100,19 @@ func TestSmoke(t *testing.T) {
 		t.Errorf("scenario 2 edits: %d changed; read %d/%d after a mapping was removed (want none), %d (%d unchanged) after it was mapped again (want every record)",
 			sq.BulkChanged, sq.Unmapped.Left.Read, sq.Unmapped.Right.Read, sq.Remapped.Left.Read, sq.Remapped.Left.Unchanged)
 	}
+	// A filter set on the left excludes one record in seven, of 1,900; removed, none (the
+	// bench fails on any write).
+	if sq.Filtered.Left.Excluded < 200 || sq.Filtered.Left.Excluded > 350 || sq.Unfiltered.Left.Excluded != 0 {
+		t.Errorf("scenario 2 filter: %d excluded after it was set (want one in seven of 1,900), %d after it was removed",
+			sq.Filtered.Left.Excluded, sq.Unfiltered.Left.Excluded)
+	}
 	// Half of the left's 1,900 records (the bench fails unless each is written once).
 	if sq.MassChanged < 900 || sq.Mass.Left.Read != int(sq.MassChanged) {
 		t.Errorf("scenario 2 mass edit: %d changed, %d read", sq.MassChanged, sq.Mass.Left.Read)
 	}
 	md := rep.markdown()
 	for _, want := range []string{"N = 2000", "datasync / baseline", "records compared/s", "incremental / initial time",
-		"peak RSS, host", "postgres ", "sqlite ", "mapping is removed", "half of one side changed"} {
+		"peak RSS, host", "postgres ", "sqlite ", "mapping is removed", "filter is set", "half of one side changed"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("results lack %q:\n%s", want, md)
 		}

@@ -46,7 +46,7 @@ func (d datasync) run(ctx context.Context, args ...string) ([]byte, error) {
 
 // sideCounts and runResult are the parts of `sync run --json` the benchmark checks.
 type sideCounts struct {
-	Read, Created, Updated, Deleted, Failed, Unchanged, Verified, Conflicts int
+	Read, Created, Updated, Deleted, Failed, Excluded, Unchanged, Verified, Conflicts int
 }
 
 type runResult struct {

@@ -128,8 +128,11 @@ type scenarioFigures struct {
 	ServerCPU, BaseServerCPU, BaseProcCPU       stat // PostgreSQL's in the initial run and the baseline, the baseline's own; µs per record
 	NoChangeWrites, FullWrites, IncrWrites      int
 	Changed                                     int64
-	BulkFull, Unmapped, Remapped, Mass          stat  // seconds (scenario 2's edits)
+	BulkFull, Unmapped, Remapped, Mass          stat // seconds (scenario 2's edits)
+	Filtered, Unfiltered                        stat
 	BulkRSS, RemappedRSS, MassRSS               int64 // their host's peak RSS
+	FilteredRSS, UnfilteredRSS                  int64
+	Excluded                                    int // left records the filter of edits excluded
 	BulkChanged, BulkWrites                     int64
 	MassChanged, MassWrites                     int64
 	HostRSS                                     int64
@@ -165,7 +168,11 @@ func summarize(fs []runFigures) scenarioFigures {
 	s.Unmapped = each(fs, func(f runFigures) float64 { return secs(f.Unmapped.Wall) })
 	s.Remapped = each(fs, func(f runFigures) float64 { return secs(f.Remapped.Wall) })
 	s.Mass = each(fs, func(f runFigures) float64 { return secs(f.Mass.Wall) })
+	s.Filtered = each(fs, func(f runFigures) float64 { return secs(f.Filtered.Wall) })
+	s.Unfiltered = each(fs, func(f runFigures) float64 { return secs(f.Unfiltered.Wall) })
 	for _, f := range fs {
+		s.FilteredRSS, s.UnfilteredRSS = max(s.FilteredRSS, f.Filtered.HostRSS), max(s.UnfilteredRSS, f.Unfiltered.HostRSS)
+		s.Excluded = max(s.Excluded, f.Filtered.Left.Excluded)
 		s.BulkChanged, s.BulkWrites = max(s.BulkChanged, f.BulkChanged), max(s.BulkWrites, int64(f.BulkFull.Writes))
 		s.BulkRSS, s.RemappedRSS = max(s.BulkRSS, f.BulkFull.HostRSS), max(s.RemappedRSS, f.Remapped.HostRSS)
 		s.MassChanged, s.MassWrites = max(s.MassChanged, f.MassChanged), max(s.MassWrites, int64(f.Mass.Writes))
@@ -233,6 +240,8 @@ func (r *report) markdown() string {
 	if sq.BulkChanged > 0 {
 		w("| `--full` after 3 %% of one side changed | – | %s, host %s (%d changed, %d written) |", sq.BulkFull.secs(), mb(sq.BulkRSS), sq.BulkChanged, sq.BulkWrites)
 		w("| run after a mapping is removed / mapped again | – | %s / %s, host %s, writes 0 |", sq.Unmapped.secs(), sq.Remapped.secs(), mb(sq.RemappedRSS))
+		w("| run after a filter is set / removed | – | %s / %s, host %s / %s, %d excluded, writes 0 |", sq.Filtered.secs(), sq.Unfiltered.secs(),
+			mb(sq.FilteredRSS), mb(sq.UnfilteredRSS), sq.Excluded)
 		w("| run after half of one side changed | – | %s, host %s (%d changed, %d written) |", sq.Mass.secs(), mb(sq.MassRSS), sq.MassChanged, sq.MassWrites)
 	}
 	w("| peak RSS, each plugin | %s | %s |", pluginRSS(pg.PluginRSS), pluginRSS(sq.PluginRSS))

@@ -18,11 +18,13 @@ type runFigures struct {
 	Incr     runResult     // re-run after Changed records changed
 	Baseline time.Duration // the raw copy of the same rows
 	// BulkFull: a --full run after BulkChanged records changed on one side; Unmapped and
-	// Remapped: the runs after a mapping was removed, and mapped again; Mass: the run after
-	// MassChanged records, half of one side, changed (scenario 2, see edits).
-	BulkChanged, MassChanged           int64
-	BulkFull, Unmapped, Remapped, Mass runResult
-	BaseRows                           int64
+	// Remapped: the runs after a mapping was removed, and mapped again; Filtered and
+	// Unfiltered: the runs after a filter was set on the left (editFilter), and removed;
+	// Mass: the run after MassChanged records, half of one side, changed (scenario 2, see
+	// edits).
+	BulkChanged, MassChanged                                 int64
+	BulkFull, Unmapped, Remapped, Filtered, Unfiltered, Mass runResult
+	BaseRows                                                 int64
 	// PostgreSQL's CPU during the initial run and during the baseline, and the baseline
 	// program's own (scenario 1, when the driver started the server; else 0).
 	InitialServer, BaseServer, BaseProc time.Duration
@@ -216,10 +218,15 @@ func sqliteRun(ctx context.Context, cfg config, run int) (runFigures, error) {
 	})
 }
 
+// editFilter is the filter edits sets on the left: one record in seven (a lifecycle
+// stage) stops syncing.
+const editFilter = `lifecycle_stage != "lead"`
+
 // edits does the runs that follow what an admin does to a synced pair: a --full run after
 // many records changed on one side (touch), the runs after a mapping (source) is removed
-// and after it is mapped again, and a run after half of one side changed (mass); each
-// must write what it must and nothing more.
+// and after it is mapped again, after a filter (editFilter) is set and after it is removed,
+// and a run after half of one side changed (mass); each must write what it must and
+// nothing more.
 func edits(ctx context.Context, d datasync, name string, f *runFigures, touch, mass func() (int64, error)) error {
 	var err error
 	if f.BulkChanged, err = touch(); err != nil {
@@ -246,6 +253,23 @@ func edits(ctx context.Context, d datasync, name string, f *runFigures, touch, m
 		}
 		if e.into.Writes != 0 {
 			return fmt.Errorf("run after sync map %s %s wrote %d, want 0", e.flag, e.arg, e.into.Writes)
+		}
+	}
+	for _, e := range []struct {
+		phase, filter string
+		into          *runResult
+	}{
+		{"filtered", editFilter, &f.Filtered},
+		{"unfiltered", "", &f.Unfiltered},
+	} {
+		if _, err := d.run(ctx, "sync", "set", name, "--filter-left", e.filter); err != nil {
+			return err
+		}
+		if *e.into, err = d.syncRun(ctx, name, e.phase); err != nil {
+			return fmt.Errorf("run after sync set --filter-left %q: %w", e.filter, err)
+		}
+		if e.into.Writes != 0 {
+			return fmt.Errorf("run after sync set --filter-left %q wrote %d, want 0", e.filter, e.into.Writes)
 		}
 	}
 	if f.MassChanged, err = mass(); err != nil {
