@@ -57,6 +57,11 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 		return nil
 	}
 	now := fmtTime(s.now())
+	// The statements run without the context's cancellation, which the
+	// transaction still has: the driver runs each statement of a context
+	// that can be cancelled on a goroutine of its own, to interrupt it,
+	// and a batch is thousands of short statements.
+	sctx := context.WithoutCancel(ctx)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		// Each statement is prepared once per batch: preparing dominates
 		// the cost of small writes.
@@ -70,12 +75,12 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 			st, ok := stmts[q]
 			if !ok {
 				var err error
-				if st, err = tx.PrepareContext(ctx, q); err != nil {
+				if st, err = tx.PrepareContext(sctx, q); err != nil {
 					return nil, fmt.Errorf("%s: %w", what, err)
 				}
 				stmts[q] = st
 			}
-			res, err := st.ExecContext(ctx, args...)
+			res, err := st.ExecContext(sctx, args...)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", what, err)
 			}

@@ -11,9 +11,11 @@ import (
 )
 
 // BenchmarkCommitCreates commits what a run stores for a batch of 500
-// creates: the journal, then links, history and the settled journal.
+// creates: the journal, then links, history and the settled journal. The
+// context can be cancelled, as a run's is (Ctrl-C, SIGTERM).
 func BenchmarkCommitCreates(b *testing.B) {
-	ctx := context.Background()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	s, err := Open(ctx, filepath.Join(b.TempDir(), FileName))
 	if err != nil {
 		b.Fatal(err)
