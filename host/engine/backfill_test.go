@@ -332,21 +332,11 @@ func TestBackfillHoldsPairsFailingOnBothSides(t *testing.T) {
 			e.update(e.left, p.left[3], map[string]sdk.Value{"first_name": s("Ann")})
 			e.update(e.right, p.right[3], map[string]sdk.Value{"last_name": s("Lee")})
 		}, how)
-		fail := func(op string) error {
-			if op == "write.update" {
-				return sdk.Errorf(sdk.CategoryValidation, "refused") // retried after a backoff
-			}
-			return nil
-		}
 		full := e.def
 		e.def = without(full, "company")
-		e.left.SetFailer(fail)
-		e.right.SetFailer(fail)
-		if rep := e.run(Options{}); rep.Left.Failed != 1 || rep.Right.Failed != 1 {
+		if rep := e.runRefusingUpdates(sideL, sideR); rep.Left.Failed != 1 || rep.Right.Failed != 1 {
 			t.Fatalf("%s: the run before: left %+v right %+v, want a failed update each", how, rep.Left, rep.Right)
 		}
-		e.left.SetFailer(nil)
-		e.right.SetFailer(nil)
 		e.def = full
 		reads := ws[0].fullReads + ws[1].fullReads
 		e.run(Options{})
@@ -377,16 +367,9 @@ func TestBackfillLooksUpSnapshotsTakenWithoutTheFreshField(t *testing.T) {
 			e.def = without(full, "first_name")
 			// The phone, written to the right, is refused: the left record
 			// is pending, its snapshot taken without first_name.
-			e.right.SetFailer(func(op string) error {
-				if op == "write.update" {
-					return sdk.Errorf(sdk.CategoryValidation, "refused")
-				}
-				return nil
-			})
-			if rep := e.run(Options{}); rep.Right.Failed != 1 {
+			if rep := e.runRefusingUpdates(sideR); rep.Right.Failed != 1 {
 				t.Fatalf("the right's update was not refused: %+v", rep.Right)
 			}
-			e.right.SetFailer(nil)
 			e.def = full
 		}, how)
 		e.run(Options{RetryAll: true})

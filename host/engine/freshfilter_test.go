@@ -10,7 +10,6 @@ import (
 	"github.com/datasync-io/datasync/host/store"
 	"github.com/datasync-io/datasync/host/syncdef"
 	"github.com/datasync-io/datasync/sdk"
-	"github.com/datasync-io/datasync/sdk/memory"
 	"pgregory.net/rapid"
 )
 
@@ -67,53 +66,10 @@ func TestChangedFilterSettlesRecordsFromNarrowReads(t *testing.T) {
 // merging every record whole comes to: records, links (with their
 // states), errors and counts, then and after one more run.
 func TestPropertyFreshFilters(t *testing.T) {
-	fields := []string{"first_name", "last_name", "company", "phone", "lifecycle_stage"}
-	pools := map[string][]string{"first_name": names, "last_name": names, "company": names, "phone": phones, "lifecycle_stage": stages}
 	filters := []string{"", `lifecycle_stage != "lead"`, `lifecycle_stage == "customer"`, `phone != ""`,
 		`first_name.startsWith("A") || company == "Bob"`, `email.endsWith("1@x.io")`}
-	type edit struct {
-		side, rec int
-		vals      map[string]sdk.Value
-	}
 	rapid.Check(t, func(rt *rapid.T) {
-		values := func(t *rapid.T, label string) map[string]sdk.Value {
-			out := map[string]sdk.Value{}
-			for _, f := range fields {
-				if rapid.Bool().Draw(t, label+"-set-"+f) {
-					if v := rapid.SampledFrom(pools[f]).Draw(t, label+"-"+f); v != "" {
-						out[f] = sdk.String(v)
-					} else {
-						out[f] = sdk.Null
-					}
-				}
-			}
-			return out
-		}
-		var recs [2][]map[string]sdk.Value
-		for side := range recs {
-			emails := rapid.SliceOfNDistinct(rapid.IntRange(0, 9), 0, 6, rapid.ID[int]).Draw(rt, fmt.Sprintf("emails%d", side))
-			for _, n := range emails {
-				v := values(rt, "rec")
-				for f, x := range v {
-					if x.Kind == sdk.KindNull {
-						delete(v, f)
-					}
-				}
-				v["email"] = s(fmt.Sprintf("p%d@x.io", n))
-				recs[side] = append(recs[side], v)
-			}
-		}
-		drawEdits := func(label string) []edit {
-			var out []edit
-			for range rapid.IntRange(0, 5).Draw(rt, label+"-n") {
-				side := rapid.IntRange(0, 1).Draw(rt, label+"-side")
-				if len(recs[side]) == 0 {
-					continue
-				}
-				out = append(out, edit{side, rapid.IntRange(0, len(recs[side])-1).Draw(rt, label+"-rec"), values(rt, label)})
-			}
-			return out
-		}
+		recs := drawContacts(rt)
 		var before, after [2]string
 		for i := range 2 {
 			before[i] = rapid.SampledFrom(filters).Draw(rt, fmt.Sprintf("filter-before-%d", i))
@@ -121,7 +77,7 @@ func TestPropertyFreshFilters(t *testing.T) {
 		}
 		syncDir := rapid.SampledFrom([]mapping.Direction{mapping.DirTwoWay, mapping.DirLeftToRight}).Draw(rt, "sync-direction")
 		removed := rapid.Bool().Draw(rt, "mapping-removed-too")
-		between, later := drawEdits("between"), drawEdits("after")
+		between, later := drawEdits(rt, recs, "between"), drawEdits(rt, recs, "after")
 		readBatch := rapid.IntRange(1, 4).Draw(rt, "read-batch")
 		failSide := rapid.IntRange(-1, 1).Draw(rt, "fail-side")
 		dir, err := os.MkdirTemp("", "engine-filters-")
@@ -141,32 +97,12 @@ func TestPropertyFreshFilters(t *testing.T) {
 			})
 			defer closeFn()
 			e.readBatch(readBatch)
-			var ids [2][]string
-			for s, c := range [2]*memory.Connector{e.left, e.right} {
-				for _, v := range recs[s] {
-					ids[s] = append(ids[s], e.create(c, v))
-				}
-			}
-			apply := func(es []edit) {
-				for _, x := range es {
-					e.update([2]*memory.Connector{e.left, e.right}[x.side], ids[x.side][x.rec], x.vals)
-				}
-			}
+			apply := e.createAll(recs)
 			e.run(Options{})
 			e.run(Options{})
 			apply(between)
-			if failSide >= 0 {
-				// Linked records that fail, held back until a retry is due.
-				[2]*memory.Connector{e.left, e.right}[failSide].SetFailer(func(op string) error {
-					if op == "write.update" {
-						return sdk.Errorf(sdk.CategoryValidation, "refused")
-					}
-					return nil
-				})
-			}
-			e.run(Options{})
-			e.left.SetFailer(nil)
-			e.right.SetFailer(nil)
+			// Linked records that fail, held back until a retry is due.
+			e.runRefusingUpdates(failSide)
 			e.def.FilterLeft, e.def.FilterRight = after[0], after[1]
 			if removed {
 				e.def = without(e.def, "company")

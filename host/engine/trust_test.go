@@ -214,65 +214,22 @@ func freshCases() []freshCase {
 // mapping from narrow reads comes to what a run merging every record
 // whole comes to: records, links, errors, conflicts and counts.
 func TestPropertyFreshMappings(t *testing.T) {
-	fields := []string{"first_name", "last_name", "company", "phone", "lifecycle_stage"}
-	pools := map[string][]string{"first_name": names, "last_name": names, "company": names, "phone": phones, "lifecycle_stage": stages}
-	type edit struct {
-		side, rec int
-		vals      map[string]sdk.Value
-	}
 	rapid.Check(t, func(rt *rapid.T) {
 		dirs := []mapping.Direction{mapping.DirTwoWay, mapping.DirLeftToRight, mapping.DirRightToLeft}
 		rules := []mapping.Rule{mapping.RuleMostRecent, mapping.RulePreferLeft, mapping.RulePreferRight, mapping.RuleFillOnly, mapping.RuleManual}
 		syncDir := rapid.SampledFrom(dirs).Draw(rt, "sync-direction")
-		field := rapid.SampledFrom(fields).Draw(rt, "field")
+		field := rapid.SampledFrom(contactFieldsDrawn).Draw(rt, "field")
 		how := rapid.SampledFrom([]string{"remapped", "direction", "rule"}).Draw(rt, "how")
 		newDir := rapid.SampledFrom(dirs).Draw(rt, "new-direction")
 		newRule := rapid.SampledFrom(rules).Draw(rt, "new-rule")
-		values := func(t *rapid.T, label string) map[string]sdk.Value {
-			out := map[string]sdk.Value{}
-			for _, f := range fields {
-				if rapid.Bool().Draw(t, label+"-set-"+f) {
-					if v := rapid.SampledFrom(pools[f]).Draw(t, label+"-"+f); v != "" {
-						out[f] = sdk.String(v)
-					} else {
-						out[f] = sdk.Null
-					}
-				}
-			}
-			return out
-		}
-		var recs [2][]map[string]sdk.Value
-		for side := range recs {
-			emails := rapid.SliceOfNDistinct(rapid.IntRange(0, 9), 0, 6, rapid.ID[int]).Draw(rt, fmt.Sprintf("emails%d", side))
-			for _, n := range emails {
-				v := values(rt, "rec")
-				for f, x := range v {
-					if x.Kind == sdk.KindNull {
-						delete(v, f)
-					}
-				}
-				v["email"] = s(fmt.Sprintf("p%d@x.io", n))
-				recs[side] = append(recs[side], v)
-			}
-		}
+		recs := drawContacts(rt)
 		if rapid.Bool().Draw(rt, "keyless") {
 			// A record without a key fails, unlinked: no pair to backfill,
 			// so the backfill goes on (see failingLinked).
 			side := rapid.IntRange(0, 1).Draw(rt, "keyless-side")
-			recs[side] = append(recs[side], values(rt, "keyless"))
+			recs[side] = append(recs[side], drawValues(rt, "keyless"))
 		}
-		drawEdits := func(label string) []edit {
-			var out []edit
-			for range rapid.IntRange(0, 5).Draw(rt, label+"-n") {
-				side := rapid.IntRange(0, 1).Draw(rt, label+"-side")
-				if len(recs[side]) == 0 {
-					continue
-				}
-				out = append(out, edit{side, rapid.IntRange(0, len(recs[side])-1).Draw(rt, label+"-rec"), values(rt, label)})
-			}
-			return out
-		}
-		between, after := drawEdits("between"), drawEdits("after")
+		between, after := drawEdits(rt, recs, "between"), drawEdits(rt, recs, "after")
 		// Connectors that look records up by id backfill the fresh mapping
 		// a page of links at a time (backfill.go), after incremental reads.
 		byID := rapid.Bool().Draw(rt, "lookup-by-id")
@@ -305,17 +262,7 @@ func TestPropertyFreshMappings(t *testing.T) {
 				e.advertiseByID()
 				e.eng.backfillMax = page
 			}
-			var ids [2][]string
-			for s, c := range [2]*memory.Connector{e.left, e.right} {
-				for _, v := range recs[s] {
-					ids[s] = append(ids[s], e.create(c, v))
-				}
-			}
-			apply := func(es []edit) {
-				for _, x := range es {
-					e.update([2]*memory.Connector{e.left, e.right}[x.side], ids[x.side][x.rec], x.vals)
-				}
-			}
+			apply := e.createAll(recs)
 			e.run(Options{})
 			e.run(Options{})
 			full := e.def
@@ -324,17 +271,7 @@ func TestPropertyFreshMappings(t *testing.T) {
 				e.run(Options{})
 			}
 			apply(between)
-			if failSide >= 0 {
-				[2]*memory.Connector{e.left, e.right}[failSide].SetFailer(func(op string) error {
-					if op == "write.update" {
-						return sdk.Errorf(sdk.CategoryValidation, "refused")
-					}
-					return nil
-				})
-			}
-			e.run(Options{})
-			e.left.SetFailer(nil)
-			e.right.SetFailer(nil)
+			e.runRefusingUpdates(failSide)
 			e.def = full
 			if how != "remapped" {
 				e.def.Mappings = slices.Clone(full.Mappings)
@@ -362,4 +299,107 @@ func TestPropertyFreshMappings(t *testing.T) {
 			rt.Fatalf("fresh mapping merged from narrow reads:\n%s\nevery record merged whole:\n%s", got[0], got[1])
 		}
 	})
+}
+
+// contactFieldsDrawn are the contact fields property tests draw values of
+// (the match key, email, apart), from these pools ("" for null).
+var contactFieldsDrawn = []string{"first_name", "last_name", "company", "phone", "lifecycle_stage"}
+
+func contactPool(f string) []string {
+	switch f {
+	case "phone":
+		return phones
+	case "lifecycle_stage":
+		return stages
+	}
+	return names
+}
+
+// drawValues draws values for some of the contact fields, null for "".
+func drawValues(t *rapid.T, label string) map[string]sdk.Value {
+	out := map[string]sdk.Value{}
+	for _, f := range contactFieldsDrawn {
+		if rapid.Bool().Draw(t, label+"-set-"+f) {
+			if v := rapid.SampledFrom(contactPool(f)).Draw(t, label+"-"+f); v != "" {
+				out[f] = sdk.String(v)
+			} else {
+				out[f] = sdk.Null
+			}
+		}
+	}
+	return out
+}
+
+// drawContacts draws up to six contacts a side, their emails among ten.
+func drawContacts(t *rapid.T) [2][]map[string]sdk.Value {
+	var recs [2][]map[string]sdk.Value
+	for side := range recs {
+		emails := rapid.SliceOfNDistinct(rapid.IntRange(0, 9), 0, 6, rapid.ID[int]).Draw(t, fmt.Sprintf("emails%d", side))
+		for _, n := range emails {
+			v := drawValues(t, "rec")
+			for f, x := range v {
+				if x.Kind == sdk.KindNull {
+					delete(v, f)
+				}
+			}
+			v["email"] = s(fmt.Sprintf("p%d@x.io", n))
+			recs[side] = append(recs[side], v)
+		}
+	}
+	return recs
+}
+
+// contactEdit is new values for record rec of a side.
+type contactEdit struct {
+	side, rec int
+	vals      map[string]sdk.Value
+}
+
+// drawEdits draws up to five edits of recs' records.
+func drawEdits(t *rapid.T, recs [2][]map[string]sdk.Value, label string) []contactEdit {
+	var out []contactEdit
+	for range rapid.IntRange(0, 5).Draw(t, label+"-n") {
+		side := rapid.IntRange(0, 1).Draw(t, label+"-side")
+		if len(recs[side]) == 0 {
+			continue
+		}
+		out = append(out, contactEdit{side, rapid.IntRange(0, len(recs[side])-1).Draw(t, label+"-rec"), drawValues(t, label)})
+	}
+	return out
+}
+
+// createAll creates recs on both sides and returns what applies edits of
+// them.
+func (e *env) createAll(recs [2][]map[string]sdk.Value) func([]contactEdit) {
+	conns := [2]*memory.Connector{e.left, e.right}
+	var ids [2][]string
+	for s, c := range conns {
+		for _, v := range recs[s] {
+			ids[s] = append(ids[s], e.create(c, v))
+		}
+	}
+	return func(es []contactEdit) {
+		for _, x := range es {
+			e.update(conns[x.side], ids[x.side][x.rec], x.vals)
+		}
+	}
+}
+
+// runRefusingUpdates runs with the updates to the sides given refused as
+// invalid (retried after a backoff); a side of -1 is none.
+func (e *env) runRefusingUpdates(sides ...int) Report {
+	conns := [2]*memory.Connector{e.left, e.right}
+	for _, s := range sides {
+		if s >= 0 {
+			conns[s].SetFailer(func(op string) error {
+				if op == "write.update" {
+					return sdk.Errorf(sdk.CategoryValidation, "refused")
+				}
+				return nil
+			})
+		}
+	}
+	defer e.left.SetFailer(nil)
+	defer e.right.SetFailer(nil)
+	return e.run(Options{})
 }
