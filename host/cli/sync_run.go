@@ -243,6 +243,11 @@ of 20,000 records a side at a time, so memory stays bounded; the summary says
 how many slices the run took. Interrupted (Ctrl-C), the next run goes on
 from the last slice committed.
 
+Some runs must read a side to the end: after the filters, match keys or
+sides changed, after a mapping was added that cannot be backfilled, or
+when a connector cannot read only what changed. They take longer, and the
+summary says why ("Read in full: ...").
+
 --full looks at every record of both sides, not just the changes since
 the last run: it finds what incremental reads cannot (deletes in apps
 without tombstones, changes that slipped past a cursor). Each plugin first
@@ -435,6 +440,9 @@ func (e *env) printRun(def syncdef.Definition, r runResult) {
 	if r.Status == store.RunOK || r.Left != (engine.Counts{}) || r.Right != (engine.Counts{}) {
 		fmt.Fprintf(w, "  left  %s: %s\n", def.Left, countsLine(r.Left))
 		fmt.Fprintf(w, "  right %s: %s\n", def.Right, countsLine(r.Right))
+	}
+	if r.Complete != "" {
+		fmt.Fprintf(w, "  Read in full: %s.\n", r.Complete)
 	}
 	if r.Settled > 0 {
 		fmt.Fprintf(w, "  %d creates of an interrupted run were found and linked\n", r.Settled)

@@ -43,14 +43,18 @@ type ErrorGroup struct {
 
 // Report is the outcome of one run.
 type Report struct {
-	RunID    string       `json:"run_id"`
-	Sync     string       `json:"sync"`
-	Started  time.Time    `json:"started"`
-	Finished time.Time    `json:"finished"`
-	Left     Counts       `json:"left"`
-	Right    Counts       `json:"right"`
-	Settled  int          `json:"settled,omitempty"` // creates of an interrupted run found and linked
-	Slices   int          `json:"slices,omitempty"`  // the slices of a run that went in more than one (see Engine.Run)
+	RunID    string    `json:"run_id"`
+	Sync     string    `json:"sync"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	Left     Counts    `json:"left"`
+	Right    Counts    `json:"right"`
+	Settled  int       `json:"settled,omitempty"` // creates of an interrupted run found and linked
+	Slices   int       `json:"slices,omitempty"`  // the slices of a run that went in more than one (see Engine.Run)
+	// Complete says why a side was read completely, where an incremental
+	// read would have done but for it ("" otherwise, and in a first run):
+	// the slow runs an edit of the definition costs, explained.
+	Complete string       `json:"complete,omitempty"`
 	Errors   []ErrorGroup `json:"errors,omitempty"`
 	Error    string       `json:"error,omitempty"` // why the run itself failed
 }
@@ -66,6 +70,9 @@ func (r *Report) add(o Report) {
 	r.Left.add(o.Left)
 	r.Right.add(o.Right)
 	r.Settled += o.Settled
+	if r.Complete == "" {
+		r.Complete = o.Complete
+	}
 }
 
 func (c *Counts) add(o Counts) {

@@ -576,6 +576,9 @@ func (r *run) loadLinks(ctx context.Context) error {
 		}
 		anyFull = r.sides[sideL].full || r.sides[sideR].full
 	}
+	if anyFull && has {
+		r.report.Complete = r.whyComplete(t)
+	}
 	if !anyFull && has && r.trustVersions {
 		// The previous run's writes come back as echoes: if they are many,
 		// they are settled as they are read, against their links looked up
@@ -644,6 +647,35 @@ func (r *run) loadLinks(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// whyComplete says why a side is read completely in a run with links,
+// from what the cursors were trusted for (t), the first reason that holds.
+func (r *run) whyComplete(t [2]trust) string {
+	for _, s := range r.sides {
+		if !s.full {
+			continue
+		}
+		c := r.cursors[s.name]
+		switch {
+		case r.opts.Full:
+			return "--full, and the digests of some records disagreed"
+		case c.Cursor == "" && c.Fingerprint == "":
+			return fmt.Sprintf("the %s side was never read to the end (a first run interrupted)", s.name)
+		case !t[s.i].ok:
+			return "the sides or match keys changed since the last complete run"
+		case t[sideL].filters || t[sideR].filters:
+			return "the filters changed since the last complete run"
+		case len(t[s.i].fresh) > 0:
+			return "a mapping was added or changed, and cannot be backfilled a page of links at a time " +
+				"(a connector does not look records up by id, or conflicts are open)"
+		case !s.obj.Incremental:
+			return fmt.Sprintf("the %s connector cannot read only what changed", s.name)
+		case !s.obj.Tombstones:
+			return fmt.Sprintf("deletes sync, and the %s connector reports them only by their absence", s.name)
+		}
+	}
+	return ""
 }
 
 func sideIndex(name string) int {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/datasync-io/datasync/host/mapping"
@@ -402,4 +403,78 @@ func (e *env) runRefusingUpdates(sides ...int) Report {
 	defer e.left.SetFailer(nil)
 	defer e.right.SetFailer(nil)
 	return e.run(Options{})
+}
+
+// A run that reads a side completely where it would read incrementally but
+// for an edit or a connector's limits says why (Report.Complete); a first
+// run and an incremental one say nothing.
+func TestReportSaysWhyASideIsReadInFull(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(e *env, ws [2]*wrapped) Options
+		want string
+	}{
+		{"nothing", func(e *env, ws [2]*wrapped) Options { return Options{} }, ""},
+		{"a filter set", func(e *env, ws [2]*wrapped) Options {
+			e.def.FilterLeft = `email != ""`
+			return Options{}
+		}, "the filters changed"},
+		{"a mapping added, no lookups by id", func(e *env, ws [2]*wrapped) Options {
+			e.def = baseDef()
+			return Options{}
+		}, "a mapping was added or changed"},
+		{"the keys changed", func(e *env, ws [2]*wrapped) Options {
+			e.def.Match = append(e.def.Match, syncdef.MatchKey{Left: "phone", Right: "phone"})
+			return Options{}
+		}, "match keys changed"},
+		// The next three read completely only where digests cannot spare
+		// the read (noDigest); a bucket read of a few records says nothing.
+		{"--full after a change", func(e *env, ws [2]*wrapped) Options {
+			e.update(e.left, e.links()[0].LeftID, map[string]sdk.Value{"phone": s("+1 555 0199")})
+			e.eng.noDigest = true
+			return Options{Full: true}
+		}, "--full"},
+		{"--full after a change, verified by digest", func(e *env, ws [2]*wrapped) Options {
+			e.update(e.left, e.links()[0].LeftID, map[string]sdk.Value{"phone": s("+1 555 0199")})
+			return Options{Full: true}
+		}, ""},
+		{"a connector without incremental reads", func(e *env, ws [2]*wrapped) Options {
+			ws[1].noIncrement = true
+			e.eng.noDigest = true
+			return Options{}
+		}, "the right connector cannot read only what changed"},
+		{"deletes without tombstones", func(e *env, ws [2]*wrapped) Options {
+			e.def.Deletes = syncdef.DeletesPropagate
+			ws[0].noTombstones = true
+			e.eng.noDigest = true
+			return Options{}
+		}, "the left connector reports them only by their absence"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, func(d *syncdef.Definition) { *d = without(*d, "company") })
+			ws := [2]*wrapped{{Conn: e.conns["crm"]}, {Conn: e.conns["news"]}}
+			e.conns["crm"], e.conns["news"] = ws[0], ws[1]
+			if rep := e.linkedReport(); rep.Complete != "" {
+				t.Fatalf("first run: %q", rep.Complete)
+			}
+			rep := e.run(tt.edit(e, ws))
+			if tt.want == "" && rep.Complete != "" || !strings.Contains(rep.Complete, tt.want) {
+				t.Fatalf("Complete = %q, want %q", rep.Complete, tt.want)
+			}
+		})
+	}
+}
+
+// linkedReport creates three contacts a side, runs twice (the second takes
+// in the echoes) and returns the first run's report.
+func (e *env) linkedReport() Report {
+	e.t.Helper()
+	for i := range 3 {
+		e.create(e.left, map[string]sdk.Value{"email": s(fmt.Sprintf("l%d@x.io", i)), "phone": s("+1 555 0100")})
+		e.create(e.right, map[string]sdk.Value{"email": s(fmt.Sprintf("r%d@x.io", i))})
+	}
+	rep := e.run(Options{})
+	e.run(Options{})
+	return rep
 }
