@@ -17,10 +17,13 @@ import (
 // narrow (ids, versions, the key and the filter's field) and settles those
 // still passing at their linked versions; only a side with records whose
 // verdict changed (or whose partner's did) is read again with all values,
-// and only those records are kept from it. It comes to what a run merging
-// every record whole comes to.
+// and only those records are kept from it, or, when its connector looks
+// records up by id and they are few, they are looked up instead. It comes
+// to what a run merging every record whole comes to.
 func TestChangedFilterSettlesRecordsFromNarrowReads(t *testing.T) {
-	do := func(whole bool) (string, [2][2]map[int]int) {
+	// do returns the runs' outcome, and per run and side the records read
+	// by fields asked for, and the lookups by id.
+	do := func(whole, byID bool) (string, [2][2]map[int]int, [2][2]int) {
 		e := newEnv(t, nil)
 		p := e.linkedPairs(12, 4)
 		for _, id := range p.left[:3] {
@@ -30,33 +33,47 @@ func TestChangedFilterSettlesRecordsFromNarrowReads(t *testing.T) {
 		e.run(Options{}) // the echoes
 		ws := [2]*wrapped{{Conn: e.conns["crm"]}, {Conn: e.conns["news"]}}
 		e.conns["crm"], e.conns["news"] = ws[0], ws[1]
+		if byID {
+			ws = e.advertiseByID()
+		}
 		e.eng.noFresh = whole
 		var widths [2][2]map[int]int
+		var lookups [2][2]int
 		var out string
 		for i, filter := range []string{`lifecycle_stage != "lead"`, ""} {
 			e.def.FilterLeft = filter
 			for s, w := range ws {
-				w.byWidth = map[int]int{}
+				w.byWidth, w.lookups = map[int]int{}, 0
 				widths[i][s] = w.byWidth
 			}
 			out += outcome(e, e.run(Options{})) + linkStates(e)
+			lookups[i] = [2]int{ws[0].lookups, ws[1].lookups}
 		}
 		e.quiet()
-		return out, widths
+		return out, widths, lookups
 	}
-	narrow, widths := do(false)
-	whole, _ := do(true)
-	if narrow != whole {
-		t.Fatalf("filters changed, settled from narrow reads:\n%s\nevery record merged whole:\n%s", narrow, whole)
-	}
+	whole, _, _ := do(true, false)
 	// 16 records a side; narrow: the key, and the left's filter field;
 	// wide: the mapped fields (a filter adds only the fields it reads).
 	// Set: the leads' partners on the right are settled (they pass), so
 	// the right is not read again. Removed: the three excluded pairs are
-	// merged, both sides read again.
-	want := [2][2]map[int]int{{{2: 16, 8: 16}, {1: 16}}, {{1: 16, 8: 16}, {1: 16, 8: 16}}}
-	if fmt.Sprint(widths) != fmt.Sprint(want) {
-		t.Errorf("records read, by fields asked for, per run and side: %v; want %v", widths, want)
+	// merged, both sides read again, or their records looked up.
+	for _, tt := range []struct {
+		byID    bool
+		widths  [2][2]map[int]int
+		lookups [2][2]int
+	}{
+		{false, [2][2]map[int]int{{{2: 16, 8: 16}, {1: 16}}, {{1: 16, 8: 16}, {1: 16, 8: 16}}}, [2][2]int{}},
+		{true, [2][2]map[int]int{{{2: 16}, {1: 16}}, {{1: 16}, {1: 16}}}, [2][2]int{{1, 0}, {1, 1}}},
+	} {
+		narrow, widths, lookups := do(false, tt.byID)
+		if narrow != whole {
+			t.Fatalf("lookups by id %v: filters changed, settled from narrow reads:\n%s\nevery record merged whole:\n%s", tt.byID, narrow, whole)
+		}
+		if fmt.Sprint(widths) != fmt.Sprint(tt.widths) || lookups != tt.lookups {
+			t.Errorf("lookups by id %v: records read, by fields asked for, per run and side: %v, lookups %v; want %v, %v",
+				tt.byID, widths, lookups, tt.widths, tt.lookups)
+		}
 	}
 }
 
@@ -80,6 +97,9 @@ func TestPropertyFreshFilters(t *testing.T) {
 		between, later := drawEdits(rt, recs, "between"), drawEdits(rt, recs, "after")
 		readBatch := rapid.IntRange(1, 4).Draw(rt, "read-batch")
 		failSide := rapid.IntRange(-1, 1).Draw(rt, "fail-side")
+		// Records a narrow read did not settle are looked up by id, not
+		// read again, when the connectors can.
+		byID := rapid.Bool().Draw(rt, "lookup-by-id")
 		dir, err := os.MkdirTemp("", "engine-filters-")
 		if err != nil {
 			rt.Fatal(err)
@@ -97,6 +117,9 @@ func TestPropertyFreshFilters(t *testing.T) {
 			})
 			defer closeFn()
 			e.readBatch(readBatch)
+			if byID {
+				e.advertiseByID()
+			}
 			apply := e.createAll(recs)
 			e.run(Options{})
 			e.run(Options{})
@@ -130,4 +153,34 @@ func linkStates(e *env) string {
 		}
 	}
 	return out + "\n"
+}
+
+// A record its narrow read did not settle, deleted before it is looked up
+// by id, is gone, as it is when the side is read again whole.
+func TestRecordDeletedBeforeItIsLookedUpAgain(t *testing.T) {
+	do := func(byID bool) string {
+		e := newEnv(t, func(d *syncdef.Definition) { d.Deletes = syncdef.DeletesPropagate })
+		p := e.linkedPairs(12, 4)
+		for _, id := range p.left[:3] {
+			e.update(e.left, id, map[string]sdk.Value{"lifecycle_stage": s("lead")})
+		}
+		e.run(Options{})
+		e.run(Options{}) // the echoes
+		w := &wrapped{Conn: e.conns["crm"]}
+		e.conns["crm"] = w
+		if byID {
+			w = e.advertiseByID()[0]
+		}
+		w.afterRead = func(req sdk.ReadRequest) {
+			if len(req.Fields) == 2 { // the narrow read: the key and the filter's field
+				e.delete(e.left, p.left[0])
+			}
+		}
+		e.def.FilterLeft = `lifecycle_stage != "lead"`
+		rep := e.run(Options{})
+		return outcome(e, rep) + linkStates(e)
+	}
+	if got, want := do(true), do(false); got != want {
+		t.Fatalf("looked up by id:\n%s\nread again whole:\n%s", got, want)
+	}
 }

@@ -967,6 +967,14 @@ func (r *run) readBoth(ctx context.Context) error {
 				delete(s.recs, id) // read again, with its values
 			}
 			again[i] = len(drop[i]) > 0
+			if again[i] && lookupsByID(s.conn) && 4*len(drop[i]) <= len(s.recs)+len(drop[i]) {
+				// A few of many: looked up by id rather than read again.
+				found, err := r.lookUpAgain(ctx, s, drop[i])
+				if err != nil {
+					return err
+				}
+				again[i] = !found
+			}
 		}
 		if err := r.readPass(ctx, again, [2]bool{}); err != nil {
 			return err
@@ -976,6 +984,30 @@ func (r *run) readBoth(ctx context.Context) error {
 		r.afterRead(s)
 	}
 	return nil
+}
+
+// lookUpAgain looks up by id, with all their values, the records of side s
+// its narrow read did not settle, in place of a second read of the side.
+// A record not found was deleted since: gone, after a complete read (an
+// incremental one brings its tombstone next time). It reports false, with
+// nothing taken in, when the connector declined the lookup: the side is
+// read again instead.
+func (r *run) lookUpAgain(ctx context.Context, s *side, ids []string) (bool, error) {
+	out := make(map[string]*rec, len(ids))
+	if err := r.lookupByID(ctx, s, ids, s.fields, false, out); err != nil {
+		if lookupFatal(ctx, sdk.CategoryOf(err)) {
+			return false, err
+		}
+		return false, nil
+	}
+	for _, id := range ids {
+		if x := out[id]; x != nil {
+			s.recs[id] = x
+		} else if s.full || s.partial != nil {
+			s.tomb[id] = true
+		}
+	}
+	return true, nil
 }
 
 // setNarrow sets the fields of the sides' narrow reads (side.narrow): the
