@@ -690,8 +690,8 @@ the sync to "sync run" only. Changing keys makes the next run read both
 sides in full and merge every record again. Changing a filter makes it read
 both sides in full, first with only ids, versions, keys and the fields the
 filters use: the records in step whose verdict did not change need nothing,
-and only the others are read with all their values and merged. For an added
-or changed mapping, see "sync map --help".
+and only the others are looked up by id (or read again) with all their
+values and merged. For an added or changed mapping, see "sync map --help".
 
 Examples:
    datasync sync set crm-news --every 10m
