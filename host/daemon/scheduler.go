@@ -400,8 +400,12 @@ func (s *Scheduler) runOnce(ctx context.Context, def syncdef.Definition, opts en
 	rep, err := s.runner.Run(ctx, def, opts)
 	ev := RunEvent{Sync: def.Name, Report: rep, Err: err, Duration: time.Since(start)}
 	if err == nil {
-		log.Info("run finished", "left_counts", countsText(rep.Left), "right_counts", countsText(rep.Right),
-			"failing", failing(rep), "duration", ev.Duration.Round(time.Millisecond))
+		kv := []any{"left_counts", countsText(rep.Left), "right_counts", countsText(rep.Right),
+			"failing", failing(rep), "duration", ev.Duration.Round(time.Millisecond)}
+		if rep.Complete != "" {
+			kv = append(kv, "read_in_full", rep.Complete) // why the run took longer
+		}
+		log.Info("run finished", kv...)
 		return ev
 	}
 	ev.Stopped = errors.Is(err, ErrStopped)

@@ -1,9 +1,11 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -88,6 +90,7 @@ type fakeRunner struct {
 	ends     map[string][]time.Time
 	opts     map[string][]engine.Options
 	ctxDone  atomic.Int32 // runs that saw their ctx cancelled
+	complete string       // the reports' Complete
 }
 
 func newFakeRunner(delay time.Duration) *fakeRunner {
@@ -120,7 +123,7 @@ func (r *fakeRunner) Run(ctx context.Context, def syncdef.Definition, opts engin
 	if r.err != nil {
 		err = r.err(def.Name, n)
 	}
-	return engine.Report{Sync: def.Name, Finished: time.Now()}, err
+	return engine.Report{Sync: def.Name, Finished: time.Now(), Complete: r.complete}, err
 }
 
 func (r *fakeRunner) count(name string) int {
@@ -131,11 +134,16 @@ func (r *fakeRunner) count(name string) int {
 
 func start(t *testing.T, st *fakeStore, r Runner, o Options) (*Scheduler, context.CancelFunc) {
 	t.Helper()
+	return startLogging(t, st, r, o, hclog.NewNullLogger())
+}
+
+func startLogging(t *testing.T, st *fakeStore, r Runner, o Options, log hclog.Logger) (*Scheduler, context.CancelFunc) {
+	t.Helper()
 	if o.Tick == 0 {
 		o.Tick = 2 * time.Millisecond
 	}
 	o.StartSpread = time.Millisecond
-	s := New(st, r, hclog.NewNullLogger(), o)
+	s := New(st, r, log, o)
 	if err := s.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -378,4 +386,43 @@ func TestPeriodicReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the pause to be seen", time.Second, func() bool { stat, _ := s.Status("a"); return stat.State == store.SyncPaused })
+}
+
+// lockedBuffer is a log's output, read while the scheduler writes.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// A run that read a side completely logs why, beside its counts; one that
+// did not logs no such field.
+func TestRunFinishedLogSaysWhyReadInFull(t *testing.T) {
+	for _, complete := range []string{"the filters changed since the last complete run", ""} {
+		var out lockedBuffer
+		log := hclog.New(&hclog.LoggerOptions{Output: &out, Level: hclog.Info})
+		r := newFakeRunner(time.Millisecond)
+		r.complete = complete
+		_, cancel := startLogging(t, newFakeStore("a"), r, Options{DefaultEvery: time.Hour}, log)
+		waitFor(t, "a finished run", 2*time.Second, func() bool { return strings.Contains(out.String(), "run finished") })
+		cancel()
+		got := out.String()
+		if want := fmt.Sprintf("read_in_full=%q", complete); complete != "" && !strings.Contains(got, want) {
+			t.Errorf("log lacks %s:\n%s", want, got)
+		}
+		if complete == "" && strings.Contains(got, "read_in_full") {
+			t.Errorf("log of a run that read nothing in full says read_in_full:\n%s", got)
+		}
+	}
 }
