@@ -383,3 +383,50 @@ func TestBackfillLooksUpSnapshotsTakenWithoutTheFreshField(t *testing.T) {
 		t.Fatalf("the left's later first name and its phone did not win on both sides:\n%s", got)
 	}
 }
+
+// Creates an interrupted run journaled (written, not yet linked) do not
+// keep a run with a fresh mapping from backfilling: they are settled into
+// links first, and merged with the rest.
+func TestBackfillAfterCreatesOfAnInterruptedRun(t *testing.T) {
+	before := func(d *syncdef.Definition) { *d = without(*d, "company") }
+	do := func(how string) (string, int) {
+		e, ws := prepareFresh(t, before, nil, func(e *env, p pairs) {
+			e.update(e.right, p.right[3], map[string]sdk.Value{"company": s("Globex")})
+		}, how)
+		full := e.def
+		e.def = without(full, "company")
+		for i := range 3 {
+			e.create(e.left, map[string]sdk.Value{"email": s(fmt.Sprintf("new%d@x.io", i)), "company": s("Hooli")})
+		}
+		e.eng.fail = func(step string) error {
+			if step == "written" {
+				return errors.New("killed")
+			}
+			return nil
+		}
+		if _, err := e.eng.Run(e.ctx, e.def, Options{}); err == nil {
+			t.Fatalf("%s: the run was not interrupted", how)
+		}
+		e.eng.fail = nil
+		if j, err := e.st.Journal(e.ctx, e.def.Name); err != nil || len(j) != 3 {
+			t.Fatalf("%s: journal %v, %v; want the three creates", how, j, err)
+		}
+		e.def = full
+		reads := ws[0].fullReads + ws[1].fullReads
+		rep := e.run(Options{})
+		reads = ws[0].fullReads + ws[1].fullReads - reads
+		if rep.Settled != 3 {
+			t.Errorf("%s: %d creates settled, want 3", how, rep.Settled)
+		}
+		e.run(Options{})
+		return stateOf(e), reads
+	}
+	want, _ := do("whole")
+	got, reads := do("backfill")
+	if got != want {
+		t.Errorf("backfilled:\n%s\nevery record merged whole:\n%s", got, want)
+	}
+	if reads != 0 {
+		t.Errorf("%d complete reads, want a backfill", reads)
+	}
+}
