@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/datasync-io/datasync/host/mapping"
 	"github.com/datasync-io/datasync/host/store"
 	"github.com/datasync-io/datasync/host/syncdef"
 	"github.com/datasync-io/datasync/sdk"
@@ -428,5 +429,43 @@ func TestBackfillAfterCreatesOfAnInterruptedRun(t *testing.T) {
 	}
 	if reads != 0 {
 		t.Errorf("%d complete reads, want a backfill", reads)
+	}
+}
+
+// A mapping added back whose field changed on both sides meanwhile opens a
+// conflict (the manual rule). The left record, at its linked version, is
+// merged from a narrow read; the right, changed since, whole. Both stay
+// pending with their values, so the conflict stays open the runs after, as
+// after a whole merge, and the left's value is not taken for the base's
+// and overwritten (TestPropertyFreshMappings found it, seed
+// 8197689171921383405).
+func TestFreshMappingConflictKeepsTheRecordsPending(t *testing.T) {
+	manual := func(d *syncdef.Definition) { d.Conflict = mapping.RuleManual }
+	do := func(how string) string {
+		e, _ := prepareFresh(t, manual, manual, func(e *env, p pairs) {
+			full := e.def
+			e.def = without(full, "company")
+			e.update(e.left, p.left[2], map[string]sdk.Value{"company": s("Bob")})
+			e.run(Options{}) // company unmapped: the link takes the left's new version
+			e.update(e.right, p.right[2], map[string]sdk.Value{"company": s("Ann")})
+		}, how)
+		e.run(Options{})
+		out := stateOf(e)
+		e.run(Options{})
+		e.run(Options{})
+		confl, err := e.st.Conflicts(e.ctx, e.def.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprintf("%s\nthen\n%s\nconflicts open: %d", out, stateOf(e), len(confl))
+	}
+	want := do("whole")
+	if !strings.Contains(want, "company=Bob") || !strings.Contains(want, "conflicts open: 1") {
+		t.Fatalf("whole merge: want the conflict open, Bob kept:\n%s", want)
+	}
+	for _, how := range []string{"narrow", "backfill"} {
+		if got := do(how); got != want {
+			t.Errorf("%s:\n%s\nevery record merged whole:\n%s", how, got, want)
+		}
 	}
 }

@@ -502,6 +502,13 @@ func (r *run) finalize(it *item, b *store.Batch) {
 func (r *run) finalizeLink(it *item, b *store.Batch) {
 	l := it.link
 	for s := range sideNames {
+		if it.cur[s] == nil && it.thin[s] != nil {
+			// Merged from a narrow read for fresh mappings: should the
+			// record fail or a conflict stay open, its pending snapshot
+			// must hold its fresh values, or the next run, reading it no
+			// more, would take the base for them (see thinRecord).
+			it.cur[s] = r.thinRecord(it, s)
+		}
 		if x := it.cur[s]; x != nil {
 			setLinkVersion(l, s, x.version)
 		}
@@ -607,6 +614,30 @@ func (r *run) finalizeLink(it *item, b *store.Batch) {
 		r.report.Right.Unchanged++
 	}
 	foldBase(it.orig, it.raw) // the run's loaded links hold no decoded base
+}
+
+// thinRecord is the record of side s an item merged from a narrow read
+// (item.thin) with all the fields of the side: those the narrow read had,
+// and, for the other mapped fields, the base, which stands for them (the
+// record is at its linked version). Other fields (the external id) are
+// null: a pending snapshot's are not merged.
+func (r *run) thinRecord(it *item, s int) *rec {
+	x, sd := it.thin[s], r.sides[s]
+	vals := make([]sdk.Value, len(sd.fields))
+	have := make([]bool, len(sd.fields))
+	for j, f := range sd.narrow {
+		if i, ok := sd.idx[f]; ok {
+			vals[i], have[i] = x.vals[j], true
+		}
+	}
+	for _, fm := range r.maps {
+		if i := fm.idx[s]; !have[i] {
+			if b, ok := it.link.Base.Get(fm.key); ok {
+				vals[i] = pairSide(b, s)
+			}
+		}
+	}
+	return &rec{id: x.id, version: x.version, mod: x.mod, vals: vals, read: true}
 }
 
 // setBase sets the base of a mapping on the item's link. The link shares

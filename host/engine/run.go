@@ -1035,7 +1035,9 @@ func (r *run) setNarrow() bool {
 				s.narrow = append(s.narrow, f)
 			}
 		}
-		if r.freshFilters && s.filter != nil {
+		if (r.fresh || r.freshFilters) && s.filter != nil {
+			// The filters' fields too: a record merged from a narrow read
+			// may be kept pending (thinRecord), its verdict taken again.
 			for _, f := range s.filter.Fields() {
 				if !slices.Contains(s.narrow, f) {
 					s.narrow = append(s.narrow, f)

@@ -242,6 +242,9 @@ func TestPropertyFreshMappings(t *testing.T) {
 		// Updates to one side (or none) refused in the run before the
 		// edit: linked records that fail, held back until a retry is due.
 		failSide := rapid.IntRange(-1, 1).Draw(rt, "fail-side")
+		// A sync whose conflicts wait for a person (manual) may have some
+		// open when the mapping is edited, or open one on the fresh mapping.
+		syncRule := rapid.SampledFrom([]mapping.Rule{mapping.RuleMostRecent, mapping.RuleManual}).Draw(rt, "sync-rule")
 		dir, err := os.MkdirTemp("", "engine-fresh-")
 		if err != nil {
 			rt.Fatal(err)
@@ -255,7 +258,7 @@ func TestPropertyFreshMappings(t *testing.T) {
 			}
 			// Closed with each check: a store left open per check ran out
 			// of file descriptors in a long run.
-			e, closeFn := newEnvAt(rt, sub, func(d *syncdef.Definition) { d.Direction = syncDir })
+			e, closeFn := newEnvAt(rt, sub, func(d *syncdef.Definition) { d.Direction, d.Conflict = syncDir, syncRule })
 			defer closeFn()
 			e.eng.sliceMax = sliceMax
 			e.readBatch(readBatch)
