@@ -502,13 +502,6 @@ func (r *run) finalize(it *item, b *store.Batch) {
 func (r *run) finalizeLink(it *item, b *store.Batch) {
 	l := it.link
 	for s := range sideNames {
-		if it.cur[s] == nil && it.thin[s] != nil {
-			// Merged from a narrow read for fresh mappings: should the
-			// record fail or a conflict stay open, its pending snapshot
-			// must hold its fresh values, or the next run, reading it no
-			// more, would take the base for them (see thinRecord).
-			it.cur[s] = r.thinRecord(it, s)
-		}
 		if x := it.cur[s]; x != nil {
 			setLinkVersion(l, s, x.version)
 		}
@@ -522,6 +515,8 @@ func (r *run) finalizeLink(it *item, b *store.Batch) {
 		for s := range sideNames {
 			if x := it.cur[s]; x != nil {
 				r.settle(b, l, s, x, x.vals)
+			} else if it.thin[s] != nil {
+				r.settleThin(b, it, s)
 			}
 		}
 		return
@@ -607,6 +602,8 @@ func (r *run) finalizeLink(it *item, b *store.Batch) {
 				x = &y
 			}
 			r.settle(b, l, s, x, post[s])
+		} else if it.thin[s] != nil {
+			r.settleThin(b, it, s)
 		}
 	}
 	if it.ops[sideL] == nil && it.ops[sideR] == nil && len(it.errs) == 0 {
@@ -616,28 +613,73 @@ func (r *run) finalizeLink(it *item, b *store.Batch) {
 	foldBase(it.orig, it.raw) // the run's loaded links hold no decoded base
 }
 
-// thinRecord is the record of side s an item merged from a narrow read
-// (item.thin) with all the fields of the side: those the narrow read had,
-// and, for the other mapped fields, the base, which stands for them (the
-// record is at its linked version). Other fields (the external id) are
-// null: a pending snapshot's are not merged.
-func (r *run) thinRecord(it *item, s int) *rec {
+// settleThin settles, as settle does a record read, the record of side s
+// that an item merged from a narrow read for fresh mappings (item.thin),
+// once the item's writes are done: should it fail, or a conflict stay open,
+// its pending snapshot must hold its fresh values, or the next run, not
+// reading it, would take the base for them and write its partner's value
+// over it. Its other mapped fields are as the base now says (it was at its
+// linked version, and any write to it is in the base); the rest (the
+// external id) are null, as a snapshot's are not merged. Built only when
+// it differs from the base: most items of a backfill do not.
+func (r *run) settleThin(b *store.Batch, it *item, s int) {
 	x, sd := it.thin[s], r.sides[s]
-	vals := make([]sdk.Value, len(sd.fields))
-	have := make([]bool, len(sd.fields))
-	for j, f := range sd.narrow {
-		if i, ok := sd.idx[f]; ok {
-			vals[i], have[i] = x.vals[j], true
-		}
-	}
-	for _, fm := range r.maps {
-		if i := fm.idx[s]; !have[i] {
-			if b, ok := it.link.Base.Get(fm.key); ok {
-				vals[i] = pairSide(b, s)
+	l := it.link
+	var written map[int]sdk.Value // mapping index → the value written to s
+	op, res := it.ops[s], it.res[s]
+	wrote := op != nil && ok(res)
+	if wrote {
+		written = make(map[int]sdk.Value, len(it.opMaps[s]))
+		for j, i := range it.opMaps[s] {
+			if i >= 0 {
+				written[i] = stored(res, op, j)
 			}
 		}
 	}
-	return &rec{id: x.id, version: x.version, mod: x.mod, vals: vals, read: true}
+	narrowVal := func(i int, fm fmap) (sdk.Value, bool) {
+		if v, found := written[i]; found {
+			return v, true
+		}
+		if j := slices.Index(sd.narrow, sd.fields[fm.idx[s]]); j >= 0 {
+			return x.vals[j], true
+		}
+		return sdk.Value{}, false
+	}
+	differs := false
+	for i, fm := range r.maps {
+		v, found := narrowVal(i, fm)
+		if !found {
+			continue // the base stands for it
+		}
+		if base, has := l.Base.Get(fm.key); !has || !r.sameSide(fm, s, v, pairSide(base, s)) {
+			differs = true
+			break
+		}
+	}
+	if !differs {
+		if _, had := r.pending[[2]string{sideNames[s], x.id}]; had {
+			b.DropPending = append(b.DropPending, store.RecordKey{Side: sideNames[s], RecordID: x.id})
+		}
+		return
+	}
+	vals := make([]sdk.Value, len(sd.fields))
+	for j, f := range sd.narrow {
+		if i, found := sd.idx[f]; found {
+			vals[i] = x.vals[j]
+		}
+	}
+	for i, fm := range r.maps {
+		if v, found := narrowVal(i, fm); found {
+			vals[fm.idx[s]] = v
+		} else if base, has := l.Base.Get(fm.key); has {
+			vals[fm.idx[s]] = pairSide(base, s)
+		}
+	}
+	y := *x
+	if wrote {
+		y.version, y.mod = res.Version, cmp.Or(res.ModifiedAt, x.mod)
+	}
+	r.putPending(b, s, &y, vals)
 }
 
 // setBase sets the base of a mapping on the item's link. The link shares
