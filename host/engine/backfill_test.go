@@ -344,14 +344,7 @@ func TestBackfillHoldsPairsFailingOnBothSides(t *testing.T) {
 		reads = ws[0].fullReads + ws[1].fullReads - reads
 		return stateOf(e), reads
 	}
-	want, _ := do("whole")
-	got, reads := do("backfill")
-	if got != want {
-		t.Errorf("backfilled:\n%s\nevery record merged whole:\n%s", got, want)
-	}
-	if reads != 0 {
-		t.Errorf("%d complete reads", reads)
-	}
+	backfillsAsAWholeMergeWould(t, do)
 }
 
 // A record that failed before a mapping was added has a pending snapshot
@@ -422,14 +415,7 @@ func TestBackfillAfterCreatesOfAnInterruptedRun(t *testing.T) {
 		e.run(Options{})
 		return stateOf(e), reads
 	}
-	want, _ := do("whole")
-	got, reads := do("backfill")
-	if got != want {
-		t.Errorf("backfilled:\n%s\nevery record merged whole:\n%s", got, want)
-	}
-	if reads != 0 {
-		t.Errorf("%d complete reads, want a backfill", reads)
-	}
+	backfillsAsAWholeMergeWould(t, do)
 }
 
 // A mapping added back whose field changed on both sides meanwhile opens a
@@ -467,5 +453,21 @@ func TestFreshMappingConflictKeepsTheRecordsPending(t *testing.T) {
 		if got := do(how); got != want {
 			t.Errorf("%s:\n%s\nevery record merged whole:\n%s", how, got, want)
 		}
+	}
+}
+
+// backfillsAsAWholeMergeWould fails t unless do, a case run the way how
+// says (see prepareFresh) returning its state and the complete reads of
+// the run with the fresh mapping, comes to the same state backfilled as
+// merged whole, and the backfill made no complete read.
+func backfillsAsAWholeMergeWould(t *testing.T, do func(how string) (string, int)) {
+	t.Helper()
+	want, _ := do("whole")
+	got, reads := do("backfill")
+	if got != want {
+		t.Errorf("backfilled:\n%s\nevery record merged whole:\n%s", got, want)
+	}
+	if reads != 0 {
+		t.Errorf("%d complete reads, want a backfill", reads)
 	}
 }
