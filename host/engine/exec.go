@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -596,9 +595,12 @@ func (r *run) finalizeLink(it *item, b *store.Batch) {
 				// A snapshot kept pending (a conflict stays open) is of the
 				// record as this write left it: at the read's version, a
 				// later run would take it back for the link's, and a delete
-				// would then be refused as if someone had changed it.
+				// would then be refused as if someone had changed it. Its
+				// modification time stays the read's, the last change
+				// someone made: the write's would win most-recent merges
+				// against changes made after that one (a later slice's).
 				y := *x
-				y.version, y.mod = it.res[s].Version, cmp.Or(it.res[s].ModifiedAt, x.mod)
+				y.version = it.res[s].Version
 				x = &y
 			}
 			r.settle(b, l, s, x, post[s])
@@ -677,7 +679,7 @@ func (r *run) settleThin(b *store.Batch, it *item, s int) {
 	}
 	y := *x
 	if wrote {
-		y.version, y.mod = res.Version, cmp.Or(res.ModifiedAt, x.mod)
+		y.version = res.Version
 	}
 	r.putPending(b, s, &y, vals)
 }
