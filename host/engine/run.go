@@ -1288,8 +1288,13 @@ func (r *run) addPending() {
 		for i, f := range s.fields {
 			vals[i] = p.Values[f]
 		}
+		// While a side's read stops short (a slice, see side.cut), the
+		// record may have changed past the cut, and its snapshot would
+		// stand for it with older values, written to its partner and kept
+		// there by a fill-only mapping: it is not retried on its own until
+		// the last slice, which reads both sides to their end.
 		s.recs[p.RecordID] = &rec{id: p.RecordID, version: p.Version, mod: p.ModifiedAt, vals: vals,
-			pending: true, due: r.due(p.Side, p.RecordID)}
+			pending: true, due: r.due(p.Side, p.RecordID) && !r.cut()}
 	}
 }
 
