@@ -24,12 +24,13 @@ import (
 
 // canBackfill reports whether this run's fresh mappings can be backfilled:
 // both connectors look records up by id, the run writes, and, but for the
-// fresh mappings, both sides would be read incrementally. Open conflicts
-// keep the complete read; creates an interrupted run left do not (they are
-// settled into links before the reads). It sets the narrow fields the
-// backfill looks records up with (setNarrow).
+// fresh mappings, both sides would be read incrementally. Neither open
+// conflicts (their pairs are not in step, so are looked up whole) nor
+// creates an interrupted run left (settled into links before the reads)
+// keep the complete read. It sets the narrow fields the backfill looks
+// records up with (setNarrow).
 func (r *run) canBackfill() bool {
-	if r.opts.dry || r.opts.Full || !r.hasLinks || len(r.confl) > 0 {
+	if r.opts.dry || r.opts.Full || !r.hasLinks {
 		return false
 	}
 	if !r.setNarrow() {

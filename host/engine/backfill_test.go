@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -454,6 +455,55 @@ func TestFreshMappingConflictKeepsTheRecordsPending(t *testing.T) {
 			t.Errorf("%s:\n%s\nevery record merged whole:\n%s", how, got, want)
 		}
 	}
+}
+
+// Conflicts open when a mapping is added back no longer force a complete
+// read: the run backfills, merging the conflicted pairs whole (not in
+// step), and comes to what a whole merge comes to. One conflict is on a
+// field mapped all along, another on the fresh mapping itself, and a third
+// pair is in conflict on one field and changed on the fresh one.
+func TestBackfillWithConflictsOpen(t *testing.T) {
+	manual := func(d *syncdef.Definition) { d.Conflict = mapping.RuleManual }
+	do := func(how string) (string, int) {
+		var full syncdef.Definition
+		e, ws := prepareFresh(t, manual, manual, func(e *env, p pairs) {
+			full = e.def
+			e.def = without(full, "company")
+			e.update(e.left, p.left[1], map[string]sdk.Value{"phone": s("+1 555 0101")})
+			e.update(e.right, p.right[1], map[string]sdk.Value{"phone": s("+1 555 0202")})
+			e.update(e.left, p.left[5], map[string]sdk.Value{"phone": s("+1 555 0505")})
+			e.update(e.right, p.right[5], map[string]sdk.Value{"phone": s("+1 555 0606")})
+			e.run(Options{}) // phone in conflict on pairs 1 and 5
+			e.update(e.left, p.left[3], map[string]sdk.Value{"company": s("Bob")})
+			e.run(Options{}) // company unmapped: the link takes the left's new version
+			e.update(e.right, p.right[3], map[string]sdk.Value{"company": s("Ann")})
+			e.update(e.left, p.left[5], map[string]sdk.Value{"company": s("Carol")})
+			if c, err := e.st.Conflicts(e.ctx, e.def.Name); err != nil || len(c) != 2 {
+				t.Fatalf("%s: conflicts %v, %v; want phone's two open", how, c, err)
+			}
+		}, how)
+		e.def = full
+		reads := ws[0].fullReads + ws[1].fullReads
+		e.run(Options{})
+		reads = ws[0].fullReads + ws[1].fullReads - reads
+		out := stateOf(e)
+		e.run(Options{})
+		confl, err := e.st.Conflicts(e.ctx, e.def.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fields := []string{}
+		for _, c := range confl {
+			fields = append(fields, c.Field)
+		}
+		slices.Sort(fields)
+		return fmt.Sprintf("%s\nthen\n%s\nconflicts open on %v", out, stateOf(e), fields), reads
+	}
+	want, _ := do("whole")
+	if !strings.Contains(want, "conflicts open on [company=company phone=phone phone=phone]") {
+		t.Fatalf("whole merge: want phone's two conflicts and company's open:\n%s", want)
+	}
+	backfillsAsAWholeMergeWould(t, do)
 }
 
 // backfillsAsAWholeMergeWould fails t unless do, a case run the way how
