@@ -63,12 +63,9 @@ func (r *run) lookupPartners(ctx context.Context) error {
 	var want [2][]string
 	for i, s := range r.sides {
 		o := r.sides[other(i)]
-		for id, x := range s.recs {
+		for id := range s.recs {
 			l := r.linkOf(i, id)
-			if l == nil || x.pending && !x.due {
-				// A snapshot not retried yet (see addPending) is no change
-				// the read brought: looked up, its partner would make the
-				// pair merge with it, which may be stale in a slice.
+			if l == nil {
 				continue
 			}
 			if pid := linkID(l, o.i); o.recs[pid] == nil && !o.tomb[pid] {
