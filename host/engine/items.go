@@ -141,6 +141,7 @@ func (r *run) processLinks(ctx context.Context) ([2][]*rec, error) {
 				// (sdk.Op.IfVersion; a change a sliced run reads after the
 				// delete, say): modify beats delete, as below.
 				r.dropLink(l)
+				survives(cur[keep])
 			case r.def.Deletes == syncdef.DeletesPropagate && len(r.errs[[2]string{sideNames[keep], linkID(l, keep)}]) > 0 &&
 				r.due(sideNames[keep], linkID(l, keep)):
 				r.planDelete(l, gone, cur[keep])
@@ -161,6 +162,7 @@ func (r *run) processLinks(ctx context.Context) ([2][]*rec, error) {
 				// Modify beats delete: the survivor changed since the last
 				// sync, so it lives on and is treated as new.
 				r.dropLink(l)
+				survives(cur[keep])
 				continue
 			}
 			policy := r.def.Deletes
@@ -218,6 +220,12 @@ func (r *run) processLinks(ctx context.Context) ([2][]*rec, error) {
 	}
 	return out, nil
 }
+
+// survives readies record x, which changed while its partner was deleted,
+// to be matched as new this run (the link and its retry state are dropped):
+// a retry it was waiting for, held back or not due, was of a write to the
+// record now gone.
+func survives(x *rec) { x.held, x.due = false, true }
 
 // foldBase puts link l's decoded base back as raw, its encoded form ("":
 // it was not loaded encoded, and stays as it is).
