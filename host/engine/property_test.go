@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -117,6 +118,11 @@ func TestPropertySync(t *testing.T) {
 		// ones; 0 turns slicing off.
 		e.eng.sliceMax = rapid.SampledFrom([]int{0, 1, 2, 5}).Draw(rt, "slice-max")
 		e.readBatch(rapid.IntRange(1, 4).Draw(rt, "read-batch"))
+		// Connectors that look records up by id: a narrow read's leftovers
+		// and, in a slice, the snapshots of failed records are looked up.
+		if rapid.Bool().Draw(rt, "lookup-by-id") {
+			e.advertiseByID()
+		}
 		m.e, m.apps = e, [2]*memory.Connector{e.left, e.right}
 		m.lastSync = map[string]store.Link{}
 		m.reset()
@@ -364,9 +370,32 @@ func (m *model) sync(t *rapid.T) {
 	snap := [2]map[string]memory.Item{e.left.Snapshot(obj), e.right.Snapshot(obj)}
 	links := e.links()
 
-	// No error remains but manual conflicts and records without a key.
+	// A record whose key another side's record has, that record being in
+	// an excluded pair with a third: an excluded pair keeps its partner
+	// while their keys drift apart (nothing syncs), so the newcomer is
+	// rightly a duplicate_identifier.
+	heldByExcluded := func(s int, id string) bool {
+		email := strings.ToLower(snap[s][id].Fields["email"].Str)
+		for oid, it := range snap[other(s)] {
+			if email == "" || strings.ToLower(it.Fields["email"].Str) != email {
+				continue
+			}
+			for _, l := range links {
+				if linkID(&l, other(s)) == oid && l.State == store.LinkExcluded && linkID(&l, s) != id {
+					return true
+				}
+			}
+		}
+		return false
+	}
+
+	// No error remains but manual conflicts, records without a key, and
+	// keys held by excluded pairs.
 	errs, _ := e.st.Errors(e.ctx, e.def.Name, "")
 	for _, x := range errs {
+		if x.Category == "duplicate_identifier" && heldByExcluded(slices.Index(sideNames[:], x.Side), x.RecordID) {
+			continue
+		}
 		if x.Category != "conflict" && x.Category != "missing_identifier" {
 			pend, _ := e.st.Pending(e.ctx, e.def.Name)
 			t.Fatalf("error after a clean run: %+v\nreport %+v\nlinks %+v\npending %+v\nleft %+v\nright %+v", x, rep, links, pend, snap[sideL], snap[sideR])
@@ -408,13 +437,12 @@ func (m *model) sync(t *rapid.T) {
 					// one may still be linked (excluded) to an old partner.
 					continue
 				}
-				if ol, olinked := byID[other(s)][oid]; (!passes(e.def, s, it) || !passes(e.def, other(s), snap[other(s)][oid])) &&
-					(linked && l.State == store.LinkExcluded && linkID(&l, other(s)) != oid ||
-						olinked && ol.State == store.LinkExcluded && linkID(&ol, s) != id) {
-					// One is filtered out, and the other is in an excluded
-					// pair with a third record: an excluded pair keeps its
-					// partner while their keys drift apart (nothing syncs),
-					// and a record out of the sync is not paired anew.
+				if ol, olinked := byID[other(s)][oid]; linked && l.State == store.LinkExcluded && linkID(&l, other(s)) != oid ||
+					olinked && ol.State == store.LinkExcluded && linkID(&ol, s) != id {
+					// One is in an excluded pair with a third record: an
+					// excluded pair keeps its partner while their keys
+					// drift apart (nothing syncs), and neither a record out
+					// of the sync nor a newcomer with the key is paired anew.
 					continue
 				}
 				if !linked || linkID(&l, other(s)) != oid {
