@@ -179,6 +179,31 @@ func TestRadicale(t *testing.T) {
 		}
 	})
 
+	t.Run("LookupByName", func(t *testing.T) {
+		cfg := config(t, env)
+		conn, err := New().Open(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := mustWrite(t, conn, conformance.CreateOp(newRecord(3)), conformance.CreateOp(newRecord(4)))
+		if res[0].Err != nil || res[1].Err != nil {
+			t.Fatal(res[0].Err, res[1].Err)
+		}
+		// A name asked for twice comes once; one gone, or that is a path,
+		// finds nothing (and reaches no other collection).
+		got, err := conn.Lookup(ctx, sdk.LookupRequest{Object: objectContacts, Fields: []string{fEmail},
+			Values: []sdk.Value{sdk.String(res[1].ID), sdk.String("missing.vcf"), sdk.String("../" + res[0].ID), sdk.String(res[1].ID)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].ID != res[1].ID || got[0].Version != res[1].Version || got[0].Values[0].Text() != "ada4@example.com" {
+			t.Fatalf("lookup by name: %+v, want card %s alone, with its email", got, res[1].ID)
+		}
+		if _, err := conn.Lookup(ctx, sdk.LookupRequest{Object: objectContacts, Fields: []string{"nope"}, Values: []sdk.Value{sdk.String(res[0].ID)}}); err == nil {
+			t.Error("lookup by name with an unknown field: no error")
+		}
+	})
+
 	t.Run("ConcurrentChangeIsConflict", func(t *testing.T) {
 		cfg := config(t, env)
 		conn, err := New().Open(ctx, cfg)

@@ -37,7 +37,7 @@ func (*Connector) Describe(context.Context) (sdk.Description, error) {
 				Description: "Path of the address book on the server. Empty: discovered through the " +
 					"user's principal; the account must then have exactly one address book."},
 		},
-		Capabilities: []string{sdk.CapabilityLookup},
+		Capabilities: []string{sdk.CapabilityLookup, sdk.CapabilityLookupByID},
 		Requirements: []string{"An account on the CardDAV server that may read and write the address book."},
 	}, nil
 }

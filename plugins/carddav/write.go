@@ -219,10 +219,14 @@ func writeError(err error, what string) error {
 
 // Lookup reads the address book and keeps the cards whose field equals one
 // of the values (emails compared case-insensitively; a list field matches
-// when any item does).
+// when any item does). With no field, the values are card names (record
+// ids), fetched with addressbook-multiget (sdk.CapabilityLookupByID).
 func (c *conn) Lookup(ctx context.Context, req sdk.LookupRequest) ([]sdk.Record, error) {
 	if err := checkObject(req.Object); err != nil {
 		return nil, err
+	}
+	if req.Field == "" {
+		return c.lookupByName(ctx, req)
 	}
 	fd, ok := contactsObject().Field(req.Field)
 	if !ok {
@@ -259,6 +263,48 @@ func (c *conn) Lookup(ctx context.Context, req sdk.LookupRequest) ([]sdk.Record,
 			return nil, err
 		}
 		out = append(out, r)
+	}
+	return out, nil
+}
+
+// lookupByName fetches the cards named by req.Values. A name that is not a
+// card's of this address book (gone, or with a path in it) finds nothing.
+func (c *conn) lookupByName(ctx context.Context, req sdk.LookupRequest) ([]sdk.Record, error) {
+	for _, f := range req.Fields {
+		if _, ok := contactsObject().Field(f); !ok {
+			return nil, sdk.FieldError(f, "contacts have no field %q", f)
+		}
+	}
+	book, err := c.addressBook(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(req.Values))
+	seen := map[string]bool{}
+	for _, v := range req.Values {
+		n := v.Text()
+		if n == "" || strings.ContainsAny(n, "/\\") || n == "." || n == ".." || seen[n] {
+			continue
+		}
+		seen[n] = true
+		names = append(names, n)
+	}
+	var out []sdk.Record
+	err = c.fetchCards(ctx, book, names, func(cards []card) error {
+		for _, k := range cards {
+			if !seen[k.name] {
+				continue // the server answered for a card not asked for
+			}
+			r, err := k.record(req.Fields)
+			if err != nil {
+				return err
+			}
+			out = append(out, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
