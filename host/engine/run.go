@@ -284,9 +284,6 @@ func (e *Engine) prepare(ctx context.Context, def syncdef.Definition, opts Optio
 		return nil, err
 	}
 	r.addPending()
-	if err := r.refreshSnapshots(ctx); err != nil {
-		return nil, err
-	}
 	if err := r.safetyCheck(); err != nil {
 		return nil, err
 	}
@@ -671,7 +668,7 @@ func (r *run) whyComplete(t [2]trust) string {
 			return "the filters changed since the last complete run"
 		case len(t[s.i].fresh) > 0:
 			return "a mapping was added or changed, and cannot be backfilled a page of links at a time " +
-				"(a connector does not look records up by id)"
+				"(a connector does not look records up by id, or conflicts are open)"
 		case !s.obj.Incremental:
 			return fmt.Sprintf("the %s connector cannot read only what changed", s.name)
 		case !s.obj.Tombstones:
@@ -1291,59 +1288,15 @@ func (r *run) addPending() {
 		for i, f := range s.fields {
 			vals[i] = p.Values[f]
 		}
+		// While a side's read stops short (a slice, see side.cut), the
+		// record may have changed past the cut, and its snapshot would
+		// stand for it with older values, written to its partner and kept
+		// there by a fill-only mapping: it is not retried on its own until
+		// the last slice, which reads both sides to their end (see also
+		// survives).
 		s.recs[p.RecordID] = &rec{id: p.RecordID, version: p.Version, mod: p.ModifiedAt, vals: vals,
-			pending: true, due: r.due(p.Side, p.RecordID)}
+			pending: true, due: r.due(p.Side, p.RecordID) && !r.cut()}
 	}
-}
-
-// refreshSnapshots looks up by id, in a slice before the last (while a
-// side's read stops short, see side.cut), the records standing as pending
-// snapshots that the slice would merge: those due a retry and those whose
-// partner it read. Such a record may have changed past the cut, and its
-// snapshot would send the values it failed with to its partner, where a
-// fill-only mapping keeps them once the partner's field is filled. Looked
-// up, a record is merged as read, with its current values; one not found
-// (deleted past the cut) keeps its snapshot, as does every record of a
-// connector that does not look records up by id, or declines.
-func (r *run) refreshSnapshots(ctx context.Context) error {
-	if !r.cut() {
-		return nil
-	}
-	for i, s := range r.sides {
-		if !lookupsByID(s.conn) {
-			continue
-		}
-		o := r.sides[other(i)]
-		var ids []string
-		for id, x := range s.recs {
-			if !x.pending || x.read {
-				continue
-			}
-			if x.due {
-				ids = append(ids, id)
-			} else if l := r.linkOf(i, id); l != nil {
-				if y := o.recs[linkID(l, o.i)]; y != nil && y.read {
-					ids = append(ids, id)
-				}
-			}
-		}
-		if len(ids) == 0 {
-			continue
-		}
-		sort.Strings(ids)
-		out := make(map[string]*rec, len(ids))
-		if err := r.lookupByID(ctx, s, ids, s.fields, false, out); err != nil {
-			if lookupFatal(ctx, sdk.CategoryOf(err)) {
-				return err
-			}
-			continue
-		}
-		for id, x := range out {
-			x.held = r.holds([2]string{s.name, id}, x)
-			s.recs[id] = x
-		}
-	}
-	return nil
 }
 
 // snapshotHolds reports whether pending snapshot p has a value (null or not)
