@@ -119,7 +119,7 @@ func TestPropertySync(t *testing.T) {
 		e.eng.sliceMax = rapid.SampledFrom([]int{0, 1, 2, 5}).Draw(rt, "slice-max")
 		e.readBatch(rapid.IntRange(1, 4).Draw(rt, "read-batch"))
 		// Connectors that look records up by id: a narrow read's leftovers
-		// and, in a slice, the snapshots of failed records are looked up.
+		// and a two-way first run's held matches are looked up.
 		if rapid.Bool().Draw(rt, "lookup-by-id") {
 			e.advertiseByID()
 		}
