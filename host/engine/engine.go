@@ -162,6 +162,12 @@ type Options struct {
 	// tried: the records (side, id) that failed in the run's earlier
 	// slices, which a backfill leaves alone (see run.tried); set by Run.
 	tried map[[2]string]bool
+	// changed: the records (side, id) read changed since their link's
+	// base in the run's earlier slices, whose change those slices took in.
+	// A delete of the partner that a later slice reads does not go to them:
+	// to one run, the two are concurrent, and modify beats delete. Set by
+	// Run, filled by processLinks.
+	changed map[[2]string]bool
 }
 
 // ErrMassDelete stops a run in which a side looks wiped out: an outage must
@@ -215,7 +221,7 @@ func (e *Engine) Run(ctx context.Context, def syncdef.Definition, opts Options) 
 	var issues []store.RecordError // of the slices done
 	var failed []failedWrite
 	var err error
-	opts.tried = map[[2]string]bool{}
+	opts.tried, opts.changed = map[[2]string]bool{}, map[[2]string]bool{}
 	for slice := 1; ; slice++ {
 		var r *run
 		opts.slice = slice

@@ -165,6 +165,21 @@ func (r *run) processLinks(ctx context.Context) ([2][]*rec, error) {
 				survives(cur[keep])
 				continue
 			}
+			if cur[keep] == nil && r.opts.changed[[2]string{sideNames[keep], linkID(l, keep)}] {
+				// The survivor changed too, read by an earlier slice of
+				// this run: as if one slice had read both, it lives on. It
+				// is looked up to be treated as new; where it cannot be, it
+				// is left unlinked (and kept).
+				x, err := r.lookUpSurvivor(ctx, keep, linkID(l, keep))
+				if err != nil {
+					return [2][]*rec{}, err
+				}
+				r.dropLink(l)
+				if x != nil {
+					r.sides[keep].recs[x.id] = x
+				}
+				continue
+			}
 			policy := r.def.Deletes
 			if l.State == store.LinkExcluded {
 				// An excluded pair stopped syncing: its deletes go nowhere.
@@ -198,6 +213,15 @@ func (r *run) processLinks(ctx context.Context) ([2][]*rec, error) {
 			foldBase(l, raw)
 			continue
 		}
+		if r.cut() && r.opts.changed != nil {
+			// A later slice may read the partner's delete (see
+			// Options.changed).
+			for i, c := range cur {
+				if c != nil && c.read && r.changedSinceBase(l, i, c) {
+					r.opts.changed[[2]string{sideNames[i], c.id}] = true
+				}
+			}
+		}
 		nl := *l
 		it := &item{kind: itemLink, link: &nl, orig: l, cur: cur, thin: thin}
 		r.items = append(r.items, it)
@@ -219,6 +243,24 @@ func (r *run) processLinks(ctx context.Context) ([2][]*rec, error) {
 		sort.Slice(out[i], func(a, b int) bool { return out[i][a].id < out[i][b].id })
 	}
 	return out, nil
+}
+
+// lookUpSurvivor looks record id of side s up by id, for a survivor of a
+// delete that an earlier slice read (see Options.changed); nil when the
+// connector cannot look it up, declines, or it is gone.
+func (r *run) lookUpSurvivor(ctx context.Context, s int, id string) (*rec, error) {
+	sd := r.sides[s]
+	if !lookupsByID(sd.conn) {
+		return nil, nil
+	}
+	out := map[string]*rec{}
+	if err := r.lookupByID(ctx, sd, []string{id}, sd.fields, false, out); err != nil {
+		if lookupFatal(ctx, sdk.CategoryOf(err)) {
+			return nil, err
+		}
+		return nil, nil
+	}
+	return out[id], nil
 }
 
 // survives readies record x, which changed while its partner was deleted,

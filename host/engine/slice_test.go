@@ -175,6 +175,50 @@ func TestSlicedRunRetriesNoSnapshotPastItsCut(t *testing.T) {
 	}
 }
 
+// A record whose change an earlier slice took in (a left-to-right field of
+// a right-to-left sync: nothing to write, the link takes its version) is
+// not deleted by its partner's delete that a later slice reads: to one run
+// the two are concurrent, and modify beats delete, as in one slice. Where
+// the connector looks records up by id, the survivor is created anew.
+func TestSlicedRunKeepsASurvivorChangedInAnEarlierSlice(t *testing.T) {
+	def := func(d *syncdef.Definition) {
+		d.Direction, d.Deletes = mapping.DirRightToLeft, syncdef.DeletesPropagate
+	}
+	do := func(sliceMax int, byID bool) (map[string]string, map[string]string) {
+		e := newEnv(t, def)
+		e.eng.sliceMax = sliceMax
+		e.readBatch(1)
+		rights := e.contacts(e.right, "r", 4)
+		e.run(Options{})
+		if byID {
+			e.advertiseByID()
+		}
+		l3 := byEmail(e.left)["r3@x.io"].ID
+		e.update(e.left, l3, map[string]sdk.Value{"company": s("Mine")}) // read in the first slice
+		e.update(e.right, rights[0], map[string]sdk.Value{"company": s("R0")})
+		e.update(e.right, rights[1], map[string]sdk.Value{"company": s("R1")})
+		e.delete(e.right, rights[3]) // read in the third
+		rep := e.run(Options{})
+		if sliceMax > 0 && rep.Slices < 3 {
+			t.Fatalf("%d slices, want the delete read after l3's change", rep.Slices)
+		}
+		return contents(t, e.left), contents(t, e.right)
+	}
+	wantL, wantR := do(0, false)
+	if !strings.Contains(wantL["r3@x.io"], `company:"Mine"`) || wantR["r3@x.io"] == "" {
+		t.Fatalf("one run: left %v right %v; want r3 kept with its change and created anew on the right", wantL, wantR)
+	}
+	gotL, gotR := do(1, true)
+	if !maps.Equal(gotL, wantL) || !maps.Equal(gotR, wantR) {
+		t.Errorf("sliced, lookups by id: left %v right %v; one run: left %v right %v", gotL, gotR, wantL, wantR)
+	}
+	// Without lookups by id it is kept, unlinked, until it changes again.
+	gotL, _ = do(1, false)
+	if !strings.Contains(gotL["r3@x.io"], `company:"Mine"`) {
+		t.Errorf("sliced, no lookups: left %v; want r3 kept with its change", gotL)
+	}
+}
+
 // Options.Stop stops a sliced run between slices; the next run goes on
 // from the cut and loses nothing.
 func TestSlicedRunStopsBetweenSlices(t *testing.T) {
