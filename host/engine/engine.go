@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"time"
 
 	"github.com/datasync-io/datasync/host/store"
@@ -162,12 +163,37 @@ type Options struct {
 	// tried: the records (side, id) that failed in the run's earlier
 	// slices, which a backfill leaves alone (see run.tried); set by Run.
 	tried map[[2]string]bool
-	// changed: the records (side, id) read changed since their link's
-	// base in the run's earlier slices, whose change those slices took in.
-	// A delete of the partner that a later slice reads does not go to them:
-	// to one run, the two are concurrent, and modify beats delete. Set by
-	// Run, filled by processLinks.
-	changed map[[2]string]bool
+	// changed: the records read changed since their link's base in the
+	// run's earlier slices, whose change those slices took in. A delete of
+	// the partner that a later slice reads does not go to them: to one run,
+	// the two are concurrent, and modify beats delete. Set by Run, filled by
+	// processLinks when deletes propagate.
+	changed *changedSet
+}
+
+// changedSet is a set of records (side, id), kept as hashes: a bulk edit
+// read in slices may put most of a side in it. A colliding hash only keeps
+// a record its partner's delete would have deleted.
+type changedSet struct {
+	seed maphash.Seed
+	set  map[uint64]struct{}
+}
+
+func newChangedSet() *changedSet {
+	return &changedSet{seed: maphash.MakeSeed(), set: map[uint64]struct{}{}}
+}
+
+func (c *changedSet) key(side, id string) uint64 { return maphash.String(c.seed, side+"\x00"+id) }
+
+func (c *changedSet) add(side, id string) { c.set[c.key(side, id)] = struct{}{} }
+
+// has reports whether the record is in the set; a nil set holds nothing.
+func (c *changedSet) has(side, id string) bool {
+	if c == nil {
+		return false
+	}
+	_, ok := c.set[c.key(side, id)]
+	return ok
 }
 
 // ErrMassDelete stops a run in which a side looks wiped out: an outage must
@@ -221,7 +247,7 @@ func (e *Engine) Run(ctx context.Context, def syncdef.Definition, opts Options) 
 	var issues []store.RecordError // of the slices done
 	var failed []failedWrite
 	var err error
-	opts.tried, opts.changed = map[[2]string]bool{}, map[[2]string]bool{}
+	opts.tried, opts.changed = map[[2]string]bool{}, newChangedSet()
 	for slice := 1; ; slice++ {
 		var r *run
 		opts.slice = slice

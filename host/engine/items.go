@@ -165,7 +165,7 @@ func (r *run) processLinks(ctx context.Context) ([2][]*rec, error) {
 				survives(cur[keep])
 				continue
 			}
-			if cur[keep] == nil && r.opts.changed[[2]string{sideNames[keep], linkID(l, keep)}] {
+			if cur[keep] == nil && r.opts.changed.has(sideNames[keep], linkID(l, keep)) {
 				// The survivor changed too, read by an earlier slice of
 				// this run: as if one slice had read both, it lives on. It
 				// is looked up to be treated as new; where it cannot be, it
@@ -213,12 +213,12 @@ func (r *run) processLinks(ctx context.Context) ([2][]*rec, error) {
 			foldBase(l, raw)
 			continue
 		}
-		if r.cut() && r.opts.changed != nil {
+		if r.cut() && r.opts.changed != nil && r.def.Deletes == syncdef.DeletesPropagate {
 			// A later slice may read the partner's delete (see
 			// Options.changed).
 			for i, c := range cur {
 				if c != nil && c.read && r.changedSinceBase(l, i, c) {
-					r.opts.changed[[2]string{sideNames[i], c.id}] = true
+					r.opts.changed.add(sideNames[i], c.id)
 				}
 			}
 		}
