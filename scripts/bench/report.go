@@ -129,9 +129,10 @@ type scenarioFigures struct {
 	NoChangeWrites, FullWrites, IncrWrites      int
 	Changed                                     int64
 	BulkFull, Unmapped, Remapped, Mass          stat // seconds (scenario 2's edits)
-	Filtered, Unfiltered                        stat
+	Filtered, Unfiltered, Conflicted            stat
 	BulkRSS, RemappedRSS, MassRSS               int64 // their host's peak RSS
-	FilteredRSS, UnfilteredRSS                  int64
+	FilteredRSS, UnfilteredRSS, ConflictedRSS   int64
+	Conflicts                                   int64
 	Excluded                                    int // left records the filter of edits excluded
 	BulkChanged, BulkWrites                     int64
 	MassChanged, MassWrites                     int64
@@ -170,7 +171,9 @@ func summarize(fs []runFigures) scenarioFigures {
 	s.Mass = each(fs, func(f runFigures) float64 { return secs(f.Mass.Wall) })
 	s.Filtered = each(fs, func(f runFigures) float64 { return secs(f.Filtered.Wall) })
 	s.Unfiltered = each(fs, func(f runFigures) float64 { return secs(f.Unfiltered.Wall) })
+	s.Conflicted = each(fs, func(f runFigures) float64 { return secs(f.Conflicted.Wall) })
 	for _, f := range fs {
+		s.ConflictedRSS, s.Conflicts = max(s.ConflictedRSS, f.Conflicted.HostRSS), max(s.Conflicts, f.Conflicts)
 		s.FilteredRSS, s.UnfilteredRSS = max(s.FilteredRSS, f.Filtered.HostRSS), max(s.UnfilteredRSS, f.Unfiltered.HostRSS)
 		s.Excluded = max(s.Excluded, f.Filtered.Left.Excluded)
 		s.BulkChanged, s.BulkWrites = max(s.BulkChanged, f.BulkChanged), max(s.BulkWrites, int64(f.BulkFull.Writes))
@@ -243,6 +246,7 @@ func (r *report) markdown() string {
 		w("| run after a filter is set / removed | – | %s / %s, host %s / %s, %d excluded, writes 0 |", sq.Filtered.secs(), sq.Unfiltered.secs(),
 			mb(sq.FilteredRSS), mb(sq.UnfilteredRSS), sq.Excluded)
 		w("| run after half of one side changed | – | %s, host %s (%d changed, %d written) |", sq.Mass.secs(), mb(sq.MassRSS), sq.MassChanged, sq.MassWrites)
+		w("| run after a mapping is mapped again, %d conflicts open (manual rule) | – | %s, host %s, writes 0 |", sq.Conflicts, sq.Conflicted.secs(), mb(sq.ConflictedRSS))
 	}
 	w("| peak RSS, each plugin | %s | %s |", pluginRSS(pg.PluginRSS), pluginRSS(sq.PluginRSS))
 	w("| noise: spread of initial / baseline / full / incremental | %s / %s / %s / %s | %s / %s / %s / %s |",

@@ -20,11 +20,12 @@ type runFigures struct {
 	// BulkFull: a --full run after BulkChanged records changed on one side; Unmapped and
 	// Remapped: the runs after a mapping was removed, and mapped again; Filtered and
 	// Unfiltered: the runs after a filter was set on the left (editFilter), and removed;
-	// Mass: the run after MassChanged records, half of one side, changed (scenario 2, see
+	// Mass: the run after MassChanged records, half of one side, changed; Conflicted: the
+	// run after a mapping was mapped again with Conflicts conflicts open (scenario 2, see
 	// edits).
-	BulkChanged, MassChanged                                 int64
-	BulkFull, Unmapped, Remapped, Filtered, Unfiltered, Mass runResult
-	BaseRows                                                 int64
+	BulkChanged, MassChanged, Conflicts                                  int64
+	BulkFull, Unmapped, Remapped, Filtered, Unfiltered, Mass, Conflicted runResult
+	BaseRows                                                             int64
 	// PostgreSQL's CPU during the initial run and during the baseline, and the baseline
 	// program's own (scenario 1, when the driver started the server; else 0).
 	InitialServer, BaseServer, BaseProc time.Duration
@@ -215,6 +216,9 @@ func sqliteRun(ctx context.Context, cfg config, run int) (runFigures, error) {
 		// Half of the left's rows, its own and those the first run created there: a bulk
 		// edit an admin makes in the app.
 		return sqliteTouch(ctx, left, run+201, 2, 0, 2*half)
+	}, func() (int64, error) {
+		// Ten pairs: rows half/10, 2·half/10, …, half of the left and their partners.
+		return sqliteConflict(ctx, left, right, half/10, half)
 	})
 }
 
@@ -225,9 +229,10 @@ const editFilter = `lifecycle_stage != "lead"`
 // edits does the runs that follow what an admin does to a synced pair: a --full run after
 // many records changed on one side (touch), the runs after a mapping (source) is removed
 // and after it is mapped again, after a filter (editFilter) is set and after it is removed,
-// and a run after half of one side changed (mass); each must write what it must and
-// nothing more.
-func edits(ctx context.Context, d datasync, name string, f *runFigures, touch, mass func() (int64, error)) error {
+// a run after half of one side changed (mass), and, with the manual rule and a few pairs
+// in conflict (conflict), the run after the mapping is mapped again once more; each must
+// write what it must and nothing more.
+func edits(ctx context.Context, d datasync, name string, f *runFigures, touch, mass, conflict func() (int64, error)) error {
 	var err error
 	if f.BulkChanged, err = touch(); err != nil {
 		return err
@@ -281,5 +286,43 @@ func edits(ctx context.Context, d datasync, name string, f *runFigures, touch, m
 	if int64(f.Mass.Writes) != f.MassChanged {
 		return fmt.Errorf("run after %d changes wrote %d", f.MassChanged, f.Mass.Writes)
 	}
+	return conflicted(ctx, d, name, f, conflict)
+}
+
+// conflicted sets the manual rule, puts a few pairs in conflict (conflict), and does the
+// run after a mapping (source) is removed and mapped again: the conflicts stay open and
+// nothing is written.
+func conflicted(ctx context.Context, d datasync, name string, f *runFigures, conflict func() (int64, error)) error {
+	if _, err := d.run(ctx, "sync", "set", name, "--conflict", "manual"); err != nil {
+		return err
+	}
+	var err error
+	if f.Conflicts, err = conflict(); err != nil {
+		return err
+	}
+	r, err := d.syncRun(ctx, name, "conflicting")
+	if err != nil {
+		return fmt.Errorf("run after %d pairs changed on both sides: %w", f.Conflicts, err)
+	}
+	if int64(r.Left.Conflicts) != f.Conflicts || r.Writes != 0 {
+		return fmt.Errorf("run after %d pairs changed on both sides: %d conflicts, %d writes; want a conflict each, no write",
+			f.Conflicts, r.Left.Conflicts, r.Writes)
+	}
+	for _, e := range []struct{ phase, flag, arg string }{
+		{"conflicted-unmapped", "--remove", "source"},
+		{"conflicted", "--add", "source=source"},
+	} {
+		if _, err := d.run(ctx, "sync", "map", name, e.flag, e.arg); err != nil {
+			return err
+		}
+		if r, err = d.syncRun(ctx, name, e.phase); err != nil {
+			return fmt.Errorf("run after sync map %s %s with conflicts open: %w", e.flag, e.arg, err)
+		}
+		if r.Writes != 0 || int64(r.Left.Conflicts) != f.Conflicts {
+			return fmt.Errorf("run after sync map %s %s with %d conflicts open: %d conflicts, %d writes; want them still open, no write",
+				e.flag, e.arg, f.Conflicts, r.Left.Conflicts, r.Writes)
+		}
+	}
+	f.Conflicted = r
 	return nil
 }

@@ -238,6 +238,58 @@ func sqliteTouch(ctx context.Context, path string, variant, every, rest, n int) 
 	return res.RowsAffected()
 }
 
+// sqliteConflict changes the phone of rows every, 2·every, … up to n of the file at left,
+// and of the rows with the same emails in the file at right, each side to a value of its
+// own: under the manual rule, each pair is then a conflict. It returns how many pairs
+// changed.
+func sqliteConflict(ctx context.Context, left, right string, every, n int) (int64, error) {
+	l, err := sqliteOpen(left)
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	r, err := sqliteOpen(right)
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	rows, err := l.QueryContext(ctx, "SELECT email FROM contacts WHERE id % ? = 0 AND id <= ?", every, n)
+	if err != nil {
+		return 0, fmt.Errorf("conflicting rows of %s: %w", left, err)
+	}
+	var emails []string
+	for rows.Next() {
+		var e string
+		if err := rows.Scan(&e); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		emails = append(emails, e)
+	}
+	if err := rows.Close(); err != nil {
+		return 0, err
+	}
+	stamp := sqliteStamp(time.Now())
+	var pairs int64
+	for _, e := range emails {
+		for _, side := range []struct {
+			db    *sql.DB
+			path  string
+			phone string
+		}{{l, left, "+1 555 0101"}, {r, right, "+1 555 0202"}} {
+			res, err := side.db.ExecContext(ctx, "UPDATE contacts SET phone = ?, updated_at = ? WHERE email = ?", side.phone, stamp, e)
+			if err != nil {
+				return 0, fmt.Errorf("conflict %s in %s: %w", e, side.path, err)
+			}
+			if k, _ := res.RowsAffected(); k != 1 {
+				return 0, fmt.Errorf("conflict %s: %d rows of %s", e, k, side.path)
+			}
+		}
+		pairs++
+	}
+	return pairs, nil
+}
+
 // sqliteCount returns the contacts in the file at path.
 func sqliteCount(ctx context.Context, path string) (int64, error) {
 	db, err := sqliteOpen(path)
