@@ -164,36 +164,41 @@ type Options struct {
 	// slices, which a backfill leaves alone (see run.tried); set by Run.
 	tried map[[2]string]bool
 	// changed: the records read changed since their link's base in the
-	// run's earlier slices, whose change those slices took in. A delete of
-	// the partner that a later slice reads does not go to them: to one run,
-	// the two are concurrent, and modify beats delete. Set by Run, filled by
+	// run's earlier slices, at the version read. One whose link a later
+	// slice finds at that version (the change taken in, with nothing
+	// written that the delete could refuse) is not deleted by its partner's
+	// delete that the later slice reads: to one run, the two are
+	// concurrent, and modify beats delete. Set by Run, filled by
 	// processLinks when deletes propagate.
 	changed *changedSet
 }
 
-// changedSet is a set of records (side, id), kept as hashes: a bulk edit
-// read in slices may put most of a side in it. A colliding hash only keeps
-// a record its partner's delete would have deleted.
+// changedSet is a set of records (side, id) at a version, kept as hashes: a
+// bulk edit read in slices may put most of a side in it. A colliding hash
+// only keeps a record its partner's delete would have deleted.
 type changedSet struct {
 	seed maphash.Seed
-	set  map[uint64]struct{}
+	set  map[uint64]uint64 // record → version
 }
 
 func newChangedSet() *changedSet {
-	return &changedSet{seed: maphash.MakeSeed(), set: map[uint64]struct{}{}}
+	return &changedSet{seed: maphash.MakeSeed(), set: map[uint64]uint64{}}
 }
 
 func (c *changedSet) key(side, id string) uint64 { return maphash.String(c.seed, side+"\x00"+id) }
 
-func (c *changedSet) add(side, id string) { c.set[c.key(side, id)] = struct{}{} }
+func (c *changedSet) add(side, id, version string) {
+	c.set[c.key(side, id)] = maphash.String(c.seed, version)
+}
 
-// has reports whether the record is in the set; a nil set holds nothing.
-func (c *changedSet) has(side, id string) bool {
+// has reports whether the record is in the set at that version; a nil set
+// holds nothing.
+func (c *changedSet) has(side, id, version string) bool {
 	if c == nil {
 		return false
 	}
-	_, ok := c.set[c.key(side, id)]
-	return ok
+	v, ok := c.set[c.key(side, id)]
+	return ok && v == maphash.String(c.seed, version)
 }
 
 // ErrMassDelete stops a run in which a side looks wiped out: an outage must

@@ -165,7 +165,7 @@ func (r *run) processLinks(ctx context.Context) ([2][]*rec, error) {
 				survives(cur[keep])
 				continue
 			}
-			if cur[keep] == nil && r.opts.changed.has(sideNames[keep], linkID(l, keep)) {
+			if cur[keep] == nil && r.opts.changed.has(sideNames[keep], linkID(l, keep), linkVersion(l, keep)) {
 				// The survivor changed too, read by an earlier slice of
 				// this run: as if one slice had read both, it lives on. It
 				// is looked up to be treated as new; where it cannot be, it
@@ -218,7 +218,7 @@ func (r *run) processLinks(ctx context.Context) ([2][]*rec, error) {
 			// Options.changed).
 			for i, c := range cur {
 				if c != nil && c.read && r.changedSinceBase(l, i, c) {
-					r.opts.changed.add(sideNames[i], c.id)
+					r.opts.changed.add(sideNames[i], c.id, c.version)
 				}
 			}
 		}

@@ -364,6 +364,7 @@ func (m *model) sync(t *rapid.T) {
 			conflicted[c.LeftID] = true
 		}
 	}
+	before := e.links()
 	rep, err := e.eng.Run(e.ctx, e.def, Options{RetryAll: true, Force: true, Full: rapid.Bool().Draw(t, "full")})
 	if err != nil {
 		t.Fatalf("clean run failed: %v", err)
@@ -449,7 +450,7 @@ func (m *model) sync(t *rapid.T) {
 				if !linked || linkID(&l, other(s)) != oid {
 					t.Fatalf("%s %s and %s %s share %s but are not linked together (links %+v)", sideNames[s], id, sideNames[other(s)], oid, email, links)
 				}
-			} else if !linked && e.def.CreatesIn(sideNames[other(s)]) && passes(e.def, s, it) && !m.keptUnlinked(s, id) {
+			} else if !linked && e.def.CreatesIn(sideNames[other(s)]) && passes(e.def, s, it) && !m.keptUnlinked(before, s, id) {
 				pend, _ := e.st.Pending(e.ctx, e.def.Name)
 				t.Fatalf("%s record %s (%s) was not copied to the %s\nrecord %+v\ndef %+v\nreport %+v\nlinks %+v\npending %+v", sideNames[s], id, email, sideNames[other(s)], it, e.def, rep, links, pend)
 			}
@@ -556,16 +557,23 @@ func (m *model) sync(t *rapid.T) {
 }
 
 // keptUnlinked reports whether record id of side s may be left unlinked,
-// not copied: it changed, and its partner was deleted, in a sliced run
-// whose connectors do not look records up by id. The slice that reads the
-// delete after the change (see Options.changed) keeps the record but cannot
-// look it up to create it anew.
-func (m *model) keptUnlinked(s int, id string) bool {
-	if m.byID || m.e.eng.sliceMax == 0 || !m.modRun[s][id] {
+// not copied: it changed (or may have, before a faulty run), and its
+// partner in the links before the run (before) or at the last clean sync
+// was deleted since that sync, in a sliced run whose connectors do not
+// look records up by id. The slice that reads the delete after the change (see
+// Options.changed) keeps the record but cannot look it up to create it
+// anew.
+func (m *model) keptUnlinked(before []store.Link, s int, id string) bool {
+	if m.byID || m.e.eng.sliceMax == 0 || !m.modRun[s][id] && !m.unsure[s][id] {
 		return false
 	}
-	for pid := range m.deleted[other(s)] {
-		if old, ok := m.lastLinkOf(other(s), pid); ok && linkID(&old, s) == id {
+	for _, l := range before {
+		if linkID(&l, s) == id && m.gone[other(s)][linkID(&l, other(s))] {
+			return true
+		}
+	}
+	for _, l := range m.clean {
+		if linkID(&l, s) == id && m.gone[other(s)][linkID(&l, other(s))] {
 			return true
 		}
 	}
