@@ -170,14 +170,12 @@ func (r *run) processLinks(ctx context.Context) ([2][]*rec, error) {
 				// this run: as if one slice had read both, it lives on. It
 				// is looked up to be treated as new; where it cannot be, it
 				// is left unlinked (and kept).
-				x, err := r.lookUpSurvivor(ctx, keep, linkID(l, keep))
-				if err != nil {
-					return [2][]*rec{}, err
+				if sd := r.sides[keep]; lookupsByID(sd.conn) {
+					if _, err := r.lookUpAgain(ctx, sd, []string{linkID(l, keep)}); err != nil {
+						return [2][]*rec{}, err
+					}
 				}
 				r.dropLink(l)
-				if x != nil {
-					r.sides[keep].recs[x.id] = x
-				}
 				continue
 			}
 			policy := r.def.Deletes
@@ -243,24 +241,6 @@ func (r *run) processLinks(ctx context.Context) ([2][]*rec, error) {
 		sort.Slice(out[i], func(a, b int) bool { return out[i][a].id < out[i][b].id })
 	}
 	return out, nil
-}
-
-// lookUpSurvivor looks record id of side s up by id, for a survivor of a
-// delete that an earlier slice read (see Options.changed); nil when the
-// connector cannot look it up, declines, or it is gone.
-func (r *run) lookUpSurvivor(ctx context.Context, s int, id string) (*rec, error) {
-	sd := r.sides[s]
-	if !lookupsByID(sd.conn) {
-		return nil, nil
-	}
-	out := map[string]*rec{}
-	if err := r.lookupByID(ctx, sd, []string{id}, sd.fields, false, out); err != nil {
-		if lookupFatal(ctx, sdk.CategoryOf(err)) {
-			return nil, err
-		}
-		return nil, nil
-	}
-	return out[id], nil
 }
 
 // survives readies record x, which changed while its partner was deleted,

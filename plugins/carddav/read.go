@@ -32,10 +32,8 @@ func (c *conn) Read(ctx context.Context, req sdk.ReadRequest, sink sdk.RecordSin
 	if err := checkObject(req.Object); err != nil {
 		return err
 	}
-	for _, f := range req.Fields {
-		if _, ok := contactsObject().Field(f); !ok {
-			return sdk.FieldError(f, "contacts have no field %q", f)
-		}
+	if err := checkFields(req.Fields); err != nil {
+		return err
 	}
 	book, err := c.addressBook(ctx)
 	if err != nil {
@@ -78,6 +76,16 @@ func (c *conn) Read(ctx context.Context, req sdk.ReadRequest, sink sdk.RecordSin
 		log.Warn("unknown cursor form: reading everything")
 		return c.Read(ctx, sdk.ReadRequest{Object: req.Object, Fields: req.Fields}, sink)
 	}
+}
+
+// checkFields reports the first of fields that contacts do not have.
+func checkFields(fields []string) error {
+	for _, f := range fields {
+		if _, ok := contactsObject().Field(f); !ok {
+			return sdk.FieldError(f, "contacts have no field %q", f)
+		}
+	}
+	return nil
 }
 
 // tokenError is a sync-collection refused as such: a bad token, or no

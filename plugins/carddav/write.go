@@ -270,10 +270,8 @@ func (c *conn) Lookup(ctx context.Context, req sdk.LookupRequest) ([]sdk.Record,
 // lookupByName fetches the cards named by req.Values. A name that is not a
 // card's of this address book (gone, or with a path in it) finds nothing.
 func (c *conn) lookupByName(ctx context.Context, req sdk.LookupRequest) ([]sdk.Record, error) {
-	for _, f := range req.Fields {
-		if _, ok := contactsObject().Field(f); !ok {
-			return nil, sdk.FieldError(f, "contacts have no field %q", f)
-		}
+	if err := checkFields(req.Fields); err != nil {
+		return nil, err
 	}
 	book, err := c.addressBook(ctx)
 	if err != nil {
