@@ -668,7 +668,7 @@ func (r *run) whyComplete(t [2]trust) string {
 			return "the filters changed since the last complete run"
 		case len(t[s.i].fresh) > 0:
 			return "a mapping was added or changed, and cannot be backfilled a page of links at a time " +
-				"(a connector does not look records up by id, or a conflict is open on it)"
+				"(a connector does not look records up by id, or conflicts are open)"
 		case !s.obj.Incremental:
 			return fmt.Sprintf("the %s connector cannot read only what changed", s.name)
 		case !s.obj.Tombstones:
