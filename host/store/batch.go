@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // RecordKey names one record of one side of a sync.
@@ -180,17 +181,48 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 				return err
 			}
 		}
-		for _, l := range b.AddLinks {
+		addLink := func(l Link, args []any) ([]any, error) {
 			if l.State == "" {
 				l.State = LinkSyncing
 			}
 			base, keys, err := l.encodedBase(&scratch)
 			if err != nil {
+				return nil, err
+			}
+			return append(args, l.LeftID, l.RightID, l.LeftVersion, l.RightVersion, base, keys, l.State, l.ExcludedBy), nil
+		}
+		// New links go up to linksPerInsert rows a statement: a first fill
+		// adds one per record, and SQLite's per-statement work (binds
+		// through cgo, step, reset) costs more than the row itself.
+		rest := b.AddLinks
+		args := make([]any, 0, 2+linksPerInsert*linkInsertArgs)
+		for len(rest) > 1 {
+			chunk := rest[:min(len(rest), linksPerInsert)]
+			args = append(args[:0], b.Sync, now)
+			for _, l := range chunk {
+				var err error
+				if args, err = addLink(l, args); err != nil {
+					return err
+				}
+			}
+			q := insertLinksSQL
+			if len(chunk) < linksPerInsert {
+				q = linkInsert(len(chunk))
+			}
+			// A statement that fails changes nothing (SQLite undoes it
+			// whole), so the rows from here go again one a statement, to
+			// name the link that failed.
+			if ex("add links", q, args...) != nil {
+				break
+			}
+			rest = rest[len(chunk):]
+		}
+		for _, l := range rest {
+			var err error
+			if args, err = addLink(l, append(args[:0], b.Sync, now)); err != nil {
 				return err
 			}
-			if err := ex("add link "+l.LeftID+"↔"+l.RightID, `INSERT INTO links (sync_name, left_id, right_id, left_version,
-				right_version, base, base_keys, state, excluded_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				b.Sync, l.LeftID, l.RightID, l.LeftVersion, l.RightVersion, base, keys, l.State, l.ExcludedBy, now, now); err != nil {
+			if err := ex("add link "+l.LeftID+"↔"+l.RightID, insertLinkSQL, args...); err != nil {
 				return err
 			}
 		}
@@ -311,4 +343,31 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 		return fmt.Errorf("commit state of %s: %w", b.Sync, err)
 	}
 	return nil
+}
+
+// linksPerInsert is how many new links one INSERT adds (see Commit);
+// linkInsertArgs are the parameters of each, after the two every row shares
+// (?1 sync name, ?2 time).
+const (
+	linksPerInsert = 32
+	linkInsertArgs = 8
+)
+
+var (
+	insertLinkSQL  = linkInsert(1)
+	insertLinksSQL = linkInsert(linksPerInsert)
+)
+
+func linkInsert(rows int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO links (sync_name, created_at, updated_at, left_id, right_id, left_version, right_version, base,
+	base_keys, state, excluded_by) VALUES `)
+	for r := 0; r < rows; r++ {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		p := 3 + r*linkInsertArgs
+		fmt.Fprintf(&b, "(?1, ?2, ?2, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d)", p, p+1, p+2, p+3, p+4, p+5, p+6, p+7)
+	}
+	return b.String()
 }

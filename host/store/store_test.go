@@ -4,9 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"maps"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -244,6 +246,72 @@ func TestLinksOneToOne(t *testing.T) {
 	counts, _ := s.LinkCounts(ctx, "a")
 	if counts[LinkSyncing] != 2 {
 		t.Fatalf("link counts %+v", counts)
+	}
+}
+
+// TestAddLinks stores new links several to a statement (linksPerInsert);
+// every field must arrive whatever the batch's size, and a duplicate id
+// anywhere refuses the whole batch, naming the link.
+func TestAddLinks(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		n    int
+		dup  int // index of a link that repeats link 0's right id; -1 for none
+	}{
+		{"fewer than a statement", linksPerInsert - 1, -1},
+		{"whole statements and a rest", 2*linksPerInsert + 5, -1},
+		{"whole statements exactly", 2 * linksPerInsert, -1},
+		{"duplicate in a whole statement", 2*linksPerInsert + 5, linksPerInsert + 3},
+		{"duplicate in the rest", 2*linksPerInsert + 5, 2*linksPerInsert + 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := open(t)
+			withSync(t, s, "a")
+			var want []Link
+			for i := range tc.n {
+				v := sdk.String(fmt.Sprint("value ", i))
+				l := Link{LeftID: fmt.Sprintf("l%03d", i), RightID: fmt.Sprintf("r%03d", i), LeftVersion: fmt.Sprint("lv", i),
+					RightVersion: fmt.Sprint("rv", i), Base: Base{{Key: "f=f", BasePair: BasePair{Left: v, Right: v}}}}
+				if i%3 == 1 {
+					l.State, l.ExcludedBy = LinkExcluded, "left"
+				}
+				if i == tc.dup {
+					l.RightID = "r000"
+				}
+				want = append(want, l)
+			}
+			err := s.Commit(ctx, &Batch{Sync: "a", AddLinks: want, Cursors: []Cursor{{Side: "left", Cursor: "c"}}})
+			got, lerr := s.Links(ctx, "a")
+			if lerr != nil {
+				t.Fatal(lerr)
+			}
+			if tc.dup >= 0 {
+				if err == nil || !strings.Contains(err.Error(), want[tc.dup].LeftID+"↔r000") {
+					t.Fatalf("error %v, want one naming link %s↔r000", err, want[tc.dup].LeftID)
+				}
+				if c, _ := s.Cursors(ctx, "a"); len(got) != 0 || len(c) != 0 {
+					t.Fatalf("a refused batch left %d links and cursors %+v", len(got), c)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("%d links stored, want %d", len(got), len(want))
+			}
+			for i, g := range got {
+				w := want[i]
+				if w.State == "" {
+					w.State = LinkSyncing
+				}
+				if g.LeftID != w.LeftID || g.RightID != w.RightID || g.LeftVersion != w.LeftVersion || g.RightVersion != w.RightVersion ||
+					g.State != w.State || g.ExcludedBy != w.ExcludedBy || !reflect.DeepEqual(g.Base, w.Base) || g.Created.IsZero() {
+					t.Fatalf("link %d stored as %+v, want %+v", i, g, w)
+				}
+			}
+		})
 	}
 }
 
