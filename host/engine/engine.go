@@ -171,6 +171,10 @@ type Options struct {
 	// concurrent, and modify beats delete. Set by Run, filled by
 	// processLinks when deletes propagate.
 	changed *changedSet
+	// started: when the run began, set by Run. Every slice decides by it
+	// which failed records are due a retry: one that comes due while the
+	// slices go is left to the next run, as in a run of one slice.
+	started time.Time
 }
 
 // changedSet is a set of records (side, id) at a version, kept as hashes: a
@@ -252,7 +256,7 @@ func (e *Engine) Run(ctx context.Context, def syncdef.Definition, opts Options) 
 	var issues []store.RecordError // of the slices done
 	var failed []failedWrite
 	var err error
-	opts.tried, opts.changed = map[[2]string]bool{}, newChangedSet()
+	opts.tried, opts.changed, opts.started = map[[2]string]bool{}, newChangedSet(), started
 	for slice := 1; ; slice++ {
 		var r *run
 		opts.slice = slice

@@ -172,7 +172,7 @@ type run struct {
 	def     syncdef.Definition
 	opts    Options
 	id      string
-	now     time.Time
+	now     time.Time // when the run began, its first slice: retries are due by it (Options.started)
 	sides   [2]*side
 	maps    []fmap
 	keys    [][2]int // match keys as field indexes per side
@@ -305,7 +305,11 @@ func (e *Engine) prepare(ctx context.Context, def syncdef.Definition, opts Optio
 // newRun returns the state of a run (or plan, or admin action) of def,
 // before anything is opened or read.
 func (e *Engine) newRun(ctx context.Context, def syncdef.Definition, opts Options, runID string) *run {
-	r := &run{e: e, ctx: ctx, def: def, opts: opts, id: runID, now: e.now(),
+	now := opts.started
+	if now.IsZero() {
+		now = e.now()
+	}
+	r := &run{e: e, ctx: ctx, def: def, opts: opts, id: runID, now: now,
 		links: map[string]*store.Link{}, byRight: map[string]*store.Link{},
 		pending: map[[2]string]store.Pending{}, errs: map[[2]string][]store.RecordError{},
 		confl: map[[2]string]store.Conflict{}, posts: [2]map[string]map[int]sdk.Value{{}, {}},

@@ -376,3 +376,52 @@ func TestStaleWriteIsMergedAgain(t *testing.T) {
 	}
 	e.quiet()
 }
+
+// A run decides which failed records are due a retry by when it began, in
+// every slice: a retry that comes due while the slices go (each write here
+// ticks the apps' clock a minute) is left to the next run, as in a run of
+// one slice. The slices of one run are one run to its records.
+func TestSlicedRunDecidesRetriesByItsStart(t *testing.T) {
+	do := func(sliceMax int) (map[string]string, Report) {
+		e := newEnv(t, nil)
+		e.readBatch(1)
+		ids := e.contacts(e.left, "l", 4)
+		e.run(Options{})
+		e.update(e.left, ids[0], map[string]sdk.Value{"company": s("Failing")})
+		// Refused in three runs of one slice, its next retry is four
+		// minutes after the third began: a minute after the last run
+		// begins, and before it ends.
+		for range 3 {
+			e.right.SetFailer(func(op string) error {
+				if op == "write.update" {
+					return sdk.Errorf(sdk.CategoryValidation, "refused")
+				}
+				return nil
+			})
+			rep := e.run(Options{RetryAll: true})
+			e.right.SetFailer(nil)
+			if rep.Right.Failed != 1 {
+				t.Fatalf("refused run: right %+v, want the update of l0 failed", rep.Right)
+			}
+		}
+		for i := 1; i < 4; i++ {
+			e.update(e.left, ids[i], map[string]sdk.Value{"company": s(fmt.Sprint("C", i))})
+		}
+		e.eng.sliceMax = sliceMax
+		rep := e.run(Options{})
+		return contents(t, e.right), rep
+	}
+	want, wantRep := do(0)
+	if strings.Contains(want["l0@x.io"], "Failing") || wantRep.Right.Updated != 3 {
+		t.Fatalf("one run: l0 on the right is %s, %d updated; want l0 not retried yet, the other three updated",
+			want["l0@x.io"], wantRep.Right.Updated)
+	}
+	got, rep := do(1)
+	if rep.Slices < 3 {
+		t.Fatalf("%d slices, want one a change", rep.Slices)
+	}
+	if !maps.Equal(got, want) || rep.Right.Updated != wantRep.Right.Updated {
+		t.Errorf("right side after a sliced run (%d updated):\n%v\nafter one run (%d updated):\n%v", rep.Right.Updated, got,
+			wantRep.Right.Updated, want)
+	}
+}
