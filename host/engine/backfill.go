@@ -24,15 +24,13 @@ import (
 
 // canBackfill reports whether this run's fresh mappings can be backfilled:
 // both connectors look records up by id, the run writes, and, but for the
-// fresh mappings, both sides would be read incrementally. Open conflicts
-// keep the complete read: backfilled, their pairs came, in rare cases of
-// TestPropertyFreshMappings, to other values than a whole merge (seeds
-// 8105588863621930807, 5039238182025595258 and 8965711630092643206).
-// Creates an interrupted run left do not (they are settled into links
-// before the reads). It sets the narrow fields the backfill looks records
-// up with (setNarrow).
+// fresh mappings, both sides would be read incrementally. Open conflicts do
+// not keep the complete read (their pairs are not in step, so are looked up
+// whole), nor do creates an interrupted run left (settled into links before
+// the reads). It sets the narrow fields the backfill looks records up with
+// (setNarrow).
 func (r *run) canBackfill() bool {
-	if r.opts.dry || r.opts.Full || !r.hasLinks || len(r.confl) > 0 {
+	if r.opts.dry || r.opts.Full || !r.hasLinks {
 		return false
 	}
 	if !r.setNarrow() {
@@ -277,7 +275,7 @@ func (r *run) backfills(l *store.Link) bool {
 func (r *run) holdFailing() {
 	for _, s := range r.sides {
 		for id, x := range s.recs {
-			x.held = x.held || r.holds([2]string{s.name, id}, x)
+			r.holdBack([2]string{s.name, id}, x)
 		}
 	}
 }

@@ -457,10 +457,11 @@ func TestFreshMappingConflictKeepsTheRecordsPending(t *testing.T) {
 	}
 }
 
-// Conflicts open when a mapping is added back keep the complete read (see
-// canBackfill), which comes to what a whole merge does. One conflict is on
-// a field mapped all along, another opens on the fresh mapping itself, and
-// a third pair is in conflict on one field and changed on the fresh one.
+// Conflicts open when a mapping is added back do not force a complete read:
+// the run backfills, merging the conflicted pairs whole (not in step), and
+// comes to what a whole merge comes to. One conflict is on a field mapped
+// all along, another opens on the fresh mapping itself, and a third pair is
+// in conflict on one field and changed on the fresh one.
 func TestBackfillWithConflictsOpen(t *testing.T) {
 	manual := func(d *syncdef.Definition) { d.Conflict = mapping.RuleManual }
 	do := func(how string) (string, int) {
@@ -502,13 +503,7 @@ func TestBackfillWithConflictsOpen(t *testing.T) {
 	if !strings.Contains(want, "conflicts open on [company=company phone=phone phone=phone]") {
 		t.Fatalf("whole merge: want phone's two conflicts and company's open:\n%s", want)
 	}
-	got, reads := do("backfill")
-	if got != want {
-		t.Errorf("with lookups by id:\n%s\nevery record merged whole:\n%s", got, want)
-	}
-	if reads == 0 {
-		t.Error("backfilled with conflicts open, want the complete read")
-	}
+	backfillsAsAWholeMergeWould(t, do)
 }
 
 // backfillsAsAWholeMergeWould fails t unless do, a case run the way how
@@ -525,4 +520,42 @@ func backfillsAsAWholeMergeWould(t *testing.T, do func(how string) (string, int)
 	if reads != 0 {
 		t.Errorf("%d complete reads, want a backfill", reads)
 	}
+}
+
+// A conflict open on a mapping whose rule then changes to most-recent is
+// settled by the last change someone made on each side. The record this
+// sync wrote while the conflict stayed open (its company, here) is merged
+// by a backfill from its pending snapshot, which keeps the time of the
+// change before that write; merged whole, it is read from the app, which
+// says when it was last written, by this sync too, and takes the
+// snapshot's time (run.holdBack). The right's phone, changed last, wins.
+func TestFreshConflictSettlesByTheLastChangeSomeoneMade(t *testing.T) {
+	manual := func(d *syncdef.Definition) { d.Conflict = mapping.RuleManual }
+	mostRecentPhone := func(d *syncdef.Definition) {
+		d.Mappings = slices.Clone(d.Mappings) // the definition before keeps its own
+		for i := range d.Mappings {
+			if d.Mappings[i].Left == "phone" {
+				d.Mappings[i].Rule = mapping.RuleMostRecent
+			}
+		}
+	}
+	do := func(how string) (string, int) {
+		e, ws := prepareFresh(t, manual, mostRecentPhone, func(e *env, p pairs) {
+			e.update(e.left, p.left[1], map[string]sdk.Value{"phone": s("+1 555 0101")})
+			e.update(e.right, p.right[1], map[string]sdk.Value{"phone": s("+1 555 0202"), "company": s("Later")})
+			rep := e.run(Options{})
+			if c, err := e.st.Conflicts(e.ctx, e.def.Name); err != nil || len(c) != 1 || rep.Left.Updated != 1 {
+				t.Fatalf("%s: left %+v, conflicts %v, %v; want company written, phone in conflict", how, rep.Left, c, err)
+			}
+		}, how)
+		reads := ws[0].fullReads + ws[1].fullReads
+		e.run(Options{})
+		reads = ws[0].fullReads + ws[1].fullReads - reads
+		return stateOf(e), reads
+	}
+	want, _ := do("whole")
+	if strings.Contains(want, "0101") || !strings.Contains(want, "phone=+1 555 0202") {
+		t.Fatalf("merged whole: want the right's phone on both sides:\n%s", want)
+	}
+	backfillsAsAWholeMergeWould(t, do)
 }

@@ -672,7 +672,7 @@ func (r *run) whyComplete(t [2]trust) string {
 			return "the filters changed since the last complete run"
 		case len(t[s.i].fresh) > 0:
 			return "a mapping was added or changed, and cannot be backfilled a page of links at a time " +
-				"(a connector does not look records up by id, or conflicts are open)"
+				"(a connector does not look records up by id)"
 		case !s.obj.Incremental:
 			return fmt.Sprintf("the %s connector cannot read only what changed", s.name)
 		case !s.obj.Tombstones:
@@ -1274,7 +1274,7 @@ func (r *run) addPending() {
 			s = r.sides[sideR]
 		}
 		if x, ok := s.recs[p.RecordID]; ok {
-			x.held = x.held || r.holds(k, x)
+			r.holdBack(k, x)
 			continue
 		}
 		if s.tomb[p.RecordID] || s.full {
@@ -1312,6 +1312,19 @@ func snapshotHolds(p store.Pending, fields []string) bool {
 		}
 	}
 	return true
+}
+
+// holdBack holds record x, read, back while it is where it failed and its
+// retry is not due (holds). At its pending snapshot's version, it takes the
+// snapshot's modification time: the last change someone made, which the
+// snapshot keeps (see finalizeLink), where the app says when the record was
+// last written, by this sync too. Merged from the snapshot, unread, the
+// record must merge the same.
+func (r *run) holdBack(k [2]string, x *rec) {
+	x.held = x.held || r.holds(k, x)
+	if p, ok := r.pending[k]; ok && x.read && x.version != "" && x.version == p.Version && !p.ModifiedAt.IsZero() {
+		x.mod = p.ModifiedAt
+	}
 }
 
 // holds reports whether record x, read, is held back until its retry is
