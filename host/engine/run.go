@@ -284,6 +284,9 @@ func (e *Engine) prepare(ctx context.Context, def syncdef.Definition, opts Optio
 		return nil, err
 	}
 	r.addPending()
+	if err := r.refreshSnapshots(ctx); err != nil {
+		return nil, err
+	}
 	if err := r.safetyCheck(); err != nil {
 		return nil, err
 	}
@@ -1301,6 +1304,53 @@ func (r *run) addPending() {
 		s.recs[p.RecordID] = &rec{id: p.RecordID, version: p.Version, mod: p.ModifiedAt, vals: vals,
 			pending: true, due: r.due(p.Side, p.RecordID) && !r.cut()}
 	}
+}
+
+// refreshSnapshots looks up by id, in a slice before the last (while a
+// side's read stops short, see side.cut), the records standing as pending
+// snapshots whose partner the slice read, before the pair merges. Such a
+// record may have changed past the cut, and its snapshot would send the
+// values it failed with to its partner, where a fill-only mapping keeps
+// them. Looked up, it merges as read; one not found (deleted past the cut)
+// keeps its snapshot, as does every record of a connector that does not
+// look records up by id, or declines.
+func (r *run) refreshSnapshots(ctx context.Context) error {
+	if !r.cut() {
+		return nil
+	}
+	for i, s := range r.sides {
+		if !lookupsByID(s.conn) {
+			continue
+		}
+		o := r.sides[other(i)]
+		var ids []string
+		for id, x := range s.recs {
+			if !x.pending || x.read {
+				continue
+			}
+			if l := r.linkOf(i, id); l != nil {
+				if y := o.recs[linkID(l, o.i)]; y != nil && y.read {
+					ids = append(ids, id)
+				}
+			}
+		}
+		if len(ids) == 0 {
+			continue
+		}
+		sort.Strings(ids)
+		out := make(map[string]*rec, len(ids))
+		if err := r.lookupByID(ctx, s, ids, s.fields, false, out); err != nil {
+			if lookupFatal(ctx, sdk.CategoryOf(err)) {
+				return err
+			}
+			continue
+		}
+		for id, x := range out {
+			r.holdBack([2]string{s.name, id}, x)
+			s.recs[id] = x
+		}
+	}
+	return nil
 }
 
 // snapshotHolds reports whether pending snapshot p has a value (null or not)
