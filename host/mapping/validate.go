@@ -20,7 +20,7 @@ import (
 // checked by ValidateRecord. Validate compiles f's pattern on every call: for
 // many records use a Validator.
 func Validate(f sdk.Field, v sdk.Value) *ValidationError {
-	return validate(f, v, compilePattern(f.Pattern))
+	return validate(&f, v, compilePattern(f.Pattern))
 }
 
 // ValidateRecord checks one write of values (aligned with fields) to obj:
@@ -35,17 +35,24 @@ func ValidateRecord(obj sdk.ObjectType, fields []string, values []sdk.Value, cre
 // schema's patterns once. It is safe for concurrent use.
 type Validator struct {
 	obj      sdk.ObjectType
-	patterns map[string]*regexp.Regexp // by field name; nil where a field has none
+	index    map[string]int   // obj.Fields' positions by name
+	patterns []*regexp.Regexp // obj.Fields' compiled patterns; nil where a field has none
+	required []int            // the positions of obj's required writable fields
 }
 
 // NewValidator prepares the checks of obj's fields. A pattern Go's regexp
 // cannot compile (lookaheads and the like) is not enforced: the app still
 // refuses values that break it.
 func NewValidator(obj sdk.ObjectType) *Validator {
-	v := &Validator{obj: obj, patterns: map[string]*regexp.Regexp{}}
-	for _, f := range obj.Fields {
-		if re := compilePattern(f.Pattern); re != nil {
-			v.patterns[f.Name] = re
+	v := &Validator{obj: obj, index: make(map[string]int, len(obj.Fields)), patterns: make([]*regexp.Regexp, len(obj.Fields))}
+	for i := range obj.Fields {
+		f := &obj.Fields[i]
+		if _, dup := v.index[f.Name]; !dup {
+			v.index[f.Name] = i // the first of a name, as ObjectType.Field
+		}
+		v.patterns[i] = compilePattern(f.Pattern)
+		if f.Required && !f.ReadOnly {
+			v.required = append(v.required, i)
 		}
 	}
 	return v
@@ -53,11 +60,10 @@ func NewValidator(obj sdk.ObjectType) *Validator {
 
 // Value validates one value of the named field as Validate does.
 func (x *Validator) Value(f sdk.Field, v sdk.Value) *ValidationError {
-	re, ok := x.patterns[f.Name]
-	if !ok && f.Pattern != "" {
-		re = compilePattern(f.Pattern) // a field not from obj
+	if i, ok := x.index[f.Name]; ok && x.obj.Fields[i].Pattern == f.Pattern {
+		return validate(&f, v, x.patterns[i])
 	}
-	return validate(f, v, re)
+	return validate(&f, v, compilePattern(f.Pattern)) // a field not from obj
 }
 
 // Record validates one write as ValidateRecord does.
@@ -68,26 +74,27 @@ func (x *Validator) Record(fields []string, values []sdk.Value, create bool) []*
 		if i < len(values) {
 			v = values[i]
 		}
-		f, ok := x.obj.Field(name)
+		fi, ok := x.index[name]
 		if !ok {
 			errs = append(errs, &ValidationError{Field: name, Value: shown(v.Text()), Rule: CheckUnknown,
 				Message: fmt.Sprintf("%s has no field %s", x.obj.Name, name),
 				Hint:    fmt.Sprintf("remove the mapping to %s, or map to a field listed by `datasync connection schema`", name)})
 			continue
 		}
+		f := &x.obj.Fields[fi]
 		if f.ReadOnly {
 			errs = append(errs, &ValidationError{Field: name, Value: shown(v.Text()), Rule: CheckReadOnly,
 				Message: name + " is read-only in " + x.obj.Name,
 				Hint:    "set the mapping of " + name + " to flow only towards the other side (--direction), or remove it"})
 			continue
 		}
-		if e := x.Value(f, v); e != nil {
+		if e := validate(f, v, x.patterns[fi]); e != nil {
 			errs = append(errs, e)
 		}
 	}
 	if create {
-		for _, f := range x.obj.Fields {
-			if f.Required && !f.ReadOnly && !contains(fields, f.Name) {
+		for _, i := range x.required {
+			if f := &x.obj.Fields[i]; !contains(fields, f.Name) {
 				errs = append(errs, &ValidationError{Field: f.Name, Rule: CheckRequired,
 					Message: f.Name + " is required",
 					Hint:    "add a value for " + f.Name + " in the source, or map a field into it"})
@@ -117,7 +124,7 @@ func compilePattern(p string) *regexp.Regexp {
 	return re
 }
 
-func validate(f sdk.Field, v sdk.Value, pattern *regexp.Regexp) *ValidationError {
+func validate(f *sdk.Field, v sdk.Value, pattern *regexp.Regexp) *ValidationError {
 	if v.IsEmpty() {
 		if f.Required {
 			return newError(f.Name, v, CheckRequired, f.Name+" is required",
