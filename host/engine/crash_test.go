@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/datasync-io/datasync/host/store"
+	"github.com/datasync-io/datasync/host/syncdef"
 	"github.com/datasync-io/datasync/sdk"
 	"github.com/datasync-io/datasync/sdk/memory"
 )
@@ -187,5 +188,41 @@ func TestCompleteRunAfterAnInterruptedCreateReadsTheSides(t *testing.T) {
 		if _, ok := right[l.RightID]; !ok && l.State == store.LinkSyncing {
 			t.Fatalf("link %s↔%s is syncing, but right %s is gone (report %+v)", l.LeftID, l.RightID, l.RightID, rep)
 		}
+	}
+}
+
+// A record that changed while its partner was deleted lives on, to be
+// created anew (modify beats delete). Held as its pending snapshot (its own
+// update of the partner had failed), it is not read again: should the run
+// stop before the create is written, the snapshot brings it to the next
+// run, which creates it (TestPropertySync found it lost, unlinked).
+func TestSurvivorHeldAsASnapshotOutlivesACrash(t *testing.T) {
+	for _, step := range []string{"journaled", "written"} {
+		t.Run(step, func(t *testing.T) {
+			armed := false
+			e := newEnv(t, func(d *syncdef.Definition) { d.Deletes = syncdef.DeletesPropagate }, WithFailpoint(func(s string) error {
+				if armed && s == step {
+					return errors.New("killed")
+				}
+				return nil
+			}))
+			ids := e.contacts(e.left, "l", 2)
+			e.run(Options{})
+			e.update(e.left, ids[0], map[string]sdk.Value{"company": s("Survivor")})
+			if rep := e.runRefusingUpdates(sideR); rep.Right.Failed != 1 {
+				t.Fatalf("refused run: right %+v, want l0's update failed", rep.Right)
+			}
+			e.delete(e.right, byEmail(e.right)["l0@x.io"].ID)
+			armed = true
+			if _, err := e.eng.Run(e.ctx, e.def, Options{}); err == nil {
+				t.Fatal("the run went through the failpoint")
+			}
+			armed = false
+			e.run(Options{})
+			e.quiet()
+			if got := byEmail(e.right)["l0@x.io"]; got.ID == "" || got.Fields["company"].Str != "Survivor" {
+				t.Fatalf("l0 on the right after the next run: %+v; want it created anew with its change", got)
+			}
+		})
 	}
 }

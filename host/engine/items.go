@@ -140,7 +140,7 @@ func (r *run) processLinks(ctx context.Context) ([2][]*rec, error) {
 				// The delete failed, refused as the survivor had changed
 				// (sdk.Op.IfVersion; a change a sliced run reads after the
 				// delete, say): modify beats delete, as below.
-				r.dropLink(l)
+				r.unlink(l, keep)
 				survives(cur[keep])
 			case r.def.Deletes == syncdef.DeletesPropagate && len(r.errs[[2]string{sideNames[keep], linkID(l, keep)}]) > 0 &&
 				r.due(sideNames[keep], linkID(l, keep)):
@@ -161,7 +161,7 @@ func (r *run) processLinks(ctx context.Context) ([2][]*rec, error) {
 			if cur[keep] != nil && r.changedSinceBase(l, keep, cur[keep]) {
 				// Modify beats delete: the survivor changed since the last
 				// sync, so it lives on and is treated as new.
-				r.dropLink(l)
+				r.unlink(l, keep)
 				survives(cur[keep])
 				continue
 			}
@@ -405,7 +405,13 @@ func (r *run) linked(s int, id string) bool {
 
 // dropLink forgets a link before anything is written, so its ids are free
 // to be linked again in this run.
-func (r *run) dropLink(l *store.Link) {
+func (r *run) dropLink(l *store.Link) { r.unlink(l, -1) }
+
+// unlink drops link l as dropLink does, but for the pending snapshot of the
+// record on side survivor (-1: none), which lives on to be matched as new
+// (survives): it is not read again, so should the run stop before its
+// create is journaled, the snapshot is what brings it to the next run.
+func (r *run) unlink(l *store.Link, survivor int) {
 	delete(r.links, l.LeftID)
 	delete(r.byRight, l.RightID)
 	r.pre.DeleteLinks = append(r.pre.DeleteLinks, l.LeftID)
@@ -419,7 +425,7 @@ func (r *run) dropLink(l *store.Link) {
 	r.pre.PutLinks = puts
 	for s := range sideNames {
 		k := [2]string{sideNames[s], linkID(l, s)}
-		if _, ok := r.pending[k]; ok {
+		if _, ok := r.pending[k]; ok && s != survivor {
 			r.pre.DropPending = append(r.pre.DropPending, store.RecordKey{Side: k[0], RecordID: k[1]})
 		}
 		if len(r.errs[k]) > 0 {
