@@ -409,8 +409,9 @@ func (r *run) dropLink(l *store.Link) { r.unlink(l, -1) }
 
 // unlink drops link l as dropLink does, but for the pending snapshot of the
 // record on side survivor (-1: none), which lives on to be matched as new
-// (survives): it is not read again, so should the run stop before its
-// create is journaled, the snapshot is what brings it to the next run.
+// (survives). It is not read again: should the run stop before its create
+// is written, the snapshot is what brings it to the next run; the create,
+// written or failed, settles or puts the snapshot (finalizeCreate).
 func (r *run) unlink(l *store.Link, survivor int) {
 	delete(r.links, l.LeftID)
 	delete(r.byRight, l.RightID)
