@@ -195,7 +195,10 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 		// adds one per record, and SQLite's per-statement work (binds
 		// through cgo, step, reset) costs more than the row itself.
 		rest := b.AddLinks
-		args := make([]any, 0, 2+linksPerInsert*linkInsertArgs)
+		var args []any
+		if len(rest) > 0 {
+			args = make([]any, 0, 2+min(len(rest), linksPerInsert)*linkInsertArgs)
+		}
 		for len(rest) > 1 {
 			chunk := rest[:min(len(rest), linksPerInsert)]
 			args = append(args[:0], b.Sync, now)
