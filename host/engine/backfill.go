@@ -270,7 +270,7 @@ func (r *run) backfills(l *store.Link) bool {
 
 // holdFailing holds back, as addPending does after a complete read, the
 // records of a page looked up unchanged since they failed until their
-// retry is due (run.holds); merged for a fresh mapping, such a record is
+// retry is due (run.holdBack); merged for a fresh mapping, such a record is
 // written with the rest of its changes.
 func (r *run) holdFailing() {
 	for _, s := range r.sides {

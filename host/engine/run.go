@@ -1364,25 +1364,21 @@ func snapshotHolds(p store.Pending, fields []string) bool {
 	return true
 }
 
-// holdBack holds record x, read, back while it is where it failed and its
-// retry is not due (holds). At its pending snapshot's version, it takes the
-// snapshot's modification time: the last change someone made, which the
-// snapshot keeps (see finalizeLink), where the app says when the record was
-// last written, by this sync too. Merged from the snapshot, unread, the
-// record must merge the same.
+// holdBack looks at record x, read, against its pending snapshot k. Where it
+// is at the snapshot's version (where it failed), it is held back until its
+// retry is due, and takes the snapshot's modification time: the last change
+// someone made, which the snapshot keeps (see finalizeLink), where the app
+// says when the record was last written, by this sync too. Merged from the
+// snapshot, unread, the record must merge the same.
 func (r *run) holdBack(k [2]string, x *rec) {
-	x.held = x.held || r.holds(k, x)
-	if p, ok := r.pending[k]; ok && x.read && x.version != "" && x.version == p.Version && !p.ModifiedAt.IsZero() {
+	p, ok := r.pending[k]
+	if !ok || !x.read || x.version == "" || x.version != p.Version {
+		return
+	}
+	x.held = x.held || len(r.errs[k]) > 0 && !r.due(k[0], k[1])
+	if !p.ModifiedAt.IsZero() {
 		x.mod = p.ModifiedAt
 	}
-}
-
-// holds reports whether record x, read, is held back until its retry is
-// due: it is where it failed (the version of its pending snapshot k), and
-// its retry is not due yet.
-func (r *run) holds(k [2]string, x *rec) bool {
-	p, ok := r.pending[k]
-	return ok && x.read && x.version != "" && x.version == p.Version && len(r.errs[k]) > 0 && !r.due(k[0], k[1])
 }
 
 // forget drops the pending snapshot and errors of a record that is gone.
