@@ -54,6 +54,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	q.Set("_synchronous", "NORMAL")
 	q.Set("_cache_size", "-16384") // KiB: a run's link and history pages stay cached
 	q.Set("_txlock", "immediate")  // writers queue on busy_timeout instead of failing on upgrade
+	q.Set("_mutex", "no")          // database/sql uses a connection from one goroutine at a time
 	db := sql.OpenDB(connector{dsn: "file:" + abs + "?" + q.Encode(), drv: &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
 		// A checkpoint copies the WAL into the database and syncs both:
 		// two fsyncs of ~15 ms here, whatever their size. At SQLite's

@@ -93,11 +93,13 @@ func (c *Connector) Open(ctx context.Context, cfg sdk.Config) (sdk.Conn, error) 
 }
 
 // dsn builds the driver's URI for path: mode=rw so a missing file is an
-// error rather than a new empty database.
+// error rather than a new empty database; _mutex=no because database/sql
+// never uses a connection from two goroutines at once, and SQLite's own
+// lock around every call was a sixth of a digest read's CPU.
 func dsn(path string) string {
 	r := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
 	return "file:" + r.Replace(filepath.ToSlash(path)) + fmt.Sprintf(
-		"?mode=rw&_busy_timeout=%d&_journal_mode=WAL&_synchronous=NORMAL", busyTimeout.Milliseconds())
+		"?mode=rw&_busy_timeout=%d&_journal_mode=WAL&_synchronous=NORMAL&_mutex=no", busyTimeout.Milliseconds())
 }
 
 // conn is an open connection to one database file.

@@ -32,7 +32,7 @@ func sqliteSchema(trigger bool) string {
 }
 
 func sqliteOpen(path string) (*sql.DB, error) {
-	db, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=5000")
+	db, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=5000&_mutex=no")
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
