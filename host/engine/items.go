@@ -168,12 +168,11 @@ func (r *run) processLinks(ctx context.Context) ([2][]*rec, error) {
 			if cur[keep] == nil && r.opts.changed.has(sideNames[keep], linkID(l, keep), linkVersion(l, keep)) {
 				// The survivor changed too, read by an earlier slice of
 				// this run: as if one slice had read both, it lives on. It
-				// is looked up to be treated as new; where it cannot be, it
-				// is left unlinked (and kept).
-				if sd := r.sides[keep]; lookupsByID(sd.conn) {
-					if _, err := r.lookUpAgain(ctx, sd, []string{linkID(l, keep)}); err != nil {
-						return [2][]*rec{}, err
-					}
+				// is looked up to be treated as new (a run slices only if
+				// both connectors look records up by id, see readBoth);
+				// one the connector declines is left unlinked (and kept).
+				if _, err := r.lookUpAgain(ctx, r.sides[keep], []string{linkID(l, keep)}); err != nil {
+					return [2][]*rec{}, err
 				}
 				r.dropLink(l)
 				continue

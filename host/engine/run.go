@@ -941,10 +941,14 @@ func (r *run) readBoth(ctx context.Context) error {
 	}
 	// An incremental run reads in slices (see Engine.Run), unless a side is
 	// read completely (it is held whole anyway, and would be read again for
-	// each slice) or in two passes (which would have to stop alike).
+	// each slice) or in two passes (which would have to stop alike), or its
+	// connector cannot look records up by id: a slice looks up what an
+	// earlier one read past a later one's cut (the survivor of a delete,
+	// refreshSnapshots), and without lookups it would leave such a record
+	// unlinked or merge stale values. Such a run holds all its changes.
 	r.slicing = r.e.sliceMax > 0 && !r.opts.dry && !narrow[sideL] && !narrow[sideR]
 	for _, s := range r.sides {
-		r.slicing = r.slicing && !s.full && s.partial == nil && !s.digested
+		r.slicing = r.slicing && !s.full && s.partial == nil && !s.digested && lookupsByID(s.conn)
 	}
 	if err := r.readPass(ctx, [2]bool{true, true}, narrow); err != nil {
 		return err
@@ -1312,16 +1316,13 @@ func (r *run) addPending() {
 // record may have changed past the cut, and its snapshot would send the
 // values it failed with to its partner, where a fill-only mapping keeps
 // them. Looked up, it merges as read; one not found (deleted past the cut)
-// keeps its snapshot, as does every record of a connector that does not
-// look records up by id, or declines.
+// keeps its snapshot, as does every record of a connector that declines.
+// (A run slices only if both connectors look records up by id.)
 func (r *run) refreshSnapshots(ctx context.Context) error {
 	if !r.cut() {
 		return nil
 	}
 	for i, s := range r.sides {
-		if !lookupsByID(s.conn) {
-			continue
-		}
 		o := r.sides[other(i)]
 		var ids []string
 		for id, x := range s.recs {

@@ -68,6 +68,7 @@ func contents(t *testing.T, c *memory.Connector) map[string]string {
 func TestSlicedRunSyncsAsOneRun(t *testing.T) {
 	whole := newEnv(t, nil)
 	whole.eng.sliceMax = 0
+	whole.advertiseByID()
 	want := sliceScenario(t, whole)
 
 	sliced := newEnv(t, nil)
@@ -75,6 +76,7 @@ func TestSlicedRunSyncsAsOneRun(t *testing.T) {
 	sliced.readBatch(1) // a checkpoint after each record
 	refusals := &refusalCounter{Conn: sliced.conns["news"]}
 	sliced.conns["news"] = refusals
+	sliced.advertiseByID() // a run slices only with lookups by id (see readBoth)
 	runs, err := sliced.st.Runs(sliced.ctx, sliced.def.Name, 100)
 	if err != nil {
 		t.Fatal(err)
@@ -187,13 +189,14 @@ func TestSlicedRunRetriesNoSnapshotPastItsCut(t *testing.T) {
 // A record whose change an earlier slice took in (a left-to-right field of
 // a right-to-left sync: nothing to write, the link takes its version) is
 // not deleted by its partner's delete that a later slice reads: to one run
-// the two are concurrent, and modify beats delete, as in one slice. Where
-// the connector looks records up by id, the survivor is created anew.
+// the two are concurrent, and modify beats delete, as in one slice: the
+// survivor is looked up by id and created anew. A connector that cannot
+// look records up is read in one slice, to the same end.
 func TestSlicedRunKeepsASurvivorChangedInAnEarlierSlice(t *testing.T) {
 	def := func(d *syncdef.Definition) {
 		d.Direction, d.Deletes = mapping.DirRightToLeft, syncdef.DeletesPropagate
 	}
-	do := func(sliceMax int, byID bool) (map[string]string, map[string]string) {
+	do := func(sliceMax int, byID bool) (map[string]string, map[string]string, Report) {
 		e := newEnv(t, def)
 		e.eng.sliceMax = sliceMax
 		e.readBatch(1)
@@ -208,23 +211,23 @@ func TestSlicedRunKeepsASurvivorChangedInAnEarlierSlice(t *testing.T) {
 		e.update(e.right, rights[1], map[string]sdk.Value{"company": s("R1")})
 		e.delete(e.right, rights[3]) // read in the third
 		rep := e.run(Options{})
-		if sliceMax > 0 && rep.Slices < 3 {
-			t.Fatalf("%d slices, want the delete read after l3's change", rep.Slices)
-		}
-		return contents(t, e.left), contents(t, e.right)
+		return contents(t, e.left), contents(t, e.right), rep
 	}
-	wantL, wantR := do(0, false)
+	wantL, wantR, _ := do(0, false)
 	if !strings.Contains(wantL["r3@x.io"], `company:"Mine"`) || wantR["r3@x.io"] == "" {
 		t.Fatalf("one run: left %v right %v; want r3 kept with its change and created anew on the right", wantL, wantR)
 	}
-	gotL, gotR := do(1, true)
-	if !maps.Equal(gotL, wantL) || !maps.Equal(gotR, wantR) {
-		t.Errorf("sliced, lookups by id: left %v right %v; one run: left %v right %v", gotL, gotR, wantL, wantR)
-	}
-	// Without lookups by id it is kept, unlinked, until it changes again.
-	gotL, _ = do(1, false)
-	if !strings.Contains(gotL["r3@x.io"], `company:"Mine"`) {
-		t.Errorf("sliced, no lookups: left %v; want r3 kept with its change", gotL)
+	for _, byID := range []bool{true, false} {
+		gotL, gotR, rep := do(1, byID)
+		if byID && rep.Slices < 3 {
+			t.Fatalf("%d slices, want the delete read after l3's change", rep.Slices)
+		}
+		if !byID && rep.Slices != 0 {
+			t.Errorf("no lookups by id: %d slices, want one read", rep.Slices)
+		}
+		if !maps.Equal(gotL, wantL) || !maps.Equal(gotR, wantR) {
+			t.Errorf("sliced, lookups by id %v: left %v right %v; one run: left %v right %v", byID, gotL, gotR, wantL, wantR)
+		}
 	}
 }
 
@@ -243,6 +246,7 @@ func TestSlicedRunStopsBetweenSlices(t *testing.T) {
 	}))
 	e.eng.sliceMax = 2
 	e.readBatch(1)
+	e.advertiseByID()
 	ids := e.contacts(e.left, "l", 8)
 	e.run(Options{})
 	for i, id := range ids {
@@ -394,6 +398,7 @@ func TestSlicedRunDecidesRetriesByItsStart(t *testing.T) {
 	do := func(sliceMax int) (map[string]string, Report) {
 		e := newEnv(t, nil)
 		e.readBatch(1)
+		e.advertiseByID()
 		ids := e.contacts(e.left, "l", 4)
 		e.run(Options{})
 		e.update(e.left, ids[0], map[string]sdk.Value{"company": s("Failing")})
