@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"github.com/datasync-io/datasync/host/mapping"
 	"sort"
 	"strings"
 	"testing"
@@ -164,6 +165,54 @@ func TestChangeAfterAnInterruptedCreateIsSynced(t *testing.T) {
 		t.Fatalf("right has %d records, want 2", n)
 	}
 	e.quiet()
+}
+
+// A create an interrupted run journaled is linked with the base it would
+// have got, worked out again from its source record, which the journal no
+// longer holds: a change made to the created record meanwhile is one-sided
+// and flows back, even where the rule prefers the source's values. A
+// connector that cannot look the source up by id leaves the base unknown:
+// the pair merges as a first match, and the rule keeps the source's value.
+// So does a source changed meanwhile, whose values are not those created
+// from: taken for the base, they would make its partner look changed.
+func TestRecoveredCreateGetsItsBase(t *testing.T) {
+	for _, tc := range []struct {
+		byID                bool
+		changed             int    // the side changed after the crash
+		wantLeft, wantRight string // first names after the next run
+	}{
+		{byID: true, changed: sideR, wantLeft: "Anna", wantRight: "Anna"},
+		{byID: false, changed: sideR, wantLeft: "Ann", wantRight: "Ann"},
+		{byID: true, changed: sideL, wantLeft: "Annie", wantRight: "Annie"},
+	} {
+		e, runKilled := killedAtWritten(t)
+		e.def.Conflict = mapping.RulePreferLeft
+		if tc.byID {
+			e.advertiseByID()
+		}
+		e.create(e.left, map[string]sdk.Value{"email": s("b@x.io")})
+		e.run(Options{})
+		id := e.create(e.left, map[string]sdk.Value{"email": s("a@x.io"), "first_name": s("Ann"), "phone": s("+1 555 0100")})
+		runKilled()
+		if j, _ := e.st.Journal(e.ctx, e.def.Name); len(j) != 1 {
+			t.Fatalf("journal %+v, want the create of a@x.io", j)
+		}
+		r := byEmail(e.right)["a@x.io"]
+		if tc.changed == sideR {
+			e.update(e.right, r.ID, map[string]sdk.Value{"first_name": s("Anna")})
+		} else {
+			e.update(e.left, id, map[string]sdk.Value{"first_name": s("Annie")})
+		}
+		if rep := e.run(Options{}); rep.Settled != 1 {
+			t.Fatalf("%+v: the journaled create was not settled: %+v", tc, rep)
+		}
+		l, _ := e.left.Get(obj, id)
+		r, _ = e.right.Get(obj, r.ID)
+		if l.Fields["first_name"].Str != tc.wantLeft || r.Fields["first_name"].Str != tc.wantRight || l.Fields["phone"].Str != "+1 555 0100" {
+			t.Errorf("%+v: left %+v, right %+v", tc, l.Fields, r.Fields)
+		}
+		e.quiet()
+	}
 }
 
 // TestCompleteRunAfterAnInterruptedCreateReadsTheSides: a complete run

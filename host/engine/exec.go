@@ -309,12 +309,9 @@ func (r *run) journalEntry(it *item, batchID string) store.JournalEntry {
 	src, t := it.src, other(it.src)
 	x := it.cur[src]
 	op := it.ops[t]
-	// The base the link will have if the target stores the values as sent
-	// (finalizeCreate), encoded once for both the journal and the link.
-	r.scratch = r.createBase(r.scratch[:0], it, op.Values)
-	r.enc = store.AppendBase(r.enc[:0], r.scratch)
-	it.base = string(r.enc)
-	p := store.JournalPayload{SourceVersion: x.version, RawBase: it.base}
+	// No base: it was a third of the bytes a first fill stored a record, and
+	// settleJournal works a recovered create's out again (recoveredBase).
+	p := store.JournalPayload{SourceVersion: x.version, Mappings: r.createMaps}
 	for k, key := range r.keys {
 		v := x.vals[key[src]]
 		if r.keyNorm(src, k, v) == "" {
@@ -870,12 +867,11 @@ func (r *run) finalizeCreate(it *item, b *store.Batch) {
 			vals[j] = stored(res, op, j)
 		}
 	}
-	if it.base != "" && asSent {
-		// Stored as sent: the base journaled with the create is the link's.
-		l.RawBase, l.RawBaseKeys = it.base, r.createKeys
-	} else {
-		l.Base = r.createBase(make(store.Base, 0, len(r.maps)), it, vals)
-	}
+	// Encoded here, through the run's scratch buffers, rather than by
+	// Commit from a Base of its own: a first fill links millions.
+	r.scratch = r.createBase(r.scratch[:0], it, vals)
+	r.enc = store.AppendBase(r.enc[:0], r.scratch)
+	l.RawBase, l.RawBaseKeys = string(r.enc), r.createKeys
 	// The history holds the values written, encoded here rather than as a
 	// FieldChange each: a first fill records millions of them.
 	n := 0

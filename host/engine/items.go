@@ -30,7 +30,6 @@ type item struct {
 	orig    *store.Link // itemLink of a stored link: the link as stored
 	ownBase bool        // link.Base is the item's own copy (see setBase)
 	unbuilt bool        // itemCreate: its op is not built yet (see buildCreate)
-	base    string      // itemCreate: the encoded base of its link if stored as sent (see journalEntry)
 	// raw: itemLink, the base of its link encoded, as loaded. The decoded
 	// base (~2 KB: two sdk.Values a mapping) is needed to plan and to
 	// finalize, not in between, when a run holds every item it planned:
@@ -710,25 +709,9 @@ func (r *run) buildCreate(it *item) {
 	op := &sdk.Op{Kind: sdk.OpCreate, CorrelationID: store.NewID(),
 		Fields: make([]string, 0, len(r.maps)+1), Values: make([]sdk.Value, 0, len(r.maps)+1)}
 	it.opMaps[t] = make([]int, 0, len(r.maps)+1)
-	ok := true
-	for i, fm := range r.maps {
-		if fm.field[t].ReadOnly {
-			continue
-		}
-		v := x.vals[fm.idx[src]]
-		if v.IsEmpty() {
-			continue
-		}
-		w, err := convert(fm, src, v)
-		if err != nil {
-			r.failConversion(it, src, fm, v, err)
-			ok = false
-			continue
-		}
-		op.Fields = append(op.Fields, fm.field[t].Name)
-		op.Values = append(op.Values, w)
-		it.opMaps[t] = append(it.opMaps[t], i)
-	}
+	ok := r.createValues(src, x, op, &it.opMaps[t], func(fm fmap, v sdk.Value, err error) {
+		r.failConversion(it, src, fm, v, err)
+	})
 	if ext := ts.obj.ExternalIDField; ext != "" && !r.mappedOn(t, ext) {
 		if f, ok := ts.obj.Field(ext); ok && !f.ReadOnly {
 			op.Fields = append(op.Fields, ext)
@@ -741,6 +724,35 @@ func (r *run) buildCreate(it *item) {
 	} else {
 		it.opMaps[t] = nil
 	}
+}
+
+// createValues appends to op what a create of record x, of side src,
+// writes on the other side: each mapping's field there and the converted
+// value, skipping read-only fields and empty values, and the mapping's
+// index to opMaps. A value that does not convert goes to fail; it reports
+// whether none failed.
+func (r *run) createValues(src int, x *rec, op *sdk.Op, opMaps *[]int, fail func(fmap, sdk.Value, error)) bool {
+	t := other(src)
+	ok := true
+	for i, fm := range r.maps {
+		if fm.field[t].ReadOnly {
+			continue
+		}
+		v := x.vals[fm.idx[src]]
+		if v.IsEmpty() {
+			continue
+		}
+		w, err := convert(fm, src, v)
+		if err != nil {
+			fail(fm, v, err)
+			ok = false
+			continue
+		}
+		op.Fields = append(op.Fields, fm.field[t].Name)
+		op.Values = append(op.Values, w)
+		*opMaps = append(*opMaps, i)
+	}
+	return ok
 }
 
 // planDelete propagates the delete of a link's record on side gone.

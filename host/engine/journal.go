@@ -23,18 +23,26 @@ func (r *run) settleJournal(ctx context.Context) error {
 			return err
 		}
 	}
+	payloads := make([]store.JournalPayload, len(entries))
+	for i, j := range entries {
+		var err error
+		if payloads[i], err = store.DecodeJournalPayload(j.Payload); err != nil {
+			return fmt.Errorf("journal entry %s: %w", j.ID, err)
+		}
+	}
+	sources, err := r.journaledSources(ctx, entries, payloads)
+	if err != nil {
+		return err
+	}
 	b := &store.Batch{Sync: r.def.Name}
 	settled := map[string]bool{}
-	for _, j := range entries {
+	for i, j := range entries {
 		t := sideL
 		if j.Side == r.sides[sideR].name {
 			t = sideR
 		}
 		ts := r.sides[t]
-		p, err := store.DecodeJournalPayload(j.Payload)
-		if err != nil {
-			return fmt.Errorf("journal entry %s: %w", j.ID, err)
-		}
+		p := payloads[i]
 		found, err := r.lookupJournaled(ctx, ts, j, p)
 		if err != nil {
 			return err
@@ -63,7 +71,11 @@ func (r *run) settleJournal(ctx context.Context) error {
 		// version would mark as synced, and lose. Unknown, the record is
 		// compared with the base the next time it is read, and a change is
 		// found (or its version taken, when there is none).
-		l := &store.Link{State: store.LinkSyncing, Base: p.Base}
+		base := p.Base
+		if base == nil && p.Mappings == r.createMaps {
+			base = r.recoveredBase(src, sources[src][j.SourceID], p.SourceVersion)
+		}
+		l := &store.Link{State: store.LinkSyncing, Base: base}
 		if t == sideR {
 			l.LeftID, l.RightID, l.LeftVersion = j.SourceID, found.ID, p.SourceVersion
 		} else {
@@ -83,6 +95,59 @@ func (r *run) settleJournal(ctx context.Context) error {
 	}
 	r.nlinks = -1 // links were added: count again if asked
 	return r.e.failpoint("settled")
+}
+
+// journaledSources looks up by id, on each side whose connector can, the
+// source records of the journaled creates whose base is to be worked out
+// again (recoveredBase): those journaled without one, under the run's
+// mappings. A lookup the connector declines finds none.
+func (r *run) journaledSources(ctx context.Context, entries []store.JournalEntry, payloads []store.JournalPayload) ([2]map[string]*rec, error) {
+	var want [2][]string
+	for i, j := range entries {
+		if payloads[i].Base != nil || payloads[i].Mappings != r.createMaps {
+			continue
+		}
+		src := sideR
+		if j.Side == r.sides[sideR].name {
+			src = sideL
+		}
+		want[src] = append(want[src], j.SourceID)
+	}
+	out := [2]map[string]*rec{{}, {}}
+	for s, ids := range want {
+		if len(ids) == 0 || !lookupsByID(r.sides[s].conn) {
+			continue
+		}
+		if err := r.lookupByID(ctx, r.sides[s], ids, r.sides[s].fields, false, out[s]); err != nil {
+			if lookupFatal(ctx, sdk.CategoryOf(err)) {
+				return out, err
+			}
+			out[s] = map[string]*rec{} // declined
+		}
+	}
+	return out, nil
+}
+
+// recoveredBase is the base of the link of a create an interrupted run
+// journaled, the one finalizeCreate gives a create stored as sent: worked
+// out again from its source record x (nil: not found), of side src, under
+// the same mappings (the caller checks). When that record has changed
+// since (its version is not the one created from), is gone, or could not
+// be looked up, or the mappings changed, the values it was created from
+// are not known: the link gets no base, and the pair merges as a first
+// match does (equal fields settle, an empty one is filled, the rule
+// settles the rest).
+func (r *run) recoveredBase(src int, x *rec, version string) store.Base {
+	if x == nil || x.version != version {
+		return nil
+	}
+	it := &item{kind: itemCreate, src: src}
+	it.cur[src] = x
+	op := &sdk.Op{}
+	if !r.createValues(src, x, op, &it.opMaps[other(src)], func(fmap, sdk.Value, error) {}) {
+		return nil // not created from these values after all
+	}
+	return r.createBase(nil, it, op.Values)
 }
 
 func (r *run) lookupJournaled(ctx context.Context, ts *side, j store.JournalEntry, p store.JournalPayload) (*sdk.Record, error) {

@@ -200,7 +200,7 @@ type run struct {
 	failedWrites []failedWrite
 	items        []*item
 	report       Report
-	scratch      store.Base // reused by journalEntry
+	scratch      store.Base // reused by finalizeCreate
 	// journaled: the creates an interrupted run left in the journal, as
 	// loadLinks found them, for settleJournal.
 	journaled []store.JournalEntry
@@ -208,6 +208,10 @@ type run struct {
 	// createKeys: store.BaseKeys of every mapping's key, which is that of
 	// the base of every link a create makes (createBase).
 	createKeys string
+	// createMaps: a digest of the mappings, journaled with each create, so
+	// that a recovered create's base is worked out again only under the
+	// mappings it was created with (recoveredBase).
+	createMaps string
 
 	// lazy: only the links of records this run deals with are loaded (both
 	// sides read incrementally), through ensureLinks; else all of them.
@@ -424,6 +428,7 @@ func (r *run) open(ctx context.Context) error {
 		r.mapKeys = append(r.mapKeys, fm.key)
 	}
 	r.createKeys = store.BaseKeys(r.mapKeys)
+	r.createMaps = fpHash(slices.Sorted(slices.Values(mappingHashes(r.def))))
 	r.fp, r.fp2, r.legacyFP = fingerprint(r.def), fingerprint2(r.def), legacyFingerprint(r.def)
 	return nil
 }

@@ -720,8 +720,12 @@ func decodeHistory(s string, row HistoryEntry) ([]HistoryEntry, error) {
 type JournalPayload struct {
 	SourceVersion string
 	Keys          []JournalKey // match key values, as the target's fields
-	Base          Base
-	RawBase       string // Base already encoded (EncodeBase), used instead of Base when set
+	// Base: what older versions journaled, the base the link would have if
+	// the target stored the values as sent. Now nil: the engine works it
+	// out again from the source record when it settles the create, if its
+	// mappings are still those of Mappings, its digest of them.
+	Base     Base
+	Mappings string
 }
 
 // JournalKey is one match key value of a journaled create.
@@ -730,10 +734,10 @@ type JournalKey struct {
 	Value sdk.Value
 }
 
-// Encode returns the payload's compact form; the base comes last, as the
-// rest of the payload.
+// Encode returns the payload's compact form; the base (or '#' and the
+// mappings' digest) comes last, as the rest of the payload.
 func (p JournalPayload) Encode() []byte {
-	b := make([]byte, 0, 128+len(p.RawBase)+96*len(p.Base))
+	b := make([]byte, 0, 128+len(p.Mappings)+96*len(p.Base))
 	b = append(b, basePrefix...)
 	b = appendLenString(b, p.SourceVersion)
 	b = strconv.AppendInt(b, int64(len(p.Keys)), 10)
@@ -742,11 +746,15 @@ func (p JournalPayload) Encode() []byte {
 		b = appendLenString(b, k.Field)
 		b = appendCompactValue(b, k.Value)
 	}
-	if p.RawBase != "" {
-		return append(b, p.RawBase...)
+	if p.Base == nil && p.Mappings != "" {
+		return appendLenString(append(b, journalMappings), p.Mappings)
 	}
 	return appendBase(b, p.Base)
 }
+
+// journalMappings starts a payload's mappings digest, where a base would
+// start with basePrefix.
+const journalMappings = '#'
 
 // DecodeJournalPayload reads Encode's form, or the JSON an older version
 // journaled.
@@ -781,6 +789,14 @@ func DecodeJournalPayload(data []byte) (JournalPayload, error) {
 	}
 	if d.err != nil {
 		return JournalPayload{}, d.err
+	}
+	if d.i < len(s) && s[d.i] == journalMappings {
+		d.i++
+		p.Mappings = d.lenString()
+		if d.err != nil || d.i != len(s) {
+			return JournalPayload{}, errCorrupt
+		}
+		return p, nil
 	}
 	if !strings.HasPrefix(s[d.i:], basePrefix) {
 		return JournalPayload{}, errCorrupt

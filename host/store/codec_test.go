@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -206,11 +205,14 @@ func TestJournalPayloadRoundTrip(t *testing.T) {
 		got.Keys[0].Field != "email" || !got.Base.Equal(p.Base) {
 		t.Fatalf("round trip: %v %+v", err, got)
 	}
-	// Its base already encoded (RawBase): the same payload.
-	raw := p
-	raw.Base, raw.RawBase = nil, EncodeBase(p.Base)
-	if !bytes.Equal(raw.Encode(), p.Encode()) {
-		t.Fatalf("RawBase payload %q, Base payload %q", raw.Encode(), p.Encode())
+	// Without a base, the mappings' digest instead, as the engine journals now.
+	p.Base, p.Mappings = nil, "0123456789abcdef"
+	if got, err = DecodeJournalPayload(p.Encode()); err != nil || got.Base != nil || len(got.Keys) != 2 ||
+		got.Mappings != p.Mappings || got.Keys[1].Value.Int != 3 {
+		t.Fatalf("round trip without a base: %v %+v", err, got)
+	}
+	if _, err := DecodeJournalPayload(append(p.Encode(), 'x')); err == nil {
+		t.Fatal("a payload with bytes past its mappings' digest decoded")
 	}
 	// A create journaled by the JSON-writing version, before an upgrade.
 	old := `{"source_version":"4","keys":[{"field":"email","value":{"k":"string","s":"b@x.io"}}],"base":{"e=e":{"l":{"k":"string","s":"b"},"r":{}}}}`
@@ -226,6 +228,7 @@ func TestJournalPayloadRoundTrip(t *testing.T) {
 
 func FuzzDecodeJournalPayload(f *testing.F) {
 	f.Add(JournalPayload{SourceVersion: "1", Keys: []JournalKey{{Field: "e", Value: sdk.String("x")}}}.Encode())
+	f.Add(JournalPayload{SourceVersion: "1", Mappings: "d1"}.Encode())
 	f.Add([]byte(`{"source_version":"4","keys":[],"base":{}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := DecodeJournalPayload(b)
@@ -233,7 +236,7 @@ func FuzzDecodeJournalPayload(f *testing.F) {
 			return
 		}
 		again, err := DecodeJournalPayload(p.Encode())
-		if err != nil || again.SourceVersion != p.SourceVersion || len(again.Keys) != len(p.Keys) {
+		if err != nil || again.SourceVersion != p.SourceVersion || len(again.Keys) != len(p.Keys) || again.Mappings != p.Mappings {
 			t.Fatalf("%q: re-decode %v: %+v vs %+v", b, err, again, p)
 		}
 	})

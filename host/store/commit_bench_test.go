@@ -41,7 +41,7 @@ func BenchmarkCommitCreates(b *testing.B) {
 				ch = append(ch, FieldChange{Field: fmt.Sprintf("f%d", f), New: Value{v}})
 			}
 			j.AddJournal = append(j.AddJournal, JournalEntry{ID: id, Batch: fmt.Sprint("b", (n-1)/batch), Side: "right", SourceID: fmt.Sprint(n),
-				Payload: JournalPayload{SourceVersion: "1", Base: base}.Encode()})
+				Payload: JournalPayload{SourceVersion: "1", Keys: []JournalKey{{Field: "f0", Value: base[0].Left}}}.Encode()})
 			_ = id
 			c.AddLinks = append(c.AddLinks, Link{LeftID: fmt.Sprint(n), RightID: fmt.Sprint("r", n), LeftVersion: "1", RightVersion: "1", Base: base})
 			c.History = append(c.History, HistoryEntry{RunID: "run", Side: "right", RecordID: fmt.Sprint("r", n), Op: OpCreate, Direction: "left-to-right", Changes: ch})
