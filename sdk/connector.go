@@ -160,7 +160,10 @@ const (
 	// CapabilityLookupByID: Lookup answers a request with no Field with
 	// the records whose ids are among its values. The host asks so only
 	// of connectors that say they do: one built before may read the empty
-	// field as anything.
+	// field as anything. Without it, a two-way first run holds its waiting
+	// side, a mapping added is merged from complete reads, an incremental
+	// run of many changes is not read in slices (it holds them all), and
+	// a create a crash left unlinked merges as a first match.
 	CapabilityLookupByID = "lookup_by_id"
 	CapabilityWatch      = "watch" // the connector can notify the host of changes
 )
