@@ -37,10 +37,7 @@ func (r *run) settleJournal(ctx context.Context) error {
 	b := &store.Batch{Sync: r.def.Name}
 	settled := map[string]bool{}
 	for i, j := range entries {
-		t := sideL
-		if j.Side == r.sides[sideR].name {
-			t = sideR
-		}
+		t := r.createdOn(j)
 		ts := r.sides[t]
 		p := payloads[i]
 		found, err := r.lookupJournaled(ctx, ts, j, p)
@@ -97,6 +94,14 @@ func (r *run) settleJournal(ctx context.Context) error {
 	return r.e.failpoint("settled")
 }
 
+// createdOn is the side a journaled create was made on.
+func (r *run) createdOn(j store.JournalEntry) int {
+	if j.Side == r.sides[sideR].name {
+		return sideR
+	}
+	return sideL
+}
+
 // journaledSources looks up by id, on each side whose connector can, the
 // source records of the journaled creates whose base is to be worked out
 // again (recoveredBase): those journaled without one, under the run's
@@ -107,10 +112,7 @@ func (r *run) journaledSources(ctx context.Context, entries []store.JournalEntry
 		if payloads[i].Base != nil || payloads[i].Mappings != r.createMaps {
 			continue
 		}
-		src := sideR
-		if j.Side == r.sides[sideR].name {
-			src = sideL
-		}
+		src := other(r.createdOn(j))
 		want[src] = append(want[src], j.SourceID)
 	}
 	out := [2]map[string]*rec{{}, {}}
