@@ -565,21 +565,43 @@ func TestSyncHelpTeaches(t *testing.T) {
 	}
 }
 
-// TestSyncRunInterrupted stops `sync run` with SIGINT while it writes: it
-// exits 1 saying so, no plugin outlives it, and the next run completes
-// the job without creating anything twice.
-func TestSyncRunInterrupted(t *testing.T) {
-	home := t.TempDir()
-	crm := newDB(t, "crm.db", crmSchema)
-	news := newDB(t, "news.db", newsSchema)
-	const n = 5000
+// contactsSync is a home with the sqlite plugin, a CRM of n contacts
+// (emails p1@example.com …), an empty newsletter, and sync cn between
+// them, created with flags besides the default mappings.
+func contactsSync(t *testing.T, n int, flags ...string) (home string, crm, news sqliteDB) {
+	t.Helper()
+	home = t.TempDir()
+	crm = newDB(t, "crm.db", crmSchema)
+	news = newDB(t, "news.db", newsSchema)
 	crm.exec(`WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?)
 		INSERT INTO contacts (email, first_name, last_name, updated_at)
 		SELECT 'p' || i || '@example.com', 'First' || i, 'Last' || i, '2026-01-01 00:00:00.000000' FROM seq`, n)
 	ok(t, home, "plugin", "install", bins.sqlite)
 	ok(t, home, "connection", "add", "crm", "--plugin", "sqlite", "--set", "path="+crm.path)
 	ok(t, home, "connection", "add", "news", "--plugin", "sqlite", "--set", "path="+news.path)
-	ok(t, home, "sync", "create", "cn", "--left", "crm/contacts", "--right", "news/subscribers", "--default-mappings")
+	ok(t, home, append([]string{"sync", "create", "cn", "--left", "crm/contacts", "--right", "news/subscribers",
+		"--default-mappings"}, flags...)...)
+	return home, crm, news
+}
+
+// onceEach fails the test if two rows share an email.
+func onceEach(t *testing.T, rows map[string]row) {
+	t.Helper()
+	emails := map[string]bool{}
+	for _, r := range rows {
+		if emails[r["email"]] {
+			t.Fatalf("%s created twice", r["email"])
+		}
+		emails[r["email"]] = true
+	}
+}
+
+// TestSyncRunInterrupted stops `sync run` with SIGINT while it writes: it
+// exits 1 saying so, no plugin outlives it, and the next run completes
+// the job without creating anything twice.
+func TestSyncRunInterrupted(t *testing.T) {
+	const n = 5000
+	home, crm, news := contactsSync(t, n)
 
 	cmd := exec.Command(bins.datasync, "--home", home, "sync", "run", "cn")
 	var stderr bytes.Buffer
@@ -637,13 +659,7 @@ func TestSyncRunInterrupted(t *testing.T) {
 		t.Fatalf("run after the interruption (which wrote %d): %+v", written, run)
 	}
 	rows := news.rows("subscribers")
-	emails := map[string]bool{}
-	for _, r := range rows {
-		if emails[r["email"]] {
-			t.Fatalf("%s created twice", r["email"])
-		}
-		emails[r["email"]] = true
-	}
+	onceEach(t, rows)
 	if len(rows) != n || len(crm.rows("contacts")) != n {
 		t.Fatalf("after resuming: %d subscribers, %d contacts; want %d each (interrupted run wrote %d)",
 			len(rows), len(crm.rows("contacts")), n, written)
@@ -657,18 +673,8 @@ func TestSyncRunInterrupted(t *testing.T) {
 // the journal holds none): their change is one-sided and flows back,
 // although the rule prefers the left's values. It creates the rest once.
 func TestSyncRunKilled(t *testing.T) {
-	home := t.TempDir()
-	crm := newDB(t, "crm.db", crmSchema)
-	news := newDB(t, "news.db", newsSchema)
 	const n = 20000
-	crm.exec(`WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?)
-		INSERT INTO contacts (email, first_name, last_name, updated_at)
-		SELECT 'k' || i || '@example.com', 'First' || i, 'Last' || i, '2026-01-01 00:00:00.000000' FROM seq`, n)
-	ok(t, home, "plugin", "install", bins.sqlite)
-	ok(t, home, "connection", "add", "crm", "--plugin", "sqlite", "--set", "path="+crm.path)
-	ok(t, home, "connection", "add", "news", "--plugin", "sqlite", "--set", "path="+news.path)
-	ok(t, home, "sync", "create", "cn", "--left", "crm/contacts", "--right", "news/subscribers", "--default-mappings",
-		"--conflict", "prefer-left")
+	home, crm, news := contactsSync(t, n, "--conflict", "prefer-left")
 
 	cmd := exec.Command(bins.datasync, "--home", home, "sync", "run", "cn")
 	if err := cmd.Start(); err != nil {
@@ -707,13 +713,7 @@ func TestSyncRunKilled(t *testing.T) {
 			written, run, n-written, written)
 	}
 	rows := news.rows("subscribers")
-	emails := map[string]bool{}
-	for _, r := range rows {
-		if emails[r["email"]] {
-			t.Fatalf("%s created twice", r["email"])
-		}
-		emails[r["email"]] = true
-	}
+	onceEach(t, rows)
 	if len(rows) != n {
 		t.Fatalf("after the kill and a run: %d subscribers, want %d", len(rows), n)
 	}
