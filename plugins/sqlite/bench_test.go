@@ -144,7 +144,7 @@ func BenchmarkCreatePlugin(b *testing.B) {
 // in one: without marks every created row comes back; skipping the writes'
 // marks, none does.
 func BenchmarkReadEchoes(b *testing.B) {
-	for _, batch := range []int{sdk.BatchRecords, 100_000} {
+	for _, batch := range []int{500, sdk.BatchRecords, 100_000} {
 		b.Run(fmt.Sprint("batch=", batch), func(b *testing.B) { benchReadEchoes(b, batch) })
 	}
 }
