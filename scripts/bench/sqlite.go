@@ -37,6 +37,12 @@ func sqliteOpen(path string) (*sql.DB, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(1)
+	// As the connector checkpoints (its walCheckpointPages): on its one
+	// connection, kept open.
+	if _, err := db.Exec("PRAGMA wal_autocheckpoint = 8192"); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	return db, nil
 }
 
