@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
@@ -107,5 +108,31 @@ func TestDSNEscapesPath(t *testing.T) {
 	}
 	if _, err := openConn(t, path).Check(context.Background()); err != nil {
 		t.Errorf("a path with ? # %% and a space: %v", err)
+	}
+}
+
+// TestConnectionsCheckpointLate: every connection the pool opens lets the
+// WAL grow to walCheckpointPages before a commit checkpoints it (SQLite's
+// default is 1,000 pages), readers as well as the writer.
+func TestConnectionsCheckpointLate(t *testing.T) {
+	c := openConn(t, newDB(t, `CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)`))
+	ctx := context.Background()
+	var conns []*sql.Conn
+	for range 3 {
+		sc, err := c.db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, sc)
+	}
+	for i, sc := range conns {
+		var pages int
+		if err := sc.QueryRowContext(ctx, "PRAGMA wal_autocheckpoint").Scan(&pages); err != nil {
+			t.Fatal(err)
+		}
+		if pages != walCheckpointPages {
+			t.Errorf("connection %d checkpoints at %d pages, want %d", i, pages, walCheckpointPages)
+		}
+		sc.Close()
 	}
 }
