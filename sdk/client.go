@@ -129,6 +129,36 @@ func (c *remoteConn) Read(ctx context.Context, req ReadRequest, sink RecordSink)
 	}
 }
 
+// Watch streams the plugin's notices into sink (Watcher); it returns nil
+// when ctx is done. A plugin that does not watch answers with a permanent
+// error.
+func (c *remoteConn) Watch(ctx context.Context, objects []string, sink WatchSink) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := c.client.Watch(ctx, &pb.WatchRequest{Config: c.cfg, Objects: objects})
+	if err != nil {
+		return fromStatus("watch", err)
+	}
+	for {
+		m, err := stream.Recv()
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, io.EOF):
+			return Errorf(CategoryTransient, "watch: the plugin ended the stream")
+		case err != nil:
+			return fromStatus("watch", err)
+		case m.Object == "":
+			err = sink.Ready()
+		default:
+			err = sink.Changed(m.Object)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
 // Write sends req's ops in wire batches on one stream without waiting for
 // each batch's results (acks are windowed by gRPC flow control), then
 // collects one result per op. A stream error fails the ops not yet answered.

@@ -40,6 +40,18 @@ type Conn interface {
 	Close() error
 }
 
+// Watcher is a Conn that notices changes as they happen
+// (CapabilityWatch): the daemon runs a sync soon after one, instead of
+// waiting for its schedule.
+type Watcher interface {
+	// Watch calls sink.Ready once it listens, then sink.Changed for each
+	// change to one of objects, until ctx is done (it returns nil then).
+	// A connector that loses its source of notices returns the error; the
+	// host watches again later. One that cannot watch with this config
+	// returns an *Error of category permanent saying why, at once.
+	Watch(ctx context.Context, objects []string, sink WatchSink) error
+}
+
 // Account identifies the account a connection reaches.
 type Account struct {
 	Fingerprint string // stable across calls; changes when it is another account
@@ -165,7 +177,9 @@ const (
 	// run of many changes is not read in slices (it holds them all), and
 	// a create a crash left unlinked merges as a first match.
 	CapabilityLookupByID = "lookup_by_id"
-	CapabilityWatch      = "watch" // the connector can notify the host of changes
+	// CapabilityWatch: the connection is a Watcher. Watch is a stream the
+	// host keeps open while a sync runs on a schedule.
+	CapabilityWatch = "watch"
 )
 
 // FieldType is the type of a schema field.

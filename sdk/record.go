@@ -49,6 +49,16 @@ type RecordSink interface {
 	Checkpoint(cursor string) error
 }
 
+// WatchSink receives what a Watch produces.
+type WatchSink interface {
+	// Ready says the connector is listening: a change made from now on
+	// will be noticed. Call it once, before any Changed.
+	Ready() error
+	// Changed says records of object may have changed. Notices may be
+	// merged or repeated: the host reads incrementally to learn what did.
+	Changed(object string) error
+}
+
 // OpKind is what a write op does.
 type OpKind uint8
 

@@ -541,3 +541,46 @@ func storedAsSent(stored []Value, op Op, nfields int) bool {
 	}
 	return true
 }
+
+// Watch serves a Watcher's notices; a connector that is not one answers
+// Unimplemented.
+func (s *server) Watch(req *pb.WatchRequest, stream pb.Connector_WatchServer) error {
+	ctx := s.ctx(stream.Context())
+	conn, err := s.open(ctx, req.Config)
+	if err != nil {
+		return toStatus(err)
+	}
+	w, ok := conn.(Watcher)
+	if !ok {
+		return status.Error(codes.Unimplemented, "this connector does not watch for changes")
+	}
+	ready := false
+	err = w.Watch(ctx, req.Objects, watchSink{
+		ready: func() error {
+			if ready {
+				return nil
+			}
+			ready = true
+			return stream.Send(&pb.WatchResponse{})
+		},
+		changed: func(object string) error {
+			if !ready {
+				return errors.New("watch: Changed before Ready")
+			}
+			return stream.Send(&pb.WatchResponse{Object: object})
+		},
+	})
+	if err != nil && ctx.Err() == nil {
+		return toStatus(err)
+	}
+	return nil
+}
+
+// watchSink adapts two funcs to WatchSink.
+type watchSink struct {
+	ready   func() error
+	changed func(object string) error
+}
+
+func (w watchSink) Ready() error                { return w.ready() }
+func (w watchSink) Changed(object string) error { return w.changed(object) }

@@ -147,6 +147,15 @@ type describedConn struct {
 
 func (c describedConn) Capable(capability string) bool { return c.desc.HasCapability(capability) }
 
+// Watch passes a watching connector's notices on (sdk.Watcher).
+func (c describedConn) Watch(ctx context.Context, objects []string, sink sdk.WatchSink) error {
+	w, ok := c.Conn.(sdk.Watcher)
+	if !ok || !c.desc.HasCapability(sdk.CapabilityWatch) {
+		return sdk.Errorf(sdk.CategoryPermanent, "watch: plugin %s does not watch for changes", c.desc.Name)
+	}
+	return w.Watch(ctx, objects, sink)
+}
+
 // connectionConfig returns a stored connection's settings and decrypted
 // secrets.
 func (e *env) connectionConfig(c store.Connection) (sdk.Config, error) {

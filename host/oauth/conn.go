@@ -199,6 +199,31 @@ func (c *Conn) Lookup(ctx context.Context, req sdk.LookupRequest) ([]sdk.Record,
 	return recs, err
 }
 
+// Watch watches with the current token; an auth error before the plugin listens is retried
+// once after a refresh. A watch outlives its token: when the app refuses it, the watch ends
+// with that error and the daemon watches again, with a fresh one.
+func (c *Conn) Watch(ctx context.Context, objects []string, sink sdk.WatchSink) error {
+	ws := &readySink{WatchSink: sink}
+	return c.call(ctx, func(conn sdk.Conn) error {
+		w, ok := conn.(sdk.Watcher)
+		if !ok {
+			return sdk.Errorf(sdk.CategoryPermanent, "watch: the connection cannot watch")
+		}
+		return w.Watch(ctx, objects, ws)
+	}, func() bool { return !ws.ready })
+}
+
+// readySink notes whether a Watch said it listens.
+type readySink struct {
+	sdk.WatchSink
+	ready bool
+}
+
+func (s *readySink) Ready() error {
+	s.ready = true
+	return s.WatchSink.Ready()
+}
+
 // Close closes the plugin connection (once calls in flight are done).
 func (c *Conn) Close() error {
 	c.mu.Lock()

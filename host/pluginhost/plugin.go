@@ -243,6 +243,15 @@ func (c *conn) Lookup(ctx context.Context, req sdk.LookupRequest) ([]sdk.Record,
 	return r, c.p.Err(err)
 }
 
+// Watch passes the plugin's notices on (sdk.Watcher).
+func (c *conn) Watch(ctx context.Context, objects []string, sink sdk.WatchSink) error {
+	w, ok := c.c.(sdk.Watcher)
+	if !ok {
+		return sdk.Errorf(sdk.CategoryPermanent, "watch: the connection cannot watch")
+	}
+	return c.p.Err(w.Watch(ctx, objects, sink))
+}
+
 func (c *conn) Close() error { return c.p.Err(c.c.Close()) }
 
 // Limits of what capture keeps of a plugin's non-log stderr.

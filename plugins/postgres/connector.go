@@ -45,8 +45,10 @@ func (c *Connector) Describe(context.Context) (sdk.Description, error) {
 				Description: "how far back incremental reads look for rows committed late by long transactions"},
 			{Name: "clock_skew", Label: "Clock skew", Default: "5s",
 				Description: "how much earlier than its transaction's start a row's updated-at may be (stamps from application clocks)"},
+			{Name: "watch_channel", Label: "Watch channel", Example: "datasync",
+				Description: "a LISTEN/NOTIFY channel whose notices (payload: the table's name) make the daemon run the table's syncs at once; triggers must notify it"},
 		},
-		Capabilities: []string{sdk.CapabilityLookup, sdk.CapabilityLookupByID},
+		Capabilities: []string{sdk.CapabilityLookup, sdk.CapabilityLookupByID, sdk.CapabilityWatch},
 		Requirements: []string{
 			"The user needs SELECT on the schema's tables, and INSERT, UPDATE, DELETE on those to be written.",
 			"Tables need a primary key; incremental reads need a timestamp updated-at column (an index on it helps).",
@@ -57,6 +59,7 @@ func (c *Connector) Describe(context.Context) (sdk.Description, error) {
 // settings are the parsed connection settings.
 type settings struct {
 	schema, updatedAt, softDelete, version string
+	watchChannel                           string
 	lateWindow, clockSkew                  time.Duration
 }
 
@@ -85,12 +88,13 @@ func (c *Connector) Open(_ context.Context, cfg sdk.Config) (sdk.Conn, error) {
 		pcfg.RuntimeParams["application_name"] = "datasync"
 	}
 	s := settings{
-		schema:     orDefault(cfg.Get("schema"), "public"),
-		updatedAt:  orDefault(cfg.Get("updated_at_column"), "updated_at"),
-		softDelete: strings.TrimSpace(cfg.Get("soft_delete_column")),
-		version:    strings.TrimSpace(cfg.Get("version_column")),
-		lateWindow: time.Hour,
-		clockSkew:  5 * time.Second,
+		schema:       orDefault(cfg.Get("schema"), "public"),
+		updatedAt:    orDefault(cfg.Get("updated_at_column"), "updated_at"),
+		softDelete:   strings.TrimSpace(cfg.Get("soft_delete_column")),
+		version:      strings.TrimSpace(cfg.Get("version_column")),
+		watchChannel: strings.TrimSpace(cfg.Get("watch_channel")),
+		lateWindow:   time.Hour,
+		clockSkew:    5 * time.Second,
 	}
 	if w := strings.TrimSpace(cfg.Get("late_commit_window")); w != "" {
 		d, err := time.ParseDuration(w)

@@ -2094,6 +2094,109 @@ func (x *LookupResponse) GetRecords() []*Record {
 	return nil
 }
 
+type WatchRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Config        *Config                `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
+	Objects       []string               `protobuf:"bytes,2,rep,name=objects,proto3" json:"objects,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchRequest) Reset() {
+	*x = WatchRequest{}
+	mi := &file_connector_v1_connector_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchRequest) ProtoMessage() {}
+
+func (x *WatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_connector_v1_connector_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
+func (*WatchRequest) Descriptor() ([]byte, []int) {
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *WatchRequest) GetConfig() *Config {
+	if x != nil {
+		return x.Config
+	}
+	return nil
+}
+
+func (x *WatchRequest) GetObjects() []string {
+	if x != nil {
+		return x.Objects
+	}
+	return nil
+}
+
+// The first response has no object: the connector is listening, and a change
+// made after it will be noticed. Each later one names an object type whose
+// records may have changed; the host reads it incrementally to learn what
+// did. Notices may be merged or repeated: they are hints, not records. A
+// connector that loses its source of notices ends the stream with an error
+// (the host calls again later); one that cannot watch with this config ends
+// it at once with category permanent, saying why.
+type WatchResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Object        string                 `protobuf:"bytes,1,opt,name=object,proto3" json:"object,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchResponse) Reset() {
+	*x = WatchResponse{}
+	mi := &file_connector_v1_connector_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchResponse) ProtoMessage() {}
+
+func (x *WatchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_connector_v1_connector_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchResponse.ProtoReflect.Descriptor instead.
+func (*WatchResponse) Descriptor() ([]byte, []int) {
+	return file_connector_v1_connector_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *WatchResponse) GetObject() string {
+	if x != nil {
+		return x.Object
+	}
+	return ""
+}
+
 var File_connector_v1_connector_proto protoreflect.FileDescriptor
 
 const file_connector_v1_connector_proto_rawDesc = "" +
@@ -2241,7 +2344,12 @@ const file_connector_v1_connector_proto_rawDesc = "" +
 	"\x06fields\x18\x05 \x03(\tR\x06fields\"a\n" +
 	"\x0eLookupResponse\x12\x16\n" +
 	"\x06fields\x18\x01 \x03(\tR\x06fields\x127\n" +
-	"\arecords\x18\x02 \x03(\v2\x1d.datasync.connector.v1.RecordR\arecords*\x94\x01\n" +
+	"\arecords\x18\x02 \x03(\v2\x1d.datasync.connector.v1.RecordR\arecords\"_\n" +
+	"\fWatchRequest\x125\n" +
+	"\x06config\x18\x01 \x01(\v2\x1d.datasync.connector.v1.ConfigR\x06config\x12\x18\n" +
+	"\aobjects\x18\x02 \x03(\tR\aobjects\"'\n" +
+	"\rWatchResponse\x12\x16\n" +
+	"\x06object\x18\x01 \x01(\tR\x06object*\x94\x01\n" +
 	"\x04Kind\x12\r\n" +
 	"\tKIND_NULL\x10\x00\x12\x0f\n" +
 	"\vKIND_STRING\x10\x01\x12\x10\n" +
@@ -2282,14 +2390,15 @@ const file_connector_v1_connector_proto_rawDesc = "" +
 	"\x13OP_KIND_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eOP_KIND_CREATE\x10\x01\x12\x12\n" +
 	"\x0eOP_KIND_UPDATE\x10\x02\x12\x12\n" +
-	"\x0eOP_KIND_DELETE\x10\x032\x95\x04\n" +
+	"\x0eOP_KIND_DELETE\x10\x032\xeb\x04\n" +
 	"\tConnector\x12[\n" +
 	"\bDescribe\x12&.datasync.connector.v1.DescribeRequest\x1a'.datasync.connector.v1.DescribeResponse\x12R\n" +
 	"\x05Check\x12#.datasync.connector.v1.CheckRequest\x1a$.datasync.connector.v1.CheckResponse\x12U\n" +
 	"\x06Schema\x12$.datasync.connector.v1.SchemaRequest\x1a%.datasync.connector.v1.SchemaResponse\x12Q\n" +
 	"\x04Read\x12\".datasync.connector.v1.ReadRequest\x1a#.datasync.connector.v1.ReadResponse0\x01\x12V\n" +
 	"\x05Write\x12#.datasync.connector.v1.WriteRequest\x1a$.datasync.connector.v1.WriteResponse(\x010\x01\x12U\n" +
-	"\x06Lookup\x12$.datasync.connector.v1.LookupRequest\x1a%.datasync.connector.v1.LookupResponseB@Z>github.com/datasync-io/datasync/proto/connector/v1;connectorv1b\x06proto3"
+	"\x06Lookup\x12$.datasync.connector.v1.LookupRequest\x1a%.datasync.connector.v1.LookupResponse\x12T\n" +
+	"\x05Watch\x12#.datasync.connector.v1.WatchRequest\x1a$.datasync.connector.v1.WatchResponse0\x01B@Z>github.com/datasync-io/datasync/proto/connector/v1;connectorv1b\x06proto3"
 
 var (
 	file_connector_v1_connector_proto_rawDescOnce sync.Once
@@ -2304,7 +2413,7 @@ func file_connector_v1_connector_proto_rawDescGZIP() []byte {
 }
 
 var file_connector_v1_connector_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_connector_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_connector_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_connector_v1_connector_proto_goTypes = []any{
 	(Kind)(0),                // 0: datasync.connector.v1.Kind
 	(ErrorCategory)(0),       // 1: datasync.connector.v1.ErrorCategory
@@ -2335,14 +2444,16 @@ var file_connector_v1_connector_proto_goTypes = []any{
 	(*WriteResponse)(nil),    // 26: datasync.connector.v1.WriteResponse
 	(*LookupRequest)(nil),    // 27: datasync.connector.v1.LookupRequest
 	(*LookupResponse)(nil),   // 28: datasync.connector.v1.LookupResponse
-	nil,                      // 29: datasync.connector.v1.Config.SettingsEntry
-	nil,                      // 30: datasync.connector.v1.Config.SecretsEntry
+	(*WatchRequest)(nil),     // 29: datasync.connector.v1.WatchRequest
+	(*WatchResponse)(nil),    // 30: datasync.connector.v1.WatchResponse
+	nil,                      // 31: datasync.connector.v1.Config.SettingsEntry
+	nil,                      // 32: datasync.connector.v1.Config.SecretsEntry
 }
 var file_connector_v1_connector_proto_depIdxs = []int32{
 	0,  // 0: datasync.connector.v1.Value.kind:type_name -> datasync.connector.v1.Kind
 	4,  // 1: datasync.connector.v1.Record.values:type_name -> datasync.connector.v1.Value
-	29, // 2: datasync.connector.v1.Config.settings:type_name -> datasync.connector.v1.Config.SettingsEntry
-	30, // 3: datasync.connector.v1.Config.secrets:type_name -> datasync.connector.v1.Config.SecretsEntry
+	31, // 2: datasync.connector.v1.Config.settings:type_name -> datasync.connector.v1.Config.SettingsEntry
+	32, // 3: datasync.connector.v1.Config.secrets:type_name -> datasync.connector.v1.Config.SecretsEntry
 	7,  // 4: datasync.connector.v1.AuthSpec.fields:type_name -> datasync.connector.v1.ConfigField
 	8,  // 5: datasync.connector.v1.AuthSpec.oauth2:type_name -> datasync.connector.v1.OAuth2Spec
 	1,  // 6: datasync.connector.v1.Error.category:type_name -> datasync.connector.v1.ErrorCategory
@@ -2368,23 +2479,26 @@ var file_connector_v1_connector_proto_depIdxs = []int32{
 	6,  // 26: datasync.connector.v1.LookupRequest.config:type_name -> datasync.connector.v1.Config
 	4,  // 27: datasync.connector.v1.LookupRequest.values:type_name -> datasync.connector.v1.Value
 	5,  // 28: datasync.connector.v1.LookupResponse.records:type_name -> datasync.connector.v1.Record
-	11, // 29: datasync.connector.v1.Connector.Describe:input_type -> datasync.connector.v1.DescribeRequest
-	13, // 30: datasync.connector.v1.Connector.Check:input_type -> datasync.connector.v1.CheckRequest
-	17, // 31: datasync.connector.v1.Connector.Schema:input_type -> datasync.connector.v1.SchemaRequest
-	19, // 32: datasync.connector.v1.Connector.Read:input_type -> datasync.connector.v1.ReadRequest
-	24, // 33: datasync.connector.v1.Connector.Write:input_type -> datasync.connector.v1.WriteRequest
-	27, // 34: datasync.connector.v1.Connector.Lookup:input_type -> datasync.connector.v1.LookupRequest
-	12, // 35: datasync.connector.v1.Connector.Describe:output_type -> datasync.connector.v1.DescribeResponse
-	14, // 36: datasync.connector.v1.Connector.Check:output_type -> datasync.connector.v1.CheckResponse
-	18, // 37: datasync.connector.v1.Connector.Schema:output_type -> datasync.connector.v1.SchemaResponse
-	20, // 38: datasync.connector.v1.Connector.Read:output_type -> datasync.connector.v1.ReadResponse
-	26, // 39: datasync.connector.v1.Connector.Write:output_type -> datasync.connector.v1.WriteResponse
-	28, // 40: datasync.connector.v1.Connector.Lookup:output_type -> datasync.connector.v1.LookupResponse
-	35, // [35:41] is the sub-list for method output_type
-	29, // [29:35] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	6,  // 29: datasync.connector.v1.WatchRequest.config:type_name -> datasync.connector.v1.Config
+	11, // 30: datasync.connector.v1.Connector.Describe:input_type -> datasync.connector.v1.DescribeRequest
+	13, // 31: datasync.connector.v1.Connector.Check:input_type -> datasync.connector.v1.CheckRequest
+	17, // 32: datasync.connector.v1.Connector.Schema:input_type -> datasync.connector.v1.SchemaRequest
+	19, // 33: datasync.connector.v1.Connector.Read:input_type -> datasync.connector.v1.ReadRequest
+	24, // 34: datasync.connector.v1.Connector.Write:input_type -> datasync.connector.v1.WriteRequest
+	27, // 35: datasync.connector.v1.Connector.Lookup:input_type -> datasync.connector.v1.LookupRequest
+	29, // 36: datasync.connector.v1.Connector.Watch:input_type -> datasync.connector.v1.WatchRequest
+	12, // 37: datasync.connector.v1.Connector.Describe:output_type -> datasync.connector.v1.DescribeResponse
+	14, // 38: datasync.connector.v1.Connector.Check:output_type -> datasync.connector.v1.CheckResponse
+	18, // 39: datasync.connector.v1.Connector.Schema:output_type -> datasync.connector.v1.SchemaResponse
+	20, // 40: datasync.connector.v1.Connector.Read:output_type -> datasync.connector.v1.ReadResponse
+	26, // 41: datasync.connector.v1.Connector.Write:output_type -> datasync.connector.v1.WriteResponse
+	28, // 42: datasync.connector.v1.Connector.Lookup:output_type -> datasync.connector.v1.LookupResponse
+	30, // 43: datasync.connector.v1.Connector.Watch:output_type -> datasync.connector.v1.WatchResponse
+	37, // [37:44] is the sub-list for method output_type
+	30, // [30:37] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_connector_v1_connector_proto_init() }
@@ -2402,7 +2516,7 @@ func file_connector_v1_connector_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_connector_v1_connector_proto_rawDesc), len(file_connector_v1_connector_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   27,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

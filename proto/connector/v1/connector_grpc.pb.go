@@ -33,6 +33,7 @@ const (
 	Connector_Read_FullMethodName     = "/datasync.connector.v1.Connector/Read"
 	Connector_Write_FullMethodName    = "/datasync.connector.v1.Connector/Write"
 	Connector_Lookup_FullMethodName   = "/datasync.connector.v1.Connector/Lookup"
+	Connector_Watch_FullMethodName    = "/datasync.connector.v1.Connector/Watch"
 )
 
 // ConnectorClient is the client API for Connector service.
@@ -51,6 +52,9 @@ type ConnectorClient interface {
 	Write(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[WriteRequest, WriteResponse], error)
 	// Lookup finds records whose field equals one of the values.
 	Lookup(ctx context.Context, in *LookupRequest, opts ...grpc.CallOption) (*LookupResponse, error)
+	// Watch streams a notice each time records of a watched object type may
+	// have changed (capability "watch"), until the host cancels the call.
+	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchResponse], error)
 }
 
 type connectorClient struct {
@@ -133,6 +137,25 @@ func (c *connectorClient) Lookup(ctx context.Context, in *LookupRequest, opts ..
 	return out, nil
 }
 
+func (c *connectorClient) Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Connector_ServiceDesc.Streams[2], Connector_Watch_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchRequest, WatchResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Connector_WatchClient = grpc.ServerStreamingClient[WatchResponse]
+
 // ConnectorServer is the server API for Connector service.
 // All implementations must embed UnimplementedConnectorServer
 // for forward compatibility.
@@ -149,6 +172,9 @@ type ConnectorServer interface {
 	Write(grpc.BidiStreamingServer[WriteRequest, WriteResponse]) error
 	// Lookup finds records whose field equals one of the values.
 	Lookup(context.Context, *LookupRequest) (*LookupResponse, error)
+	// Watch streams a notice each time records of a watched object type may
+	// have changed (capability "watch"), until the host cancels the call.
+	Watch(*WatchRequest, grpc.ServerStreamingServer[WatchResponse]) error
 	mustEmbedUnimplementedConnectorServer()
 }
 
@@ -176,6 +202,9 @@ func (UnimplementedConnectorServer) Write(grpc.BidiStreamingServer[WriteRequest,
 }
 func (UnimplementedConnectorServer) Lookup(context.Context, *LookupRequest) (*LookupResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Lookup not implemented")
+}
+func (UnimplementedConnectorServer) Watch(*WatchRequest, grpc.ServerStreamingServer[WatchResponse]) error {
+	return status.Error(codes.Unimplemented, "method Watch not implemented")
 }
 func (UnimplementedConnectorServer) mustEmbedUnimplementedConnectorServer() {}
 func (UnimplementedConnectorServer) testEmbeddedByValue()                   {}
@@ -288,6 +317,17 @@ func _Connector_Lookup_Handler(srv interface{}, ctx context.Context, dec func(in
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Connector_Watch_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ConnectorServer).Watch(m, &grpc.GenericServerStream[WatchRequest, WatchResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Connector_WatchServer = grpc.ServerStreamingServer[WatchResponse]
+
 // Connector_ServiceDesc is the grpc.ServiceDesc for Connector service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -323,6 +363,11 @@ var Connector_ServiceDesc = grpc.ServiceDesc{
 			Handler:       _Connector_Write_Handler,
 			ServerStreams: true,
 			ClientStreams: true,
+		},
+		{
+			StreamName:    "Watch",
+			Handler:       _Connector_Watch_Handler,
+			ServerStreams: true,
 		},
 	},
 	Metadata: "connector/v1/connector.proto",
