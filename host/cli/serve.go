@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -78,7 +79,7 @@ func (e *env) serve(c *cli.Context) error {
 	e.plugins() // created once, before runs share it
 	runner := daemon.NewEngineRunner(st, open, engine.WithBatchSize(c.Int("batch-size")))
 	sched := daemon.New(st, runner, log, daemon.Options{DefaultEvery: every, Concurrency: c.Int("concurrency"),
-		OnRun: metrics.ObserveRun})
+		OnRun: metrics.ObserveRun, Watch: e.watchConnection})
 	if err := sched.Load(ctx); err != nil {
 		return err
 	}
@@ -124,4 +125,36 @@ func (e *env) serve(c *cli.Context) error {
 	}
 	e.plugins().Shutdown()
 	return nil
+}
+
+// watchConnection watches object on a stored connection through its plugin
+// (launched for as long as the watch lasts), when the installed plugin
+// advertises the watch capability.
+func (e *env) watchConnection(ctx context.Context, connection, object string, sink sdk.WatchSink) error {
+	st, err := e.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	cn, err := st.Connection(ctx, connection)
+	st.Close()
+	if err != nil {
+		return connectionError(connection, err)
+	}
+	man, err := e.plugins().Info(cn.Plugin)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(man.Capabilities, sdk.CapabilityWatch) {
+		return daemon.ErrCannotWatch
+	}
+	conn, _, closeFn, err := e.openConnection(ctx, connection)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	w, ok := conn.(sdk.Watcher)
+	if !ok {
+		return daemon.ErrCannotWatch
+	}
+	return w.Watch(ctx, []string{object}, sink)
 }

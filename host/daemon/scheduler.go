@@ -46,6 +46,13 @@ type Options struct {
 	Reload       time.Duration // how often definitions are re-read from the store, besides Load (default 30s)
 	StartSpread  time.Duration // active syncs first run within this at start, spread out (default 5s)
 	CrashBackoff time.Duration // first wait before relaunching after a plugin crash (default 2s, doubling, capped at 5m)
+	// Watch, when set, watches the source sides of active syncs whose
+	// connectors can (sdk.CapabilityWatch): a change runs the sync
+	// WatchDelay later (notices within it share the run).
+	Watch        WatchFunc
+	WatchDelay   time.Duration // default 1s
+	WatchBackoff time.Duration // first wait before watching again after a watch was lost (default 5s, doubling, capped at 5m)
+	WatchRetry   time.Duration // wait before trying again a watch the connector refused (default 10m)
 	Now          func() time.Time
 	// OnRun is told about every finished run (metrics).
 	OnRun func(RunEvent)
@@ -76,6 +83,15 @@ func (o Options) withDefaults() Options {
 	if o.CrashBackoff <= 0 {
 		o.CrashBackoff = 2 * time.Second
 	}
+	if o.WatchDelay <= 0 {
+		o.WatchDelay = time.Second
+	}
+	if o.WatchBackoff <= 0 {
+		o.WatchBackoff = 5 * time.Second
+	}
+	if o.WatchRetry <= 0 {
+		o.WatchRetry = 10 * time.Minute
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -94,18 +110,22 @@ type RunEvent struct {
 
 // SyncStatus is what the daemon knows of one sync.
 type SyncStatus struct {
-	Name      string             `json:"name"`
-	State     string             `json:"state"` // active, paused or draft (as stored)
-	Every     time.Duration      `json:"every"` // effective schedule; 0: on demand only
-	Running   bool               `json:"running"`
-	Queued    bool               `json:"queued"`         // a run was asked for while one runs
-	Held      string             `json:"held,omitempty"` // why scheduled runs wait, e.g. "connection crm: auth"
-	NextRun   time.Time          `json:"next_run,omitzero"`
-	LastRun   time.Time          `json:"last_run,omitzero"`
-	LastOK    time.Time          `json:"last_ok,omitzero"`
-	LastError string             `json:"last_error,omitempty"`
-	Crashes   int                `json:"crashes,omitempty"` // plugin crashes in a row
-	Def       syncdef.Definition `json:"-"`
+	Name      string        `json:"name"`
+	State     string        `json:"state"` // active, paused or draft (as stored)
+	Every     time.Duration `json:"every"` // effective schedule; 0: on demand only
+	Running   bool          `json:"running"`
+	Queued    bool          `json:"queued"`         // a run was asked for while one runs
+	Held      string        `json:"held,omitempty"` // why scheduled runs wait, e.g. "connection crm: auth"
+	NextRun   time.Time     `json:"next_run,omitzero"`
+	LastRun   time.Time     `json:"last_run,omitzero"`
+	LastOK    time.Time     `json:"last_ok,omitzero"`
+	LastError string        `json:"last_error,omitempty"`
+	Crashes   int           `json:"crashes,omitempty"` // plugin crashes in a row
+	// Watched lists the sides whose changes run the sync within seconds
+	// (their connectors watch); LastNotice is when one last did.
+	Watched    []string           `json:"watched,omitempty"`
+	LastNotice time.Time          `json:"last_notice,omitzero"`
+	Def        syncdef.Definition `json:"-"`
 }
 
 // ErrUnknownSync is returned for a sync the daemon does not know.
@@ -126,6 +146,9 @@ type entry struct {
 	lastOK  time.Time
 	lastErr string
 	removed bool
+	// rerun: a watch noticed a change while the sync ran.
+	rerun      bool
+	lastNotice time.Time
 }
 
 // Scheduler runs stored syncs on their schedules.
@@ -143,13 +166,17 @@ type Scheduler struct {
 	runs    sync.WaitGroup
 	runCtx  context.Context
 	lastPol time.Time
+
+	watches  map[watchKey]*watcher
+	rewatch  bool // definitions or states changed since the watches were reconciled
+	watching sync.WaitGroup
 }
 
 // New returns a Scheduler over st running syncs with runner.
 func New(st Store, runner Runner, log hclog.Logger, o Options) *Scheduler {
 	o = o.withDefaults()
 	return &Scheduler{st: st, runner: runner, log: log, o: o, syncs: map[string]*entry{},
-		sem: make(chan struct{}, o.Concurrency), wake: make(chan struct{}, 1)}
+		sem: make(chan struct{}, o.Concurrency), wake: make(chan struct{}, 1), watches: map[watchKey]*watcher{}}
 }
 
 // every is the effective schedule of def (0: on demand only).
@@ -212,7 +239,7 @@ func (s *Scheduler) Load(ctx context.Context) error {
 			}
 		}
 	}
-	s.loaded = true
+	s.loaded, s.rewatch = true, true
 	s.poke()
 	return nil
 }
@@ -244,9 +271,11 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	reload := time.NewTicker(s.o.Reload)
 	defer reload.Stop()
 	for {
+		s.reconcileWatches(ctx)
 		s.dispatch(ctx)
 		select {
 		case <-ctx.Done():
+			s.stopWatches()
 			s.runs.Wait()
 			return nil
 		case <-reload.C:
@@ -356,7 +385,8 @@ func (s *Scheduler) start(ctx context.Context, name string) {
 		return
 	}
 	def, opts := e.def, e.nextOpt
-	e.running, e.nextOpt, e.asked = true, engine.Options{}, false
+	// The run reads after every notice so far.
+	e.running, e.nextOpt, e.asked, e.rerun = true, engine.Options{}, false, false
 	s.mu.Unlock()
 	log := s.log.With("sync", def.Name, "left", def.Left.Connection, "right", def.Right.Connection)
 	if c, status := s.heldBy(ctx, def); c != "" {
@@ -461,6 +491,8 @@ func (s *Scheduler) finish(name string, e *entry, ev *RunEvent) {
 	switch {
 	case e.queued != nil:
 		e.nextOpt, e.asked, e.queued, e.next = *e.queued, true, nil, now
+	case e.rerun && e.state == store.SyncActive && (ev == nil || ev.Crash == nil):
+		e.next = now.Add(s.o.WatchDelay)
 	case ev != nil && ev.Crash != nil && !ev.Stopped:
 		// Relaunch the crashed plugin with backoff, sooner than the schedule.
 		wait := min(s.o.CrashBackoff<<min(e.crashes-1, 16), 5*time.Minute)
@@ -530,7 +562,7 @@ func (s *Scheduler) SetState(ctx context.Context, name, state string) error {
 	now := s.o.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e.state = state
+	e.state, s.rewatch = state, true
 	if state == store.SyncActive && !e.running {
 		if ev := s.every(e.def); ev > 0 && (e.next.IsZero() || e.next.After(now.Add(ev))) {
 			e.next = now
@@ -567,7 +599,8 @@ func (s *Scheduler) Statuses() []SyncStatus {
 
 func (s *Scheduler) status(name string, e *entry) SyncStatus {
 	st := SyncStatus{Name: name, State: e.state, Every: s.every(e.def), Running: e.running, Queued: e.queued != nil,
-		Held: e.heldWhy, LastRun: e.lastRun, LastOK: e.lastOK, LastError: e.lastErr, Crashes: e.crashes, Def: e.def}
+		Held: e.heldWhy, LastRun: e.lastRun, LastOK: e.lastOK, LastError: e.lastErr, Crashes: e.crashes, Def: e.def,
+		Watched: s.watchedSides(name), LastNotice: e.lastNotice}
 	if !e.running && e.held == "" && (e.state == store.SyncActive || e.asked) {
 		st.NextRun = e.next
 	}

@@ -158,6 +158,9 @@ type SyncView struct {
 	LastOK    *time.Time      `json:"last_ok"`
 	LastError string          `json:"last_error,omitempty"`
 	Health    Health          `json:"health"`
+	// Watched lists the sides whose changes run the sync within seconds.
+	Watched    []string   `json:"watched,omitempty"`
+	LastNotice *time.Time `json:"last_notice,omitempty"`
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -170,7 +173,8 @@ func timePtr(t time.Time) *time.Time {
 func (s *Server) syncView(ctx context.Context, st daemon.SyncStatus) (SyncView, error) {
 	v := SyncView{Name: st.Name, Left: st.Def.Left.String(), Right: st.Def.Right.String(), State: st.State,
 		Running: st.Running, Queued: st.Queued, Held: st.Held, NextRun: timePtr(st.NextRun),
-		LastOK: timePtr(st.LastOK), LastError: st.LastError, Every: "on demand"}
+		LastOK: timePtr(st.LastOK), LastError: st.LastError, Every: "on demand", Watched: st.Watched,
+		LastNotice: timePtr(st.LastNotice)}
 	if st.Every > 0 {
 		v.Every = st.Every.String()
 	}

@@ -25,7 +25,7 @@ import (
 )
 
 // bins are the real binaries the tests drive, built once by TestMain.
-var bins struct{ datasync, sqlite, flaky string }
+var bins struct{ datasync, sqlite, postgres, flaky string }
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "servetest-")
@@ -38,13 +38,14 @@ func TestMain(m *testing.M) {
 		built, err := testsvc.Build(dir, map[string]string{
 			"datasync": "./host/cmd/datasync",
 			"sqlite":   "./plugins/sqlite",
+			"postgres": "./plugins/postgres",
 			"flaky":    "./host/daemon/servetest/testdata/flaky",
 		})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		bins.datasync, bins.sqlite, bins.flaky = built["datasync"], built["sqlite"], built["flaky"]
+		bins.datasync, bins.sqlite, bins.postgres, bins.flaky = built["datasync"], built["sqlite"], built["postgres"], built["flaky"]
 		return m.Run()
 	}()
 	os.Exit(code)

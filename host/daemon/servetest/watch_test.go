@@ -1,0 +1,92 @@
+package servetest
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/datasync-io/datasync/scripts/testsvc"
+)
+
+// A row added to a watched PostgreSQL table reaches SQLite within seconds,
+// though the sync is scheduled hourly: the table's trigger notifies the
+// connector's LISTEN channel, and the daemon runs the sync on the notice.
+func TestWatchedChangeSyncsWithinSeconds(t *testing.T) {
+	env := testsvc.Postgres(t)
+	url := testsvc.CreateDatabase(t, env)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	pg, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close(context.Background())
+	exec := func(q string) {
+		t.Helper()
+		if _, err := pg.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec(`CREATE TABLE contacts (id serial PRIMARY KEY, email text, first_name text,
+		updated_at timestamptz NOT NULL DEFAULT now())`)
+	exec(`CREATE FUNCTION datasync_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN PERFORM pg_notify('datasync', TG_TABLE_NAME); RETURN NULL; END $$`)
+	exec(`CREATE TRIGGER contacts_datasync AFTER INSERT OR UPDATE OR DELETE ON contacts
+		FOR EACH STATEMENT EXECUTE FUNCTION datasync_notify()`)
+	exec(`INSERT INTO contacts (email, first_name) VALUES ('ann@example.com', 'Ann')`)
+
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	news := newDB(t, "news.db", newsSchema)
+	home := t.TempDir()
+	ok(t, home, "plugin", "install", bins.postgres)
+	ok(t, home, "plugin", "install", bins.sqlite)
+	ok(t, home, "connection", "add", "crm", "--plugin", "postgres",
+		"--set", fmt.Sprintf("url=postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, env.Host, env.Port, cfg.Database),
+		"--set", "watch_channel=datasync", "--secret", "password="+env.Password)
+	ok(t, home, "connection", "add", "news", "--plugin", "sqlite", "--set", "path="+news.path)
+	ok(t, home, "sync", "create", "cn", "--left", "crm/contacts", "--right", "news/subscribers", "--default-mappings",
+		"--direction", "left-to-right", "--create-in", "right", "--every", "1h")
+	ok(t, home, "sync", "activate", "cn")
+
+	s := serve(t, home)
+	s.waitRuns("cn", 1, 30*time.Second) // the first run, at start
+	if n := news.int(`SELECT count(*) FROM subscribers WHERE email = 'ann@example.com'`); n != 1 {
+		t.Fatalf("%d copies of ann after the first run, want 1", n)
+	}
+	var view struct {
+		Watched []string `json:"watched"`
+		NextRun string   `json:"next_run"`
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for s.get("/api/v1/syncs/cn", &view); strings.Join(view.Watched, ",") != "left"; s.get("/api/v1/syncs/cn", &view) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the sync's source is not watched after 20s (watched %q)", view.Watched)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	start := time.Now()
+	exec(`INSERT INTO contacts (email, first_name) VALUES ('bob@example.com', 'Bob')`)
+	for news.int(`SELECT count(*) FROM subscribers WHERE email = 'bob@example.com'`) == 0 {
+		if time.Since(start) > 15*time.Second {
+			t.Fatalf("bob not in SQLite 15s after his insert into the watched table (the next scheduled run is in an hour)")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("a row inserted into PostgreSQL reached SQLite in %v", time.Since(start).Round(time.Millisecond))
+	rs := s.waitRuns("cn", 2, 10*time.Second)
+	time.Sleep(2 * time.Second) // a third run would start within a second or two
+	if rs = s.runs("cn"); len(rs) != 2 || rs[0].Status != "ok" || rs[0].Right.Created != 1 {
+		t.Fatalf("runs %+v, want two, the second creating bob", rs)
+	}
+	if !strings.Contains(s.logText(), "watching for changes") {
+		t.Fatalf("the log does not say the side is watched")
+	}
+}

@@ -1,0 +1,217 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/datasync-io/datasync/host/mapping"
+	"github.com/datasync-io/datasync/host/store"
+	"github.com/datasync-io/datasync/host/syncdef"
+	"github.com/datasync-io/datasync/sdk"
+)
+
+// WatchFunc watches object on a connection: it calls sink.Ready once the
+// connector listens and sink.Changed for each change it notices, until ctx
+// is done (then it returns nil). It returns ErrCannotWatch, without
+// launching anything, when the connection's connector does not watch.
+type WatchFunc func(ctx context.Context, connection, object string, sink sdk.WatchSink) error
+
+// ErrCannotWatch says a connection's connector has no watch capability: the
+// side keeps to its schedule, and is not tried again until its definition
+// changes.
+var ErrCannotWatch = errors.New("the connector does not watch for changes")
+
+// watchKey names one watched side of a sync.
+type watchKey struct{ sync, side string }
+
+// watcher is one side's watch, running until cancelled.
+type watcher struct {
+	on        syncdef.Side
+	cancel    context.CancelFunc
+	listening atomic.Bool
+}
+
+// sourceSides returns the sides of def whose changes flow somewhere: a
+// one-way sync's target is not watched.
+func sourceSides(def syncdef.Definition) map[string]syncdef.Side {
+	dirs := []mapping.Direction{def.WithDefaults().Direction}
+	for _, m := range def.Mappings {
+		if m.Direction != "" {
+			dirs = append(dirs, m.Direction)
+		}
+	}
+	out := map[string]syncdef.Side{}
+	for _, d := range dirs {
+		if d != mapping.DirRightToLeft {
+			out[syncdef.Left] = def.Left
+		}
+		if d != mapping.DirLeftToRight {
+			out[syncdef.Right] = def.Right
+		}
+	}
+	return out
+}
+
+// reconcileWatches starts a watch for each source side of every active sync
+// and stops those no longer wanted (sync paused, removed, or now reading
+// another connection or object). Called from Run after definitions change.
+func (s *Scheduler) reconcileWatches(ctx context.Context) {
+	if s.o.Watch == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.rewatch {
+		return
+	}
+	s.rewatch = false
+	want := map[watchKey]syncdef.Side{}
+	for name, e := range s.syncs {
+		if e.removed || e.state != store.SyncActive {
+			continue
+		}
+		for side, on := range sourceSides(e.def) {
+			want[watchKey{name, side}] = on
+		}
+	}
+	for k, w := range s.watches {
+		if on, ok := want[k]; !ok || on != w.on {
+			w.cancel()
+			delete(s.watches, k)
+		}
+	}
+	keys := make([]watchKey, 0, len(want))
+	for k := range want {
+		if _, ok := s.watches[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].sync+keys[i].side < keys[j].sync+keys[j].side })
+	for _, k := range keys {
+		wctx, cancel := context.WithCancel(ctx)
+		w := &watcher{on: want[k], cancel: cancel}
+		s.watches[k] = w
+		s.watching.Add(1)
+		go s.watch(wctx, k, w)
+	}
+}
+
+// watch keeps one side watched: a watch that ends is started again after
+// a wait (doubling from WatchBackoff to 5m, back to the start once one
+// listened), one the connector refuses after WatchRetry.
+func (s *Scheduler) watch(ctx context.Context, k watchKey, w *watcher) {
+	defer s.watching.Done()
+	log := s.log.With("sync", k.sync, "side", k.side, "connection", w.on.Connection, "object", w.on.Object)
+	wait, lastRefusal, lost := s.o.WatchBackoff, "", false
+	for {
+		sink := &noticeSink{s: s, sync: k.sync, w: w, log: log, catchUp: lost}
+		err := s.o.Watch(ctx, w.on.Connection, w.on.Object, sink)
+		w.listening.Store(false)
+		if ctx.Err() != nil {
+			return
+		}
+		if sink.ready {
+			wait = s.o.WatchBackoff
+		}
+		var pause time.Duration
+		var se *sdk.Error
+		switch {
+		case errors.Is(err, ErrCannotWatch):
+			log.Debug("not watched: the connector does not watch for changes")
+			return
+		case errors.As(err, &se) && se.Category == sdk.CategoryPermanent:
+			if msg := err.Error(); msg != lastRefusal {
+				log.Info("not watching for changes; runs keep to the schedule", "error", err, "retry_in", s.o.WatchRetry)
+				lastRefusal = msg
+			}
+			pause = s.o.WatchRetry
+		default:
+			if err == nil {
+				err = errors.New("the watch ended")
+			}
+			log.Warn("watch for changes lost; watching again", "error", err, "retry_in", wait)
+			pause, wait = wait, min(wait*2, 5*time.Minute)
+			lost = true
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// noticeSink turns a watch's notices into runs of its sync.
+type noticeSink struct {
+	s       *Scheduler
+	sync    string
+	w       *watcher
+	log     hclog.Logger
+	catchUp bool // the watch was lost: changes made meanwhile went unnoticed
+	ready   bool
+}
+
+func (n *noticeSink) Ready() error {
+	n.ready = true
+	n.w.listening.Store(true)
+	n.log.Debug("watching for changes")
+	if n.catchUp {
+		n.s.noticed(n.sync)
+	}
+	return nil
+}
+
+func (n *noticeSink) Changed(string) error {
+	n.s.noticed(n.sync)
+	return nil
+}
+
+// noticed runs name WatchDelay from now (notices within it share the run),
+// or once more after the run in flight, which may have read before the
+// change. Paused and held syncs wait.
+func (s *Scheduler) noticed(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.syncs[name]
+	if e == nil || e.removed || e.state != store.SyncActive || e.held != "" {
+		return
+	}
+	e.lastNotice = s.o.Now()
+	if e.running {
+		e.rerun = true
+		return
+	}
+	if at := s.o.Now().Add(s.o.WatchDelay); e.next.IsZero() || at.Before(e.next) {
+		e.next = at
+		time.AfterFunc(s.o.WatchDelay, s.poke) // not a Tick later
+	}
+}
+
+// stopWatches cancels every watch and waits for them to end.
+func (s *Scheduler) stopWatches() {
+	s.mu.Lock()
+	for k, w := range s.watches {
+		w.cancel()
+		delete(s.watches, k)
+	}
+	s.mu.Unlock()
+	s.watching.Wait()
+}
+
+// watchedSides lists name's sides being watched now.
+func (s *Scheduler) watchedSides(name string) []string {
+	var out []string
+	for _, side := range []string{syncdef.Left, syncdef.Right} {
+		if w := s.watches[watchKey{name, side}]; w != nil && w.listening.Load() {
+			out = append(out, side)
+		}
+	}
+	return out
+}
