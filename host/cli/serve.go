@@ -38,6 +38,10 @@ holds its syncs with one error until "datasync connection test NAME" succeeds.
 SIGTERM or SIGINT lets the batch in flight commit, stops the plugins and exits
 0; SIGHUP reloads the sync definitions (they are also re-read every 30s).
 
+A sync whose source connector watches for changes (the postgres connector
+with watch_channel set, see its README) also runs about a second after each
+change its connector notices.
+
 Examples:
    datasync serve
    datasync serve --listen 127.0.0.1:9000 --default-every 5m --log-format json --log-level info

@@ -637,3 +637,32 @@ func TestShutdownStopsRunningPlugins(t *testing.T) {
 	}
 	m.Shutdown() // nothing left: a no-op
 }
+
+// A plugin whose connector does not watch answers Watch with a permanent
+// error, at once: the daemon then keeps its syncs to their schedules.
+func TestWatchOfAPluginThatCannot(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m := pluginhost.New(t.TempDir(), hclog.NewNullLogger())
+	if _, err := m.Install(ctx, bins.tiny); err != nil {
+		t.Fatal(err)
+	}
+	p, err := m.Launch(ctx, "tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c, err := p.Open(ctx, goodConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, ok := c.(sdk.Watcher)
+	if !ok {
+		t.Fatalf("%T is not an sdk.Watcher", c)
+	}
+	err = w.Watch(ctx, []string{"contacts"}, nil)
+	var se *sdk.Error
+	if !errors.As(err, &se) || se.Category != sdk.CategoryPermanent || !strings.Contains(se.Message, "does not watch") {
+		t.Fatalf("Watch = %v, want a permanent error saying the connector does not watch", err)
+	}
+}
