@@ -83,7 +83,7 @@ func (e *env) serve(c *cli.Context) error {
 	e.plugins() // created once, before runs share it
 	runner := daemon.NewEngineRunner(st, open, engine.WithBatchSize(c.Int("batch-size")))
 	sched := daemon.New(st, runner, log, daemon.Options{DefaultEvery: every, Concurrency: c.Int("concurrency"),
-		OnRun: metrics.ObserveRun, Watch: e.watchConnection})
+		OnRun: metrics.ObserveRun, OnNotice: metrics.ObserveNotice, Watch: e.watchConnection})
 	if err := sched.Load(ctx); err != nil {
 		return err
 	}

@@ -56,6 +56,8 @@ type Options struct {
 	Now          func() time.Time
 	// OnRun is told about every finished run (metrics).
 	OnRun func(RunEvent)
+	// OnNotice is told about every change a watch noticed (metrics).
+	OnNotice func(sync, side string)
 }
 
 func (o Options) withDefaults() Options {

@@ -109,7 +109,7 @@ func (s *Scheduler) watch(ctx context.Context, k watchKey, w *watcher) {
 	log := s.log.With("sync", k.sync, "side", k.side, "connection", w.on.Connection, "object", w.on.Object)
 	wait, lastRefusal, lost := s.o.WatchBackoff, "", false
 	for {
-		sink := &noticeSink{s: s, sync: k.sync, w: w, log: log, catchUp: lost}
+		sink := &noticeSink{s: s, sync: k.sync, side: k.side, w: w, log: log, catchUp: lost}
 		err := s.o.Watch(ctx, w.on.Connection, w.on.Object, sink)
 		w.listening.Store(false)
 		if ctx.Err() != nil {
@@ -152,6 +152,7 @@ func (s *Scheduler) watch(ctx context.Context, k watchKey, w *watcher) {
 type noticeSink struct {
 	s       *Scheduler
 	sync    string
+	side    string
 	w       *watcher
 	log     hclog.Logger
 	catchUp bool // the watch was lost: changes made meanwhile went unnoticed
@@ -169,6 +170,9 @@ func (n *noticeSink) Ready() error {
 }
 
 func (n *noticeSink) Changed(string) error {
+	if n.s.o.OnNotice != nil {
+		n.s.o.OnNotice(n.sync, n.side)
+	}
 	n.s.noticed(n.sync)
 	return nil
 }

@@ -22,6 +22,7 @@ type Metrics struct {
 	duration *prometheus.HistogramVec
 	lastOK   *prometheus.GaugeVec
 	restarts *prometheus.CounterVec
+	notices  *prometheus.CounterVec
 }
 
 // runBuckets are the upper bounds (seconds) of the run duration histogram.
@@ -40,6 +41,7 @@ func NewMetrics() *Metrics {
 	m.failed = counter("datasync_records_failed_total", "Records of a side of a sync that failed in a run, by error category.", "sync", "side", "category")
 	m.runs = counter("datasync_runs_total", "Runs of a sync by outcome (ok, failed, stopped).", "sync", "status")
 	m.restarts = counter("datasync_plugin_restarts_total", "Plugin crashes after which the plugin is launched again.", "plugin")
+	m.notices = counter("datasync_watch_notices_total", "Changes noticed on a watched side of a sync (each runs the sync soon).", "sync", "side")
 	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "datasync_run_duration_seconds",
 		Help: "How long runs of a sync took.", Buckets: runBuckets}, []string{"sync", "status"})
 	m.lastOK = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "datasync_last_success_timestamp_seconds",
@@ -85,6 +87,11 @@ func (m *Metrics) ObserveRun(ev daemon.RunEvent) {
 			m.failed.WithLabelValues(ev.Sync, side, g.Category).Inc()
 		}
 	}
+}
+
+// ObserveNotice counts a change noticed by a watch; it is a daemon OnNotice hook.
+func (m *Metrics) ObserveNotice(sync, side string) {
+	m.notices.WithLabelValues(sync, side).Inc()
 }
 
 // Handler serves the metrics in the Prometheus exposition format.

@@ -86,6 +86,10 @@ func TestWatchedChangeSyncsWithinSeconds(t *testing.T) {
 	if rs = s.runs("cn"); len(rs) != 2 || rs[0].Status != "ok" || rs[0].Right.Created != 1 {
 		t.Fatalf("runs %+v, want two, the second creating bob", rs)
 	}
+	_, body := s.do("GET", "/metrics", "Bearer "+s.token)
+	if n := metric(string(body), "datasync_watch_notices_total", `sync="cn"`, `side="left"`); n != 1 {
+		t.Fatalf("datasync_watch_notices_total of cn's left side = %v after one insert, want 1", n)
+	}
 	if !strings.Contains(s.logText(), "watching for changes") {
 		t.Fatalf("the log does not say the side is watched")
 	}
