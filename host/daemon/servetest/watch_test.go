@@ -81,9 +81,9 @@ func TestWatchedChangeSyncsWithinSeconds(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Logf("a row inserted into PostgreSQL reached SQLite in %v", time.Since(start).Round(time.Millisecond))
-	rs := s.waitRuns("cn", 2, 10*time.Second)
+	s.waitRuns("cn", 2, 10*time.Second)
 	time.Sleep(2 * time.Second) // a third run would start within a second or two
-	if rs = s.runs("cn"); len(rs) != 2 || rs[0].Status != "ok" || rs[0].Right.Created != 1 {
+	if rs := s.runs("cn"); len(rs) != 2 || rs[0].Status != "ok" || rs[0].Right.Created != 1 {
 		t.Fatalf("runs %+v, want two, the second creating bob", rs)
 	}
 	_, body := s.do("GET", "/metrics", "Bearer "+s.token)
