@@ -117,7 +117,8 @@ function renderSyncs(syncs) {
     box.append(el("div", { class: "card " + cls, "data-sync": s.name, "data-status": cls },
       el("div", { class: "top" },
         el("button", { class: "name", onclick: () => { selected = s.name; record = null; refresh(); } }, s.name),
-        el("span", { class: "muted" }, s.left + " ⇄ " + s.right + " · " + (s.every === "on demand" ? "runs on demand" : "every " + s.every)),
+        el("span", { class: "muted" }, s.left + " ⇄ " + s.right + " · " + (s.every === "on demand" ? "runs on demand" : "every " + s.every) +
+          (s.watched ? ", and on each change to its " + s.watched.join(" and ") + " side" : "")),
         ...badges,
         el("div", { class: "actions" },
           el("button", { class: "run", onclick: () => act(s.name, "run") }, "Run now"),
