@@ -38,7 +38,7 @@ holds its syncs with one error until "datasync connection test NAME" succeeds.
 SIGTERM or SIGINT lets the batch in flight commit, stops the plugins and exits
 0; SIGHUP reloads the sync definitions (they are also re-read every 30s).
 
-A sync whose source connector watches for changes (the postgres connector
+A scheduled sync whose source connector watches for changes (sqlite; postgres
 with watch_channel set, see its README) also runs about a second after each
 change its connector notices.
 

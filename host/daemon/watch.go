@@ -57,9 +57,10 @@ func sourceSides(def syncdef.Definition) map[string]syncdef.Side {
 	return out
 }
 
-// reconcileWatches starts a watch for each source side of every active sync
-// and stops those no longer wanted (sync paused, removed, or now reading
-// another connection or object). Called from Run after definitions change.
+// reconcileWatches starts a watch for each source side of every active,
+// scheduled sync and stops those no longer wanted (sync paused, removed,
+// made on-demand, or now reading another connection or object). Called from
+// Run after definitions change.
 func (s *Scheduler) reconcileWatches(ctx context.Context) {
 	if s.o.Watch == nil {
 		return
@@ -72,7 +73,9 @@ func (s *Scheduler) reconcileWatches(ctx context.Context) {
 	s.rewatch = false
 	want := map[watchKey]syncdef.Side{}
 	for name, e := range s.syncs {
-		if e.removed || e.state != store.SyncActive {
+		// A watch brings a scheduled run forward; a sync run only on
+		// demand stays so.
+		if e.removed || e.state != store.SyncActive || s.every(e.def) == 0 {
 			continue
 		}
 		for side, on := range sourceSides(e.def) {

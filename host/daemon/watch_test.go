@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/datasync-io/datasync/host/engine"
 	"github.com/datasync-io/datasync/host/store"
 	"github.com/datasync-io/datasync/sdk"
 )
@@ -263,4 +264,19 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// A sync run only on demand is not watched: it runs when asked.
+func TestOnDemandSyncIsNotWatched(t *testing.T) {
+	st, r, f := newFakeStore("a"), newFakeRunner(time.Millisecond), newFakeWatch()
+	o := watchOptions(f)
+	o.DefaultEvery = -1
+	s, _ := start(t, st, r, o)
+	if err := s.RunNow("a", engine.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	runsSettle(r, "a")
+	if got := f.watched(); len(got) != 0 || f.callsOf("crm-a/contacts") != 0 {
+		t.Fatalf("watched %q of an on-demand sync, want nothing", got)
+	}
 }

@@ -81,6 +81,13 @@ func TestConformancePlugin(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the plugin binary")
 	}
+	path := newDB(t, contactsDDL)
+	conformance.Run(t, contactsHarness(launchPlugin(t), path))
+}
+
+// launchPlugin builds the real binary and launches it through go-plugin.
+func launchPlugin(t *testing.T) sdk.Connector {
+	t.Helper()
 	bin := filepath.Join(t.TempDir(), "datasync-connector-sqlite")
 	build := exec.Command("go", "build", "-o", bin, ".")
 	if out, err := build.CombinedOutput(); err != nil {
@@ -91,6 +98,5 @@ func TestConformancePlugin(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(kill)
-	path := newDB(t, contactsDDL)
-	conformance.Run(t, contactsHarness(rc, path))
+	return rc
 }

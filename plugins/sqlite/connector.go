@@ -29,6 +29,7 @@ const (
 	settingPath      = "path"
 	settingUpdatedAt = "updated_at_column"
 	settingTables    = "tables"
+	settingWatchPoll = "watch_poll"
 )
 
 // busyTimeout is how long a statement waits for another writer's lock.
@@ -54,8 +55,10 @@ func (*Connector) Describe(context.Context) (sdk.Description, error) {
 				Description: "Tables with this column are read incrementally; the connector sets it on every write."},
 			{Name: settingTables, Label: "Tables", Example: "contacts, companies",
 				Description: "Comma-separated tables to expose; empty exposes every table."},
+			{Name: settingWatchPoll, Label: "Watch poll", Default: "1s",
+				Description: "How often the daemon's watch looks for commits to the file (each runs the file's syncs soon); 0 turns watching off."},
 		},
-		Capabilities: []string{sdk.CapabilityLookup, sdk.CapabilityLookupByID},
+		Capabilities: []string{sdk.CapabilityLookup, sdk.CapabilityLookupByID, sdk.CapabilityWatch},
 		Requirements: []string{
 			"Read and write access to the database file and its directory (WAL mode keeps -wal and -shm files beside it).",
 		},
@@ -82,6 +85,10 @@ func (c *Connector) Open(ctx context.Context, cfg sdk.Config) (sdk.Conn, error) 
 			only[strings.ToLower(name)] = true
 		}
 	}
+	poll, err := time.ParseDuration(strings.TrimSpace(cfg.Get(settingWatchPoll)))
+	if err != nil || poll < 0 {
+		return nil, sdk.FieldError(settingWatchPoll, "%s %q is not a duration such as 1s or 500ms", settingWatchPoll, cfg.Get(settingWatchPoll))
+	}
 	db := sql.OpenDB(dbConnector{dsn: dsn(abs), drv: &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
 		// A checkpoint syncs the WAL and the database (~15 ms each on a
 		// virtual disk) in the commit that passes the mark: at SQLite's
@@ -93,7 +100,7 @@ func (c *Connector) Open(ctx context.Context, cfg sdk.Config) (sdk.Conn, error) 
 	// run beside a write (WAL).
 	db.SetMaxOpenConns(4)
 	db.SetMaxIdleConns(4)
-	return &conn{path: abs, uaName: cfg.Get(settingUpdatedAt), only: only, db: db}, nil
+	return &conn{path: abs, uaName: cfg.Get(settingUpdatedAt), only: only, db: db, watchPoll: poll}, nil
 }
 
 // walCheckpointPages is how large the WAL grows (in pages) before a
@@ -127,6 +134,8 @@ type conn struct {
 	only   map[string]bool // tables to expose (lower case); nil: all
 	db     *sql.DB
 	clock  stamper
+	// watchPoll is how often Watch looks at the file's change counter.
+	watchPoll time.Duration
 
 	mu        sync.Mutex
 	schemaVer int64

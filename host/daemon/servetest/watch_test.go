@@ -94,3 +94,34 @@ func TestWatchedChangeSyncsWithinSeconds(t *testing.T) {
 		t.Fatalf("the log does not say the side is watched")
 	}
 }
+
+// The same with SQLite, whose connector polls the file's change counter: a
+// row added to the source file is copied within seconds of an hourly
+// schedule, and the sync's own writes to its target (not watched: one-way)
+// start no run.
+func TestWatchedSQLiteFile(t *testing.T) {
+	crm, news := newDB(t, "crm.db", crmSchema), newDB(t, "news.db", newsSchema)
+	crm.exec(`INSERT INTO contacts (email, first_name, updated_at) VALUES ('ann@example.com', 'Ann', ?)`, stamp0)
+	home := t.TempDir()
+	ok(t, home, "plugin", "install", bins.sqlite)
+	ok(t, home, "connection", "add", "crm", "--plugin", "sqlite", "--set", "path="+crm.path)
+	ok(t, home, "connection", "add", "news", "--plugin", "sqlite", "--set", "path="+news.path)
+	ok(t, home, "sync", "create", "cn", "--left", "crm/contacts", "--right", "news/subscribers", "--default-mappings",
+		"--direction", "left-to-right", "--create-in", "right", "--every", "1h")
+	ok(t, home, "sync", "activate", "cn")
+	s := serve(t, home)
+	s.waitRuns("cn", 1, 30*time.Second)
+	start := time.Now()
+	crm.exec(`INSERT INTO contacts (email, first_name, updated_at) VALUES ('bob@example.com', 'Bob', ?)`, stamp0)
+	for news.int(`SELECT count(*) FROM subscribers WHERE email = 'bob@example.com'`) == 0 {
+		if time.Since(start) > 15*time.Second {
+			t.Fatalf("bob not in news.db 15s after his insert into crm.db (the next scheduled run is in an hour)")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("a row inserted into crm.db reached news.db in %v", time.Since(start).Round(time.Millisecond))
+	time.Sleep(3 * time.Second) // a run started by the sync's own write would come within two
+	if rs := s.runs("cn"); len(rs) != 2 || rs[0].Right.Created != 1 {
+		t.Fatalf("runs %+v, want two, the second creating bob", rs)
+	}
+}
