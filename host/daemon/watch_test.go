@@ -214,7 +214,7 @@ func TestWatchesEndingAndStartingAgain(t *testing.T) {
 		}
 		return nil
 	}
-	var logs syncBuffer
+	var logs lockedBuffer
 	log := hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Info})
 	startLogging(t, st, r, watchOptions(f), log)
 	runsSettle(r, "c")
@@ -246,24 +246,6 @@ func TestWatchesEndingAndStartingAgain(t *testing.T) {
 	if !strings.Contains(logs.String(), "watch for changes lost") {
 		t.Fatalf("no warning of the lost watch:\n%s", logs.String())
 	}
-}
-
-// syncBuffer is a log sink safe for the scheduler's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // A sync run only on demand is not watched: it runs when asked.

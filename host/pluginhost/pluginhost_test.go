@@ -399,15 +399,7 @@ func TestLaunchCallsAndLogRelay(t *testing.T) {
 		t.Run(level.String(), func(t *testing.T) {
 			var logs syncBuffer
 			logger := hclog.New(&hclog.LoggerOptions{Name: "host", Level: level, Output: &logs})
-			m := pluginhost.New(t.TempDir(), logger)
-			if _, err := m.Install(ctx, bins.tiny); err != nil {
-				t.Fatal(err)
-			}
-			p, err := m.Launch(ctx, "tiny")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer p.Close()
+			p := launchTiny(ctx, t, logger)
 			environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", p.Pid()))
 			if err != nil {
 				t.Fatal(err)
@@ -643,16 +635,7 @@ func TestShutdownStopsRunningPlugins(t *testing.T) {
 func TestWatchOfAPluginThatCannot(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	m := pluginhost.New(t.TempDir(), hclog.NewNullLogger())
-	if _, err := m.Install(ctx, bins.tiny); err != nil {
-		t.Fatal(err)
-	}
-	p, err := m.Launch(ctx, "tiny")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	c, err := p.Open(ctx, goodConfig)
+	c, err := launchTiny(ctx, t, hclog.NewNullLogger()).Open(ctx, goodConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -665,4 +648,20 @@ func TestWatchOfAPluginThatCannot(t *testing.T) {
 	if !errors.As(err, &se) || se.Category != sdk.CategoryPermanent || !strings.Contains(se.Message, "does not watch") {
 		t.Fatalf("Watch = %v, want a permanent error saying the connector does not watch", err)
 	}
+}
+
+// launchTiny installs the tiny plugin in a fresh plugins directory and
+// launches it, closed when the test ends.
+func launchTiny(ctx context.Context, t *testing.T, logger hclog.Logger) *pluginhost.Plugin {
+	t.Helper()
+	m := pluginhost.New(t.TempDir(), logger)
+	if _, err := m.Install(ctx, bins.tiny); err != nil {
+		t.Fatal(err)
+	}
+	p, err := m.Launch(ctx, "tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
 }

@@ -70,9 +70,8 @@ func (d *testDB) exec(t *testing.T, sqls ...string) {
 	}
 }
 
-// open opens the connector in process with d's config plus settings.
-func (d *testDB) open(t *testing.T, settings ...string) *Conn {
-	t.Helper()
+// config is d's connector config plus settings (name, value, ...).
+func (d *testDB) config(settings ...string) sdk.Config {
 	cfg := sdk.Config{Settings: map[string]string{}, Secrets: d.cfg.Secrets}
 	for k, v := range d.cfg.Settings {
 		cfg.Settings[k] = v
@@ -80,7 +79,13 @@ func (d *testDB) open(t *testing.T, settings ...string) *Conn {
 	for i := 0; i+1 < len(settings); i += 2 {
 		cfg.Settings[settings[i]] = settings[i+1]
 	}
-	c, err := New().Open(context.Background(), cfg)
+	return cfg
+}
+
+// open opens the connector in process with d's config plus settings.
+func (d *testDB) open(t *testing.T, settings ...string) *Conn {
+	t.Helper()
+	c, err := New().Open(context.Background(), d.config(settings...))
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}

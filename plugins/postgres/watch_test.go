@@ -8,27 +8,15 @@ import (
 	"time"
 
 	"github.com/datasync-io/datasync/sdk"
+	"github.com/datasync-io/datasync/sdk/conformance"
 )
-
-// chanSink hands a Watch's notices to a channel ("" for Ready).
-type chanSink chan string
-
-func (c chanSink) Ready() error                { c <- ""; return nil }
-func (c chanSink) Changed(object string) error { c <- object; return nil }
 
 // watchThroughPlugin opens d's config plus settings through the plugin
 // binary and starts watching objects. done has what Watch returned; stop
 // cancels the watch and waits for it.
-func watchThroughPlugin(t *testing.T, d *testDB, objects []string, settings ...string) (events chanSink, done chan error, stop func() error) {
+func watchThroughPlugin(t *testing.T, d *testDB, objects []string, settings ...string) (events conformance.Notices, done chan error, stop func() error) {
 	t.Helper()
-	cfg := sdk.Config{Settings: map[string]string{}, Secrets: d.cfg.Secrets}
-	for k, v := range d.cfg.Settings {
-		cfg.Settings[k] = v
-	}
-	for i := 0; i+1 < len(settings); i += 2 {
-		cfg.Settings[settings[i]] = settings[i+1]
-	}
-	conn, err := launch(t).Open(context.Background(), cfg)
+	conn, err := launch(t).Open(context.Background(), d.config(settings...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +25,7 @@ func watchThroughPlugin(t *testing.T, d *testDB, objects []string, settings ...s
 		t.Fatalf("%T is not an sdk.Watcher", conn)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	events = make(chanSink, 100)
+	events = make(conformance.Notices, 100)
 	done = make(chan error, 1)
 	go func() { done <- w.Watch(ctx, objects, events) }()
 	stop = func() error {
@@ -54,7 +42,7 @@ func watchThroughPlugin(t *testing.T, d *testDB, objects []string, settings ...s
 	return events, done, stop
 }
 
-func next(t *testing.T, events chanSink) string {
+func next(t *testing.T, events conformance.Notices) string {
 	t.Helper()
 	select {
 	case e := <-events:

@@ -8,13 +8,8 @@ import (
 	"time"
 
 	"github.com/datasync-io/datasync/sdk"
+	"github.com/datasync-io/datasync/sdk/conformance"
 )
-
-// chanSink hands a Watch's notices to a channel ("" for Ready).
-type chanSink chan string
-
-func (c chanSink) Ready() error                { c <- ""; return nil }
-func (c chanSink) Changed(object string) error { c <- object; return nil }
 
 // A commit by another process is noticed within a poll, for every watched
 // table; no commit, no notice; the watch ends nil when cancelled.
@@ -30,7 +25,7 @@ func TestWatchNoticesCommitsThroughThePlugin(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	events, done := make(chanSink, 10), make(chan error, 1)
+	events, done := make(conformance.Notices, 10), make(chan error, 1)
 	go func() { done <- c.(sdk.Watcher).Watch(ctx, []string{"contacts", "companies"}, events) }()
 	next := func(within time.Duration) (string, bool) {
 		select {
@@ -76,7 +71,7 @@ func TestWatchNoticesCommitsThroughThePlugin(t *testing.T) {
 
 func TestWatchPollSetting(t *testing.T) {
 	path := newDB(t, contactsDDL)
-	err := openConn(t, path, settingWatchPoll, "0").Watch(context.Background(), []string{"contacts"}, make(chanSink, 1))
+	err := openConn(t, path, settingWatchPoll, "0").Watch(context.Background(), []string{"contacts"}, make(conformance.Notices, 1))
 	var se *sdk.Error
 	if !errors.As(err, &se) || se.Category != sdk.CategoryPermanent || !strings.Contains(se.Message, settingWatchPoll) {
 		t.Fatalf("Watch with %s 0 = %v, want a permanent error naming the setting", settingWatchPoll, err)

@@ -124,3 +124,13 @@ func ByID(recs []sdk.Record) (map[string]sdk.Record, error) {
 	}
 	return m, nil
 }
+
+// Notices is a sdk.WatchSink that hands a Watch's notices to a channel: ""
+// for Ready, else the object that changed. Make it buffered.
+type Notices chan string
+
+// Ready sends "".
+func (n Notices) Ready() error { n <- ""; return nil }
+
+// Changed sends object.
+func (n Notices) Changed(object string) error { n <- object; return nil }
