@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -40,6 +42,7 @@ Examples:
    datasync connection reauth hub
    datasync connection list
    datasync connection test crm
+   datasync connection update crm --secret password=...
    datasync connection schema crm contacts
    datasync connection remove crm`,
 		Subcommands: []*cli.Command{
@@ -81,6 +84,32 @@ Examples:
 					timeoutFlag(),
 				}, oauthFlowFlags()...),
 				Action: e.connectionAdd,
+			},
+			{
+				Name:      "update",
+				Usage:     "change a connection's settings or credentials after checking that it still logs in",
+				ArgsUsage: "NAME",
+				UsageText: "datasync connection update NAME [--set KEY=VALUE]... [--unset KEY]... [--secret KEY=VALUE]... [--accept-account]",
+				Description: `Changes only what is named; the rest stays. The plugin checks the account with
+the new configuration before anything is saved: on failure nothing changes
+and the message names the cause. A configuration that reaches another
+account (another database, say) is refused unless --accept-account is given.
+A running daemon picks the change up within 30s (or at SIGHUP); a connection
+whose settings changed is watched afresh.
+
+Examples:
+   datasync connection update crm --secret password=...        # a rotated password
+   datasync connection update crm --set watch_channel=datasync
+   datasync connection update crm --unset watch_channel
+   datasync connection update crm --set url=postgres://crm@db2.example/crm --accept-account`,
+				Flags: []cli.Flag{
+					&cli.StringSliceFlag{Name: "set", Usage: "a setting, `KEY=VALUE` (repeatable)"},
+					&cli.StringSliceFlag{Name: "unset", Usage: "a setting or credential to remove, `KEY` (repeatable); its default applies"},
+					&cli.StringSliceFlag{Name: "secret", Usage: "a credential, `KEY=VALUE`, stored encrypted (repeatable)"},
+					&cli.BoolFlag{Name: "accept-account", Usage: "accept that the new configuration reaches another account"},
+					timeoutFlag(),
+				},
+				Action: e.connectionUpdate,
 			},
 			e.connectionReauthCommand(),
 			{
@@ -351,6 +380,135 @@ func (e *env) connectionAdd(c *cli.Context) error {
 	e.log.Info("connection added", "connection", name, "plugin", desc.Name, "version", desc.Version, "account", acct.Label)
 	fmt.Fprintf(e.stdout, "Added connection %s (plugin %s %s), account: %s\n", name, desc.Name, desc.Version, orElse(acct.Label, acct.Fingerprint))
 	fmt.Fprintf(e.stdout, "Next: datasync connection schema %s\n", name)
+	return nil
+}
+
+// connectionUpdate changes what --set, --unset and --secret name, once the
+// plugin has checked the account with the result.
+func (e *env) connectionUpdate(c *cli.Context) error {
+	ctx := c.Context
+	name, err := oneArg(c, "connection NAME")
+	if err != nil {
+		return err
+	}
+	settings, err := parsePairs(c, "set")
+	if err != nil {
+		return err
+	}
+	secretVals, err := parsePairs(c, "secret")
+	if err != nil {
+		return err
+	}
+	unset := c.StringSlice("unset")
+	if len(settings)+len(secretVals)+len(unset) == 0 {
+		return usageErrorf(c, "nothing to change: pass --set KEY=VALUE, --unset KEY or --secret KEY=VALUE")
+	}
+	st, err := e.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	cn, err := st.Connection(ctx, name)
+	if err != nil {
+		return connectionError(name, err)
+	}
+	cfg, err := e.connectionConfig(cn)
+	if err != nil {
+		return err
+	}
+	p, err := e.plugins().Launch(ctx, cn.Plugin)
+	if err != nil {
+		return err
+	}
+	desc, err := p.Describe(ctx)
+	p.Close()
+	if err != nil {
+		return fmt.Errorf("describe plugin %s: %w", cn.Plugin, err)
+	}
+	fields := map[string]sdk.ConfigField{}
+	for _, f := range desc.AllFields() {
+		fields[f.Name] = f
+	}
+	known := func(flag, k string) (sdk.ConfigField, error) {
+		f, ok := fields[k]
+		if !ok && !oauthSettings[k] && k != oauth.SettingClientSecret {
+			return f, usageErrorf(c, "--%s %s: plugin %s has no field %s; its fields are: %s", flag, k, desc.Name, k, fieldNames(desc.AllFields()))
+		}
+		return f, nil
+	}
+	next := sdk.Config{Settings: maps.Clone(cfg.Settings), Secrets: maps.Clone(cfg.Secrets)}
+	for _, k := range unset {
+		if _, err := known("unset", k); err != nil {
+			return err
+		}
+		delete(next.Settings, k)
+		delete(next.Secrets, k)
+	}
+	for k, v := range settings {
+		f, err := known("set", k)
+		if err != nil {
+			return err
+		}
+		if f.Secret {
+			return usageErrorf(c, "--set %s: %s is a secret: pass it with --secret %s=VALUE so it is stored encrypted", k, k, k)
+		}
+		next.Settings[k] = v
+	}
+	for k, v := range secretVals {
+		if _, err := known("secret", k); err != nil {
+			return err
+		}
+		next.Secrets[k] = v
+	}
+	var sealed []byte
+	if len(next.Secrets) > 0 {
+		box, err := e.secretBox()
+		if err != nil {
+			return err
+		}
+		if sealed, err = box.Seal(next.Secrets); err != nil {
+			return err
+		}
+	}
+	up := cn
+	up.Settings, up.Secrets = next.Settings, sealed
+	lc, err := e.launchConnection(ctx, up)
+	if err != nil {
+		return fmt.Errorf("connection %s not updated: %s", name, redact(err.Error(), next.Secrets))
+	}
+	defer lc.close()
+	cctx, cancel := context.WithTimeout(ctx, c.Duration("timeout"))
+	defer cancel()
+	acct, err := e.checkAccount(cctx, up, lc)
+	var changed *accountChangedError
+	switch {
+	case errors.As(err, &changed) && c.Bool("accept-account"):
+		e.log.Warn("connection account changed and accepted", "connection", name, "was", changed.Was, "now", changed.Now)
+	case errors.As(err, &changed):
+		return fmt.Errorf("connection %s not updated: the new configuration reaches another account (%s, was %s): "+
+			"if that is intended, run it again with --accept-account", name, changed.Now, changed.Was)
+	case err != nil:
+		if cerr := interrupted(ctx, cctx, c); cerr != nil {
+			return fmt.Errorf("connection %s not updated: %w", name, cerr)
+		}
+		return fmt.Errorf("connection %s not updated: %s", name, strings.TrimPrefix(redact(err.Error(), next.Secrets), "connection "+name+": "))
+	}
+	up.AccountFingerprint, up.AccountLabel, up.Status = acct.Fingerprint, acct.Label, statusOK
+	if err := st.PutConnection(ctx, up); err != nil {
+		return err
+	}
+	var what []string
+	for _, k := range slices.Sorted(maps.Keys(settings)) {
+		what = append(what, "set "+k)
+	}
+	for _, k := range unset {
+		what = append(what, "unset "+k)
+	}
+	for _, k := range slices.Sorted(maps.Keys(secretVals)) {
+		what = append(what, "new "+k)
+	}
+	e.log.Info("connection updated", "connection", name, "changes", strings.Join(what, ", "), "account", acct.Label)
+	fmt.Fprintf(e.stdout, "Updated connection %s (%s), account: %s\n", name, strings.Join(what, ", "), orElse(acct.Label, acct.Fingerprint))
 	return nil
 }
 

@@ -26,6 +26,7 @@ type fakeStore struct {
 	syncs    []store.Sync
 	status   map[string]string
 	statusOK int // SetConnectionStatus calls
+	updated  map[string]time.Time
 }
 
 func defJSON(name, left, right string) []byte {
@@ -34,7 +35,7 @@ func defJSON(name, left, right string) []byte {
 }
 
 func newFakeStore(names ...string) *fakeStore {
-	s := &fakeStore{status: map[string]string{}}
+	s := &fakeStore{status: map[string]string{}, updated: map[string]time.Time{}}
 	for _, n := range names {
 		s.syncs = append(s.syncs, store.Sync{Name: n, Definition: defJSON(n, "crm-"+n, "news-"+n), State: store.SyncActive})
 	}
@@ -54,7 +55,7 @@ func (s *fakeStore) Connection(_ context.Context, name string) (store.Connection
 	if st == "" {
 		st = "ok"
 	}
-	return store.Connection{Name: name, Status: st}, nil
+	return store.Connection{Name: name, Status: st, Updated: s.updated[name]}, nil
 }
 
 func (s *fakeStore) SetConnectionStatus(_ context.Context, name, status string) error {

@@ -29,9 +29,16 @@ var ErrCannotWatch = errors.New("the connector does not watch for changes")
 // watchKey names one watched side of a sync.
 type watchKey struct{ sync, side string }
 
+// watchOn is what a watch watches: a side, on its connection as it was
+// when last changed.
+type watchOn struct {
+	side    syncdef.Side
+	changed string
+}
+
 // watcher is one side's watch, running until cancelled.
 type watcher struct {
-	on        syncdef.Side
+	on        watchOn
 	cancel    context.CancelFunc
 	listening atomic.Bool
 }
@@ -59,19 +66,20 @@ func sourceSides(def syncdef.Definition) map[string]syncdef.Side {
 
 // reconcileWatches starts a watch for each source side of every active,
 // scheduled sync and stops those no longer wanted (sync paused, removed,
-// made on-demand, or now reading another connection or object). Called from
-// Run after definitions change.
+// made on-demand, or now reading another connection or object). A watch
+// whose connection changed since it started (watch_channel set, say) is
+// started afresh. Called from Run after definitions are loaded.
 func (s *Scheduler) reconcileWatches(ctx context.Context) {
 	if s.o.Watch == nil {
 		return
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if !s.rewatch {
+		s.mu.Unlock()
 		return
 	}
 	s.rewatch = false
-	want := map[watchKey]syncdef.Side{}
+	want := map[watchKey]watchOn{}
 	for name, e := range s.syncs {
 		// A watch brings a scheduled run forward; a sync run only on
 		// demand stays so.
@@ -79,9 +87,24 @@ func (s *Scheduler) reconcileWatches(ctx context.Context) {
 			continue
 		}
 		for side, on := range sourceSides(e.def) {
-			want[watchKey{name, side}] = on
+			want[watchKey{name, side}] = watchOn{side: on}
 		}
 	}
+	s.mu.Unlock()
+	changed := map[string]string{}
+	for k, on := range want {
+		c, ok := changed[on.side.Connection]
+		if !ok {
+			if cn, err := s.st.Connection(ctx, on.side.Connection); err == nil {
+				c = cn.Updated.UTC().Format(time.RFC3339Nano)
+			}
+			changed[on.side.Connection] = c
+		}
+		on.changed = c
+		want[k] = on
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for k, w := range s.watches {
 		if on, ok := want[k]; !ok || on != w.on {
 			w.cancel()
@@ -109,11 +132,11 @@ func (s *Scheduler) reconcileWatches(ctx context.Context) {
 // listened), one the connector refuses after WatchRetry.
 func (s *Scheduler) watch(ctx context.Context, k watchKey, w *watcher) {
 	defer s.watching.Done()
-	log := s.log.With("sync", k.sync, "side", k.side, "connection", w.on.Connection, "object", w.on.Object)
+	log := s.log.With("sync", k.sync, "side", k.side, "connection", w.on.side.Connection, "object", w.on.side.Object)
 	wait, lastRefusal, lost := s.o.WatchBackoff, "", false
 	for {
 		sink := &noticeSink{s: s, sync: k.sync, side: k.side, w: w, log: log, catchUp: lost}
-		err := s.o.Watch(ctx, w.on.Connection, w.on.Object, sink)
+		err := s.o.Watch(ctx, w.on.side.Connection, w.on.side.Object, sink)
 		w.listening.Store(false)
 		if ctx.Err() != nil {
 			return

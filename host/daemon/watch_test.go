@@ -51,8 +51,10 @@ func (f *fakeWatch) watch(ctx context.Context, connection, object string, sink s
 	f.mu.Unlock()
 	defer func() {
 		f.mu.Lock()
-		delete(f.sinks, key)
-		delete(f.lose, key)
+		if f.lose[key] == lost { // not yet replaced by a watch started afresh
+			delete(f.sinks, key)
+			delete(f.lose, key)
+		}
 		f.mu.Unlock()
 	}()
 	if err := sink.Ready(); err != nil {
@@ -260,5 +262,32 @@ func TestOnDemandSyncIsNotWatched(t *testing.T) {
 	runsSettle(r, "a")
 	if got := f.watched(); len(got) != 0 || f.callsOf("crm-a/contacts") != 0 {
 		t.Fatalf("watched %q of an on-demand sync, want nothing", got)
+	}
+}
+
+// A connection changed since its watch started (watch_channel set, say) is
+// watched afresh once definitions are loaded again; an unchanged one is not.
+func TestChangedConnectionIsWatchedAfresh(t *testing.T) {
+	st, r, f := newFakeStore("a"), newFakeRunner(time.Millisecond), newFakeWatch()
+	s, _ := start(t, st, r, watchOptions(f))
+	waitFor(t, "both sides watched", time.Second, func() bool { return len(f.watched()) == 2 })
+	if err := s.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := f.callsOf("crm-a/contacts"); n != 1 {
+		t.Fatalf("an unchanged connection was watched %d times after a reload, want 1", n)
+	}
+	st.mu.Lock()
+	st.updated["crm-a"] = time.Now()
+	st.mu.Unlock()
+	if err := s.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the changed connection watched afresh", time.Second, func() bool {
+		return f.callsOf("crm-a/contacts") == 2 && len(f.watched()) == 2
+	})
+	if n := f.callsOf("news-a/subscribers"); n != 1 {
+		t.Fatalf("the unchanged side was watched %d times, want 1", n)
 	}
 }

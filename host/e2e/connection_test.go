@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"maps"
 	"net"
 	"net/url"
 	"strconv"
@@ -133,4 +134,66 @@ func closedPort(t *testing.T) int {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	return port
+}
+
+// TestConnectionUpdate changes a PostgreSQL connection's settings and
+// password: what is named changes once the plugin logs in with it; a wrong
+// password, an unknown field or a missing schema is refused, names the
+// cause, echoes no secret and changes nothing; another database is another
+// account, refused until accepted.
+func TestConnectionUpdate(t *testing.T) {
+	pg := newPG(t, `CREATE TABLE contacts (id serial PRIMARY KEY, email text, updated_at timestamptz NOT NULL DEFAULT now())`)
+	other := newPG(t, `SELECT 1`)
+	ds := newCLI(t, "postgres")
+	ds.ok("connection", "add", "pg", "--plugin", "postgres", "--set", "url="+pg.url, "--secret", "password="+pg.pass)
+	settings := func() map[string]string {
+		var list []struct {
+			Settings     map[string]string `json:"settings"`
+			AccountLabel string            `json:"account_label"`
+		}
+		if err := json.Unmarshal([]byte(ds.ok("connection", "list", "--json")), &list); err != nil || len(list) != 1 {
+			t.Fatalf("connection list --json: %v, %d connections", err, len(list))
+		}
+		list[0].Settings["(account)"] = list[0].AccountLabel
+		return list[0].Settings
+	}
+
+	if out := ds.ok("connection", "update", "pg", "--set", "watch_channel=datasync"); !strings.Contains(out, "Updated connection pg (set watch_channel)") {
+		t.Fatalf("update said: %s", out)
+	}
+	if got := settings()["watch_channel"]; got != "datasync" {
+		t.Fatalf("watch_channel = %q after the update, want datasync", got)
+	}
+	before := settings()
+	const wrong = "wrong-update-password"
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--secret", "password=" + wrong}, "connection pg not updated: authentication failed"},
+		{[]string{"--set", "schema=no_such_schema"}, `connection pg not updated: invalid schema: schema "no_such_schema" does not exist`},
+		{[]string{"--set", "nosuch=1"}, "--set nosuch: plugin postgres has no field nosuch"},
+		{[]string{"--set", "password=x"}, "--set password: password is a secret"},
+		{[]string{"--set", "url=" + other.url}, "connection pg not updated: the new configuration reaches another account"},
+		{nil, "nothing to change"},
+	} {
+		r := ds.run(append([]string{"connection", "update", "pg"}, c.args...)...)
+		if r.code == 0 || !strings.Contains(r.stderr, c.want) || strings.Contains(r.stdout+r.stderr, wrong) {
+			t.Errorf("update %q: exit %d\nstdout: %s\nstderr: %s\nwant a failure saying %q, and no secret", c.args, r.code, r.stdout, r.stderr, c.want)
+		}
+	}
+	if after := settings(); !maps.Equal(after, before) {
+		t.Fatalf("refused updates changed the connection: %v, was %v", after, before)
+	}
+	ds.ok("connection", "test", "pg") // the old password still in place
+
+	out := ds.ok("connection", "update", "pg", "--set", "url="+other.url, "--unset", "watch_channel", "--accept-account")
+	if !strings.Contains(out, "Updated connection pg (set url, unset watch_channel)") {
+		t.Fatalf("update said: %s", out)
+	}
+	after := settings()
+	if _, ok := after["watch_channel"]; ok || after["url"] != other.url || after["(account)"] == before["(account)"] {
+		t.Fatalf("after an accepted move to another database: %v (was %v)", after, before)
+	}
+	ds.ok("connection", "test", "pg")
 }
