@@ -14,6 +14,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
+
+	"github.com/datasync-io/datasync/host/store"
 )
 
 // Exit codes of Run.
@@ -93,6 +95,7 @@ func usageErrorf(c *cli.Context, format string, args ...any) error {
 const (
 	flagHome      = "home"
 	flagLogLevel  = "log-level"
+	flagState     = "state"
 	flagLogFormat = "log-format"
 )
 
@@ -115,6 +118,7 @@ func (e *env) app() *cli.App {
 		ExitErrHandler:            func(*cli.Context, error) {}, // Run reports errors
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: flagHome, Usage: "datasync's state `DIR`: plugins, state.db, master.key", EnvVars: []string{"DATASYNC_HOME"}, Value: home},
+			&cli.StringFlag{Name: flagState, Usage: "a `postgres://` URL to keep the state in PostgreSQL, shared by several daemons (default: state.db in --home); a password goes in PGPASSWORD", EnvVars: []string{"DATASYNC_STATE"}},
 			&cli.StringFlag{Name: flagLogLevel, Usage: "log `LEVEL`: trace, debug, info, warn, error or off", EnvVars: []string{"DATASYNC_LOG_LEVEL"}, Value: "warn"},
 			&cli.StringFlag{Name: flagLogFormat, Usage: "log `FORMAT`: text, json, or auto (text on a terminal, else json)", EnvVars: []string{"DATASYNC_LOG_FORMAT"}, Value: "auto"},
 		},
@@ -150,6 +154,10 @@ func (e *env) setup(c *cli.Context) error {
 		return &usageError{msg: fmt.Sprintf("--home %q: %v", home, err)}
 	}
 	e.home = abs
+	if st := c.String(flagState); st != "" && !store.IsPostgresURL(st) {
+		return &usageError{msg: "--state: give a postgres://user@host:port/database URL (SQLite state lives in --home)"}
+	}
+	e.state = c.String(flagState)
 	level := hclog.LevelFromString(c.String(flagLogLevel))
 	if level == hclog.NoLevel {
 		return &usageError{msg: fmt.Sprintf("--log-level %q: use trace, debug, info, warn, error or off", c.String(flagLogLevel))}

@@ -25,6 +25,7 @@ import (
 // standard streams. The app's Before hook fills it from the global flags.
 type env struct {
 	home   string
+	state  string // a postgres:// URL, or "": state.db in home
 	log    hclog.Logger
 	stdin  io.Reader
 	stdout io.Writer
@@ -36,10 +37,14 @@ type env struct {
 	mgr *pluginhost.Manager
 }
 
-// openStore opens the state database, creating $home on first use.
+// openStore opens the state database (--state, or state.db in $home),
+// creating $home on first use.
 func (e *env) openStore(ctx context.Context) (*store.Store, error) {
 	if err := os.MkdirAll(e.home, 0o700); err != nil {
 		return nil, fmt.Errorf("create datasync home %s: %w", e.home, err)
+	}
+	if e.state != "" {
+		return store.Open(ctx, e.state)
 	}
 	return store.Open(ctx, filepath.Join(e.home, store.FileName))
 }

@@ -61,8 +61,9 @@ func build(dir string, plugins ...string) (bins, error) {
 
 // cli runs the datasync binary against one home directory.
 type cli struct {
-	t    *testing.T
-	home string
+	t     *testing.T
+	home  string
+	state string // --state: a postgres:// URL, or "" for state.db in home
 }
 
 // newCLI returns a datasync home for t with the named plugins installed.
@@ -85,7 +86,11 @@ type result struct {
 // run runs datasync with a clean environment (no DATASYNC_* from outside).
 func (c cli) run(args ...string) result {
 	c.t.Helper()
-	cmd := exec.Command(built.datasync, append([]string{"--home", c.home}, args...)...)
+	global := []string{"--home", c.home}
+	if c.state != "" {
+		global = append(global, "--state", c.state)
+	}
+	cmd := exec.Command(built.datasync, append(global, args...)...)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "DATASYNC_") {
 			cmd.Env = append(cmd.Env, kv)

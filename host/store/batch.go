@@ -214,8 +214,19 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 			}
 			// A statement that fails changes nothing (SQLite undoes it
 			// whole), so the rows from here go again one a statement, to
-			// name the link that failed.
+			// name the link that failed. PostgreSQL fails the transaction
+			// with it, unless it ran inside a savepoint.
+			if s.pg {
+				if err := ex("add links", "SAVEPOINT add_links"); err != nil {
+					return err
+				}
+			}
 			if ex("add links", q, args...) != nil {
+				if s.pg {
+					if err := ex("add links", "ROLLBACK TO SAVEPOINT add_links"); err != nil {
+						return err
+					}
+				}
 				break
 			}
 			rest = rest[len(chunk):]

@@ -20,8 +20,13 @@ func (s *Store) LinkDigests(ctx context.Context, sync string, buckets int) (left
 	// driver three cgo calls and a copy, and these are most of the scan. An
 	// id holding a NUL would be split wrongly: its sums then disagree with
 	// the plugin's, and the side is read in full, which is only slower.
-	rows, err := s.db.QueryContext(ctx, `SELECT left_id || x'00' || left_version || x'00' || right_id || x'00' ||
-		right_version || x'00' || state FROM links WHERE sync_name = ?`, sync)
+	q := `SELECT left_id || x'00' || left_version || x'00' || right_id || x'00' ||
+		right_version || x'00' || state FROM links WHERE sync_name = ?`
+	if s.pg { // text holds no NUL there: \x01, as unlikely in an id
+		q = `SELECT left_id || E'\x01' || left_version || E'\x01' || right_id || E'\x01' ||
+		right_version || E'\x01' || state FROM links WHERE sync_name = ?`
+	}
+	rows, err := s.db.QueryContext(ctx, q, sync)
 	if err != nil {
 		return nil, nil, fmt.Errorf("sum links of %s: %w", sync, err)
 	}
@@ -32,6 +37,10 @@ func (s *Store) LinkDigests(ctx context.Context, sync string, buckets int) (left
 		b.Count++
 		b.Sum += sdk.DigestOf(id, ver)
 	}
+	sep := "\x00"
+	if s.pg {
+		sep = "\x01"
+	}
 	var row sql.RawBytes
 	for rows.Next() {
 		if err := rows.Scan(&row); err != nil {
@@ -41,7 +50,7 @@ func (s *Store) LinkDigests(ctx context.Context, sync string, buckets int) (left
 		var f [5]string
 		rest, ok := view(row), true
 		for i := range 4 {
-			if f[i], rest, ok = strings.Cut(rest, "\x00"); !ok {
+			if f[i], rest, ok = strings.Cut(rest, sep); !ok {
 				return nil, nil, fmt.Errorf("sum links of %s: a link row without its five parts", sync)
 			}
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"io/fs"
 	"sort"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,4 +78,87 @@ func TestMigrationsRunOnPostgres(t *testing.T) {
 	if err := conn.QueryRow(ctx, `SELECT COUNT(*) FROM links`).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("links of a deleted sync kept: %d %v", n, err)
 	}
+}
+
+// TestOnPostgres runs the store's tests on a real PostgreSQL server: the
+// statements SQLite runs, their placeholders rewritten. Left out are those
+// about SQLite's WAL checkpoints.
+func TestOnPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a PostgreSQL server")
+	}
+	for _, c := range []struct {
+		name string
+		test func(*testing.T)
+	}{
+		{"MigrationsIdempotent", TestMigrationsIdempotent},
+		{"ConnectionRoundTrip", TestConnectionRoundTrip},
+		{"SyncStateConstraint", TestSyncStateConstraint},
+		{"BatchRoundTrip", TestBatchRoundTrip},
+		{"LinksOneToOne", TestLinksOneToOne},
+		{"AddLinks", TestAddLinks},
+		{"DeleteSyncCascades", TestDeleteSyncCascades},
+		{"Runs", TestRuns},
+		{"ResetSyncState", TestResetSyncState},
+		{"PutLinkRightID", TestPutLinkRightID},
+		{"LinksAfterPages", TestLinksAfterPages},
+		{"HasLinks", TestHasLinks},
+		{"LinkDigestsSumWhatEachSideHolds", TestLinkDigestsSumWhatEachSideHolds},
+	} {
+		t.Run(c.name, c.test)
+	}
+}
+
+func TestRebind(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"SELECT 1", "SELECT 1"},
+		{"a = ? AND b IN (?, ?)", "a = $1 AND b IN ($2, $3)"},
+		{"x = '?' AND y = ?", "x = '?' AND y = $1"},
+		{`"we?ird" = ? -- a ? here\nAND z = ?`, `"we?ird" = $1 -- a ? here\nAND z = $2`},
+		{"a = ? -- trailing ?", "a = $1 -- trailing ?"},
+		{"x = 'it''s ?' AND y = ?", "x = 'it''s ?' AND y = $1"},
+		{"x = 'open ?", "x = 'open ?"},
+		{"(?1, ?2, ?2, ?3), (?1, ?2, ?2, ?11)", "($1, $2, $2, $3), ($1, $2, $2, $11)"},
+	} {
+		if got := rebind(strings.ReplaceAll(c.in, `\n`, "\n")); got != strings.ReplaceAll(c.want, `\n`, "\n") {
+			t.Errorf("rebind(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// FuzzRebind: every ? outside quotes and comments becomes the next $n, and
+// nothing else changes. Inputs with digits or $ are skipped, so that each
+// $ of the output starts a placeholder whose number ends at the next
+// non-digit.
+func FuzzRebind(f *testing.F) {
+	for _, s := range []string{"a = ? AND b = '?'", `"?" -- ?` + "\n?", "'it''s' = ?", "??"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		if strings.ContainsAny(q, "$0123456789") {
+			t.Skip()
+		}
+		got := rebind(q)
+		var undone strings.Builder
+		next := 1
+		for i := 0; i < len(got); i++ {
+			if got[i] != '$' {
+				undone.WriteByte(got[i])
+				continue
+			}
+			j := i + 1
+			for j < len(got) && got[j] >= '0' && got[j] <= '9' {
+				j++
+			}
+			if n, err := strconv.Atoi(got[i+1 : j]); err != nil || n != next {
+				t.Fatalf("rebind(%q) = %q: placeholder %q where $%d was due", q, got, got[i:j], next)
+			}
+			next++
+			undone.WriteByte('?')
+			i = j - 1
+		}
+		if undone.String() != q {
+			t.Fatalf("rebind(%q) = %q changed more than placeholders", q, got)
+		}
+	})
 }

@@ -275,7 +275,7 @@ func (s *Store) LinkCount(ctx context.Context, sync string) (int, error) {
 // HasLinks reports whether a sync has any link, without counting them.
 func (s *Store) HasLinks(ctx context.Context, sync string) (bool, error) {
 	var n int
-	if err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM links WHERE sync_name = ?)`, sync).Scan(&n); err != nil {
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM links WHERE sync_name = ? LIMIT 1) one`, sync).Scan(&n); err != nil {
 		return false, fmt.Errorf("look for links of %s: %w", sync, err)
 	}
 	return n == 1, nil

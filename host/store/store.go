@@ -32,17 +32,24 @@ var ErrNotFound = errors.New("not found")
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// Store is datasync's state in one SQLite database (WAL, foreign keys on).
-// It is safe for concurrent use.
+// Store is datasync's state in one SQLite database (WAL, foreign keys on),
+// or in PostgreSQL for several daemons sharing it. It is safe for
+// concurrent use.
 type Store struct {
 	db   *sql.DB
 	now  func() time.Time
-	ckpt *checkpointer
+	ckpt *checkpointer // SQLite only
+	pg   bool
 }
 
-// Open opens (creating when missing) the state database at path and brings
-// its schema up to date.
-func Open(ctx context.Context, path string) (*Store, error) {
+// Open opens the state at target, bringing its schema up to date: a SQLite
+// file (created when missing), or a PostgreSQL database named by a
+// postgres:// URL (IsPostgresURL).
+func Open(ctx context.Context, target string) (*Store, error) {
+	if IsPostgresURL(target) {
+		return openPostgres(ctx, target)
+	}
+	path := target
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("open state %s: %w", path, err)
@@ -105,6 +112,18 @@ func (s *Store) SetClock(now func() time.Time) { s.now = now }
 // migrate applies the embedded migrations not yet recorded in
 // schema_migrations, each in its own transaction, in file-name order.
 func (s *Store) migrate(ctx context.Context) error {
+	if s.pg {
+		// Daemons starting together migrate one after the other.
+		conn, err := s.db.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(?)`, migrationLock); err != nil {
+			return fmt.Errorf("wait for the migration lock: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(?)`, migrationLock) //nolint:errcheck // closing the session unlocks too
+	}
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)

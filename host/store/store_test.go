@@ -12,11 +12,23 @@ import (
 	"testing"
 	"time"
 
+	"github.com/datasync-io/datasync/scripts/testsvc"
 	"github.com/datasync-io/datasync/sdk"
 )
 
+// open opens a fresh store and returns it with what it was opened from:
+// a SQLite file, or under TestOnPostgres a PostgreSQL database of its own.
 func open(t *testing.T) (*Store, string) {
 	t.Helper()
+	if strings.HasPrefix(t.Name(), "TestOnPostgres/") {
+		url := testsvc.CreateDatabase(t, testsvc.Postgres(t))
+		s, err := Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s, url
+	}
 	path := filepath.Join(t.TempDir(), FileName)
 	s, err := Open(context.Background(), path)
 	if err != nil {
@@ -49,10 +61,13 @@ func TestMigrationsIdempotent(t *testing.T) {
 	defer s2.Close()
 	var n int
 	if err := s2.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != 5 {
-		t.Fatalf("schema_migrations has %d rows (%v), want 3", n, err)
+		t.Fatalf("schema_migrations has %d rows (%v), want 5", n, err)
 	}
 	if _, err := s2.Sync(ctx, "a"); err != nil {
 		t.Fatalf("data lost on reopen: %v", err)
+	}
+	if s2.pg {
+		return
 	}
 	var mode string
 	if err := s2.db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
@@ -495,5 +510,20 @@ func TestLinksAfterPages(t *testing.T) {
 	}
 	if want := []string{"l1", "l2", "l3", "l4", "l5"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("pages gave %v, want %v", got, want)
+	}
+}
+
+func TestHasLinks(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t)
+	withSync(t, s, "a")
+	withSync(t, s, "b")
+	if err := s.Commit(ctx, &Batch{Sync: "a", AddLinks: []Link{{LeftID: "l1", RightID: "r1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	for sync, want := range map[string]bool{"a": true, "b": false} {
+		if got, err := s.HasLinks(ctx, sync); err != nil || got != want {
+			t.Errorf("HasLinks(%s) = %v, %v; want %v", sync, got, err, want)
+		}
 	}
 }
