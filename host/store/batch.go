@@ -64,6 +64,9 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 	// and a batch is thousands of short statements.
 	sctx := context.WithoutCancel(ctx)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := fence(ctx, tx, b.Sync); err != nil {
+			return err
+		}
 		// Each statement is prepared once per batch: preparing dominates
 		// the cost of small writes.
 		stmts := map[string]*sql.Stmt{}

@@ -103,6 +103,7 @@ func TestOnPostgres(t *testing.T) {
 		{"PutLinkRightID", TestPutLinkRightID},
 		{"LinksAfterPages", TestLinksAfterPages},
 		{"HasLinks", TestHasLinks},
+		{"Leases", TestLeases},
 		{"LinkDigestsSumWhatEachSideHolds", TestLinkDigestsSumWhatEachSideHolds},
 	} {
 		t.Run(c.name, c.test)

@@ -50,8 +50,8 @@ func TestMigrationsIdempotent(t *testing.T) {
 	s, path := open(t)
 	withSync(t, s, "a")
 	v, err := s.SchemaVersion(ctx)
-	if err != nil || v != 5 {
-		t.Fatalf("schema version %d, %v; want 5", v, err)
+	if err != nil || v != 6 {
+		t.Fatalf("schema version %d, %v; want 6", v, err)
 	}
 	s.Close()
 	s2, err := Open(ctx, path)
@@ -60,8 +60,8 @@ func TestMigrationsIdempotent(t *testing.T) {
 	}
 	defer s2.Close()
 	var n int
-	if err := s2.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != 5 {
-		t.Fatalf("schema_migrations has %d rows (%v), want 5", n, err)
+	if err := s2.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != 6 {
+		t.Fatalf("schema_migrations has %d rows (%v), want 6", n, err)
 	}
 	if _, err := s2.Sync(ctx, "a"); err != nil {
 		t.Fatalf("data lost on reopen: %v", err)
@@ -525,5 +525,59 @@ func TestHasLinks(t *testing.T) {
 		if got, err := s.HasLinks(ctx, sync); err != nil || got != want {
 			t.Errorf("HasLinks(%s) = %v, %v; want %v", sync, got, err, want)
 		}
+	}
+}
+
+// Leases: one holder at a time; a scheduled run waits for the next due
+// time, an asked-for one does not; a lease taken over fences its old
+// holder's commits, which then change nothing.
+func TestLeases(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t)
+	withSync(t, s, "a")
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	s.SetClock(func() time.Time { return now })
+	a, err := s.AcquireLease(ctx, "a", "host-a", time.Minute, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held *LeaseHeldError
+	if _, err := s.AcquireLease(ctx, "a", "host-b", time.Minute, false); !errors.As(err, &held) || held.Holder != "host-a" {
+		t.Fatalf("second take: %v, want held by host-a", err)
+	}
+	if err := s.RenewLease(ctx, a, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReleaseLease(ctx, a, now.Add(10*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AcquireLease(ctx, "a", "host-b", time.Minute, true); !errors.As(err, &held) || held.Holder != "" ||
+		!held.NextDue.Equal(now.Add(10*time.Minute)) {
+		t.Fatalf("scheduled take before the next run is due: %v, want refused until %v", err, now.Add(10*time.Minute))
+	}
+	b, err := s.AcquireLease(ctx, "a", "host-b", time.Minute, false)
+	if err != nil {
+		t.Fatalf("asked-for take of a free lease: %v", err)
+	}
+	now = now.Add(2 * time.Minute) // host-b stalls past its lease
+	c, err := s.AcquireLease(ctx, "a", "host-c", time.Minute, false)
+	if err != nil || c.Token <= b.Token {
+		t.Fatalf("take of an expired lease: %+v, %v; want a newer token than %d", c, err, b.Token)
+	}
+	stale := &Batch{Sync: "a", AddLinks: []Link{{LeftID: "l1", RightID: "r1"}}}
+	if err := s.Commit(WithLease(ctx, b), stale); !errors.Is(err, ErrFenced) {
+		t.Fatalf("commit under the taken-over lease: %v, want ErrFenced", err)
+	}
+	if err := s.RenewLease(ctx, b, time.Minute); !errors.Is(err, ErrFenced) {
+		t.Fatalf("renewal of the taken-over lease: %v, want ErrFenced", err)
+	}
+	if n, _ := s.LinkCount(ctx, "a"); n != 0 {
+		t.Fatalf("%d links after a fenced commit, want 0", n)
+	}
+	if err := s.Commit(WithLease(ctx, c), &Batch{Sync: "a", AddLinks: []Link{{LeftID: "l2", RightID: "r2"}}}); err != nil {
+		t.Fatalf("commit under the current lease: %v", err)
+	}
+	if err := s.Commit(ctx, &Batch{Sync: "a", AddLinks: []Link{{LeftID: "l3", RightID: "r3"}}}); err != nil {
+		t.Fatalf("commit without a lease: %v", err)
 	}
 }
