@@ -38,6 +38,12 @@ holds its syncs with one error until "datasync connection test NAME" succeeds.
 SIGTERM or SIGINT lets the batch in flight commit, stops the plugins and exits
 0; SIGHUP reloads the sync definitions (they are also re-read every 30s).
 
+With --state postgres://... several daemons (on several machines, each with
+the same plugins and DATASYNC_MASTER_KEY) share the work: a run first takes
+its sync's lease, so one daemon runs a sync at a time and a scheduled run is
+made once, by whichever daemon is first; a daemon that stalls past its lease
+(1 minute, renewed while it runs) has its later commits refused.
+
 A scheduled sync whose source connector watches for changes (sqlite; postgres
 with watch_channel set, see its README) also runs about a second after each
 change its connector notices.
@@ -82,8 +88,15 @@ func (e *env) serve(c *cli.Context) error {
 	}
 	e.plugins() // created once, before runs share it
 	runner := daemon.NewEngineRunner(st, open, engine.WithBatchSize(c.Int("batch-size")))
-	sched := daemon.New(st, runner, log, daemon.Options{DefaultEvery: every, Concurrency: c.Int("concurrency"),
-		OnRun: metrics.ObserveRun, OnNotice: metrics.ObserveNotice, Watch: e.watchConnection})
+	o := daemon.Options{DefaultEvery: every, Concurrency: c.Int("concurrency"),
+		OnRun: metrics.ObserveRun, OnNotice: metrics.ObserveNotice, Watch: e.watchConnection}
+	if e.state != "" {
+		// Daemons sharing a PostgreSQL state take turns through leases.
+		host, _ := os.Hostname()
+		o.Leases, o.Holder = st, fmt.Sprintf("%s:%d", host, os.Getpid())
+		log.Info("state shared in PostgreSQL: runs take their sync's lease", "holder", o.Holder)
+	}
+	sched := daemon.New(st, runner, log, o)
 	if err := sched.Load(ctx); err != nil {
 		return err
 	}

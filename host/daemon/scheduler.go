@@ -58,6 +58,12 @@ type Options struct {
 	OnRun func(RunEvent)
 	// OnNotice is told about every change a watch noticed (metrics).
 	OnNotice func(sync, side string)
+	// Leases, when set (several daemons share the state), makes each run
+	// take its sync's lease first: one daemon runs a sync at a time, and a
+	// scheduled run is skipped where another daemon ran it already.
+	Leases   Leaser
+	Holder   string        // this daemon's name in the leases
+	LeaseTTL time.Duration // default 1m, renewed every third of it
 }
 
 func (o Options) withDefaults() Options {
@@ -84,6 +90,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.CrashBackoff <= 0 {
 		o.CrashBackoff = 2 * time.Second
+	}
+	if o.LeaseTTL <= 0 {
+		o.LeaseTTL = time.Minute
 	}
 	if o.WatchDelay <= 0 {
 		o.WatchDelay = time.Second
@@ -148,9 +157,10 @@ type entry struct {
 	lastOK  time.Time
 	lastErr string
 	removed bool
-	// rerun: a watch noticed a change while the sync ran.
-	rerun      bool
-	lastNotice time.Time
+	// rerun: a watch noticed a change while the sync ran; noticed: one
+	// brought the next run forward.
+	rerun, noticed bool
+	lastNotice     time.Time
 }
 
 // Scheduler runs stored syncs on their schedules.
@@ -387,8 +397,9 @@ func (s *Scheduler) start(ctx context.Context, name string) {
 		return
 	}
 	def, opts := e.def, e.nextOpt
+	scheduled := !e.asked && !e.noticed
 	// The run reads after every notice so far.
-	e.running, e.nextOpt, e.asked, e.rerun = true, engine.Options{}, false, false
+	e.running, e.nextOpt, e.asked, e.rerun, e.noticed = true, engine.Options{}, false, false, false
 	s.mu.Unlock()
 	log := s.log.With("sync", def.Name, "left", def.Left.Connection, "right", def.Right.Connection)
 	if c, status := s.heldBy(ctx, def); c != "" {
@@ -406,8 +417,13 @@ func (s *Scheduler) start(ctx context.Context, name string) {
 			return
 		}
 		defer func() { <-s.sem }()
-		ev := s.runOnce(ctx, def, opts, log)
+		rctx, release, ok := s.takeLease(ctx, name, e, scheduled, log)
+		if !ok {
+			return
+		}
+		ev := s.runOnce(rctx, def, opts, log)
 		s.finish(name, e, &ev)
+		release()
 		if s.o.OnRun != nil {
 			s.o.OnRun(ev)
 		}

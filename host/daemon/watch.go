@@ -219,7 +219,7 @@ func (s *Scheduler) noticed(name string) {
 		return
 	}
 	if at := s.o.Now().Add(s.o.WatchDelay); e.next.IsZero() || at.Before(e.next) {
-		e.next = at
+		e.next, e.noticed = at, true
 		time.AfterFunc(s.o.WatchDelay, s.poke) // not a Tick later
 	}
 }

@@ -161,8 +161,14 @@ var listenRE = regexp.MustCompile(`listening on (http://[0-9.:]+)`)
 // tests decide when runs happen.
 func serve(t *testing.T, home string, args ...string) *server {
 	t.Helper()
-	cmd := exec.Command(bins.datasync, append([]string{"--home", home, "--log-level", "debug", "--log-format", "json",
-		"serve", "--listen", "127.0.0.1:0", "--default-every", "0"}, args...)...)
+	return serveWith(t, home, nil, args...)
+}
+
+// serveWith is serve with global flags (--state, say).
+func serveWith(t *testing.T, home string, global []string, args ...string) *server {
+	t.Helper()
+	global = append([]string{"--home", home, "--log-level", "debug", "--log-format", "json"}, global...)
+	cmd := exec.Command(bins.datasync, append(append(global, "serve", "--listen", "127.0.0.1:0", "--default-every", "0"), args...)...)
 	cmd.Env = cleanEnv()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -1,0 +1,94 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/datasync-io/datasync/host/store"
+)
+
+// Leaser hands out the leases of syncs in a state shared by several
+// daemons; *store.Store satisfies it.
+type Leaser interface {
+	AcquireLease(ctx context.Context, sync, holder string, ttl time.Duration, scheduled bool) (store.Lease, error)
+	RenewLease(ctx context.Context, l store.Lease, ttl time.Duration) error
+	ReleaseLease(ctx context.Context, l store.Lease, nextDue time.Time) error
+}
+
+// takeLease takes name's lease before a run, when leases are on. It returns
+// the run's context (fenced by the lease, and cancelled should the lease be
+// lost) and what releases the lease after finish; ok is false when the run
+// is not to happen (finish was called).
+func (s *Scheduler) takeLease(ctx context.Context, name string, e *entry, scheduled bool, log hclog.Logger) (context.Context, func(), bool) {
+	if s.o.Leases == nil {
+		return ctx, func() {}, true
+	}
+	l, err := s.o.Leases.AcquireLease(ctx, name, s.o.Holder, s.o.LeaseTTL, scheduled)
+	var held *store.LeaseHeldError
+	switch {
+	case errors.As(err, &held):
+		log.Debug("run skipped: another daemon runs this sync or ran it", "reason", held.Error())
+		s.skipped(name, e, held)
+		return nil, nil, false
+	case err != nil:
+		log.Error("run skipped: the sync's lease could not be taken", "error", err)
+		s.finish(name, e, nil)
+		return nil, nil, false
+	}
+	rctx, cancel := context.WithCancel(store.WithLease(ctx, l))
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(s.o.LeaseTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			if err := s.o.Leases.RenewLease(context.WithoutCancel(ctx), l, s.o.LeaseTTL); err != nil {
+				log.Error("the sync's lease was lost; stopping the run", "error", err)
+				cancel()
+				return
+			}
+		}
+	}()
+	release := func() {
+		close(done)
+		cancel()
+		s.mu.Lock()
+		next := e.next
+		s.mu.Unlock()
+		if err := s.o.Leases.ReleaseLease(context.WithoutCancel(ctx), l, next); err != nil {
+			log.Warn("could not release the sync's lease; it expires by itself", "error", err, "ttl", s.o.LeaseTTL)
+		}
+	}
+	return rctx, release, true
+}
+
+// skipped ends a run that another daemon held or had made: the next one is
+// tried when the shared schedule says, or a schedule's interval later.
+func (s *Scheduler) skipped(name string, e *entry, held *store.LeaseHeldError) {
+	now := s.o.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e.running = false
+	if e.removed {
+		delete(s.syncs, name)
+		return
+	}
+	ev := s.every(e.def)
+	switch {
+	case e.queued != nil:
+		e.nextOpt, e.asked, e.queued, e.next = *e.queued, true, nil, now.Add(s.o.LeaseTTL/4)
+	case held.Holder == "" && held.NextDue.After(now):
+		e.next = held.NextDue.Add(time.Duration(float64(s.o.Tick) * (1 + s.o.Jitter)))
+	case ev > 0:
+		e.next = now.Add(s.jittered(ev))
+	default:
+		e.next = time.Time{}
+	}
+}
