@@ -61,9 +61,15 @@ func launch(t *testing.T) sdk.Connector {
 
 func TestConformance(t *testing.T) {
 	d := newTestDB(t)
-	d.exec(t, contactsDDL)
+	d.exec(t, contactsDDL,
+		// The trigger the README gives, so that the suite's Watch test runs.
+		`CREATE FUNCTION datasync_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN PERFORM pg_notify('datasync', TG_TABLE_NAME); RETURN NULL; END $$`,
+		`CREATE TRIGGER contacts_datasync AFTER INSERT OR UPDATE OR DELETE ON contacts
+		FOR EACH STATEMENT EXECUTE FUNCTION datasync_notify()`)
 	cfg := d.cfg
 	cfg.Settings["soft_delete_column"] = "deleted_at"
+	cfg.Settings["watch_channel"] = "datasync"
 	bad := sdk.Config{Settings: cfg.Settings, Secrets: map[string]string{"password": "wrong-" + d.env.Password}}
 	conformance.Run(t, conformance.Harness{
 		Connector: launch(t),

@@ -83,6 +83,7 @@ func Run(t *testing.T, h Harness) {
 		{"Lookup", s.testLookup},
 		{"Values/RoundTrip", s.testRoundTrip},
 		{"Read/ManyRecords", s.testManyRecords},
+		{"Watch", s.testWatch},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

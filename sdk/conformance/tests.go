@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -820,4 +821,54 @@ func (s *suite) testManyRecords(t *testing.T, ctx context.Context) {
 func isRemote(c sdk.Connector) bool {
 	_, ok := c.(*sdk.RemoteConnector)
 	return ok
+}
+
+// testWatch: a connector that advertises watch says when it listens, then
+// notices a record the suite writes, and ends nil when cancelled. One that
+// cannot watch with the harness's config (a setting left out) refuses at
+// once, with a permanent error: the test is skipped then.
+func (s *suite) testWatch(t *testing.T, ctx context.Context) {
+	if !s.desc.HasCapability(sdk.CapabilityWatch) {
+		t.Skip("connector does not advertise the watch capability")
+	}
+	w, ok := s.conn.(sdk.Watcher)
+	if !ok {
+		t.Fatalf("connector advertises watch, but its connection (%T) is no sdk.Watcher", s.conn)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	notices, done := make(Notices, 100), make(chan error, 1)
+	go func() { done <- w.Watch(wctx, []string{s.h.Object}, notices) }()
+	wait := func(what string) string {
+		t.Helper()
+		select {
+		case n := <-notices:
+			return n
+		case err := <-done:
+			var se *sdk.Error
+			if what == "the ready notice" && errors.As(err, &se) && se.Category == sdk.CategoryPermanent {
+				t.Skipf("Watch refused with the harness's config: %v", err)
+			}
+			t.Fatalf("Watch ended before %s: %v", what, err)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no %s within 30s", what)
+		}
+		return ""
+	}
+	if n := wait("the ready notice"); n != "" {
+		t.Fatalf("first notice names %q; the first must be the ready notice (no object)", n)
+	}
+	s.createN(t, ctx, 1)
+	if n := wait("a notice of the record created"); n != s.h.Object {
+		t.Fatalf("notice names %q after a create in %s", n, s.h.Object)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Watch returned %v once cancelled, want nil", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Watch did not return within 10s of being cancelled")
+	}
 }
