@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/datasync-io/datasync/host/engine"
 	"github.com/datasync-io/datasync/host/store"
 )
 
@@ -22,7 +23,8 @@ type Leaser interface {
 // the run's context (fenced by the lease, and cancelled should the lease be
 // lost) and what releases the lease after finish; ok is false when the run
 // is not to happen (finish was called).
-func (s *Scheduler) takeLease(ctx context.Context, name string, e *entry, scheduled bool, log hclog.Logger) (context.Context, func(), bool) {
+func (s *Scheduler) takeLease(ctx context.Context, name string, e *entry, opts engine.Options, asked, scheduled bool,
+	log hclog.Logger) (context.Context, func(), bool) {
 	if s.o.Leases == nil {
 		return ctx, func() {}, true
 	}
@@ -31,7 +33,7 @@ func (s *Scheduler) takeLease(ctx context.Context, name string, e *entry, schedu
 	switch {
 	case errors.As(err, &held):
 		log.Debug("run skipped: another daemon runs this sync or ran it", "reason", held.Error())
-		s.skipped(name, e, held)
+		s.skipped(name, e, held, opts, asked)
 		return nil, nil, false
 	case err != nil:
 		log.Error("run skipped: the sync's lease could not be taken", "error", err)
@@ -69,9 +71,11 @@ func (s *Scheduler) takeLease(ctx context.Context, name string, e *entry, schedu
 	return rctx, release, true
 }
 
-// skipped ends a run that another daemon held or had made: the next one is
-// tried when the shared schedule says, or a schedule's interval later.
-func (s *Scheduler) skipped(name string, e *entry, held *store.LeaseHeldError) {
+// skipped ends a run that another daemon held or had made. A run asked
+// for here (run now, retry) waits for the other's to end and goes then; a
+// scheduled one is tried when the shared schedule says, or an interval
+// later.
+func (s *Scheduler) skipped(name string, e *entry, held *store.LeaseHeldError, opts engine.Options, asked bool) {
 	now := s.o.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -83,7 +87,9 @@ func (s *Scheduler) skipped(name string, e *entry, held *store.LeaseHeldError) {
 	ev := s.every(e.def)
 	switch {
 	case e.queued != nil:
-		e.nextOpt, e.asked, e.queued, e.next = *e.queued, true, nil, now.Add(s.o.LeaseTTL/4)
+		e.nextOpt, e.asked, e.queued, e.next = *e.queued, true, nil, now.Add(time.Second)
+	case asked:
+		e.nextOpt, e.asked, e.next = opts, true, now.Add(time.Second)
 	case held.Holder == "" && held.NextDue.After(now):
 		e.next = held.NextDue.Add(time.Duration(float64(s.o.Tick) * (1 + s.o.Jitter)))
 	case ev > 0:

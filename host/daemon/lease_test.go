@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/datasync-io/datasync/host/engine"
 	"github.com/datasync-io/datasync/host/store"
 )
 
@@ -38,5 +39,41 @@ func TestDaemonsSharingAStateRunASyncOnce(t *testing.T) {
 	// second; two daemons each on its own schedule would make about 18.
 	if n := len(r.starts["a"]); n < 6 || n > 12 {
 		t.Fatalf("%d runs in 1s of a sync due every 100ms, shared by two daemons; want 6..12", n)
+	}
+}
+
+// A run asked for while another daemon holds the sync's lease waits for
+// it, then goes.
+func TestRunAskedForWaitsForTheLease(t *testing.T) {
+	ctx := context.Background()
+	st, r := newFakeStore("a"), newFakeRunner(time.Millisecond)
+	leases, err := store.Open(ctx, filepath.Join(t.TempDir(), store.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer leases.Close()
+	if err := leases.PutSync(ctx, store.Sync{Name: "a", Definition: defJSON("a", "crm-a", "news-a")}); err != nil {
+		t.Fatal(err)
+	}
+	other, err := leases.AcquireLease(ctx, "a", "elsewhere", time.Hour, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := start(t, st, r, Options{DefaultEvery: -1, Leases: leases, Holder: "here"})
+	if err := s.RunNow("a", engine.Options{Full: true}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := r.count("a"); n != 0 {
+		t.Fatalf("%d runs while another daemon held the lease, want 0", n)
+	}
+	if err := leases.ReleaseLease(ctx, other, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the asked-for run once the lease is free", 3*time.Second, func() bool { return r.count("a") == 1 })
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.opts["a"][0].Full {
+		t.Fatalf("the run went without the options it was asked with: %+v", r.opts["a"][0])
 	}
 }

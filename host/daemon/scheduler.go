@@ -397,7 +397,7 @@ func (s *Scheduler) start(ctx context.Context, name string) {
 		return
 	}
 	def, opts := e.def, e.nextOpt
-	scheduled := !e.asked && !e.noticed
+	asked, scheduled := e.asked, !e.asked && !e.noticed
 	// The run reads after every notice so far.
 	e.running, e.nextOpt, e.asked, e.rerun, e.noticed = true, engine.Options{}, false, false, false
 	s.mu.Unlock()
@@ -417,7 +417,7 @@ func (s *Scheduler) start(ctx context.Context, name string) {
 			return
 		}
 		defer func() { <-s.sem }()
-		rctx, release, ok := s.takeLease(ctx, name, e, scheduled, log)
+		rctx, release, ok := s.takeLease(ctx, name, e, opts, asked, scheduled, log)
 		if !ok {
 			return
 		}
