@@ -90,11 +90,12 @@ func (e *env) serve(c *cli.Context) error {
 	runner := daemon.NewEngineRunner(st, open, engine.WithBatchSize(c.Int("batch-size")))
 	o := daemon.Options{DefaultEvery: every, Concurrency: c.Int("concurrency"),
 		OnRun: metrics.ObserveRun, OnNotice: metrics.ObserveNotice, Watch: e.watchConnection}
-	if e.state != "" {
-		// Daemons sharing a PostgreSQL state take turns through leases.
-		host, _ := os.Hostname()
-		o.Leases, o.Holder = st, fmt.Sprintf("%s:%d", host, os.Getpid())
-		log.Info("state shared in PostgreSQL: runs take their sync's lease", "holder", o.Holder)
+	// Every run takes its sync's lease: one process runs a sync at a time
+	// (this daemon, `datasync sync run`, and with a shared PostgreSQL state
+	// the other daemons, which share the schedule too).
+	o.Leases, o.Shared = st, e.state != ""
+	if o.Shared {
+		log.Info("state shared in PostgreSQL: runs take their sync's lease", "holder", daemon.Holder())
 	}
 	sched := daemon.New(st, runner, log, o)
 	if err := sched.Load(ctx); err != nil {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/datasync-io/datasync/host/daemon"
 	"github.com/datasync-io/datasync/host/engine"
 	"github.com/datasync-io/datasync/host/pluginhost"
 	"github.com/datasync-io/datasync/host/store"
@@ -349,6 +351,11 @@ func (e *env) syncRunOnce(c *cli.Context, opts engine.Options, before func(*stor
 			return err
 		}
 	}
+	runCtx, release, err := e.takeLease(ctx, st, name)
+	if err != nil {
+		return err
+	}
+	defer release()
 	conns := e.newSideConns()
 	defer conns.close()
 	dial := engine.Dialer(conns.dial)
@@ -357,7 +364,7 @@ func (e *env) syncRunOnce(c *cli.Context, opts engine.Options, before func(*stor
 		prog = newProgress(e.stderr)
 		dial = prog.dialer(dial)
 	}
-	rep, runErr := engine.New(st, dial).Run(ctx, def, opts)
+	rep, runErr := engine.New(st, dial).Run(runCtx, def, opts)
 	if prog != nil {
 		prog.done()
 	}
@@ -458,4 +465,37 @@ func (e *env) printRun(def syncdef.Definition, r runResult) {
 	if r.Status == store.RunOK && r.Writes == 0 && r.Failed == 0 {
 		fmt.Fprintln(w, "  Nothing to write: both sides are in step.")
 	}
+}
+
+// runLeaseTTL is how long a run's lease lasts unless renewed (every third
+// of it while the run goes on).
+const runLeaseTTL = time.Minute
+
+// takeLease takes the sync's lease for a run from the command line, as the
+// daemon does for its runs: a run of the sync by another process (the
+// daemon, another `sync run`) is refused, and one that was killed does not
+// stand in the way. The context returned is the run's: fenced by the
+// lease, and cancelled should the lease be lost.
+func (e *env) takeLease(ctx context.Context, st *store.Store, name string) (context.Context, func(), error) {
+	l, err := daemon.AcquireLease(ctx, st, name, daemon.Holder(), runLeaseTTL, false)
+	var held *store.LeaseHeldError
+	if errors.As(err, &held) {
+		return nil, nil, fmt.Errorf("sync %s is being run by %s (its lease runs to %s unless renewed): "+
+			"wait for that run to end; `datasync sync status %s` shows it", name, held.Holder, held.Expires.Local().Format("15:04:05"), name)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	runCtx, cancel := context.WithCancel(store.WithLease(ctx, l))
+	stop := st.KeepLease(ctx, l, runLeaseTTL, func(err error) {
+		e.log.Error("the sync's lease was lost; stopping the run", "sync", name, "error", err)
+		cancel()
+	})
+	return runCtx, func() {
+		stop()
+		cancel()
+		if err := st.ReleaseLease(context.WithoutCancel(ctx), l, time.Time{}); err != nil {
+			e.log.Warn("could not release the sync's lease; it expires by itself", "sync", name, "error", err)
+		}
+	}, nil
 }

@@ -3,6 +3,11 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -11,12 +16,43 @@ import (
 	"github.com/datasync-io/datasync/host/store"
 )
 
-// Leaser hands out the leases of syncs in a state shared by several
-// daemons; *store.Store satisfies it.
+// Leaser hands out the leases of syncs, so that one process at a time
+// runs a sync; *store.Store satisfies it.
 type Leaser interface {
-	AcquireLease(ctx context.Context, sync, holder string, ttl time.Duration, scheduled bool) (store.Lease, error)
-	RenewLease(ctx context.Context, l store.Lease, ttl time.Duration) error
+	AcquireLease(ctx context.Context, sync, holder string, ttl time.Duration, scheduled bool, stale string) (store.Lease, error)
+	KeepLease(ctx context.Context, l store.Lease, ttl time.Duration, lost func(error)) (stop func())
 	ReleaseLease(ctx context.Context, l store.Lease, nextDue time.Time) error
+}
+
+// Holder is this process's name in leases: host and pid.
+func Holder() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s:%d", host, os.Getpid())
+}
+
+// Gone reports whether holder (a Holder) is a process of this host that
+// has ended: its lease may be taken over before it runs out.
+func Gone(holder string) bool {
+	host, pid, ok := strings.Cut(holder, ":")
+	if me, _ := os.Hostname(); !ok || host != me {
+		return false
+	}
+	n, err := strconv.Atoi(pid)
+	if err != nil || n <= 0 {
+		return false
+	}
+	return errors.Is(syscall.Kill(n, 0), syscall.ESRCH)
+}
+
+// AcquireLease takes sync's lease for holder from l, taking it over from a
+// holder of this host that has ended (a killed run, a crashed daemon).
+func AcquireLease(ctx context.Context, l Leaser, sync, holder string, ttl time.Duration, scheduled bool) (store.Lease, error) {
+	lease, err := l.AcquireLease(ctx, sync, holder, ttl, scheduled, "")
+	var held *store.LeaseHeldError
+	if errors.As(err, &held) && held.Holder != "" && Gone(held.Holder) {
+		return l.AcquireLease(ctx, sync, holder, ttl, scheduled, held.Holder)
+	}
+	return lease, err
 }
 
 // takeLease takes name's lease before a run, when leases are on. It returns
@@ -28,11 +64,11 @@ func (s *Scheduler) takeLease(ctx context.Context, name string, e *entry, opts e
 	if s.o.Leases == nil {
 		return ctx, func() {}, true
 	}
-	l, err := s.o.Leases.AcquireLease(ctx, name, s.o.Holder, s.o.LeaseTTL, scheduled)
+	l, err := AcquireLease(ctx, s.o.Leases, name, s.o.Holder, s.o.LeaseTTL, scheduled && s.o.Shared)
 	var held *store.LeaseHeldError
 	switch {
 	case errors.As(err, &held):
-		log.Debug("run skipped: another daemon runs this sync or ran it", "reason", held.Error())
+		log.Debug("run skipped: another process runs this sync or ran it", "reason", held.Error())
 		s.skipped(name, e, held, opts, asked)
 		return nil, nil, false
 	case err != nil:
@@ -41,25 +77,12 @@ func (s *Scheduler) takeLease(ctx context.Context, name string, e *entry, opts e
 		return nil, nil, false
 	}
 	rctx, cancel := context.WithCancel(store.WithLease(ctx, l))
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(s.o.LeaseTTL / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-			if err := s.o.Leases.RenewLease(context.WithoutCancel(ctx), l, s.o.LeaseTTL); err != nil {
-				log.Error("the sync's lease was lost; stopping the run", "error", err)
-				cancel()
-				return
-			}
-		}
-	}()
+	stop := s.o.Leases.KeepLease(ctx, l, s.o.LeaseTTL, func(err error) {
+		log.Error("the sync's lease was lost; stopping the run", "error", err)
+		cancel()
+	})
 	release := func() {
-		close(done)
+		stop()
 		cancel()
 		s.mu.Lock()
 		next := e.next

@@ -26,7 +26,7 @@ func TestDaemonsSharingAStateRunASyncOnce(t *testing.T) {
 	// The second daemon starts half an interval later: its own schedule
 	// would fall between the first's runs.
 	for _, holder := range []string{"one", "two"} {
-		start(t, st, r, Options{DefaultEvery: every, Jitter: 0.01, Leases: leases, Holder: holder})
+		start(t, st, r, Options{DefaultEvery: every, Jitter: 0.01, Leases: leases, Shared: true, Holder: holder})
 		time.Sleep(every / 2)
 	}
 	time.Sleep(time.Second)
@@ -55,7 +55,7 @@ func TestRunAskedForWaitsForTheLease(t *testing.T) {
 	if err := leases.PutSync(ctx, store.Sync{Name: "a", Definition: defJSON("a", "crm-a", "news-a")}); err != nil {
 		t.Fatal(err)
 	}
-	other, err := leases.AcquireLease(ctx, "a", "elsewhere", time.Hour, false)
+	other, err := leases.AcquireLease(ctx, "a", "elsewhere", time.Hour, false, "")
 	if err != nil {
 		t.Fatal(err)
 	}

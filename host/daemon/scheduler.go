@@ -58,11 +58,13 @@ type Options struct {
 	OnRun func(RunEvent)
 	// OnNotice is told about every change a watch noticed (metrics).
 	OnNotice func(sync, side string)
-	// Leases, when set (several daemons share the state), makes each run
-	// take its sync's lease first: one daemon runs a sync at a time, and a
-	// scheduled run is skipped where another daemon ran it already.
+	// Leases, when set, makes each run take its sync's lease first: one
+	// process (this daemon, another, `datasync sync run`) runs a sync at a
+	// time. Shared (several daemons share the state) also skips a scheduled
+	// run where another daemon made it already.
 	Leases   Leaser
-	Holder   string        // this daemon's name in the leases
+	Shared   bool
+	Holder   string        // this daemon's name in the leases (default Holder())
 	LeaseTTL time.Duration // default 1m, renewed every third of it
 }
 
@@ -93,6 +95,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.LeaseTTL <= 0 {
 		o.LeaseTTL = time.Minute
+	}
+	if o.Holder == "" {
+		o.Holder = Holder()
 	}
 	if o.WatchDelay <= 0 {
 		o.WatchDelay = time.Second

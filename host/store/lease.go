@@ -19,7 +19,8 @@ type Lease struct {
 // LeaseHeldError says a sync's lease could not be taken: another daemon
 // runs it, or (for a scheduled run) ran it and the next run is not due.
 type LeaseHeldError struct {
-	Sync, Holder string
+	Sync, Holder string    // Holder: "" when no one holds it (the run is not due)
+	Expires      time.Time // when Holder's lease runs out, unless renewed
 	NextDue      time.Time // when the next scheduled run is due
 }
 
@@ -42,10 +43,11 @@ func WithLease(ctx context.Context, l Lease) context.Context {
 }
 
 // AcquireLease takes sync's lease for holder until ttl from now, when no one
-// holds it (or a holder's lease expired). A scheduled run also needs the
-// next run to be due, as the last holder's release set it; a run asked for
-// (run now, a change noticed) does not.
-func (s *Store) AcquireLease(ctx context.Context, sync, holder string, ttl time.Duration, scheduled bool) (Lease, error) {
+// holds it (a holder's lease expired, or stale holds it: a process known to
+// be gone). A scheduled run also needs the next run to be due, as the last
+// holder's release set it; a run asked for (run now, a change noticed) does
+// not.
+func (s *Store) AcquireLease(ctx context.Context, sync, holder string, ttl time.Duration, scheduled bool, stale string) (Lease, error) {
 	now := s.now()
 	due := 0
 	if scheduled {
@@ -56,8 +58,8 @@ func (s *Store) AcquireLease(ctx context.Context, sync, holder string, ttl time.
 		res, err := tx.ExecContext(ctx, `INSERT INTO leases (sync_name, holder, token, expires_at) VALUES (?1, ?2, 1, ?3)
 			ON CONFLICT (sync_name) DO UPDATE SET holder = excluded.holder, token = leases.token + 1,
 			expires_at = excluded.expires_at
-			WHERE leases.expires_at < ?4 AND (?5 = 0 OR leases.next_due <= ?4)`,
-			sync, holder, fmtTime(now.Add(ttl)), fmtTime(now), due)
+			WHERE (leases.expires_at < ?4 OR leases.holder = ?6) AND (?5 = 0 OR leases.next_due <= ?4)`,
+			sync, holder, fmtTime(now.Add(ttl)), fmtTime(now), due, stale)
 		if err != nil {
 			return err
 		}
@@ -74,7 +76,7 @@ func (s *Store) AcquireLease(ctx context.Context, sync, holder string, ttl time.
 		if n == 0 {
 			held := &LeaseHeldError{Sync: sync, NextDue: parseTime(next)}
 			if expires >= fmtTime(now) {
-				held.Holder = by
+				held.Holder, held.Expires = by, parseTime(expires)
 			}
 			return held
 		}
@@ -105,14 +107,41 @@ func (s *Store) RenewLease(ctx context.Context, l Lease, ttl time.Duration) erro
 }
 
 // ReleaseLease gives l up, saying when the next scheduled run is due (zero:
-// whenever a daemon's schedule says).
+// as it was).
 func (s *Store) ReleaseLease(ctx context.Context, l Lease, nextDue time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE leases SET expires_at = '', next_due = ? WHERE sync_name = ? AND holder = ? AND token = ?`,
-		fmtTime(nextDue), l.Sync, l.Holder, l.Token)
+	_, err := s.db.ExecContext(ctx, `UPDATE leases SET expires_at = '', next_due = CASE WHEN ? = '' THEN next_due ELSE ? END
+		WHERE sync_name = ? AND holder = ? AND token = ?`, fmtTime(nextDue), fmtTime(nextDue), l.Sync, l.Holder, l.Token)
 	if err != nil {
 		return fmt.Errorf("release the lease of %s: %w", l.Sync, err)
 	}
 	return nil
+}
+
+// KeepLease renews l every third of ttl until stop is called; should a
+// renewal fail (the lease taken over, the store gone), lost is told once and
+// renewing ends.
+func (s *Store) KeepLease(ctx context.Context, l Lease, ttl time.Duration, lost func(error)) (stop func()) {
+	done, ended := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(ended)
+		t := time.NewTicker(ttl / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			if err := s.RenewLease(context.WithoutCancel(ctx), l, ttl); err != nil {
+				lost(err)
+				return
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-ended
+	}
 }
 
 // fence refuses a commit of sync under a lease that was taken over; on

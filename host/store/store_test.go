@@ -537,12 +537,12 @@ func TestLeases(t *testing.T) {
 	withSync(t, s, "a")
 	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	s.SetClock(func() time.Time { return now })
-	a, err := s.AcquireLease(ctx, "a", "host-a", time.Minute, true)
+	a, err := s.AcquireLease(ctx, "a", "host-a", time.Minute, true, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var held *LeaseHeldError
-	if _, err := s.AcquireLease(ctx, "a", "host-b", time.Minute, false); !errors.As(err, &held) || held.Holder != "host-a" {
+	if _, err := s.AcquireLease(ctx, "a", "host-b", time.Minute, false, ""); !errors.As(err, &held) || held.Holder != "host-a" {
 		t.Fatalf("second take: %v, want held by host-a", err)
 	}
 	if err := s.RenewLease(ctx, a, time.Minute); err != nil {
@@ -551,16 +551,16 @@ func TestLeases(t *testing.T) {
 	if err := s.ReleaseLease(ctx, a, now.Add(10*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AcquireLease(ctx, "a", "host-b", time.Minute, true); !errors.As(err, &held) || held.Holder != "" ||
+	if _, err := s.AcquireLease(ctx, "a", "host-b", time.Minute, true, ""); !errors.As(err, &held) || held.Holder != "" ||
 		!held.NextDue.Equal(now.Add(10*time.Minute)) {
 		t.Fatalf("scheduled take before the next run is due: %v, want refused until %v", err, now.Add(10*time.Minute))
 	}
-	b, err := s.AcquireLease(ctx, "a", "host-b", time.Minute, false)
+	b, err := s.AcquireLease(ctx, "a", "host-b", time.Minute, false, "")
 	if err != nil {
 		t.Fatalf("asked-for take of a free lease: %v", err)
 	}
 	now = now.Add(2 * time.Minute) // host-b stalls past its lease
-	c, err := s.AcquireLease(ctx, "a", "host-c", time.Minute, false)
+	c, err := s.AcquireLease(ctx, "a", "host-c", time.Minute, false, "")
 	if err != nil || c.Token <= b.Token {
 		t.Fatalf("take of an expired lease: %+v, %v; want a newer token than %d", c, err, b.Token)
 	}
@@ -579,5 +579,22 @@ func TestLeases(t *testing.T) {
 	}
 	if err := s.Commit(ctx, &Batch{Sync: "a", AddLinks: []Link{{LeftID: "l3", RightID: "r3"}}}); err != nil {
 		t.Fatalf("commit without a lease: %v", err)
+	}
+	// A holder known to be gone is taken over before its lease runs out;
+	// a release without a next due time keeps the one there.
+	if _, err := s.AcquireLease(ctx, "a", "host-d", time.Minute, false, "host-b"); !errors.As(err, &held) ||
+		held.Holder != "host-c" || !held.Expires.Equal(now.Add(time.Minute)) {
+		t.Fatalf("take over from another than the holder: %v, want held by host-c until %v", err, now.Add(time.Minute))
+	}
+	d, err := s.AcquireLease(ctx, "a", "host-d", time.Minute, false, "host-c")
+	if err != nil {
+		t.Fatalf("take over from a holder gone: %v", err)
+	}
+	if err := s.ReleaseLease(ctx, d, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AcquireLease(ctx, "a", "host-e", time.Minute, true, ""); !errors.As(err, &held) ||
+		!held.NextDue.Equal(now.Add(-2*time.Minute).Add(10*time.Minute)) {
+		t.Fatalf("scheduled take after a release without a due time: %v, want the earlier due time kept", err)
 	}
 }

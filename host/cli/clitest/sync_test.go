@@ -2,6 +2,7 @@ package clitest
 
 import (
 	"bytes"
+	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -14,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/datasync-io/datasync/host/store"
 )
 
 // sqliteDB is a test database the sqlite plugin serves; every call opens
@@ -850,5 +853,34 @@ func TestSyncCreatePrompts(t *testing.T) {
 	// The answers were taken: the sides are checked next.
 	if !strings.Contains(out.String(), "connection nope does not exist") {
 		t.Fatalf("output:\n%s", out.String())
+	}
+}
+
+// TestSyncRunRefusedWhileTheSyncRuns: `sync run` takes the sync's lease, as
+// the daemon's runs do. Held by another process (here taken in the test,
+// as another machine's daemon would), the run is refused, naming it, and
+// changes nothing; released, the run goes.
+func TestSyncRunRefusedWhileTheSyncRuns(t *testing.T) {
+	home, _, news := contactsSync(t, 5)
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(home, store.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	l, err := st.AcquireLease(ctx, "cn", "elsewhere.example:4242", time.Hour, false, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fails(t, home, "sync cn is being run by elsewhere.example:4242", "sync", "run", "cn")
+	if n := len(news.rows("subscribers")); n != 0 {
+		t.Fatalf("%d subscribers after a refused run, want 0", n)
+	}
+	if err := st.ReleaseLease(ctx, l, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	ok(t, home, "sync", "run", "cn")
+	if n := len(news.rows("subscribers")); n != 5 {
+		t.Fatalf("%d subscribers after the run, want 5", n)
 	}
 }
