@@ -362,15 +362,9 @@ func (e *env) connectionAdd(c *cli.Context) error {
 	if held != nil {
 		secretVals = oauth.WithToken(secretVals, held.get())
 	}
-	var sealed []byte
-	if len(secretVals) > 0 {
-		box, err := e.secretBox()
-		if err != nil {
-			return err
-		}
-		if sealed, err = box.Seal(secretVals); err != nil {
-			return err
-		}
+	sealed, err := e.sealSecrets(secretVals)
+	if err != nil {
+		return err
 	}
 	err = st.PutConnection(ctx, store.Connection{Name: name, Plugin: desc.Name, PluginVersion: desc.Version,
 		Settings: settings, Secrets: sealed, AccountFingerprint: acct.Fingerprint, AccountLabel: acct.Label, Status: statusOK})
@@ -403,15 +397,11 @@ func (e *env) connectionUpdate(c *cli.Context) error {
 	if len(settings)+len(secretVals)+len(unset) == 0 {
 		return usageErrorf(c, "nothing to change: pass --set KEY=VALUE, --unset KEY or --secret KEY=VALUE")
 	}
-	st, err := e.openStore(ctx)
+	st, cn, err := e.storedConnection(ctx, name)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	cn, err := st.Connection(ctx, name)
-	if err != nil {
-		return connectionError(name, err)
-	}
 	cfg, err := e.connectionConfig(cn)
 	if err != nil {
 		return err
@@ -460,15 +450,9 @@ func (e *env) connectionUpdate(c *cli.Context) error {
 		}
 		next.Secrets[k] = v
 	}
-	var sealed []byte
-	if len(next.Secrets) > 0 {
-		box, err := e.secretBox()
-		if err != nil {
-			return err
-		}
-		if sealed, err = box.Seal(next.Secrets); err != nil {
-			return err
-		}
+	sealed, err := e.sealSecrets(next.Secrets)
+	if err != nil {
+		return err
 	}
 	up := cn
 	up.Settings, up.Secrets = next.Settings, sealed
@@ -591,15 +575,11 @@ func (e *env) connectionTest(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := e.openStore(ctx)
+	st, cn, err := e.storedConnection(ctx, name)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	cn, err := st.Connection(ctx, name)
-	if err != nil {
-		return connectionError(name, err)
-	}
 	lc, err := e.launchConnection(ctx, cn)
 	if err != nil {
 		return err

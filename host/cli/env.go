@@ -76,6 +76,34 @@ func (e *env) secretBox() (*secrets.Box, error) {
 	return secrets.Load(e.home)
 }
 
+// storedConnection opens the store and reads connection name from it; the
+// caller closes the store.
+func (e *env) storedConnection(ctx context.Context, name string) (*store.Store, store.Connection, error) {
+	st, err := e.openStore(ctx)
+	if err != nil {
+		return nil, store.Connection{}, err
+	}
+	cn, err := st.Connection(ctx, name)
+	if err != nil {
+		st.Close()
+		return nil, store.Connection{}, connectionError(name, err)
+	}
+	return st, cn, nil
+}
+
+// sealSecrets encrypts a connection's credentials with the master key, for
+// the store; none seal to nil.
+func (e *env) sealSecrets(m map[string]string) ([]byte, error) {
+	if len(m) == 0 {
+		return nil, nil
+	}
+	box, err := e.secretBox()
+	if err != nil {
+		return nil, err
+	}
+	return box.Seal(m)
+}
+
 // openConnection launches the plugin of the named connection, opens it
 // with its settings and decrypted secrets, and checks that it reaches the
 // account it was added with (a failure is one connection-level error, e.g.

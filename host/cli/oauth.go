@@ -158,11 +158,7 @@ func (ts *tokenStore) save(ctx context.Context, tok *oauth2.Token) error {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	next := oauth.WithToken(ts.secrets, tok)
-	box, err := ts.e.secretBox()
-	if err != nil {
-		return err
-	}
-	sealed, err := box.Seal(next)
+	sealed, err := ts.e.sealSecrets(next)
 	if err != nil {
 		return fmt.Errorf("seal the refreshed token of connection %s: %w", ts.name, err)
 	}
@@ -229,15 +225,11 @@ func (e *env) connectionReauth(c *cli.Context) error {
 	if c.Bool("device") && c.Bool("no-browser") {
 		return usageErrorf(c, "--device and --no-browser exclude each other")
 	}
-	st, err := e.openStore(ctx)
+	st, cn, err := e.storedConnection(ctx, name)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	cn, err := st.Connection(ctx, name)
-	if err != nil {
-		return connectionError(name, err)
-	}
 	cfg, err := e.connectionConfig(cn)
 	if err != nil {
 		return err
@@ -278,15 +270,11 @@ func (e *env) connectionReauth(c *cli.Context) error {
 			"was added for %q; nothing changed. Authorize as that account, or add a new connection for the other one",
 			name, orElse(acct.Label, acct.Fingerprint), orElse(cn.AccountLabel, cn.AccountFingerprint))
 	}
-	box, err := e.secretBox()
-	if err != nil {
-		return err
-	}
 	stored, err := e.connectionConfig(cn) // as stored: without the plugin's defaults
 	if err != nil {
 		return err
 	}
-	if cn.Secrets, err = box.Seal(oauth.WithToken(stored.Secrets, held.get())); err != nil {
+	if cn.Secrets, err = e.sealSecrets(oauth.WithToken(stored.Secrets, held.get())); err != nil {
 		return err
 	}
 	was := cn.Status

@@ -102,9 +102,7 @@ func (s *Scheduler) skipped(name string, e *entry, held *store.LeaseHeldError, o
 	now := s.o.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e.running = false
-	if e.removed {
-		delete(s.syncs, name)
+	if s.ended(name, e) {
 		return
 	}
 	ev := s.every(e.def)

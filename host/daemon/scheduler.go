@@ -493,9 +493,7 @@ func (s *Scheduler) finish(name string, e *entry, ev *RunEvent) {
 	now := s.o.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e.running = false
-	if e.removed {
-		delete(s.syncs, name)
+	if s.ended(name, e) {
 		return
 	}
 	ev2 := s.every(e.def)
@@ -536,6 +534,17 @@ func (s *Scheduler) finish(name string, e *entry, ev *RunEvent) {
 			}
 		}
 	}
+}
+
+// ended marks e's run over (s.mu held) and forgets a sync removed
+// meanwhile, reporting whether it did.
+func (s *Scheduler) ended(name string, e *entry) bool {
+	e.running = false
+	if e.removed {
+		delete(s.syncs, name)
+		return true
+	}
+	return false
 }
 
 // RunNow asks for a run of name as soon as a slot is free, whatever its
