@@ -7,7 +7,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -41,7 +40,7 @@ func Gone(holder string) bool {
 	if err != nil || n <= 0 {
 		return false
 	}
-	return errors.Is(syscall.Kill(n, 0), syscall.ESRCH)
+	return processGone(n)
 }
 
 // AcquireLease takes sync's lease for holder from l, taking it over from a
