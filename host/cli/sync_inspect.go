@@ -47,7 +47,11 @@ type statusView struct {
 	Right   string          `json:"right"`
 	LastRun *engine.RunView `json:"last_run"`
 	Runs    int             `json:"runs"`
-	Records struct {
+	// RunningBy is the process whose run holds the sync's lease now (a
+	// daemon or `sync run`: host:pid), until LeaseUntil unless renewed.
+	RunningBy  string     `json:"running_by,omitempty"`
+	LeaseUntil *time.Time `json:"lease_until,omitempty"`
+	Records    struct {
 		Linked       int `json:"linked"`
 		Syncing      int `json:"syncing"`
 		Excluded     int `json:"excluded"`
@@ -73,6 +77,13 @@ func (e *env) syncStatus(c *cli.Context) error {
 			return err
 		}
 		v.Runs = len(runs)
+		holder, until, err := st.LeaseHolder(ctx, sy.Name)
+		if err != nil {
+			return err
+		}
+		if holder != "" {
+			v.RunningBy, v.LeaseUntil = holder, &until
+		}
 		for i, r := range runs {
 			rv := engine.NewRunView(r)
 			if i == 0 {
@@ -131,6 +142,9 @@ func (e *env) syncStatus(c *cli.Context) error {
 func (e *env) printStatus(v statusView) {
 	w := e.stdout
 	fmt.Fprintf(w, "Sync %s (%s): %s ⇄ %s\n", v.Name, v.State, v.Left, v.Right)
+	if v.RunningBy != "" {
+		fmt.Fprintf(w, "Running:   now, by %s (its lease runs to %s unless renewed)\n", v.RunningBy, v.LeaseUntil.Local().Format("15:04:05"))
+	}
 	if r := v.LastRun; r != nil {
 		fmt.Fprintf(w, "Last run:  %s, started %s", r.Status, r.Started.Local().Format("2006-01-02 15:04:05"))
 		if r.Finished != nil {

@@ -93,6 +93,22 @@ func (s *Store) AcquireLease(ctx context.Context, sync, holder string, ttl time.
 	return l, nil
 }
 
+// LeaseHolder returns who holds sync's lease and until when; "" when no one
+// does (no run goes on, or its holder stopped renewing it).
+func (s *Store) LeaseHolder(ctx context.Context, sync string) (string, time.Time, error) {
+	var holder, expires string
+	err := s.db.QueryRowContext(ctx, `SELECT holder, expires_at FROM leases WHERE sync_name = ?`, sync).Scan(&holder, &expires)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return "", time.Time{}, nil
+	case err != nil:
+		return "", time.Time{}, fmt.Errorf("read the lease of %s: %w", sync, err)
+	case expires < fmtTime(s.now()):
+		return "", time.Time{}, nil
+	}
+	return holder, parseTime(expires), nil
+}
+
 // RenewLease extends l by ttl from now; ErrFenced when it was taken over.
 func (s *Store) RenewLease(ctx context.Context, l Lease, ttl time.Duration) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE leases SET expires_at = ? WHERE sync_name = ? AND holder = ? AND token = ?`,

@@ -548,6 +548,9 @@ func TestLeases(t *testing.T) {
 	if err := s.RenewLease(ctx, a, time.Minute); err != nil {
 		t.Fatal(err)
 	}
+	if by, until, err := s.LeaseHolder(ctx, "a"); err != nil || by != "host-a" || !until.Equal(now.Add(time.Minute)) {
+		t.Fatalf("LeaseHolder = %q, %v, %v; want host-a until %v", by, until, err, now.Add(time.Minute))
+	}
 	if err := s.ReleaseLease(ctx, a, now.Add(10*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
@@ -560,6 +563,9 @@ func TestLeases(t *testing.T) {
 		t.Fatalf("asked-for take of a free lease: %v", err)
 	}
 	now = now.Add(2 * time.Minute) // host-b stalls past its lease
+	if by, _, err := s.LeaseHolder(ctx, "a"); err != nil || by != "" {
+		t.Fatalf("LeaseHolder of an expired lease = %q, %v; want no one", by, err)
+	}
 	c, err := s.AcquireLease(ctx, "a", "host-c", time.Minute, false, "")
 	if err != nil || c.Token <= b.Token {
 		t.Fatalf("take of an expired lease: %+v, %v; want a newer token than %d", c, err, b.Token)

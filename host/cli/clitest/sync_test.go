@@ -873,6 +873,9 @@ func TestSyncRunRefusedWhileTheSyncRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	fails(t, home, "sync cn is being run by elsewhere.example:4242", "sync", "run", "cn")
+	if out := ok(t, home, "sync", "status", "cn").stdout; !strings.Contains(out, "Running:   now, by elsewhere.example:4242") {
+		t.Fatalf("sync status while the lease is held does not say who runs it:\n%s", out)
+	}
 	if n := len(news.rows("subscribers")); n != 0 {
 		t.Fatalf("%d subscribers after a refused run, want 0", n)
 	}
@@ -880,6 +883,13 @@ func TestSyncRunRefusedWhileTheSyncRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	ok(t, home, "sync", "run", "cn")
+	var status map[string]any
+	if err := json.Unmarshal([]byte(ok(t, home, "sync", "status", "cn", "--json").stdout), &status); err != nil {
+		t.Fatal(err)
+	}
+	if by, held := status["running_by"]; held {
+		t.Fatalf("sync status after the run says it is run by %v", by)
+	}
 	if n := len(news.rows("subscribers")); n != 5 {
 		t.Fatalf("%d subscribers after the run, want 5", n)
 	}
