@@ -40,7 +40,7 @@ func launch(t *testing.T, bin string) *sdk.RemoteConnector {
 func config(t *testing.T, env testsvc.RadicaleEnv) sdk.Config {
 	book := testsvc.CreateAddressBook(t, env)
 	return sdk.Config{
-		Settings: map[string]string{"url": env.URL, "addressbook": book, "username": env.User},
+		Settings: map[string]string{"url": env.URL, "addressbook": book, "username": env.User, "watch_poll": "200ms"},
 		Secrets:  map[string]string{"password": env.Password},
 	}
 }
@@ -351,4 +351,41 @@ func asConn(t *testing.T, c sdk.Conn) *conn {
 		t.Fatalf("Open returned %T", c)
 	}
 	return cc
+}
+
+// A card stored by another client is noticed within a poll; with nothing
+// changed there is no notice.
+func TestWatchNoticesAnotherClientsCard(t *testing.T) {
+	env := testsvc.Radicale(t)
+	cfg := config(t, env)
+	cfg.Settings["watch_poll"] = "50ms"
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	conn, err := New().Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notices, done := make(conformance.Notices, 10), make(chan error, 1)
+	go func() { done <- conn.(sdk.Watcher).Watch(ctx, []string{objectContacts}, notices) }()
+	next := func(within time.Duration) (string, bool) {
+		select {
+		case n := <-notices:
+			return n, true
+		case err := <-done:
+			t.Fatalf("Watch ended: %v", err)
+		case <-time.After(within):
+		}
+		return "", false
+	}
+	if n, ok := next(10 * time.Second); !ok || n != "" {
+		t.Fatalf("first notice %q (%v), want the ready notice", n, ok)
+	}
+	if n, ok := next(400 * time.Millisecond); ok {
+		t.Fatalf("notice %q with nothing changed", n)
+	}
+	putRaw(t, env, cfg.Settings["addressbook"]+"other-client.vcf",
+		"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:other-client\r\nFN:Grace Hopper\r\nEND:VCARD\r\n")
+	if n, ok := next(10 * time.Second); !ok || n != objectContacts {
+		t.Fatalf("notice %q (%v) after another client's card, want %s", n, ok, objectContacts)
+	}
 }

@@ -20,7 +20,8 @@ import (
 // conn is one account's address book. It is safe for concurrent use.
 type conn struct {
 	dav         *davClient
-	bookSetting string // "" → discovery
+	bookSetting string        // "" → discovery
+	watchPoll   time.Duration // how often Watch asks for the change token
 
 	mu        sync.Mutex
 	book      string // resolved address book path, with a trailing slash

@@ -116,6 +116,8 @@ type davPropstat struct {
 	Status string `xml:"DAV: status"`
 	Prop   struct {
 		ETag         string `xml:"DAV: getetag"`
+		SyncToken    string `xml:"DAV: sync-token"`
+		CTag         string `xml:"http://calendarserver.org/ns/ getctag"`
 		LastModified string `xml:"DAV: getlastmodified"`
 		AddressData  string `xml:"urn:ietf:params:xml:ns:carddav address-data"`
 		ResourceType struct {
