@@ -27,8 +27,9 @@ const (
 // conn is one bind identity on one server. It keeps one LDAP connection,
 // redialled when it breaks; go-ldap runs concurrent operations on it.
 type conn struct {
-	s        settings
-	pageSize uint32
+	s         settings
+	pageSize  uint32
+	watchPoll time.Duration // how often Watch asks for changed entries
 
 	mu     sync.Mutex
 	lc     *ldap.Conn

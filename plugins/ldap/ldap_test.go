@@ -29,7 +29,7 @@ func build(t *testing.T) string {
 // config reaches a fresh OU of the test server.
 func config(t *testing.T, env testsvc.SlapdEnv) sdk.Config {
 	return sdk.Config{
-		Settings: map[string]string{"url": env.URL, "bind_dn": env.BindDN, "base_dn": testsvc.CreateOU(t, env)},
+		Settings: map[string]string{"url": env.URL, "bind_dn": env.BindDN, "base_dn": testsvc.CreateOU(t, env), "watch_poll": "200ms"},
 		Secrets:  map[string]string{"password": env.BindPassword},
 	}
 }
@@ -409,4 +409,48 @@ func TestSlapd(t *testing.T) {
 func fieldEqual(a, b sdk.Field) bool {
 	return a.Name == b.Name && a.Label == b.Label && a.Type == b.Type && a.Required == b.Required &&
 		a.ReadOnly == b.ReadOnly && a.Unique == b.Unique && a.MaxLength == b.MaxLength
+}
+
+// An entry changed by another client is noticed within a poll, twice in
+// one second too (entryCSN tells them apart); with nothing changed there
+// is no notice, and entries older than the watch are not news.
+func TestWatchNoticesAnotherClientsChange(t *testing.T) {
+	env := testsvc.Slapd(t)
+	c, _ := open(t, env)
+	res := create(t, c, newRecord(1))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	notices, done := make(conformance.Notices, 10), make(chan error, 1)
+	c.watchPoll = 50 * time.Millisecond
+	go func() { done <- c.Watch(ctx, []string{objName}, notices) }()
+	next := func(within time.Duration) (string, bool) {
+		select {
+		case n := <-notices:
+			return n, true
+		case err := <-done:
+			t.Fatalf("Watch ended: %v", err)
+		case <-time.After(within):
+		}
+		return "", false
+	}
+	if n, ok := next(10 * time.Second); !ok || n != "" {
+		t.Fatalf("first notice %q (%v), want the ready notice", n, ok)
+	}
+	if n, ok := next(400 * time.Millisecond); ok {
+		t.Fatalf("notice %q with nothing changed since the watch began", n)
+	}
+	lc := rawConn(t, env)
+	for i := range 2 {
+		m := ldap.NewModifyRequest(dnOf(t, c, res[0].ID), nil)
+		m.Replace("title", []string{fmt.Sprintf("Changed %d", i)})
+		if err := lc.Modify(m); err != nil {
+			t.Fatal(err)
+		}
+		if n, ok := next(10 * time.Second); !ok || n != objName {
+			t.Fatalf("notice %q (%v) after modify %d by another client, want %s", n, ok, i, objName)
+		}
+	}
+	if n, ok := next(400 * time.Millisecond); ok {
+		t.Fatalf("notice %q with nothing changed since the last", n)
+	}
 }
