@@ -45,8 +45,8 @@ made once, by whichever daemon is first; a daemon that stalls past its lease
 (1 minute, renewed while it runs) has its later commits refused.
 
 A scheduled sync whose source connector watches for changes (sqlite, carddav,
-ldap; postgres with watch_channel set, see its README) also runs about a second after each
-change its connector notices.
+ldap; postgres with watch_channel set, see its README) also runs about a
+second after each change its connector notices.
 
 Examples:
    datasync serve
