@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
+	"time"
 )
 
 // ProtocolMajor is the major version of the connector protocol this SDK speaks.
@@ -114,6 +116,21 @@ func (c Config) Get(name string) string {
 		return v
 	}
 	return c.Secrets[name]
+}
+
+// Duration returns a setting that is a duration ("30s", "1m"), def when it
+// is unset; a validation *Error naming the field when it does not parse or
+// is negative.
+func (c Config) Duration(name string, def time.Duration) (time.Duration, error) {
+	v := strings.TrimSpace(c.Get(name))
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, FieldError(name, "%s %q is not a duration such as 30s or 1m", name, v)
+	}
+	return d, nil
 }
 
 // Validate checks cfg against the declared fields: every required field is

@@ -36,9 +36,7 @@ func (*Connector) Describe(context.Context) (sdk.Description, error) {
 				Example: "/alice/contacts/",
 				Description: "Path of the address book on the server. Empty: discovered through the " +
 					"user's principal; the account must then have exactly one address book."},
-			{Name: "watch_poll", Label: "Watch poll", Default: "30s",
-				Description: "How often the daemon's watch asks the server whether the address book changed " +
-					"(each change runs its syncs soon); 0 turns watching off."},
+			sdk.WatchPollField("30s"),
 		},
 		Capabilities: []string{sdk.CapabilityLookup, sdk.CapabilityLookupByID, sdk.CapabilityWatch},
 		Requirements: []string{"An account on the CardDAV server that may read and write the address book."},
@@ -62,13 +60,9 @@ func (*Connector) Open(_ context.Context, cfg sdk.Config) (sdk.Conn, error) {
 		}
 		book = "/" + strings.Trim(book, "/") + "/"
 	}
-	pollText := strings.TrimSpace(cfg.Get("watch_poll"))
-	if pollText == "" {
-		pollText = "30s"
-	}
-	poll, err := time.ParseDuration(pollText)
-	if err != nil || poll < 0 {
-		return nil, sdk.FieldError("watch_poll", "watch_poll %q is not a duration such as 30s or 1m", cfg.Get("watch_poll"))
+	poll, err := cfg.Duration("watch_poll", 30*time.Second)
+	if err != nil {
+		return nil, err
 	}
 	return &conn{
 		watchPoll: poll,

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"time"
 
 	"github.com/datasync-io/datasync/sdk"
 )
@@ -13,47 +12,26 @@ import (
 // card changes it.
 func (c *conn) Watch(ctx context.Context, objects []string, sink sdk.WatchSink) error {
 	if c.watchPoll <= 0 {
-		return sdk.Errorf(sdk.CategoryPermanent, "watching is off (watch_poll is 0)")
+		return sdk.PollWatch(ctx, 0, sink, nil)
 	}
 	book, err := c.addressBook(ctx)
 	if err != nil {
 		return err
 	}
-	last, err := c.changeToken(ctx, book)
-	if err != nil {
-		return err
-	}
-	if last == "" {
-		return sdk.Errorf(sdk.CategoryPermanent, "the server gives address book %s neither a sync-token nor a getctag: it cannot be watched", book)
-	}
-	if err := sink.Ready(); err != nil {
-		return err
-	}
-	t := time.NewTicker(c.watchPoll)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
+	last := ""
+	return sdk.PollWatch(ctx, c.watchPoll, sink, func(ctx context.Context) ([]string, error) {
 		token, err := c.changeToken(ctx, book)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if token == last {
-			continue
+		switch {
+		case err != nil:
+			return nil, err
+		case token == "":
+			return nil, sdk.Errorf(sdk.CategoryPermanent, "the server gives address book %s neither a sync-token nor a getctag: it cannot be watched", book)
+		case token == last:
+			return nil, nil
 		}
 		last = token
-		for _, o := range objects {
-			if err := sink.Changed(o); err != nil {
-				return err
-			}
-		}
-	}
+		return objects, nil
+	})
 }
 
 // changeToken reads the address book's sync-token, or its getctag.

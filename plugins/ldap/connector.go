@@ -50,8 +50,7 @@ func (*Connector) Describe(context.Context) (sdk.Description, error) {
 				Description: "The attribute naming new entries (DN = <attr>=<value>,<base_dn>); changing its value renames the entry."},
 			{Name: "filter", Label: "Extra filter", Example: "(employeeType=staff)",
 				Description: "An LDAP filter ANDed with (objectClass=<object_class>)."},
-			{Name: "watch_poll", Label: "Watch poll", Default: "30s",
-				Description: "How often the daemon's watch asks the directory for entries changed since (each change runs its syncs soon); 0 turns watching off."},
+			sdk.WatchPollField("30s"),
 		},
 		Capabilities: []string{sdk.CapabilityLookup, sdk.CapabilityLookupByID, sdk.CapabilityWatch},
 		Requirements: []string{"A bind DN that may read (and to write: add, modify, delete) entries below the base DN, " +
@@ -118,13 +117,9 @@ func (*Connector) Open(_ context.Context, cfg sdk.Config) (sdk.Conn, error) {
 			return nil, sdk.FieldError("filter", "filter %q: %v", s.filter, err)
 		}
 	}
-	pollText := strings.TrimSpace(cfg.Get("watch_poll"))
-	if pollText == "" {
-		pollText = "30s"
-	}
-	poll, err := time.ParseDuration(pollText)
-	if err != nil || poll < 0 {
-		return nil, sdk.FieldError("watch_poll", "watch_poll %q is not a duration such as 30s or 1m", cfg.Get("watch_poll"))
+	poll, err := cfg.Duration("watch_poll", 30*time.Second)
+	if err != nil {
+		return nil, err
 	}
 	return &conn{s: s, pageSize: defaultPageSize, watchPoll: poll}, nil
 }

@@ -19,7 +19,7 @@ const watchSkew = 5 * time.Minute
 // entry to find, so it waits for the sync's schedule.
 func (c *conn) Watch(ctx context.Context, objects []string, sink sdk.WatchSink) error {
 	if c.watchPoll <= 0 {
-		return sdk.Errorf(sdk.CategoryPermanent, "watching is off (watch_poll is 0)")
+		return sdk.PollWatch(ctx, 0, sink, nil)
 	}
 	type watched struct {
 		name string
@@ -35,66 +35,52 @@ func (c *conn) Watch(ctx context.Context, objects []string, sink sdk.WatchSink) 
 		}
 		ws = append(ws, &watched{name: name, o: o, win: window{keys: map[string]time.Time{}}})
 	}
-	// poll reports whether an entry of w's changed since the last poll.
-	poll := func(w *watched) (bool, error) {
-		from := since
-		if !w.win.max.IsZero() {
-			from = w.win.cursor().TS
-		}
-		seen := w.win.keys
-		w.win.keys = map[string]time.Time{}
-		changed := false
-		attrs := []string{attrModifyTS, attrCSN}
-		if w.o.idAttr != "" {
-			attrs = append(attrs, w.o.idAttr)
-		}
-		_, err := c.search(ctx, c.baseFilter(w.o, "("+attrModifyTS+">="+ldap.EscapeFilter(from)+")"), attrs, func(entries []*ldap.Entry) error {
-			for _, e := range entries {
-				ts := e.GetEqualFoldAttributeValue(attrModifyTS)
-				key := w.o.idOf(e) + "#" + ts + "#" + e.GetEqualFoldAttributeValue(attrCSN)
-				if _, ok := seen[key]; !ok {
-					changed = true
-				}
-				if t, err := parseGenTime(ts); err == nil {
-					w.win.add(key, t)
-				}
-			}
-			return nil
-		})
-		if w.win.max.IsZero() { // nothing in the window: the same one next time
-			w.win.keys = seen
-		}
-		return changed, err
-	}
-	for _, w := range ws { // what has changed so far is not news
-		if _, err := poll(w); err != nil {
-			return err
-		}
-	}
-	if err := sink.Ready(); err != nil {
-		return err
-	}
-	t := time.NewTicker(c.watchPoll)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
+	// Each poll reports the objects with an entry changed since the one before.
+	return sdk.PollWatch(ctx, c.watchPoll, sink, func(ctx context.Context) ([]string, error) {
+		var out []string
 		for _, w := range ws {
-			changed, err := poll(w)
-			if ctx.Err() != nil {
-				return nil
-			}
+			changed, err := c.polled(ctx, w.o, &w.win, since)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if changed {
-				if err := sink.Changed(w.name); err != nil {
-					return err
-				}
+				out = append(out, w.name)
 			}
 		}
+		return out, nil
+	})
+}
+
+// polled reports whether an entry of o changed since the last poll, whose
+// entries win holds (those of the last second before the newest seen): the
+// search starts there, or at since before anything was seen.
+func (c *conn) polled(ctx context.Context, o *object, win *window, since string) (bool, error) {
+	from := since
+	if !win.max.IsZero() {
+		from = win.cursor().TS
 	}
+	seen := win.keys
+	win.keys = map[string]time.Time{}
+	changed := false
+	attrs := []string{attrModifyTS, attrCSN}
+	if o.idAttr != "" {
+		attrs = append(attrs, o.idAttr)
+	}
+	_, err := c.search(ctx, c.baseFilter(o, "("+attrModifyTS+">="+ldap.EscapeFilter(from)+")"), attrs, func(entries []*ldap.Entry) error {
+		for _, e := range entries {
+			ts := e.GetEqualFoldAttributeValue(attrModifyTS)
+			key := o.idOf(e) + "#" + ts + "#" + e.GetEqualFoldAttributeValue(attrCSN)
+			if _, ok := seen[key]; !ok {
+				changed = true
+			}
+			if t, err := parseGenTime(ts); err == nil {
+				win.add(key, t)
+			}
+		}
+		return nil
+	})
+	if win.max.IsZero() { // nothing in the window: the same one next time
+		win.keys = seen
+	}
+	return changed, err
 }

@@ -55,8 +55,7 @@ func (*Connector) Describe(context.Context) (sdk.Description, error) {
 				Description: "Tables with this column are read incrementally; the connector sets it on every write."},
 			{Name: settingTables, Label: "Tables", Example: "contacts, companies",
 				Description: "Comma-separated tables to expose; empty exposes every table."},
-			{Name: settingWatchPoll, Label: "Watch poll", Default: "1s",
-				Description: "How often the daemon's watch looks for commits to the file (each runs the file's syncs soon); 0 turns watching off."},
+			sdk.WatchPollField("1s"),
 		},
 		Capabilities: []string{sdk.CapabilityLookup, sdk.CapabilityLookupByID, sdk.CapabilityWatch},
 		Requirements: []string{
@@ -85,9 +84,9 @@ func (c *Connector) Open(ctx context.Context, cfg sdk.Config) (sdk.Conn, error) 
 			only[strings.ToLower(name)] = true
 		}
 	}
-	poll, err := time.ParseDuration(strings.TrimSpace(cfg.Get(settingWatchPoll)))
-	if err != nil || poll < 0 {
-		return nil, sdk.FieldError(settingWatchPoll, "%s %q is not a duration such as 1s or 500ms", settingWatchPoll, cfg.Get(settingWatchPoll))
+	poll, err := cfg.Duration(settingWatchPoll, time.Second)
+	if err != nil {
+		return nil, err
 	}
 	db := sql.OpenDB(dbConnector{dsn: dsn(abs), drv: &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
 		// A checkpoint syncs the WAL and the database (~15 ms each on a

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"time"
 
 	"github.com/datasync-io/datasync/sdk"
 )
@@ -14,7 +13,7 @@ import (
 // which table changed.
 func (c *conn) Watch(ctx context.Context, objects []string, sink sdk.WatchSink) error {
 	if c.watchPoll <= 0 {
-		return sdk.Errorf(sdk.CategoryPermanent, "watching is off (%s is 0)", settingWatchPoll)
+		return sdk.PollWatch(ctx, 0, sink, nil)
 	}
 	wc, err := c.db.Conn(ctx)
 	if err != nil {
@@ -24,41 +23,16 @@ func (c *conn) Watch(ctx context.Context, objects []string, sink sdk.WatchSink) 
 		return c.dbError("watch", err)
 	}
 	defer wc.Close()
-	version := func() (int64, error) {
+	last := int64(-1)
+	return sdk.PollWatch(ctx, c.watchPoll, sink, func(ctx context.Context) ([]string, error) {
 		var v int64
-		err := wc.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v)
-		return v, err
-	}
-	last, err := version()
-	if err != nil {
-		return c.dbError("watch", err)
-	}
-	if err := sink.Ready(); err != nil {
-		return err
-	}
-	t := time.NewTicker(c.watchPoll)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-		v, err := version()
-		if ctx.Err() != nil {
-			return nil
-		}
-		if err != nil {
-			return c.dbError("watch", err)
+		if err := wc.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil {
+			return nil, c.dbError("watch", err)
 		}
 		if v == last {
-			continue
+			return nil, nil
 		}
 		last = v
-		for _, o := range objects {
-			if err := sink.Changed(o); err != nil {
-				return err
-			}
-		}
-	}
+		return objects, nil
+	})
 }
