@@ -359,24 +359,11 @@ func TestWatchNoticesAnotherClientsCard(t *testing.T) {
 	env := testsvc.Radicale(t)
 	cfg := config(t, env)
 	cfg.Settings["watch_poll"] = "50ms"
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	conn, err := New().Open(ctx, cfg)
+	conn, err := New().Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	notices, done := make(conformance.Notices, 10), make(chan error, 1)
-	go func() { done <- conn.(sdk.Watcher).Watch(ctx, []string{objectContacts}, notices) }()
-	next := func(within time.Duration) (string, bool) {
-		select {
-		case n := <-notices:
-			return n, true
-		case err := <-done:
-			t.Fatalf("Watch ended: %v", err)
-		case <-time.After(within):
-		}
-		return "", false
-	}
+	next := conformance.StartWatch(t, conn.(sdk.Watcher), objectContacts).Next
 	if n, ok := next(10 * time.Second); !ok || n != "" {
 		t.Fatalf("first notice %q (%v), want the ready notice", n, ok)
 	}

@@ -418,21 +418,8 @@ func TestWatchNoticesAnotherClientsChange(t *testing.T) {
 	env := testsvc.Slapd(t)
 	c, _ := open(t, env)
 	res := create(t, c, newRecord(1))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	notices, done := make(conformance.Notices, 10), make(chan error, 1)
 	c.watchPoll = 50 * time.Millisecond
-	go func() { done <- c.Watch(ctx, []string{objName}, notices) }()
-	next := func(within time.Duration) (string, bool) {
-		select {
-		case n := <-notices:
-			return n, true
-		case err := <-done:
-			t.Fatalf("Watch ended: %v", err)
-		case <-time.After(within):
-		}
-		return "", false
-	}
+	next := conformance.StartWatch(t, c, objName).Next
 	if n, ok := next(10 * time.Second); !ok || n != "" {
 		t.Fatalf("first notice %q (%v), want the ready notice", n, ok)
 	}

@@ -23,18 +23,8 @@ func TestWatchNoticesCommitsThroughThePlugin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	events, done := make(conformance.Notices, 10), make(chan error, 1)
-	go func() { done <- c.(sdk.Watcher).Watch(ctx, []string{"contacts", "companies"}, events) }()
-	next := func(within time.Duration) (string, bool) {
-		select {
-		case e := <-events:
-			return e, true
-		case <-time.After(within):
-			return "", false
-		}
-	}
+	w := conformance.StartWatch(t, c.(sdk.Watcher), "contacts", "companies")
+	next := w.Next
 	if e, ok := next(10 * time.Second); !ok || e != "" {
 		t.Fatalf("first notice %q (%v), want the ready notice", e, ok)
 	}
@@ -58,14 +48,8 @@ func TestWatchNoticesCommitsThroughThePlugin(t *testing.T) {
 	if e, ok := next(300 * time.Millisecond); ok {
 		t.Fatalf("notice %q with no further commit", e)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Watch returned %v after its context was cancelled, want nil", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Watch did not return after its context was cancelled")
+	if err := w.Stop(); err != nil {
+		t.Fatalf("Watch returned %v after its context was cancelled, want nil", err)
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"testing"
+	"time"
 
 	"github.com/datasync-io/datasync/sdk"
 )
@@ -134,3 +136,48 @@ func (n Notices) Ready() error { n <- ""; return nil }
 
 // Changed sends object.
 func (n Notices) Changed(object string) error { n <- object; return nil }
+
+// Watching is a Watch running for a test (StartWatch).
+type Watching struct {
+	t       testing.TB
+	notices Notices
+	done    chan error
+	cancel  context.CancelFunc
+}
+
+// StartWatch runs w.Watch on objects on a goroutine until the test ends
+// or Stop.
+func StartWatch(t testing.TB, w sdk.Watcher, objects ...string) *Watching {
+	ctx, cancel := context.WithCancel(context.Background())
+	wt := &Watching{t: t, notices: make(Notices, 100), done: make(chan error, 1), cancel: cancel}
+	go func() { wt.done <- w.Watch(ctx, objects, wt.notices) }()
+	t.Cleanup(cancel)
+	return wt
+}
+
+// Next waits up to within for a notice ("" for ready); false when none
+// came. A watch that ends meanwhile fails the test.
+func (w *Watching) Next(within time.Duration) (string, bool) {
+	w.t.Helper()
+	select {
+	case n := <-w.notices:
+		return n, true
+	case err := <-w.done:
+		w.t.Fatalf("Watch ended: %v", err)
+	case <-time.After(within):
+	}
+	return "", false
+}
+
+// Stop cancels the watch and returns what Watch returned.
+func (w *Watching) Stop() error {
+	w.t.Helper()
+	w.cancel()
+	select {
+	case err := <-w.done:
+		return err
+	case <-time.After(10 * time.Second):
+		w.t.Fatal("Watch did not return within 10s of being cancelled")
+		return nil
+	}
+}
