@@ -36,9 +36,10 @@ func TestDaemonsSharingAStateRunASyncOnce(t *testing.T) {
 		t.Fatalf("%d runs of the sync at once across two daemons, want 1", r.maxSync)
 	}
 	// A run takes 5ms and the next is due 100ms after: about 9 in a
-	// second; two daemons each on its own schedule would make about 18.
-	if n := len(r.starts["a"]); n < 6 || n > 12 {
-		t.Fatalf("%d runs in 1s of a sync due every 100ms, shared by two daemons; want 6..12", n)
+	// second (fewer on a loaded machine); two daemons each on its own
+	// schedule made 21.
+	if n := len(r.starts["a"]); n < 3 || n > 12 {
+		t.Fatalf("%d runs in 1s of a sync due every 100ms, shared by two daemons; want 3..12", n)
 	}
 }
 

