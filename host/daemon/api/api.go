@@ -26,6 +26,7 @@ type Store interface {
 	Runs(ctx context.Context, sync string, limit int) ([]store.Run, error)
 	History(ctx context.Context, q store.HistoryQuery) ([]store.HistoryEntry, error)
 	Commit(ctx context.Context, b *store.Batch) error
+	LeaseHolder(ctx context.Context, sync string) (string, time.Time, error)
 }
 
 // Control is the scheduler as the API drives it; *daemon.Scheduler
@@ -161,6 +162,9 @@ type SyncView struct {
 	// Watched lists the sides whose changes run the sync within seconds.
 	Watched    []string   `json:"watched,omitempty"`
 	LastNotice *time.Time `json:"last_notice,omitempty"`
+	// RunningBy is another process running the sync now (another daemon
+	// sharing the state, `datasync sync run`): the holder of its lease.
+	RunningBy string `json:"running_by,omitempty"`
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -177,6 +181,13 @@ func (s *Server) syncView(ctx context.Context, st daemon.SyncStatus) (SyncView, 
 		LastNotice: timePtr(st.LastNotice)}
 	if st.Every > 0 {
 		v.Every = st.Every.String()
+	}
+	if !st.Running {
+		holder, _, err := s.st.LeaseHolder(ctx, st.Name)
+		if err != nil {
+			return v, err
+		}
+		v.RunningBy = holder
 	}
 	counts, err := s.st.LinkCounts(ctx, st.Name)
 	if err != nil {

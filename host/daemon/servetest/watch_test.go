@@ -3,12 +3,14 @@ package servetest
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/datasync-io/datasync/host/store"
 	"github.com/datasync-io/datasync/scripts/testsvc"
 )
 
@@ -123,5 +125,43 @@ func TestWatchedSQLiteFile(t *testing.T) {
 	time.Sleep(3 * time.Second) // a run started by the sync's own write would come within two
 	if rs := s.runs("cn"); len(rs) != 2 || rs[0].Right.Created != 1 {
 		t.Fatalf("runs %+v, want two, the second creating bob", rs)
+	}
+}
+
+// A run of the sync by another process (here: its lease taken in the test,
+// as another machine's daemon would) shows in the API as running_by.
+func TestAPISaysWhoElseRunsTheSync(t *testing.T) {
+	crm, news := newDB(t, "crm.db", crmSchema), newDB(t, "news.db", newsSchema)
+	home := t.TempDir()
+	setup(t, home, crm, news)
+	s := serve(t, home)
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(home, store.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var view struct {
+		RunningBy string `json:"running_by"`
+	}
+	s.get("/api/v1/syncs/cn", &view)
+	if view.RunningBy != "" {
+		t.Fatalf("running_by %q before anyone runs the sync", view.RunningBy)
+	}
+	l, err := st.AcquireLease(ctx, "cn", "elsewhere.example:4242", time.Hour, false, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.get("/api/v1/syncs/cn", &view)
+	if view.RunningBy != "elsewhere.example:4242" {
+		t.Fatalf("running_by %q while another process holds the lease, want it named", view.RunningBy)
+	}
+	if err := st.ReleaseLease(ctx, l, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	view.RunningBy = ""
+	s.get("/api/v1/syncs/cn", &view)
+	if view.RunningBy != "" {
+		t.Fatalf("running_by %q once the lease is released", view.RunningBy)
 	}
 }

@@ -110,6 +110,7 @@ function renderSyncs(syncs) {
     const badges = [el("span", { class: "badge " + s.state }, s.state)];
     if (s.running) badges.push(el("span", { class: "badge running" }, "running"));
     if (s.queued) badges.push(el("span", { class: "badge running" }, "queued"));
+    if (s.running_by) badges.push(el("span", { class: "badge running", title: "its lease is held by " + s.running_by }, "running on " + s.running_by));
     if (s.held) badges.push(el("span", { class: "badge held", title: s.held }, "held: " + s.held));
     const pauseBtn = s.state === "active"
       ? el("button", { class: "pause", onclick: () => act(s.name, "pause") }, "Pause")
