@@ -66,25 +66,128 @@ func (c pgConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	return &pgConn{conn.(*stdlib.Conn)}, nil
 }
 
-// pgConn is a pgx connection that rewrites placeholders.
+// pgConn is a pgx connection that rewrites placeholders, and text
+// PostgreSQL cannot hold (pgText).
 type pgConn struct{ *stdlib.Conn }
 
 func (c *pgConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
-	return c.Conn.PrepareContext(ctx, rebind(q))
+	st, err := c.Conn.PrepareContext(ctx, rebind(q))
+	if err != nil {
+		return nil, err
+	}
+	return pgStmt{st.(stmt)}, nil
 }
 
 func (c *pgConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
 	if len(args) > 0 {
 		q = rebind(q)
 	}
-	return c.Conn.ExecContext(ctx, q, args)
+	return c.Conn.ExecContext(ctx, q, toPGArgs(args))
 }
 
 func (c *pgConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
 	if len(args) > 0 {
 		q = rebind(q)
 	}
-	return c.Conn.QueryContext(ctx, q, args)
+	rows, err := c.Conn.QueryContext(ctx, q, toPGArgs(args))
+	if err != nil {
+		return nil, err
+	}
+	return pgRows{rows}, nil
+}
+
+// stmt is what pgx's prepared statements offer.
+type stmt interface {
+	driver.Stmt
+	driver.StmtExecContext
+	driver.StmtQueryContext
+}
+
+// pgStmt is a prepared statement whose text goes through pgText.
+type pgStmt struct{ stmt }
+
+func (s pgStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	return s.stmt.ExecContext(ctx, toPGArgs(args))
+}
+
+func (s pgStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	rows, err := s.stmt.QueryContext(ctx, toPGArgs(args))
+	if err != nil {
+		return nil, err
+	}
+	return pgRows{rows}, nil
+}
+
+// pgRows reads text back from pgText.
+type pgRows struct{ driver.Rows }
+
+func (r pgRows) Next(dest []driver.Value) error {
+	if err := r.Rows.Next(dest); err != nil {
+		return err
+	}
+	for i, v := range dest {
+		if s, ok := v.(string); ok {
+			dest[i] = fromPGText(s)
+		}
+	}
+	return nil
+}
+
+func toPGArgs(args []driver.NamedValue) []driver.NamedValue {
+	for i, a := range args {
+		if s, ok := a.Value.(string); ok {
+			args[i].Value = pgText(s)
+		}
+	}
+	return args
+}
+
+// pgEscape marks what pgText changed.
+const pgEscape = '\x02'
+
+// pgText makes s storable as PostgreSQL text, which holds no NUL byte (a
+// value an app stored, say): NUL becomes pgEscape '0', and pgEscape itself
+// is doubled. Text without either, all text in practice, is unchanged, so
+// comparisons and order in SQL stay as they were.
+func pgText(s string) string {
+	if strings.IndexByte(s, 0) < 0 && strings.IndexByte(s, pgEscape) < 0 {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 4)
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case 0:
+			b.WriteByte(pgEscape)
+			b.WriteByte('0')
+		case pgEscape:
+			b.WriteByte(pgEscape)
+			b.WriteByte(pgEscape)
+		default:
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
+}
+
+// fromPGText undoes pgText.
+func fromPGText(s string) string {
+	if strings.IndexByte(s, pgEscape) < 0 {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == pgEscape && i+1 < len(s) {
+			i++
+			if s[i] == '0' {
+				b.WriteByte(0)
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 // rebind turns the ? placeholders of q into $1, $2, ... (and ?NNN into

@@ -104,6 +104,7 @@ func TestOnPostgres(t *testing.T) {
 		{"LinksAfterPages", TestLinksAfterPages},
 		{"HasLinks", TestHasLinks},
 		{"Leases", TestLeases},
+		{"AnyBytesRoundTrip", TestAnyBytesRoundTrip},
 		{"LinkDigestsSumWhatEachSideHolds", TestLinkDigestsSumWhatEachSideHolds},
 	} {
 		t.Run(c.name, c.test)
@@ -160,6 +161,26 @@ func FuzzRebind(f *testing.F) {
 		}
 		if undone.String() != q {
 			t.Fatalf("rebind(%q) = %q changed more than placeholders", q, got)
+		}
+	})
+}
+
+// FuzzPGText: pgText leaves no NUL, fromPGText undoes it, and text with
+// neither NUL nor the escape byte is left as it is.
+func FuzzPGText(f *testing.F) {
+	for _, s := range []string{"", "plain", "a\x00b", "\x02", "\x020", "\x02\x02\x00", "x\x02"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		enc := pgText(s)
+		if strings.IndexByte(enc, 0) >= 0 {
+			t.Fatalf("pgText(%q) = %q holds a NUL", s, enc)
+		}
+		if dec := fromPGText(enc); dec != s {
+			t.Fatalf("fromPGText(pgText(%q)) = %q", s, dec)
+		}
+		if !strings.ContainsAny(s, "\x00\x02") && enc != s {
+			t.Fatalf("pgText(%q) = %q changed plain text", s, enc)
 		}
 	})
 }
