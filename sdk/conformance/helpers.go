@@ -169,6 +169,19 @@ func (w *Watching) Next(within time.Duration) (string, bool) {
 	return "", false
 }
 
+// Ended waits up to within for the watch to end by itself and returns what
+// Watch returned; one still going then fails the test.
+func (w *Watching) Ended(within time.Duration) error {
+	w.t.Helper()
+	select {
+	case err := <-w.done:
+		return err
+	case <-time.After(within):
+		w.t.Fatalf("Watch still going after %v", within)
+		return nil
+	}
+}
+
 // Stop cancels the watch and returns what Watch returned.
 func (w *Watching) Stop() error {
 	w.t.Helper()
