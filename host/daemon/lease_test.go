@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,4 +78,50 @@ func TestRunAskedForWaitsForTheLease(t *testing.T) {
 	if !r.opts["a"][0].Full {
 		t.Fatalf("the run went without the options it was asked with: %+v", r.opts["a"][0])
 	}
+}
+
+// Daemons sharing a state watch each side once between them: the one
+// holding a side's watch lease. Another's status still reports the side
+// watched; when the watching daemon stops, another takes the watch over
+// and runs the sync once to catch up with changes nobody heard.
+func TestDaemonsSharingAStateWatchEachSideOnce(t *testing.T) {
+	ctx := context.Background()
+	st, r := newFakeStore("a"), newFakeRunner(time.Millisecond)
+	leases, err := store.Open(ctx, filepath.Join(t.TempDir(), store.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer leases.Close()
+	if err := leases.PutSync(ctx, store.Sync{Name: "a", Definition: defJSON("a", "crm-a", "news-a")}); err != nil {
+		t.Fatal(err)
+	}
+	opts := func(f *fakeWatch, holder string) Options {
+		o := watchOptions(f)
+		o.Leases, o.Shared, o.Holder, o.LeaseTTL = leases, true, holder, 300*time.Millisecond
+		return o
+	}
+	f1, f2 := newFakeWatch(), newFakeWatch()
+	_, stop1 := start(t, st, r, opts(f1, "one"))
+	waitFor(t, "the first daemon watching both sides", time.Second, func() bool { return len(f1.watched()) == 2 })
+	s2, _ := start(t, st, r, opts(f2, "two"))
+	time.Sleep(500 * time.Millisecond) // past a lease's length: it is renewed, not left to run out
+	if got := f2.watched(); len(got) != 0 || f2.callsOf("crm-a/contacts")+f2.callsOf("news-a/subscribers") != 0 {
+		t.Fatalf("the second daemon watched %q as well (%d, %d calls), want nothing while the first watches",
+			got, f2.callsOf("crm-a/contacts"), f2.callsOf("news-a/subscribers"))
+	}
+	if stat, _ := s2.Status("a"); strings.Join(stat.Watched, " ") != "left right" {
+		t.Fatalf("the second daemon reports %q watched, want both sides (watched by the first)", stat.Watched)
+	}
+	before := runsSettle(r, "a")
+	f1.notice(t, "news-a/subscribers")
+	waitFor(t, "the noticed change run", time.Second, func() bool { return r.count("a") == before+1 })
+	before = runsSettle(r, "a")
+
+	stop1()
+	waitFor(t, "the second daemon taking both watches over", 2*time.Second, func() bool { return len(f2.watched()) == 2 })
+	if n := runsSettle(r, "a"); n != before+1 {
+		t.Fatalf("%d runs after the watch changed hands, want %d (one to catch up)", n, before+1)
+	}
+	f2.notice(t, "crm-a/contacts")
+	waitFor(t, "a change noticed by the new watcher run", time.Second, func() bool { return r.count("a") == before+2 })
 }

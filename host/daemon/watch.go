@@ -41,6 +41,13 @@ type watcher struct {
 	on        watchOn
 	cancel    context.CancelFunc
 	listening atomic.Bool
+	elsewhere atomic.Pointer[string] // the daemon holding the side's watch lease, when another
+}
+
+// watchedElsewhere reports whether another daemon holds the side's watch.
+func (w *watcher) watchedElsewhere() bool {
+	p := w.elsewhere.Load()
+	return p != nil && *p != ""
 }
 
 // sourceSides returns the sides of def whose changes flow somewhere: a
@@ -135,11 +142,26 @@ func (s *Scheduler) watch(ctx context.Context, k watchKey, w *watcher) {
 	log := s.log.With("sync", k.sync, "side", k.side, "connection", w.on.side.Connection, "object", w.on.side.Object)
 	wait, lastRefusal, lost := s.o.WatchBackoff, "", false
 	for {
+		wctx, release, mine := s.takeWatchLease(ctx, k, w, log)
+		if !mine {
+			// Another daemon watches the side. Should it stop, changes
+			// made until this one takes over go unnoticed: catch up then.
+			lost = true
+			if !sleep(ctx, s.o.LeaseTTL/3) {
+				return
+			}
+			continue
+		}
 		sink := &noticeSink{s: s, sync: k.sync, side: k.side, w: w, log: log, catchUp: lost}
-		err := s.o.Watch(ctx, w.on.side.Connection, w.on.side.Object, sink)
+		err := s.o.Watch(wctx, w.on.side.Connection, w.on.side.Object, sink)
 		w.listening.Store(false)
+		release()
 		if ctx.Err() != nil {
 			return
+		}
+		if wctx.Err() != nil { // the lease was taken over: that daemon watches now
+			lost = true
+			continue
 		}
 		if sink.ready {
 			wait = s.o.WatchBackoff
@@ -164,14 +186,64 @@ func (s *Scheduler) watch(ctx context.Context, k watchKey, w *watcher) {
 			pause, wait = wait, min(wait*2, 5*time.Minute)
 			lost = true
 		}
-		t := time.NewTimer(pause)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, pause) {
 			return
-		case <-t.C:
 		}
 	}
+}
+
+// sleep waits d; false when ctx ended first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// watchLease names the lease of a watched side (sync names hold no ':').
+func watchLease(k watchKey) string { return "watch:" + k.sync + ":" + k.side }
+
+// takeWatchLease makes this daemon the one that watches k, when several
+// share the state: one watch process per side for all of them, not one
+// each. It returns the watch's context (cancelled should the lease be
+// lost) and what releases the lease; mine is false when another daemon
+// holds it.
+func (s *Scheduler) takeWatchLease(ctx context.Context, k watchKey, w *watcher, log hclog.Logger) (wctx context.Context, release func(), mine bool) {
+	none := ""
+	if s.o.Leases == nil || !s.o.Shared {
+		return ctx, func() {}, true
+	}
+	l, err := AcquireLease(ctx, s.o.Leases, watchLease(k), s.o.Holder, s.o.LeaseTTL, false)
+	var held *store.LeaseHeldError
+	switch {
+	case errors.As(err, &held):
+		if prev := w.elsewhere.Swap(&held.Holder); prev == nil || *prev != held.Holder {
+			log.Debug("watched by another daemon", "holder", held.Holder)
+		}
+		return nil, nil, false
+	case err != nil:
+		// Watching without the lease costs a second watch, not a change missed.
+		log.Warn("could not take the watch's lease; watching anyway", "error", err)
+		w.elsewhere.Store(&none)
+		return ctx, func() {}, true
+	}
+	w.elsewhere.Store(&none)
+	wctx, cancel := context.WithCancel(ctx)
+	stop := s.o.Leases.KeepLease(ctx, l, s.o.LeaseTTL, func(err error) {
+		log.Info("the watch's lease was lost; another daemon watches now", "error", err)
+		cancel()
+	})
+	return wctx, func() {
+		stop()
+		cancel()
+		if err := s.o.Leases.ReleaseLease(context.WithoutCancel(ctx), l, time.Time{}); err != nil {
+			log.Warn("could not release the watch's lease; it expires by itself", "error", err, "ttl", s.o.LeaseTTL)
+		}
+	}, true
 }
 
 // noticeSink turns a watch's notices into runs of its sync.
@@ -235,11 +307,12 @@ func (s *Scheduler) stopWatches() {
 	s.watching.Wait()
 }
 
-// watchedSides lists name's sides being watched now.
+// watchedSides lists name's sides being watched now, here or by the daemon
+// holding the side's watch lease.
 func (s *Scheduler) watchedSides(name string) []string {
 	var out []string
 	for _, side := range []string{syncdef.Left, syncdef.Right} {
-		if w := s.watches[watchKey{name, side}]; w != nil && w.listening.Load() {
+		if w := s.watches[watchKey{name, side}]; w != nil && (w.listening.Load() || w.watchedElsewhere()) {
 			out = append(out, side)
 		}
 	}

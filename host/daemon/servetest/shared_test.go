@@ -2,6 +2,8 @@ package servetest
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -87,6 +89,87 @@ func TestTwoDaemonsShareAPostgresState(t *testing.T) {
 	for _, d := range daemons {
 		if !strings.Contains(d.logText(), "take their sync's lease") {
 			t.Fatalf("a daemon does not say it takes leases")
+		}
+	}
+}
+
+// Two daemons sharing a state watch a PostgreSQL table once between them:
+// one connection LISTENs, not one each; both report the side watched, and
+// a row inserted reaches SQLite within seconds, copied once.
+func TestTwoDaemonsWatchATableOnce(t *testing.T) {
+	env := testsvc.Postgres(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	exec, crmURL := watchedTable(ctx, t, env)
+	state := []string{"--state", testsvc.CreateDatabase(t, env)}
+	news := newDB(t, "news.db", newsSchema)
+	homes := []string{t.TempDir(), t.TempDir()}
+	for _, h := range homes {
+		ok(t, h, "plugin", "install", bins.postgres)
+		ok(t, h, "plugin", "install", bins.sqlite)
+	}
+	ok(t, homes[0], append(state, "connection", "add", "crm", "--plugin", "postgres", "--set", "url="+crmURL,
+		"--set", "watch_channel=datasync", "--secret", "password="+env.Password)...)
+	ok(t, homes[0], append(state, "connection", "add", "news", "--plugin", "sqlite", "--set", "path="+news.path)...)
+	ok(t, homes[0], append(state, "sync", "create", "cn", "--left", "crm/contacts", "--right", "news/subscribers",
+		"--default-mappings", "--direction", "left-to-right", "--create-in", "right", "--every", "1h")...)
+	ok(t, homes[0], append(state, "sync", "activate", "cn")...)
+	key, err := os.ReadFile(filepath.Join(homes[0], "master.key")) // the crm password is sealed with it
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(homes[1], "master.key"), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	daemons := []*server{serveWith(t, homes[0], state), serveWith(t, homes[1], state)}
+	for _, d := range daemons {
+		var view struct {
+			Watched []string `json:"watched"`
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for d.get("/api/v1/syncs/cn", &view); strings.Join(view.Watched, ",") != "left"; d.get("/api/v1/syncs/cn", &view) {
+			if time.Now().After(deadline) {
+				t.Fatalf("a daemon reports %q watched after 30s, want the source (left), watched by one of them", view.Watched)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	db, err := pgx.Connect(ctx, testsvc.CreateDatabase(t, env)) // any database: pg_stat_activity is the server's
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(context.Background())
+	dbname := strings.TrimSuffix(crmURL[strings.LastIndex(crmURL, "/")+1:], "?sslmode=disable")
+	listening := func() (n int) {
+		t.Helper()
+		if err := db.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND query ILIKE 'LISTEN%'`,
+			dbname).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	time.Sleep(2 * time.Second) // room for a second watch to start, were there one
+	if n := listening(); n != 1 {
+		t.Fatalf("%d connections LISTEN on the watched database for two daemons, want 1", n)
+	}
+
+	start := time.Now()
+	exec(`INSERT INTO contacts (email, first_name) VALUES ('bob@example.com', 'Bob')`)
+	for news.int(`SELECT count(*) FROM subscribers WHERE email = 'bob@example.com'`) == 0 {
+		if time.Since(start) > 15*time.Second {
+			t.Fatalf("bob not in SQLite 15s after his insert into the table the daemons watch")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("a row inserted reached SQLite in %v", time.Since(start).Round(time.Millisecond))
+	time.Sleep(2 * time.Second)
+	if n := news.int(`SELECT count(*) FROM subscribers`); n != 1 {
+		t.Fatalf("%d subscribers, want bob once", n)
+	}
+	for _, d := range daemons {
+		if code := d.stop(syscall.SIGTERM, 30*time.Second); code != 0 {
+			t.Fatalf("serve exited %d", code)
 		}
 	}
 }

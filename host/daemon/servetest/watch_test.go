@@ -19,39 +19,16 @@ import (
 // connector's LISTEN channel, and the daemon runs the sync on the notice.
 func TestWatchedChangeSyncsWithinSeconds(t *testing.T) {
 	env := testsvc.Postgres(t)
-	url := testsvc.CreateDatabase(t, env)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	pg, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pg.Close(context.Background())
-	exec := func(q string) {
-		t.Helper()
-		if _, err := pg.Exec(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	exec(`CREATE TABLE contacts (id serial PRIMARY KEY, email text, first_name text,
-		updated_at timestamptz NOT NULL DEFAULT now())`)
-	exec(`CREATE FUNCTION datasync_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-		BEGIN PERFORM pg_notify('datasync', TG_TABLE_NAME); RETURN NULL; END $$`)
-	exec(`CREATE TRIGGER contacts_datasync AFTER INSERT OR UPDATE OR DELETE ON contacts
-		FOR EACH STATEMENT EXECUTE FUNCTION datasync_notify()`)
+	exec, crmURL := watchedTable(ctx, t, env)
 	exec(`INSERT INTO contacts (email, first_name) VALUES ('ann@example.com', 'Ann')`)
-
-	cfg, err := pgx.ParseConfig(url)
-	if err != nil {
-		t.Fatal(err)
-	}
 	news := newDB(t, "news.db", newsSchema)
 	home := t.TempDir()
 	ok(t, home, "plugin", "install", bins.postgres)
 	ok(t, home, "plugin", "install", bins.sqlite)
 	ok(t, home, "connection", "add", "crm", "--plugin", "postgres",
-		"--set", fmt.Sprintf("url=postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, env.Host, env.Port, cfg.Database),
-		"--set", "watch_channel=datasync", "--secret", "password="+env.Password)
+		"--set", "url="+crmURL, "--set", "watch_channel=datasync", "--secret", "password="+env.Password)
 	ok(t, home, "connection", "add", "news", "--plugin", "sqlite", "--set", "path="+news.path)
 	ok(t, home, "sync", "create", "cn", "--left", "crm/contacts", "--right", "news/subscribers", "--default-mappings",
 		"--direction", "left-to-right", "--create-in", "right", "--every", "1h")
@@ -164,4 +141,31 @@ func TestAPISaysWhoElseRunsTheSync(t *testing.T) {
 	if view.RunningBy != "" {
 		t.Fatalf("running_by %q once the lease is released", view.RunningBy)
 	}
+}
+
+// watchedTable makes a database whose contacts table notifies channel
+// datasync of every change (the trigger the connector's README gives). It
+// returns what runs SQL there and the database's URL without its password.
+func watchedTable(ctx context.Context, t *testing.T, env testsvc.PostgresEnv) (exec func(q string), url string) {
+	t.Helper()
+	full := testsvc.CreateDatabase(t, env)
+	pg, err := pgx.Connect(ctx, full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.Close(context.Background()) })
+	exec = func(q string) {
+		t.Helper()
+		if _, err := pg.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec(`CREATE TABLE contacts (id serial PRIMARY KEY, email text, first_name text,
+		updated_at timestamptz NOT NULL DEFAULT now())`)
+	exec(`CREATE FUNCTION datasync_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN PERFORM pg_notify('datasync', TG_TABLE_NAME); RETURN NULL; END $$`)
+	exec(`CREATE TRIGGER contacts_datasync AFTER INSERT OR UPDATE OR DELETE ON contacts
+		FOR EACH STATEMENT EXECUTE FUNCTION datasync_notify()`)
+	cfg := pg.Config()
+	return exec, fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, env.Host, env.Port, cfg.Database)
 }
