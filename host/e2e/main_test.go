@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 	}
 	code := func() int {
 		defer os.RemoveAll(dir)
-		b, err := build(dir, "postgres", "carddav", "ldap")
+		b, err := build(dir, "postgres", "carddav", "ldap", "sqlite")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -464,8 +465,15 @@ func appendJSONValue(b []byte, v sdk.Value) []byte {
 	b = append(b, `{"k":`...)
 	b = appendJSONString(b, v.Kind.String())
 	if v.Str != "" {
-		b = append(b, `,"s":`...)
-		b = appendJSONString(b, v.Str)
+		if utf8.ValidString(v.Str) {
+			b = append(b, `,"s":`...)
+			b = appendJSONString(b, v.Str)
+		} else {
+			// JSON text holds only UTF-8: other bytes (Latin-1 text in a
+			// SQLite file, say) are kept as they are, in base64.
+			b = append(b, `,"sb":`...)
+			b = appendBase64(b, v.Str)
+		}
 	}
 	if v.Int != 0 {
 		b = append(b, `,"i":`...)
@@ -479,16 +487,36 @@ func appendJSONValue(b []byte, v sdk.Value) []byte {
 		b = appendJSONString(b, v.Time.UTC().Format(time.RFC3339Nano))
 	}
 	if len(v.List) > 0 || v.Kind == sdk.KindStringList {
-		b = append(b, `,"l":[`...)
+		valid := true
+		for _, s := range v.List {
+			valid = valid && utf8.ValidString(s)
+		}
+		if valid {
+			b = append(b, `,"l":[`...)
+		} else {
+			b = append(b, `,"lb":[`...)
+		}
 		for i, s := range v.List {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, s)
+			if valid {
+				b = appendJSONString(b, s)
+			} else {
+				b = appendBase64(b, s)
+			}
 		}
 		b = append(b, ']')
 	}
 	return append(b, '}')
+}
+
+// appendBase64 appends s's bytes as a JSON string in base64, as
+// encoding/json writes a []byte.
+func appendBase64(b []byte, s string) []byte {
+	b = append(b, '"')
+	b = base64.StdEncoding.AppendEncode(b, unsafe.Slice(unsafe.StringData(s), len(s)))
+	return append(b, '"')
 }
 
 const hexDigits = "0123456789abcdef"

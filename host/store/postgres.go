@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -145,27 +146,39 @@ func toPGArgs(args []driver.NamedValue) []driver.NamedValue {
 // pgEscape marks what pgText changed.
 const pgEscape = '\x02'
 
-// pgText makes s storable as PostgreSQL text, which holds no NUL byte (a
-// value an app stored, say): NUL becomes pgEscape '0', and pgEscape itself
-// is doubled. Text without either, all text in practice, is unchanged, so
-// comparisons and order in SQL stay as they were.
+// pgText makes s storable as PostgreSQL text, which holds only UTF-8 and no
+// NUL byte (values an app stored: Latin-1 text in a SQLite file, say): NUL
+// becomes pgEscape '0', a byte that is not UTF-8 pgEscape 'x' and two hex
+// digits, and pgEscape itself is doubled. Other text, all text in practice,
+// is unchanged, so comparisons and order in SQL stay as they were.
 func pgText(s string) string {
-	if strings.IndexByte(s, 0) < 0 && strings.IndexByte(s, pgEscape) < 0 {
+	if strings.IndexByte(s, 0) < 0 && strings.IndexByte(s, pgEscape) < 0 && utf8.ValidString(s) {
 		return s
 	}
 	var b strings.Builder
 	b.Grow(len(s) + 4)
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case 0:
+	for i := 0; i < len(s); {
+		switch c := s[i]; {
+		case c == 0:
 			b.WriteByte(pgEscape)
 			b.WriteByte('0')
-		case pgEscape:
+		case c == pgEscape:
 			b.WriteByte(pgEscape)
 			b.WriteByte(pgEscape)
+		case c >= utf8.RuneSelf:
+			if r, n := utf8.DecodeRuneInString(s[i:]); r != utf8.RuneError || n > 1 {
+				b.WriteString(s[i : i+n])
+				i += n
+				continue
+			}
+			b.WriteByte(pgEscape)
+			b.WriteByte('x')
+			b.WriteByte(hexDigits[c>>4])
+			b.WriteByte(hexDigits[c&0xf])
 		default:
-			b.WriteByte(s[i])
+			b.WriteByte(c)
 		}
+		i++
 	}
 	return b.String()
 }
@@ -179,10 +192,21 @@ func fromPGText(s string) string {
 	b.Grow(len(s))
 	for i := 0; i < len(s); i++ {
 		if s[i] == pgEscape && i+1 < len(s) {
-			i++
-			if s[i] == '0' {
+			switch s[i+1] {
+			case '0':
 				b.WriteByte(0)
+				i++
 				continue
+			case 'x':
+				if i+3 < len(s) {
+					if v, err := strconv.ParseUint(s[i+2:i+4], 16, 8); err == nil {
+						b.WriteByte(byte(v))
+						i += 3
+						continue
+					}
+				}
+			case pgEscape:
+				i++
 			}
 		}
 		b.WriteByte(s[i])

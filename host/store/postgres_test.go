@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -168,7 +169,7 @@ func FuzzRebind(f *testing.F) {
 // FuzzPGText: pgText leaves no NUL, fromPGText undoes it, and text with
 // neither NUL nor the escape byte is left as it is.
 func FuzzPGText(f *testing.F) {
-	for _, s := range []string{"", "plain", "a\x00b", "\x02", "\x020", "\x02\x02\x00", "x\x02"} {
+	for _, s := range []string{"", "plain", "a\x00b", "\x02", "\x020", "\x02\x02\x00", "x\x02", "caf\xe9", "\xff\xfe", "\x02x41", "€\xe2\x82"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -179,7 +180,10 @@ func FuzzPGText(f *testing.F) {
 		if dec := fromPGText(enc); dec != s {
 			t.Fatalf("fromPGText(pgText(%q)) = %q", s, dec)
 		}
-		if !strings.ContainsAny(s, "\x00\x02") && enc != s {
+		if !utf8.ValidString(enc) {
+			t.Fatalf("pgText(%q) = %q is not UTF-8", s, enc)
+		}
+		if utf8.ValidString(s) && !strings.ContainsAny(s, "\x00\x02") && enc != s {
 			t.Fatalf("pgText(%q) = %q changed plain text", s, enc)
 		}
 	})

@@ -605,15 +605,15 @@ func TestLeases(t *testing.T) {
 	}
 }
 
-// TestAnyBytesRoundTrip: ids and values holding NUL bytes and the control
-// characters an encoding might lean on are stored and read back as they
-// were. (PostgreSQL's text holds no NUL: one such value must not fail a
-// whole batch there.)
+// TestAnyBytesRoundTrip: ids and values holding NUL bytes, the control
+// characters an encoding might lean on, and bytes that are not UTF-8 are
+// stored and read back as they were. (PostgreSQL's text holds neither NUL
+// nor such bytes: one such value must not fail a whole batch there.)
 func TestAnyBytesRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	s, _ := open(t)
 	withSync(t, s, "a")
-	odd := "a\x00b\x01c\x02d\x020e\\f€"
+	odd := "a\x00b\x01c\x02d\x020e\\f€g\xe9h\xff\x02xzz" // NUL, control bytes, pgText's escape, bytes that are not UTF-8
 	id := "id" + odd
 	base := Base{{"email=mail", BasePair{Left: sdk.String(odd), Right: sdk.StringList(odd, "x")}}}
 	b := &Batch{Sync: "a",

@@ -16,6 +16,9 @@ type jsonValue struct {
 	B bool     `json:"b,omitempty"`
 	T string   `json:"t,omitempty"`
 	L []string `json:"l,omitempty"`
+	// The same, for text that is not UTF-8: its bytes in base64.
+	SB []byte   `json:"sb,omitempty"`
+	LB [][]byte `json:"lb,omitempty"`
 }
 
 var kindByName = map[string]sdk.Kind{}
@@ -35,6 +38,15 @@ func (j jsonValue) value() (sdk.Value, error) {
 		return sdk.Null, fmt.Errorf("unknown value kind %q", j.K)
 	}
 	v := sdk.Value{Kind: k, Str: j.S, Int: j.I, Bool: j.B, List: j.L}
+	if j.SB != nil {
+		v.Str = string(j.SB)
+	}
+	if j.LB != nil {
+		v.List = make([]string, len(j.LB))
+		for i, s := range j.LB {
+			v.List[i] = string(s)
+		}
+	}
 	if k == sdk.KindDateTime {
 		t, err := time.Parse(time.RFC3339Nano, j.T)
 		if err != nil {
