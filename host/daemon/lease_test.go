@@ -15,14 +15,7 @@ import (
 // one at a time and once per interval between them, not once each.
 func TestDaemonsSharingAStateRunASyncOnce(t *testing.T) {
 	st, r := newFakeStore("a"), newFakeRunner(5*time.Millisecond)
-	leases, err := store.Open(context.Background(), filepath.Join(t.TempDir(), store.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer leases.Close()
-	if err := leases.PutSync(context.Background(), store.Sync{Name: "a", Definition: defJSON("a", "crm-a", "news-a")}); err != nil {
-		t.Fatal(err)
-	}
+	leases := sharedState(t)
 	every := 100 * time.Millisecond
 	// The second daemon starts half an interval later: its own schedule
 	// would fall between the first's runs.
@@ -49,14 +42,7 @@ func TestDaemonsSharingAStateRunASyncOnce(t *testing.T) {
 func TestRunAskedForWaitsForTheLease(t *testing.T) {
 	ctx := context.Background()
 	st, r := newFakeStore("a"), newFakeRunner(time.Millisecond)
-	leases, err := store.Open(ctx, filepath.Join(t.TempDir(), store.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer leases.Close()
-	if err := leases.PutSync(ctx, store.Sync{Name: "a", Definition: defJSON("a", "crm-a", "news-a")}); err != nil {
-		t.Fatal(err)
-	}
+	leases := sharedState(t)
 	other, err := leases.AcquireLease(ctx, "a", "elsewhere", time.Hour, false, "")
 	if err != nil {
 		t.Fatal(err)
@@ -85,16 +71,8 @@ func TestRunAskedForWaitsForTheLease(t *testing.T) {
 // watched; when the watching daemon stops, another takes the watch over
 // and runs the sync once to catch up with changes nobody heard.
 func TestDaemonsSharingAStateWatchEachSideOnce(t *testing.T) {
-	ctx := context.Background()
 	st, r := newFakeStore("a"), newFakeRunner(time.Millisecond)
-	leases, err := store.Open(ctx, filepath.Join(t.TempDir(), store.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer leases.Close()
-	if err := leases.PutSync(ctx, store.Sync{Name: "a", Definition: defJSON("a", "crm-a", "news-a")}); err != nil {
-		t.Fatal(err)
-	}
+	leases := sharedState(t)
 	opts := func(f *fakeWatch, holder string) Options {
 		o := watchOptions(f)
 		o.Leases, o.Shared, o.Holder, o.LeaseTTL = leases, true, holder, 300*time.Millisecond
@@ -124,4 +102,20 @@ func TestDaemonsSharingAStateWatchEachSideOnce(t *testing.T) {
 	}
 	f2.notice(t, "crm-a/contacts")
 	waitFor(t, "a change noticed by the new watcher run", time.Second, func() bool { return r.count("a") == before+2 })
+}
+
+// sharedState is a state (a SQLite file here) that daemons share, holding
+// the leases of sync "a".
+func sharedState(t *testing.T) *store.Store {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), store.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.PutSync(ctx, store.Sync{Name: "a", Definition: defJSON("a", "crm-a", "news-a")}); err != nil {
+		t.Fatal(err)
+	}
+	return st
 }

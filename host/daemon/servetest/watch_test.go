@@ -51,15 +51,9 @@ func TestWatchedChangeSyncsWithinSeconds(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	start := time.Now()
-	exec(`INSERT INTO contacts (email, first_name) VALUES ('bob@example.com', 'Bob')`)
-	for news.int(`SELECT count(*) FROM subscribers WHERE email = 'bob@example.com'`) == 0 {
-		if time.Since(start) > 15*time.Second {
-			t.Fatalf("bob not in SQLite 15s after his insert into the watched table (the next scheduled run is in an hour)")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Logf("a row inserted into PostgreSQL reached SQLite in %v", time.Since(start).Round(time.Millisecond))
+	bobArrives(t, news, "PostgreSQL", "SQLite", func() {
+		exec(`INSERT INTO contacts (email, first_name) VALUES ('bob@example.com', 'Bob')`)
+	})
 	s.waitRuns("cn", 2, 10*time.Second)
 	time.Sleep(2 * time.Second) // a third run would start within a second or two
 	if rs := s.runs("cn"); len(rs) != 2 || rs[0].Status != "ok" || rs[0].Right.Created != 1 {
@@ -90,15 +84,9 @@ func TestWatchedSQLiteFile(t *testing.T) {
 	ok(t, home, "sync", "activate", "cn")
 	s := serve(t, home)
 	s.waitRuns("cn", 1, 30*time.Second)
-	start := time.Now()
-	crm.exec(`INSERT INTO contacts (email, first_name, updated_at) VALUES ('bob@example.com', 'Bob', ?)`, stamp0)
-	for news.int(`SELECT count(*) FROM subscribers WHERE email = 'bob@example.com'`) == 0 {
-		if time.Since(start) > 15*time.Second {
-			t.Fatalf("bob not in news.db 15s after his insert into crm.db (the next scheduled run is in an hour)")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Logf("a row inserted into crm.db reached news.db in %v", time.Since(start).Round(time.Millisecond))
+	bobArrives(t, news, "crm.db", "news.db", func() {
+		crm.exec(`INSERT INTO contacts (email, first_name, updated_at) VALUES ('bob@example.com', 'Bob', ?)`, stamp0)
+	})
 	time.Sleep(3 * time.Second) // a run started by the sync's own write would come within two
 	if rs := s.runs("cn"); len(rs) != 2 || rs[0].Right.Created != 1 {
 		t.Fatalf("runs %+v, want two, the second creating bob", rs)
@@ -168,4 +156,20 @@ func watchedTable(ctx context.Context, t *testing.T, env testsvc.PostgresEnv) (e
 		FOR EACH STATEMENT EXECUTE FUNCTION datasync_notify()`)
 	cfg := pg.Config()
 	return exec, fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, env.Host, env.Port, cfg.Database)
+}
+
+// bobArrives runs insert (bob into the watched source, from, whose sync
+// runs hourly) and waits until bob is among news's subscribers (in to):
+// within seconds, or the watch failed.
+func bobArrives(t *testing.T, news db, from, to string, insert func()) {
+	t.Helper()
+	start := time.Now()
+	insert()
+	for news.int(`SELECT count(*) FROM subscribers WHERE email = 'bob@example.com'`) == 0 {
+		if time.Since(start) > 15*time.Second {
+			t.Fatalf("bob not in %s 15s after his insert into %s (the next scheduled run is in an hour)", to, from)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("a row inserted into %s reached %s in %v", from, to, time.Since(start).Round(time.Millisecond))
 }
