@@ -51,6 +51,9 @@ type statusView struct {
 	// daemon or `sync run`: host:pid), until LeaseUntil unless renewed.
 	RunningBy  string     `json:"running_by,omitempty"`
 	LeaseUntil *time.Time `json:"lease_until,omitempty"`
+	// WatchedBy names, for each side a daemon watches for changes, that
+	// daemon (host:pid).
+	WatchedBy map[string]string `json:"watched_by,omitempty"`
 	Records    struct {
 		Linked       int `json:"linked"`
 		Syncing      int `json:"syncing"`
@@ -83,6 +86,18 @@ func (e *env) syncStatus(c *cli.Context) error {
 		}
 		if holder != "" {
 			v.RunningBy, v.LeaseUntil = holder, &until
+		}
+		for _, side := range []string{syncdef.Left, syncdef.Right} {
+			by, _, err := st.LeaseHolder(ctx, store.WatchLease(sy.Name, side))
+			if err != nil {
+				return err
+			}
+			if by != "" {
+				if v.WatchedBy == nil {
+					v.WatchedBy = map[string]string{}
+				}
+				v.WatchedBy[side] = by
+			}
 		}
 		for i, r := range runs {
 			rv := engine.NewRunView(r)
@@ -144,6 +159,11 @@ func (e *env) printStatus(v statusView) {
 	fmt.Fprintf(w, "Sync %s (%s): %s ⇄ %s\n", v.Name, v.State, v.Left, v.Right)
 	if v.RunningBy != "" {
 		fmt.Fprintf(w, "Running:   now, by %s (its lease runs to %s unless renewed)\n", v.RunningBy, v.LeaseUntil.Local().Format("15:04:05"))
+	}
+	for _, side := range []string{syncdef.Left, syncdef.Right} {
+		if by := v.WatchedBy[side]; by != "" {
+			fmt.Fprintf(w, "Watched:   %s side, by %s (a change runs the sync within seconds)\n", side, by)
+		}
 	}
 	if r := v.LastRun; r != nil {
 		fmt.Fprintf(w, "Last run:  %s, started %s", r.Status, r.Started.Local().Format("2006-01-02 15:04:05"))

@@ -60,9 +60,10 @@ type Options struct {
 	OnNotice func(sync, side string)
 	// Leases, when set, makes each run take its sync's lease first: one
 	// process (this daemon, another, `datasync sync run`) runs a sync at a
-	// time. Shared (several daemons share the state) also skips a scheduled
-	// run where another daemon made it already, and has one daemon watch
-	// each side for all (its watch lease, taken over should it stop).
+	// time, and one daemon watches each side (the side's watch lease, taken
+	// over should that daemon stop). Shared (several daemons share the
+	// state) also skips a scheduled run where another daemon made it
+	// already.
 	Leases   Leaser
 	Shared   bool
 	Holder   string        // this daemon's name in the leases (default Holder())

@@ -204,20 +204,17 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// watchLease names the lease of a watched side (sync names hold no ':').
-func watchLease(k watchKey) string { return "watch:" + k.sync + ":" + k.side }
-
-// takeWatchLease makes this daemon the one that watches k, when several
-// share the state: one watch process per side for all of them, not one
-// each. It returns the watch's context (cancelled should the lease be
-// lost) and what releases the lease; mine is false when another daemon
-// holds it.
+// takeWatchLease makes this daemon the one that watches k: when several
+// share the state, one watch process per side for all of them, not one
+// each; and `sync status` can say who watches. It returns the watch's
+// context (cancelled should the lease be lost) and what releases the
+// lease; mine is false when another daemon holds it.
 func (s *Scheduler) takeWatchLease(ctx context.Context, k watchKey, w *watcher, log hclog.Logger) (wctx context.Context, release func(), mine bool) {
 	none := ""
-	if s.o.Leases == nil || !s.o.Shared {
+	if s.o.Leases == nil {
 		return ctx, func() {}, true
 	}
-	l, err := AcquireLease(ctx, s.o.Leases, watchLease(k), s.o.Holder, s.o.LeaseTTL, false)
+	l, err := AcquireLease(ctx, s.o.Leases, store.WatchLease(k.sync, k.side), s.o.Holder, s.o.LeaseTTL, false)
 	var held *store.LeaseHeldError
 	switch {
 	case errors.As(err, &held):

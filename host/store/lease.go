@@ -35,6 +35,10 @@ func (e *LeaseHeldError) Error() string {
 // since: its run must stop, nothing of that batch was written.
 var ErrFenced = errors.New("the sync's lease was taken over by another daemon")
 
+// WatchLease names the lease of a sync's watched side, held by the daemon
+// that watches it (sync names hold no ':', so it is no sync's lease).
+func WatchLease(sync, side string) string { return "watch:" + sync + ":" + side }
+
 type leaseKey struct{}
 
 // WithLease returns a context whose commits for l.Sync are fenced by l.

@@ -2,6 +2,7 @@ package servetest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -49,6 +50,18 @@ func TestWatchedChangeSyncsWithinSeconds(t *testing.T) {
 			t.Fatalf("the sync's source is not watched after 20s (watched %q)", view.Watched)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	var status struct {
+		WatchedBy map[string]string `json:"watched_by"`
+	}
+	if err := json.Unmarshal([]byte(ok(t, home, "sync", "status", "cn", "--json")), &status); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf(":%d", s.cmd.Process.Pid); len(status.WatchedBy) != 1 || !strings.HasSuffix(status.WatchedBy["left"], want) {
+		t.Fatalf("sync status says watched_by %q, want the left side by the daemon (host%s)", status.WatchedBy, want)
+	}
+	if out := ok(t, home, "sync", "status", "cn"); !strings.Contains(out, "Watched:   left side, by ") {
+		t.Fatalf("sync status does not say who watches the source:\n%s", out)
 	}
 
 	bobArrives(t, news, "PostgreSQL", "SQLite", func() {
