@@ -54,7 +54,7 @@ type statusView struct {
 	// WatchedBy names, for each side a daemon watches for changes, that
 	// daemon (host:pid).
 	WatchedBy map[string]string `json:"watched_by,omitempty"`
-	Records    struct {
+	Records   struct {
 		Linked       int `json:"linked"`
 		Syncing      int `json:"syncing"`
 		Excluded     int `json:"excluded"`
