@@ -202,7 +202,23 @@ func (s *Store) SetSyncState(ctx context.Context, name, state string) error {
 
 // DeleteSync removes a sync and, by cascade, all its state.
 func (s *Store) DeleteSync(ctx context.Context, name string) error {
-	return s.exec1(ctx, "sync "+name, `DELETE FROM syncs WHERE name = ?`, name)
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM syncs WHERE name = ?`, name)
+		if err != nil {
+			return fmt.Errorf("sync %s: %w", name, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("sync %s: %w", name, ErrNotFound)
+		}
+		// Its leases too (no foreign key: a watch's is named apart). A
+		// sync made again under the name starts without the old one's
+		// next due time; a run of the old one still going is fenced.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM leases WHERE sync_name IN (?, ?, ?)`,
+			name, WatchLease(name, "left"), WatchLease(name, "right")); err != nil {
+			return fmt.Errorf("sync %s: its leases: %w", name, err)
+		}
+		return nil
+	})
 }
 
 // ResetSyncState forgets a sync's cursors, links, pending records and journal

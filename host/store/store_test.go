@@ -344,6 +344,14 @@ func TestDeleteSyncCascades(t *testing.T) {
 	if err := s.StartRun(ctx, Run{ID: "r", Sync: "a", Started: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
+	for _, lease := range []string{"a", WatchLease("a", "left"), WatchLease("a", "right")} {
+		if _, err := s.AcquireLease(ctx, lease, "d:1", time.Hour, false, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.AcquireLease(ctx, "b", "d:1", time.Hour, false, ""); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.DeleteSync(ctx, "a"); err != nil {
 		t.Fatal(err)
 	}
@@ -351,6 +359,25 @@ func TestDeleteSyncCascades(t *testing.T) {
 		if n, err := s.count(ctx, table, "a"); err != nil || n != 0 {
 			t.Errorf("%s keeps %d rows of a deleted sync (%v)", table, n, err)
 		}
+	}
+	var leases []string
+	rows, err := s.db.QueryContext(ctx, `SELECT sync_name FROM leases ORDER BY sync_name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		leases = append(leases, n)
+	}
+	if strings.Join(leases, " ") != "b" {
+		t.Errorf("leases left after deleting a: %q, want only b's", leases)
+	}
+	if err := s.DeleteSync(ctx, "a"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("deleting a deleted sync: %v, want ErrNotFound", err)
 	}
 }
 
