@@ -201,7 +201,7 @@ func (e *env) printStatus(v statusView) {
 	if v.QueuedDeletes > 0 {
 		fmt.Fprintf(w, "Deletes:   %d queued for approval\n", v.QueuedDeletes)
 	}
-	fmt.Fprintf(w, "Totals over %d runs:\n", v.Runs)
+	fmt.Fprintf(w, "Totals over %s:\n", plural(v.Runs, "run", "runs"))
 	t := e.newTable("  SIDE", "CREATED", "UPDATED", "DELETED", "FAILED WRITES")
 	for _, s := range []struct {
 		name string
