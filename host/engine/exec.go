@@ -525,7 +525,7 @@ func (r *run) finalizeLink(it *item, b *store.Batch) {
 		}
 	}
 	wrote := [2]bool{}
-	gone := -1
+	gone, failed := -1, false
 	for t := range sideNames {
 		op, res := it.ops[t], it.res[t]
 		if op == nil {
@@ -538,6 +538,7 @@ func (r *run) finalizeLink(it *item, b *store.Batch) {
 				continue
 			}
 			r.failResult(it, t, res)
+			failed = true
 			continue
 		}
 		wrote[t] = true
@@ -556,8 +557,20 @@ func (r *run) finalizeLink(it *item, b *store.Batch) {
 		}
 		b.History = append(b.History, h)
 	}
+	// Fields found in step take their values as the base, unless a side was
+	// not read (its link's values stood for it, as at its linked version)
+	// and no write to it bore that out (sdk.Op.IfVersion): after a failed
+	// write, such a record may have changed meanwhile (past a slice's cut),
+	// and that change, taken for the base, would be lost to a one-way
+	// mapping when read. The pair is merged again when retried.
+	verified := true
+	for s := range sideNames {
+		if x := it.cur[s]; failed && (x == nil || !x.read) && !wrote[s] {
+			verified = false
+		}
+	}
 	for i, d := range it.dec {
-		if d == decKeep {
+		if d == decKeep && verified {
 			it.setBase(r.maps[i].key, store.BasePair{Left: r.val(it, sideL, i), Right: r.val(it, sideR, i)})
 		}
 	}

@@ -186,6 +186,60 @@ func TestSlicedRunRetriesNoSnapshotPastItsCut(t *testing.T) {
 	}
 }
 
+// A slice that merges a changed record with a partner it has not read (the
+// link's values standing for it) and whose write then fails keeps the base
+// of the fields it found in step: the partner may have changed past the
+// cut, as here (its write is then refused as stale), and a base taken from
+// its old values would lose the left's change of a one-way field to the
+// partner's, when a later slice reads it. One run sees both changes and
+// writes the left's (TestPropertyFreshMappings found it with the write
+// refused, seed 1317263984716602049).
+func TestSlicedRunKeepsTheBaseOfAFailedPairItDidNotRead(t *testing.T) {
+	do := func(sliceMax int, refuse bool) map[string]string {
+		e := newEnv(t, func(d *syncdef.Definition) { d.Direction = mapping.DirLeftToRight })
+		e.eng.sliceMax = sliceMax
+		e.readBatch(1)
+		e.contacts(e.left, "l", 3)
+		e.run(Options{})
+		e.advertiseByID()
+		partner := map[string]string{} // email → right id
+		for id, it := range e.right.Snapshot(obj) {
+			partner[it.Fields[memory.FieldEmail].Str] = id
+		}
+		e.update(e.right, partner["l2@x.io"], map[string]sdk.Value{"company": s("Ann")}) // kept: one-way
+		e.run(Options{})
+		// The left's change makes l2's company what the right's was; the
+		// right's, read in a later slice (after two others), takes it away.
+		for id, it := range e.left.Snapshot(obj) {
+			if it.Fields[memory.FieldEmail].Str == "l2@x.io" {
+				e.update(e.left, id, map[string]sdk.Value{"company": s("Ann"), "first_name": s("Bob")})
+			}
+		}
+		e.update(e.right, partner["l0@x.io"], map[string]sdk.Value{"last_name": s("R0")})
+		e.update(e.right, partner["l1@x.io"], map[string]sdk.Value{"last_name": s("R1")})
+		e.update(e.right, partner["l2@x.io"], map[string]sdk.Value{"company": sdk.Null})
+		if refuse {
+			if rep := e.runRefusingUpdates(sideR); rep.Right.Failed == 0 {
+				t.Fatalf("refused run: right %+v, want l2's update failed", rep.Right)
+			}
+		}
+		e.run(Options{})
+		e.quiet()
+		return contents(t, e.right)
+	}
+	// Refused or not: unrefused, the slice's write is refused as stale
+	// (sdk.Op.IfVersion), a failed write too.
+	for _, refuse := range []bool{true, false} {
+		want := do(0, refuse)
+		if !strings.Contains(want["l2@x.io"], `company:"Ann"`) {
+			t.Fatalf("one run: l2 on the right is %s, want the left's company, Ann", want["l2@x.io"])
+		}
+		if got := do(2, refuse); !maps.Equal(got, want) {
+			t.Errorf("refused %v: right side after sliced runs:\n%v\nafter whole runs:\n%v", refuse, got, want)
+		}
+	}
+}
+
 // A record whose change an earlier slice took in (a left-to-right field of
 // a right-to-left sync: nothing to write, the link takes its version) is
 // not deleted by its partner's delete that a later slice reads: to one run
