@@ -55,14 +55,32 @@ func lookupsByID(c Conn) bool {
 }
 
 // lookupPartners looks up by id the partners of the linked records an
-// incremental read of a backfilling run brought, as a complete read would
-// have brought them: merged with its partner unknown, a pair skips the
-// fresh mappings (decSkip), and one whose write then failed is left out of
-// the backfill (see backfillAll), so would not merge them at all.
+// incremental read brought, as a complete read would have brought them,
+// in two kinds of run:
+//   - a backfilling run: merged with its partner unknown, a pair skips the
+//     fresh mappings (decSkip), and one whose write then failed is left out
+//     of the backfill (see backfillAll), so would not merge them at all;
+//   - a slice before the last (see side.cut): a partner whose side's read
+//     stopped short may have changed past the cut. Merged as at its linked
+//     version, a field in step with its old value would take that for the
+//     base, and a later slice reading the change would drop the other
+//     side's change of a one-way field. Looked up, the pair merges as in
+//     one run. Only a partner that changed counts as read: the one run
+//     reads it too.
 func (r *run) lookupPartners(ctx context.Context) error {
+	if !r.backfill && !r.setNarrow() {
+		// Narrow records could not be indexed by key (run.keyValue): the
+		// partners are looked up with all their values.
+		for _, s := range r.sides {
+			s.narrow = nil
+		}
+	}
 	var want [2][]string
 	for i, s := range r.sides {
 		o := r.sides[other(i)]
+		if !r.backfill && !o.cut {
+			continue // o was read to its end: a partner it did not bring is unchanged
+		}
 		for id, x := range s.recs {
 			l := r.linkOf(i, id)
 			if l == nil || x.pending && !x.due {
@@ -82,6 +100,9 @@ func (r *run) lookupPartners(ctx context.Context) error {
 			return err
 		}
 		for id, x := range got {
+			if r.backfill || !r.atLinkedVersion(r.linkOf(i, id), i, x) {
+				r.report.side(i).Read++ // a slice's lookup: a change it brings
+			}
 			s.recs[id] = x
 		}
 	}
@@ -92,13 +113,13 @@ func (r *run) lookupPartners(ctx context.Context) error {
 // they belong to: narrow (side.narrow) first, then with all their values
 // those that a narrow record would not settle (run.settles: not at their
 // linked version, of a link not in step or whose base lacks a mapping not
-// fresh). It returns those found, by id; looked up, they count as read.
+// fresh). It returns those found, by id.
 func (r *run) lookupLinked(ctx context.Context, s *side, ids []string) (map[string]*rec, error) {
 	out := make(map[string]*rec, len(ids))
 	if len(ids) == 0 {
 		return out, nil
 	}
-	narrow := !r.e.noNarrow
+	narrow := !r.e.noNarrow && len(s.narrow) > 0
 	fields := s.fields
 	if narrow {
 		fields = s.narrow
@@ -116,7 +137,6 @@ func (r *run) lookupLinked(ctx context.Context, s *side, ids []string) (map[stri
 	if err := r.lookupByID(ctx, s, wide, s.fields, false, out); err != nil {
 		return nil, err
 	}
-	r.report.side(s.i).Read += len(out)
 	return out, nil
 }
 
@@ -233,6 +253,7 @@ func (r *run) backfillPage(ctx context.Context, p *pipeline, links []store.Link,
 		if err != nil {
 			return nil, err
 		}
+		r.report.side(s.i).Read += len(got)
 		s.recs, s.tomb = got, map[string]bool{}
 	}
 	for id, l := range r.links {

@@ -560,9 +560,10 @@ func (r *run) finalizeLink(it *item, b *store.Batch) {
 	// Fields found in step take their values as the base, unless a side was
 	// not read (its link's values stood for it, as at its linked version)
 	// and no write to it bore that out (sdk.Op.IfVersion): after a failed
-	// write, such a record may have changed meanwhile (past a slice's cut),
-	// and that change, taken for the base, would be lost to a one-way
-	// mapping when read. The pair is merged again when retried.
+	// write, such a record may have changed since the read (a stale write),
+	// and its old values, taken for the base, would make the other side's
+	// change look old when the pair is merged again: a one-way mapping would
+	// drop it. (A slice looks such partners up first: lookupPartners.)
 	verified := true
 	for s := range sideNames {
 		if x := it.cur[s]; failed && (x == nil || !x.read) && !wrote[s] {

@@ -294,7 +294,7 @@ func (e *Engine) prepare(ctx context.Context, def syncdef.Definition, opts Optio
 	if err := r.safetyCheck(); err != nil {
 		return nil, err
 	}
-	if r.backfill {
+	if r.backfill || r.cut() {
 		if err := r.lookupPartners(ctx); err != nil {
 			return nil, err
 		}

@@ -95,13 +95,12 @@ func TestSlicedRunSyncsAsOneRun(t *testing.T) {
 	if lw, lg := len(whole.links()), len(sliced.links()); lw != lg {
 		t.Errorf("%d links after a sliced run, %d after one run", lg, lw)
 	}
-	// l0's change went to the right in the first slice, with the version of
-	// the right record that slice knew: refused, as its partner had changed
-	// since (a later slice's read), and tried again by each slice until the
-	// one that read the partner's change merged the two. Not a failure of
-	// the run, which made the write in the end.
-	if refusals.n == 0 {
-		t.Errorf("no write to the right refused: l0's change and its partner's were in one slice: %+v", got.Right)
+	// l0's change is in the left's first slice, its partner's in the right's
+	// last: the first slice looks the partner up (lookupPartners) and
+	// merges both changes, so no write goes with a version the partner has
+	// left behind (refused as stale).
+	if refusals.n != 0 {
+		t.Errorf("%d writes to the right refused as stale: l0's partner was not looked up", refusals.n)
 	}
 	// Each changed record is read once, whatever the slices: the echoes of
 	// the slices' own writes are skipped, those past a cut too.
@@ -186,16 +185,17 @@ func TestSlicedRunRetriesNoSnapshotPastItsCut(t *testing.T) {
 	}
 }
 
-// A slice that merges a changed record with a partner it has not read (the
-// link's values standing for it) and whose write then fails keeps the base
-// of the fields it found in step: the partner may have changed past the
-// cut, as here (its write is then refused as stale), and a base taken from
-// its old values would lose the left's change of a one-way field to the
-// partner's, when a later slice reads it. One run sees both changes and
-// writes the left's (TestPropertyFreshMappings found it with the write
-// refused, seed 1317263984716602049).
-func TestSlicedRunKeepsTheBaseOfAFailedPairItDidNotRead(t *testing.T) {
-	do := func(sliceMax int, refuse bool) map[string]string {
+// A slice that merges a changed record with a partner it has not read yet
+// looks the partner up first (lookupPartners): the partner may have changed
+// past the cut, as here, and merged as at its linked version, a field in
+// step with its old value would take that for the base; a later slice
+// reading the change would then drop the left's change of a one-way field
+// to it. One run sees both changes and writes the left's. So with the
+// left's change alone (nothing to write), with another field to write, and
+// with that write refused (TestPropertyFreshMappings found this one, seed
+// 1317263984716602049; see also finalizeLink's verified).
+func TestSlicedRunMergesWithAPartnerChangedPastItsCut(t *testing.T) {
+	do := func(sliceMax int, write, refuse bool) map[string]string {
 		e := newEnv(t, func(d *syncdef.Definition) { d.Direction = mapping.DirLeftToRight })
 		e.eng.sliceMax = sliceMax
 		e.readBatch(1)
@@ -210,9 +210,13 @@ func TestSlicedRunKeepsTheBaseOfAFailedPairItDidNotRead(t *testing.T) {
 		e.run(Options{})
 		// The left's change makes l2's company what the right's was; the
 		// right's, read in a later slice (after two others), takes it away.
+		change := map[string]sdk.Value{"company": s("Ann")}
+		if write {
+			change["first_name"] = s("Bob")
+		}
 		for id, it := range e.left.Snapshot(obj) {
 			if it.Fields[memory.FieldEmail].Str == "l2@x.io" {
-				e.update(e.left, id, map[string]sdk.Value{"company": s("Ann"), "first_name": s("Bob")})
+				e.update(e.left, id, change)
 			}
 		}
 		e.update(e.right, partner["l0@x.io"], map[string]sdk.Value{"last_name": s("R0")})
@@ -223,19 +227,20 @@ func TestSlicedRunKeepsTheBaseOfAFailedPairItDidNotRead(t *testing.T) {
 				t.Fatalf("refused run: right %+v, want l2's update failed", rep.Right)
 			}
 		}
-		e.run(Options{})
+		rep := e.run(Options{})
+		if sliceMax > 0 && !refuse && rep.Slices < 2 {
+			t.Fatalf("%d slices, want the right's change of l2 past the first cut", rep.Slices)
+		}
 		e.quiet()
 		return contents(t, e.right)
 	}
-	// Refused or not: unrefused, the slice's write is refused as stale
-	// (sdk.Op.IfVersion), a failed write too.
-	for _, refuse := range []bool{true, false} {
-		want := do(0, refuse)
+	for _, c := range []struct{ write, refuse bool }{{false, false}, {true, false}, {true, true}} {
+		want := do(0, c.write, c.refuse)
 		if !strings.Contains(want["l2@x.io"], `company:"Ann"`) {
 			t.Fatalf("one run: l2 on the right is %s, want the left's company, Ann", want["l2@x.io"])
 		}
-		if got := do(2, refuse); !maps.Equal(got, want) {
-			t.Errorf("refused %v: right side after sliced runs:\n%v\nafter whole runs:\n%v", refuse, got, want)
+		if got := do(2, c.write, c.refuse); !maps.Equal(got, want) {
+			t.Errorf("%+v: right side after sliced runs:\n%v\nafter whole runs:\n%v", c, got, want)
 		}
 	}
 }
@@ -440,6 +445,40 @@ func TestStaleWriteIsMergedAgain(t *testing.T) {
 	}
 	if errs := e.storedErrors(""); len(errs) != 0 {
 		t.Errorf("errors left: %v", errs)
+	}
+	e.quiet()
+}
+
+// A stale write leaves the base of the fields it found in step as it was
+// (finalizeLink's verified): the partner, not read but taken as at its
+// linked version, changed meanwhile, so what the run saw in step was not.
+// Here the left makes a one-way field what the right's was, and the right
+// empties it during the run: the next run writes the left's change, as a
+// run reading both changes would, where a base taken from the right's old
+// value made the left's change look old and the right's empty field stay.
+func TestStaleWriteKeepsTheBaseOfFieldsItFoundInStep(t *testing.T) {
+	var meanwhile func()
+	e := newEnv(t, func(d *syncdef.Definition) { d.Direction = mapping.DirLeftToRight }, WithFailpoint(func(step string) error {
+		if step == "journaled" && meanwhile != nil {
+			meanwhile()
+			meanwhile = nil
+		}
+		return nil
+	}))
+	lid := e.contacts(e.left, "a", 1)[0]
+	e.run(Options{})
+	rid := e.links()[0].RightID
+	e.update(e.right, rid, map[string]sdk.Value{"company": s("Ann")}) // kept: one-way
+	e.run(Options{})
+	e.update(e.left, lid, map[string]sdk.Value{"company": s("Ann"), "first_name": s("Bob")})
+	meanwhile = func() { e.update(e.right, rid, map[string]sdk.Value{"company": sdk.Null}) }
+	if rep := e.run(Options{}); findGroup(rep, categoryStale) == nil {
+		t.Fatalf("the run's write was not refused as stale: %+v", rep.Errors)
+	}
+	e.run(Options{})
+	got := byEmail(e.right)["a0@x.io"].Fields
+	if got["company"].Str != "Ann" || got["first_name"].Str != "Bob" {
+		t.Errorf("the right after the next run: %+v, want the left's company (Ann) and first name (Bob)", got)
 	}
 	e.quiet()
 }
