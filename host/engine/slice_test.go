@@ -411,23 +411,32 @@ func (c *refusalCounter) Write(ctx context.Context, req sdk.WriteRequest) ([]sdk
 	return res, err
 }
 
+// staleEnv is an env holding one linked contact, a0 (lid on the left, rid
+// on the right), whose runs call *meanwhile once, after their reads (at
+// the journal): a change made there comes after the read, and the run's
+// write to that record is refused as stale.
+func staleEnv(t *testing.T, edit func(*syncdef.Definition)) (e *env, meanwhile *func(), lid, rid string) {
+	t.Helper()
+	meanwhile = new(func())
+	e = newEnv(t, edit, WithFailpoint(func(step string) error {
+		if step == "journaled" && *meanwhile != nil {
+			(*meanwhile)()
+			*meanwhile = nil
+		}
+		return nil
+	}))
+	lid = e.contacts(e.left, "a", 1)[0]
+	e.run(Options{})
+	return e, meanwhile, lid, e.links()[0].RightID
+}
+
 // A write refused because its record changed after the run read it is a
 // stale write, not a conflict to settle by hand: its error says it is
 // merged again, and the next run merges both changes.
 func TestStaleWriteIsMergedAgain(t *testing.T) {
-	var meanwhile func()
-	e := newEnv(t, nil, WithFailpoint(func(step string) error {
-		if step == "journaled" && meanwhile != nil {
-			meanwhile()
-			meanwhile = nil
-		}
-		return nil
-	}))
-	lid := e.contacts(e.left, "a", 1)[0]
-	e.run(Options{})
-	rid := e.links()[0].RightID
+	e, meanwhile, lid, rid := staleEnv(t, nil)
 	e.update(e.left, lid, map[string]sdk.Value{"first_name": s("Ann")})
-	meanwhile = func() { e.update(e.right, rid, map[string]sdk.Value{"last_name": s("Lee")}) }
+	*meanwhile = func() { e.update(e.right, rid, map[string]sdk.Value{"last_name": s("Lee")}) }
 	rep := e.run(Options{})
 	g := findGroup(rep, categoryStale)
 	if g == nil || g.Count != 1 || !strings.Contains(g.Hint, "merged again") {
@@ -457,21 +466,11 @@ func TestStaleWriteIsMergedAgain(t *testing.T) {
 // run reading both changes would, where a base taken from the right's old
 // value made the left's change look old and the right's empty field stay.
 func TestStaleWriteKeepsTheBaseOfFieldsItFoundInStep(t *testing.T) {
-	var meanwhile func()
-	e := newEnv(t, func(d *syncdef.Definition) { d.Direction = mapping.DirLeftToRight }, WithFailpoint(func(step string) error {
-		if step == "journaled" && meanwhile != nil {
-			meanwhile()
-			meanwhile = nil
-		}
-		return nil
-	}))
-	lid := e.contacts(e.left, "a", 1)[0]
-	e.run(Options{})
-	rid := e.links()[0].RightID
+	e, meanwhile, lid, rid := staleEnv(t, func(d *syncdef.Definition) { d.Direction = mapping.DirLeftToRight })
 	e.update(e.right, rid, map[string]sdk.Value{"company": s("Ann")}) // kept: one-way
 	e.run(Options{})
 	e.update(e.left, lid, map[string]sdk.Value{"company": s("Ann"), "first_name": s("Bob")})
-	meanwhile = func() { e.update(e.right, rid, map[string]sdk.Value{"company": sdk.Null}) }
+	*meanwhile = func() { e.update(e.right, rid, map[string]sdk.Value{"company": sdk.Null}) }
 	if rep := e.run(Options{}); findGroup(rep, categoryStale) == nil {
 		t.Fatalf("the run's write was not refused as stale: %+v", rep.Errors)
 	}
