@@ -57,8 +57,9 @@ func AcquireLease(ctx context.Context, l Leaser, sync, holder string, ttl time.D
 // takeLease takes name's lease before a run, when leases are on. It returns
 // the run's context (fenced by the lease, and cancelled should the lease be
 // lost) and what releases the lease after finish; ok is false when the run
-// is not to happen (finish was called).
-func (s *Scheduler) takeLease(ctx context.Context, name string, e *entry, opts engine.Options, asked, scheduled bool,
+// is not to happen (finish was called). asked, noticed: the run was asked
+// for, or is for a change a watch noticed; scheduled: neither.
+func (s *Scheduler) takeLease(ctx context.Context, name string, e *entry, opts engine.Options, asked, noticed, scheduled bool,
 	log hclog.Logger) (context.Context, func(), bool) {
 	if s.o.Leases == nil {
 		return ctx, func() {}, true
@@ -68,7 +69,7 @@ func (s *Scheduler) takeLease(ctx context.Context, name string, e *entry, opts e
 	switch {
 	case errors.As(err, &held):
 		log.Debug("run skipped: another process runs this sync or ran it", "reason", held.Error())
-		s.skipped(name, e, held, opts, asked)
+		s.skipped(name, e, held, opts, asked, noticed)
 		return nil, nil, false
 	case err != nil:
 		log.Error("run skipped: the sync's lease could not be taken", "error", err)
@@ -94,10 +95,11 @@ func (s *Scheduler) takeLease(ctx context.Context, name string, e *entry, opts e
 }
 
 // skipped ends a run that another daemon held or had made. A run asked
-// for here (run now, retry) waits for the other's to end and goes then; a
-// scheduled one is tried when the shared schedule says, or an interval
-// later.
-func (s *Scheduler) skipped(name string, e *entry, held *store.LeaseHeldError, opts engine.Options, asked bool) {
+// for here (run now, retry) waits for the other's to end and goes then, as
+// does one for a change a watch noticed (the other's run may have read
+// before the change); a scheduled one is tried when the shared schedule
+// says, or an interval later.
+func (s *Scheduler) skipped(name string, e *entry, held *store.LeaseHeldError, opts engine.Options, asked, noticed bool) {
 	now := s.o.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -110,6 +112,8 @@ func (s *Scheduler) skipped(name string, e *entry, held *store.LeaseHeldError, o
 		e.nextOpt, e.asked, e.queued, e.next = *e.queued, true, nil, now.Add(time.Second)
 	case asked:
 		e.nextOpt, e.asked, e.next = opts, true, now.Add(time.Second)
+	case noticed:
+		e.noticed, e.next = true, now.Add(time.Second)
 	case held.Holder == "" && held.NextDue.After(now):
 		e.next = held.NextDue.Add(time.Duration(float64(s.o.Tick) * (1 + s.o.Jitter)))
 	case ev > 0:

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/datasync-io/datasync/host/engine"
 	"github.com/datasync-io/datasync/host/store"
 )
@@ -118,4 +120,57 @@ func sharedState(t *testing.T) *store.Store {
 		t.Fatal(err)
 	}
 	return st
+}
+
+// A change a watch notices runs the sync even where another daemon sharing
+// the state made the scheduled run just before: the notice's run is not a
+// scheduled one, which that daemon's release marked not due for an hour.
+// Here the watching daemon's own first run is due sooner than the notice's
+// would be, and takes the notice with it.
+func TestNoticeRunsTheSyncThoughAnotherDaemonRanIt(t *testing.T) {
+	st, r := newFakeStore("a"), newFakeRunner(time.Millisecond)
+	leases := sharedState(t)
+	start(t, st, r, Options{DefaultEvery: time.Hour, Leases: leases, Shared: true, Holder: "two"})
+	waitFor(t, "the other daemon's first run", time.Second, func() bool { return r.count("a") == 1 })
+
+	f := newFakeWatch()
+	o := watchOptions(f)
+	o.Leases, o.Shared, o.Holder = leases, true, "one"
+	o.Tick, o.StartSpread, o.WatchDelay = 2*time.Millisecond, 300*time.Millisecond, 400*time.Millisecond
+	s := New(st, r, hclog.NewNullLogger(), o)
+	if err := s.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = s.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	f.notice(t, "crm-a/contacts")
+	waitFor(t, "a run for the change noticed", 2*time.Second, func() bool { return r.count("a") == 2 })
+}
+
+// A run for a change noticed while another process holds the sync's lease
+// waits for it and goes then, as an asked-for run does: the other's run
+// may have read before the change.
+func TestNoticedRunWaitsForTheLease(t *testing.T) {
+	ctx := context.Background()
+	st, r, f := newFakeStore("a"), newFakeRunner(time.Millisecond), newFakeWatch()
+	leases := sharedState(t)
+	o := watchOptions(f)
+	o.Leases, o.Shared, o.Holder = leases, true, "here"
+	start(t, st, r, o)
+	waitFor(t, "the first run", time.Second, func() bool { return r.count("a") == 1 })
+	other, err := leases.AcquireLease(ctx, "a", "elsewhere", time.Hour, false, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.notice(t, "crm-a/contacts")
+	time.Sleep(300 * time.Millisecond)
+	if n := r.count("a"); n != 1 {
+		t.Fatalf("%d runs while another process held the lease, want 1", n)
+	}
+	if err := leases.ReleaseLease(ctx, other, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the noticed run once the lease is free", 3*time.Second, func() bool { return r.count("a") == 2 })
 }

@@ -164,8 +164,8 @@ type entry struct {
 	lastOK  time.Time
 	lastErr string
 	removed bool
-	// rerun: a watch noticed a change while the sync ran; noticed: one
-	// brought the next run forward.
+	// rerun: a watch noticed a change while the sync ran; noticed: the
+	// next run is for a change a watch noticed.
 	rerun, noticed bool
 	lastNotice     time.Time
 }
@@ -404,7 +404,8 @@ func (s *Scheduler) start(ctx context.Context, name string) {
 		return
 	}
 	def, opts := e.def, e.nextOpt
-	asked, scheduled := e.asked, !e.asked && !e.noticed
+	asked, noticed := e.asked, e.noticed
+	scheduled := !asked && !noticed
 	// The run reads after every notice so far.
 	e.running, e.nextOpt, e.asked, e.rerun, e.noticed = true, engine.Options{}, false, false, false
 	s.mu.Unlock()
@@ -424,7 +425,7 @@ func (s *Scheduler) start(ctx context.Context, name string) {
 			return
 		}
 		defer func() { <-s.sem }()
-		rctx, release, ok := s.takeLease(ctx, name, e, opts, asked, scheduled, log)
+		rctx, release, ok := s.takeLease(ctx, name, e, opts, asked, noticed, scheduled, log)
 		if !ok {
 			return
 		}
@@ -515,7 +516,7 @@ func (s *Scheduler) finish(name string, e *entry, ev *RunEvent) {
 	case e.queued != nil:
 		e.nextOpt, e.asked, e.queued, e.next = *e.queued, true, nil, now
 	case e.rerun && e.state == store.SyncActive && (ev == nil || ev.Crash == nil):
-		e.next = now.Add(s.o.WatchDelay)
+		e.next, e.noticed = now.Add(s.o.WatchDelay), true
 	case ev != nil && ev.Crash != nil && !ev.Stopped:
 		// Relaunch the crashed plugin with backoff, sooner than the schedule.
 		wait := min(s.o.CrashBackoff<<min(e.crashes-1, 16), 5*time.Minute)

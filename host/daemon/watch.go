@@ -287,8 +287,12 @@ func (s *Scheduler) noticed(name string) {
 		e.rerun = true
 		return
 	}
+	// The next run, however soon, is the notice's: with a shared state, a
+	// scheduled run is skipped where another daemon made it (not due), and
+	// would take the notice with it.
+	e.noticed = true
 	if at := s.o.Now().Add(s.o.WatchDelay); e.next.IsZero() || at.Before(e.next) {
-		e.next, e.noticed = at, true
+		e.next = at
 		time.AfterFunc(s.o.WatchDelay, s.poke) // not a Tick later
 	}
 }
