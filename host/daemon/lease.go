@@ -112,8 +112,8 @@ func (s *Scheduler) skipped(name string, e *entry, held *store.LeaseHeldError, o
 		e.nextOpt, e.asked, e.queued, e.next = *e.queued, true, nil, now.Add(time.Second)
 	case asked:
 		e.nextOpt, e.asked, e.next = opts, true, now.Add(time.Second)
-	case noticed:
-		e.noticed, e.next = true, now.Add(time.Second)
+	case noticed || e.rerun: // e.rerun: a change noticed while this run was being tried
+		e.noticed, e.rerun, e.next = true, false, now.Add(time.Second)
 	case held.Holder == "" && held.NextDue.After(now):
 		e.next = held.NextDue.Add(time.Duration(float64(s.o.Tick) * (1 + s.o.Jitter)))
 	case ev > 0:
