@@ -382,3 +382,29 @@ func TestRunLinksOmitBasesOfExactlyTheKeys(t *testing.T) {
 		t.Fatal("a missing link's base filled")
 	}
 }
+
+// Any text, UTF-8 or not, comes back from the JSON form as it was, in a
+// string or a list, and the JSON itself is UTF-8.
+func FuzzJSONValueRoundTrip(f *testing.F) {
+	for _, s := range []string{"", "a@x.io", "caf\xe9", "\xff\xfe", "\"\\\n\x00", "€"} {
+		f.Add(s, "x")
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		for _, v := range []sdk.Value{sdk.String(a), sdk.StringList(a, b), {Kind: sdk.KindDecimal, Str: b}} {
+			if v.Kind == sdk.KindString && a == "" || v.Kind == sdk.KindDecimal && b == "" {
+				continue // no text: nothing to keep
+			}
+			enc := appendJSONValue(nil, v)
+			if !utf8.Valid(enc) {
+				t.Fatalf("%#v encodes as %q, not UTF-8", v, enc)
+			}
+			var back Value
+			if err := json.Unmarshal(enc, &back); err != nil {
+				t.Fatalf("%#v: %s: %v", v, enc, err)
+			}
+			if !back.Equal(v) {
+				t.Fatalf("%#v came back as %#v (%s)", v, back.Value, enc)
+			}
+		}
+	})
+}
