@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-
 	"github.com/datasync-io/datasync/host/engine"
 	"github.com/datasync-io/datasync/host/store"
 )
@@ -136,15 +134,8 @@ func TestNoticeRunsTheSyncThoughAnotherDaemonRanIt(t *testing.T) {
 	f := newFakeWatch()
 	o := watchOptions(f)
 	o.Leases, o.Shared, o.Holder = leases, true, "one"
-	o.Tick, o.StartSpread, o.WatchDelay = 2*time.Millisecond, 300*time.Millisecond, 400*time.Millisecond
-	s := New(st, r, hclog.NewNullLogger(), o)
-	if err := s.Load(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = s.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	o.StartSpread, o.WatchDelay = 300*time.Millisecond, 400*time.Millisecond
+	start(t, st, r, o)
 	f.notice(t, "crm-a/contacts")
 	waitFor(t, "a run for the change noticed", 2*time.Second, func() bool { return r.count("a") == 2 })
 }

@@ -143,7 +143,9 @@ func startLogging(t *testing.T, st *fakeStore, r Runner, o Options, log hclog.Lo
 	if o.Tick == 0 {
 		o.Tick = 2 * time.Millisecond
 	}
-	o.StartSpread = time.Millisecond
+	if o.StartSpread == 0 {
+		o.StartSpread = time.Millisecond
+	}
 	s := New(st, r, log, o)
 	if err := s.Load(context.Background()); err != nil {
 		t.Fatal(err)
