@@ -41,13 +41,12 @@ type watcher struct {
 	on        watchOn
 	cancel    context.CancelFunc
 	listening atomic.Bool
-	elsewhere atomic.Pointer[string] // the daemon holding the side's watch lease, when another
+	elsewhere atomic.Pointer[string] // the daemon holding the side's watch lease, when another (else nil)
 }
 
 // watchedElsewhere reports whether another daemon holds the side's watch.
 func (w *watcher) watchedElsewhere() bool {
-	p := w.elsewhere.Load()
-	return p != nil && *p != ""
+	return w.elsewhere.Load() != nil
 }
 
 // sourceSides returns the sides of def whose changes flow somewhere: a
@@ -210,7 +209,6 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // context (cancelled should the lease be lost) and what releases the
 // lease; mine is false when another daemon holds it.
 func (s *Scheduler) takeWatchLease(ctx context.Context, k watchKey, w *watcher, log hclog.Logger) (wctx context.Context, release func(), mine bool) {
-	none := ""
 	if s.o.Leases == nil {
 		return ctx, func() {}, true
 	}
@@ -225,10 +223,10 @@ func (s *Scheduler) takeWatchLease(ctx context.Context, k watchKey, w *watcher, 
 	case err != nil:
 		// Watching without the lease costs a second watch, not a change missed.
 		log.Warn("could not take the watch's lease; watching anyway", "error", err)
-		w.elsewhere.Store(&none)
+		w.elsewhere.Store(nil)
 		return ctx, func() {}, true
 	}
-	w.elsewhere.Store(&none)
+	w.elsewhere.Store(nil)
 	wctx, cancel := context.WithCancel(ctx)
 	stop := s.o.Leases.KeepLease(ctx, l, s.o.LeaseTTL, func(err error) {
 		log.Info("the watch's lease was lost; another daemon watches now", "error", err)
